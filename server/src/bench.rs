@@ -1,0 +1,81 @@
+//! `nib bench typing`: cold and warm time-to-first-token through the same
+//! completion pipeline the server uses, typing one character at a time.
+
+use ropey::Rope;
+use serde::Serialize;
+
+use crate::completion::{self, CompletionError};
+use crate::config::CompletionConfig;
+use crate::engine::{CancelToken, CompletionStats, Engine};
+
+#[derive(Debug, Serialize)]
+pub struct TypingReport {
+    pub cold: CompletionStats,
+    /// One entry per typed character.
+    pub warm: Vec<CompletionStats>,
+    pub warm_ttft_ms_median: f64,
+    pub warm_ttft_ms_p95: f64,
+    /// Median share of prompt tokens reused from the KV cache while typing.
+    pub warm_reuse_median: f64,
+    /// Cold over warm median time to first token.
+    pub speedup: f64,
+}
+
+/// Completes at `cursor`, then types `n_keystrokes` characters there (those of
+/// the first suggestion, as a user accepting it would), completing after each.
+pub async fn typing(
+    engine: &Engine,
+    config: &CompletionConfig,
+    mut rope: Rope,
+    mut cursor: usize,
+    n_keystrokes: usize,
+) -> Result<TypingReport, CompletionError> {
+    let complete = |rope: &Rope, cursor| {
+        let rope = rope.clone();
+        async move { completion::complete(engine, config, &rope, cursor, CancelToken::default(), |_| {}).await }
+    };
+    let cold = complete(&rope, cursor).await?;
+    let typed: Vec<char> =
+        cold.text.chars().filter(|c| *c != '\n').chain(std::iter::repeat('x')).take(n_keystrokes).collect();
+    let mut warm = Vec::with_capacity(n_keystrokes);
+    for c in typed {
+        rope.insert_char(cursor, c);
+        cursor += 1;
+        warm.push(complete(&rope, cursor).await?.stats);
+    }
+    let ttft: Vec<f64> = warm.iter().map(|s| s.ttft_ms).collect();
+    let reuse: Vec<f64> = warm.iter().map(|s| s.n_reused_tokens as f64 / s.n_prompt_tokens.max(1) as f64).collect();
+    let warm_ttft_ms_median = quantile(&ttft, 0.5);
+    Ok(TypingReport {
+        speedup: cold.stats.ttft_ms / warm_ttft_ms_median.max(f64::EPSILON),
+        cold: cold.stats,
+        warm_ttft_ms_p95: quantile(&ttft, 0.95),
+        warm_reuse_median: quantile(&reuse, 0.5),
+        warm_ttft_ms_median,
+        warm,
+    })
+}
+
+/// The `q` quantile by nearest rank; 0 for no data.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.0);
+        assert_eq!(quantile(&(1..=20).map(f64::from).collect::<Vec<_>>(), 0.95), 19.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}

@@ -1,0 +1,233 @@
+//! One `Config` with defaults, fed by the config file and the LSP
+//! `initializationOptions`, and the model resolution order.
+//!
+//! Model resolution, first match wins: `--model PATH`, `$NIB_MODEL`,
+//! `initializationOptions.model`, the config file's `model`, the catalogue's
+//! default model in `$NIB_HOME/models`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The model catalogue, compiled in so the binary and `models/fetch.py` agree.
+const CATALOGUE: &str = include_str!("../../models/catalogue.toml");
+
+/// Everything a user can set. Every field has a default, so `{}` is a valid config.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Path to a GGUF model file.
+    pub model: Option<PathBuf>,
+    pub engine: EngineConfig,
+    pub completion: CompletionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Context window in tokens: prompt plus generated text.
+    pub n_ctx: u32,
+    /// Largest number of tokens given to one `decode` call.
+    pub n_batch: u32,
+    /// CPU threads for inference; 0 means one per core.
+    pub n_threads: u32,
+    /// Flash attention: off was measured faster for the small evaluations of typing, on CPU.
+    pub flash_attention: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompletionConfig {
+    /// Token budget of the prompt (prefix + suffix + template tokens).
+    pub n_prompt_tokens: u32,
+    /// Share of the prompt budget given to the text after the cursor, in percent.
+    pub suffix_percent: u32,
+    /// Most tokens generated for one suggestion.
+    pub max_tokens: u32,
+    /// Most lines in a multi-line suggestion.
+    pub max_lines: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { model: None, engine: EngineConfig::default(), completion: CompletionConfig::default() }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig { n_ctx: 2048, n_batch: 512, n_threads: 0, flash_attention: false }
+    }
+}
+
+impl Default for CompletionConfig {
+    fn default() -> CompletionConfig {
+        CompletionConfig { n_prompt_tokens: 1536, suffix_percent: 25, max_tokens: 64, max_lines: 8 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid initializationOptions: {0}")]
+    Options(serde_json::Error),
+}
+
+impl Config {
+    /// The config file (`$NIB_CONFIG`, else `<config dir>/nib/config.toml`), or defaults if there is none.
+    pub fn load() -> Result<Config, ConfigError> {
+        let path = match std::env::var_os("NIB_CONFIG") {
+            Some(path) => PathBuf::from(path),
+            None => match dirs::config_dir() {
+                Some(dir) => dir.join("nib/config.toml"),
+                None => return Ok(Config::default()),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Overlays LSP `initializationOptions` (same shape as the config file, in JSON).
+    /// Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
+    pub fn with_init_options(mut self, options: &serde_json::Value) -> Result<Config, ConfigError> {
+        let mut merged = serde_json::to_value(&self).map_err(ConfigError::Options)?;
+        merge_json(&mut merged, options);
+        self = serde_json::from_value(merged).map_err(ConfigError::Options)?;
+        Ok(self)
+    }
+}
+
+/// The resolved model path and where it came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    pub path: PathBuf,
+    pub source: ModelSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    CommandLine,
+    Environment,
+    ConfigOrInitOptions,
+    Default,
+}
+
+impl ModelSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ModelSource::CommandLine => "--model",
+            ModelSource::Environment => "$NIB_MODEL",
+            ModelSource::ConfigOrInitOptions => "the configuration",
+            ModelSource::Default => "the default model",
+        }
+    }
+}
+
+impl ModelChoice {
+    /// One message for a model that cannot be used: what failed, where the path came from, and the fix.
+    pub fn problem(&self, error: &str) -> String {
+        let fix = match self.source {
+            ModelSource::Default => {
+                "Fix: run `python3 models/fetch.py` to download it, or point --model, $NIB_MODEL or the `model` setting at a GGUF file."
+            }
+            _ => "Fix: point it at a readable GGUF file, or unset it to use the default model.",
+        };
+        format!("{error} (model path from {}). {fix}", self.source.describe())
+    }
+}
+
+/// Applies the resolution order. `config.model` already holds the init option
+/// or, below it, the config file's value.
+pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
+    let env = std::env::var_os("NIB_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (path, source) = if let Some(path) = cli {
+        (path.to_path_buf(), ModelSource::CommandLine)
+    } else if let Some(path) = env {
+        (path, ModelSource::Environment)
+    } else if let Some(path) = &config.model {
+        (path.clone(), ModelSource::ConfigOrInitOptions)
+    } else {
+        (default_model_path(), ModelSource::Default)
+    };
+    ModelChoice { path, source }
+}
+
+/// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (same rule as `models/fetch.py`).
+pub fn nib_home() -> PathBuf {
+    match std::env::var_os("NIB_HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home),
+        None => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("nib"),
+    }
+}
+
+/// Where the catalogue's default model is stored once fetched.
+pub fn default_model_path() -> PathBuf {
+    nib_home().join("models").join(default_model_file())
+}
+
+fn default_model_file() -> String {
+    #[derive(Deserialize)]
+    struct Catalogue {
+        model: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        file: String,
+        #[serde(default)]
+        default: bool,
+    }
+    // The catalogue is compiled in and checked by a unit test, so this cannot fail at run time.
+    let catalogue: Catalogue = toml::from_str(CATALOGUE).expect("models/catalogue.toml is valid");
+    catalogue.model.into_iter().find(|m| m.default).map(|m| m.file).expect("the catalogue names a default model")
+}
+
+fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overlay)) => {
+            for (key, value) in overlay {
+                merge_json(base.entry(key.clone()).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (base, overlay) => *base = overlay.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_names_a_default_model() {
+        assert!(default_model_file().ends_with(".gguf"));
+    }
+
+    #[test]
+    fn init_options_overlay_the_config() {
+        let base: Config = toml::from_str("model = '/a.gguf'\n[completion]\nmax_tokens = 10\n").unwrap();
+        let merged =
+            base.with_init_options(&serde_json::json!({"model": "/b.gguf", "completion": {"max_lines": 3}})).unwrap();
+        assert_eq!(merged.model.as_deref(), Some(Path::new("/b.gguf")));
+        assert_eq!(merged.completion.max_tokens, 10);
+        assert_eq!(merged.completion.max_lines, 3);
+        assert_eq!(merged.engine, EngineConfig::default());
+    }
+
+    #[test]
+    fn unknown_options_are_reported() {
+        assert!(Config::default().with_init_options(&serde_json::json!({"modle": "x"})).is_err());
+        assert!(toml::from_str::<Config>("[engine]\nn_ctxx = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_command_line_wins() {
+        let config = Config { model: Some("/cfg.gguf".into()), ..Config::default() };
+        let choice = resolve_model(Some(Path::new("/cli.gguf")), &config);
+        assert_eq!(choice, ModelChoice { path: "/cli.gguf".into(), source: ModelSource::CommandLine });
+    }
+}

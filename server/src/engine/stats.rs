@@ -1,0 +1,42 @@
+//! Figures recorded for every completion and summed over the engine's life.
+
+use serde::Serialize;
+
+/// One completion's cost. Times count from the moment the job was queued.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CompletionStats {
+    pub n_prompt_tokens: usize,
+    /// Prompt tokens found in the KV cache and not evaluated again.
+    pub n_reused_tokens: usize,
+    pub n_evaluated_tokens: usize,
+    pub n_generated_tokens: usize,
+    /// Time spent waiting behind other jobs.
+    pub queue_ms: f64,
+    /// Time to first token: queued to first token sampled.
+    pub ttft_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Totals since the engine started, plus the last completion.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineCounters {
+    pub n_jobs: u64,
+    pub n_completed: u64,
+    pub n_cancelled: u64,
+    pub n_failed: u64,
+    pub n_prompt_tokens: u64,
+    pub n_reused_tokens: u64,
+    pub n_evaluated_tokens: u64,
+    pub n_generated_tokens: u64,
+    pub last: Option<CompletionStats>,
+}
+
+impl EngineCounters {
+    pub fn record(&mut self, stats: &CompletionStats) {
+        self.n_prompt_tokens += stats.n_prompt_tokens as u64;
+        self.n_reused_tokens += stats.n_reused_tokens as u64;
+        self.n_evaluated_tokens += stats.n_evaluated_tokens as u64;
+        self.n_generated_tokens += stats.n_generated_tokens as u64;
+        self.last = Some(stats.clone());
+    }
+}

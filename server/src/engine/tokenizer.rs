@@ -1,0 +1,50 @@
+//! The model's vocabulary as a `prompt::Tokenizer`, usable from any thread.
+
+use std::sync::Arc;
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::prompt::{Special, TokenId, Tokenizer};
+
+/// Shares the loaded model; llama.cpp's tokenizer only reads it.
+pub struct ModelTokenizer {
+    model: Arc<LlamaModel>,
+}
+
+impl std::fmt::Debug for ModelTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelTokenizer")
+    }
+}
+
+impl ModelTokenizer {
+    pub(super) fn new(model: Arc<LlamaModel>) -> ModelTokenizer {
+        ModelTokenizer { model }
+    }
+}
+
+/// llama.cpp marks an absent special token as -1.
+fn present(token: LlamaToken) -> Option<TokenId> {
+    (token.0 >= 0).then_some(token.0)
+}
+
+impl Tokenizer for ModelTokenizer {
+    fn tokenize(&self, text: &str, parse_special: bool) -> Vec<TokenId> {
+        self.model.vocab().tokenize(text.as_bytes(), false, parse_special).into_iter().map(|t| t.0).collect()
+    }
+
+    fn special(&self, special: Special) -> Option<TokenId> {
+        let vocab = self.model.vocab();
+        present(match special {
+            Special::FimPre => vocab.fim_pre(),
+            Special::FimSuf => vocab.fim_suf(),
+            Special::FimMid => vocab.fim_mid(),
+        })
+    }
+
+    fn bos(&self) -> Option<TokenId> {
+        let vocab = self.model.vocab();
+        if vocab.should_add_bos() { present(vocab.bos()) } else { None }
+    }
+}

@@ -1,0 +1,81 @@
+//! nib's own requests: `nib/status` and `nib/document` (see docs/lsp-extensions.md).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::Uri;
+
+use super::NibServer;
+use crate::engine::{EngineCounters, ModelInfo, ModelState};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    version: &'static str,
+    model: ModelStatus,
+    position_encoding: &'static str,
+    n_open_documents: usize,
+    /// Totals since start, and the last completion's figures.
+    engine: EngineCounters,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelStatus {
+    path: PathBuf,
+    /// Which setting chose the path.
+    source: &'static str,
+    /// `loading`, `ready` or `failed`.
+    state: &'static str,
+    /// What is wrong and how to fix it, when `failed`.
+    error: Option<String>,
+    info: Option<ModelInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DocumentParams {
+    uri: Uri,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentText {
+    version: i32,
+    language_id: String,
+    text: String,
+}
+
+impl NibServer {
+    pub(super) async fn status(&self) -> Result<Status> {
+        let session = self.session()?;
+        let (state, error, info) = match session.engine.state() {
+            ModelState::Loading => ("loading", None, None),
+            ModelState::Ready { info, .. } => ("ready", None, Some(info)),
+            ModelState::Failed(error) => ("failed", Some(session.model.problem(&error)), None),
+        };
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            model: ModelStatus {
+                path: session.model.path.clone(),
+                source: session.model.source.describe(),
+                state,
+                error,
+                info,
+            },
+            position_encoding: match session.documents.encoding() {
+                crate::documents::PositionEncoding::Utf8 => "utf-8",
+                crate::documents::PositionEncoding::Utf16 => "utf-16",
+            },
+            n_open_documents: session.documents.len(),
+            engine: session.engine.counters(),
+        })
+    }
+
+    /// The server's copy of a document, so clients and tests can check that sync kept up.
+    pub(super) async fn document(&self, params: DocumentParams) -> Result<DocumentText> {
+        let session = self.session()?;
+        let doc = session.documents.snapshot(params.uri.as_str()).map_err(|e| Error::invalid_params(e.to_string()))?;
+        Ok(DocumentText { version: doc.version, language_id: doc.language_id.to_string(), text: doc.rope.to_string() })
+    }
+}

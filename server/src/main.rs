@@ -1,0 +1,233 @@
+//! The `nib` command line: `serve` for editors, `complete` and `bench` for people and scripts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use ropey::Rope;
+
+use nib::completion::{self, CompletionError, Suggestion};
+use nib::config::{self, Config, ModelChoice};
+use nib::documents::{Column, MAX_DOCUMENT_BYTES, Position, position};
+use nib::engine::{CancelToken, Engine};
+
+/// Local, private AI code completion: a language server backed by a GGUF model run in-process.
+#[derive(Parser)]
+#[command(name = "nib", version, about, after_help = MODEL_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const MODEL_HELP: &str = "\
+Model resolution, first match wins: --model PATH, $NIB_MODEL, the LSP initializationOptions.model,
+`model` in the config file ($NIB_CONFIG or ~/.config/nib/config.toml), the default model in
+$NIB_HOME/models (NIB_HOME defaults to ~/.cache/nib; fetch it with `python3 models/fetch.py`).
+Logging: NIB_LOG=debug (tracing filter syntax), on stderr.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the language server over stdin/stdout (what editors start).
+    Serve(ModelArg),
+    /// Complete the code at FILE:LINE:COL and print the suggestion.
+    Complete(CompleteArgs),
+    /// Measure the completion pipeline.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct ModelArg {
+    /// GGUF model file (overrides $NIB_MODEL and the config).
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompleteArgs {
+    /// Where to complete: 1-based line and column (UTF-8 bytes), as compilers print them.
+    #[arg(value_name = "FILE:LINE:COL")]
+    location: String,
+    /// Print one JSON object with the suggestion and its figures (tokens reused, evaluated, timings).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Cold time-to-first-token, then warm ones while typing at the cursor, one character at a time.
+    Typing(TypingArgs),
+}
+
+#[derive(Args)]
+struct TypingArgs {
+    #[arg(value_name = "FILE:LINE:COL")]
+    location: String,
+    /// Characters to type.
+    #[arg(long, default_value_t = 10)]
+    keystrokes: usize,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let default_log = match cli.command {
+        Command::Serve(_) => "warn,nib=info,llama_cpp_2=error",
+        _ => "warn,llama_cpp_2=error",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NIB_LOG").unwrap_or_else(|_| default_log.into()))
+        .init();
+    match cli.command {
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            runtime.block_on(nib::lsp::serve(args.model));
+            Ok(())
+        }
+        Command::Complete(args) => complete(args),
+        Command::Bench(BenchCommand::Typing(args)) => bench_typing(args),
+    }
+}
+
+/// A file loaded for the CLI, the cursor in it, and a started engine.
+struct Setup {
+    config: Config,
+    model: ModelChoice,
+    engine: Engine,
+    rope: Rope,
+    cursor: usize,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
+    let (path, line, column) = parse_location(location)?;
+    let rope = Rope::from_str(&read_text(&path)?);
+    let pos = Position { line: line - 1, column: Column::Utf8(column - 1) };
+    let cursor = position::to_char_offset(&rope, pos).with_context(|| format!("{}: bad position", path.display()))?;
+    let config = Config::load()?;
+    let model = config::resolve_model(model.model.as_deref(), &config);
+    let engine = Engine::start(config.engine.clone(), model.path.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(Setup { config, model, engine, rope, cursor, runtime })
+}
+
+fn explain(err: CompletionError, model: &ModelChoice) -> anyhow::Error {
+    match err {
+        CompletionError::ModelUnavailable(error) => anyhow!(model.problem(&error)),
+        other => anyhow!(other),
+    }
+}
+
+fn complete(args: CompleteArgs) -> Result<()> {
+    let s = setup(&args.location, &args.model)?;
+    let suggestion: Suggestion = s
+        .runtime
+        .block_on(completion::complete(
+            &s.engine,
+            &s.config.completion,
+            &s.rope,
+            s.cursor,
+            CancelToken::default(),
+            |_| {},
+        ))
+        .map_err(|e| explain(e, &s.model))?;
+    if args.json {
+        let json = serde_json::json!({
+            "text": suggestion.text,
+            "reason": suggestion.reason,
+            "template": suggestion.template,
+            "model": s.model.path,
+            "stats": suggestion.stats,
+        });
+        println!("{json}");
+    } else {
+        println!("{}", suggestion.text);
+        let st = &suggestion.stats;
+        eprintln!(
+            "nib: first token in {:.0} ms, done in {:.0} ms; prompt {} tokens ({} reused, {} evaluated), {} generated",
+            st.ttft_ms,
+            st.total_ms,
+            st.n_prompt_tokens,
+            st.n_reused_tokens,
+            st.n_evaluated_tokens,
+            st.n_generated_tokens
+        );
+    }
+    Ok(())
+}
+
+fn bench_typing(args: TypingArgs) -> Result<()> {
+    let s = setup(&args.location, &args.model)?;
+    let report = s
+        .runtime
+        .block_on(nib::bench::typing(&s.engine, &s.config.completion, s.rope.clone(), s.cursor, args.keystrokes))
+        .map_err(|e| explain(e, &s.model))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("model              {}", s.model.path.display());
+        println!(
+            "cold               ttft {:.1} ms ({} prompt tokens evaluated)",
+            report.cold.ttft_ms, report.cold.n_evaluated_tokens
+        );
+        println!(
+            "warm, {} keystrokes ttft median {:.1} ms, p95 {:.1} ms; median reuse {:.1} %",
+            report.warm.len(),
+            report.warm_ttft_ms_median,
+            report.warm_ttft_ms_p95,
+            report.warm_reuse_median * 100.0
+        );
+        println!("cold / warm        {:.1}x", report.speedup);
+    }
+    Ok(())
+}
+
+/// `FILE:LINE:COL`, split from the right so the path may hold colons; LINE and COL count from 1.
+fn parse_location(location: &str) -> Result<(PathBuf, u32, u32)> {
+    let mut parts = location.rsplitn(3, ':');
+    let (Some(col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("expected FILE:LINE:COL, got {location:?}");
+    };
+    let number = |s: &str, what: &str| -> Result<u32> {
+        match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => bail!("{what} in {location:?} must be a number from 1"),
+        }
+    };
+    Ok((PathBuf::from(file), number(line, "LINE")?, number(col, "COL")?))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        bail!("{} is {} bytes, over nib's {MAX_DOCUMENT_BYTES}-byte limit", path.display(), bytes.len());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "{} is not valid UTF-8 (bad byte at offset {}): nib completes text files only",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_split_from_the_right() {
+        assert_eq!(parse_location("a:b.py:3:7").unwrap(), (PathBuf::from("a:b.py"), 3, 7));
+        assert!(parse_location("a.py:0:1").is_err());
+        assert!(parse_location("a.py:3").is_err());
+        assert!(parse_location("a.py:x:1").is_err());
+    }
+}

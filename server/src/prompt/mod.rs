@@ -1,0 +1,230 @@
+//! From a document snapshot and a cursor to a token-budgeted prompt. Pure: the
+//! tokenizer comes in as a trait, so prompts for any vocabulary (a FIM model's
+//! included) are built and tested without a model.
+//!
+//! Invariants: a prompt never exceeds its token budget; windows start and end
+//! at line boundaries unless a single line is over budget; document text is
+//! tokenized without parsing special tokens, so code cannot inject control tokens.
+
+pub mod template;
+
+use ropey::Rope;
+
+pub use template::{Part, Special, Template, TemplateError};
+
+/// A token id of the model's vocabulary.
+pub type TokenId = i32;
+
+/// What the prompt builder needs from a model's vocabulary.
+pub trait Tokenizer {
+    /// Tokens of `text`, with no BOS/EOS added. `parse_special` lets `<|...|>` text become control tokens.
+    fn tokenize(&self, text: &str, parse_special: bool) -> Vec<TokenId>;
+    /// The id of a special token, if the model has it.
+    fn special(&self, special: Special) -> Option<TokenId>;
+    /// The BOS token, if the model wants one at the start of a prompt.
+    fn bos(&self) -> Option<TokenId>;
+}
+
+/// How many tokens the prompt may take, and how they are shared.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub n_tokens: usize,
+    pub suffix_percent: usize,
+}
+
+/// A prompt ready for the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub tokens: Vec<TokenId>,
+    pub n_prefix_tokens: usize,
+    pub n_suffix_tokens: usize,
+    /// Char offset in the document where the prefix window starts.
+    pub prefix_start: usize,
+}
+
+/// An upper bound on chars per token for code, used only to bound how much text is tokenized.
+const MAX_CHARS_PER_TOKEN: usize = 8;
+
+/// Builds the prompt for a cursor at char offset `cursor` of `rope`.
+pub fn build(
+    tokenizer: &dyn Tokenizer,
+    template: &Template,
+    rope: &Rope,
+    cursor: usize,
+    budget: Budget,
+) -> Result<Prompt, TemplateError> {
+    let cursor = cursor.min(rope.len_chars());
+    let mut fixed = Vec::new();
+    for special in template.specials() {
+        fixed.push(
+            tokenizer.special(special).ok_or(TemplateError::MissingToken { name: template.name.clone(), special })?,
+        );
+    }
+    let literals: Vec<Vec<TokenId>> = template
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(text) => tokenizer.tokenize(text, true),
+            _ => Vec::new(),
+        })
+        .collect();
+    let n_fixed = fixed.len() + literals.iter().map(Vec::len).sum::<usize>() + usize::from(tokenizer.bos().is_some());
+    let available = budget.n_tokens.saturating_sub(n_fixed);
+    let n_suffix_budget = if template.uses_suffix() { available * budget.suffix_percent.min(100) / 100 } else { 0 };
+
+    let suffix =
+        if template.uses_suffix() { suffix_window(tokenizer, rope, cursor, n_suffix_budget) } else { Vec::new() };
+    // The prefix may use what the suffix left unused.
+    let (prefix_start, prefix) = prefix_window(tokenizer, rope, cursor, available - suffix.len());
+
+    let mut tokens = Vec::with_capacity(n_fixed + prefix.len() + suffix.len());
+    tokens.extend(tokenizer.bos());
+    for (part, literal) in template.parts.iter().zip(&literals) {
+        match part {
+            Part::Text(_) => tokens.extend_from_slice(literal),
+            Part::Special(s) => tokens.extend(tokenizer.special(*s)),
+            Part::Prefix => tokens.extend_from_slice(&prefix),
+            Part::Suffix => tokens.extend_from_slice(&suffix),
+        }
+    }
+    Ok(Prompt { tokens, n_prefix_tokens: prefix.len(), n_suffix_tokens: suffix.len(), prefix_start })
+}
+
+/// Whole lines above the cursor plus the cursor line up to the cursor, within `n_max` tokens.
+fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
+    let cursor_line = rope.char_to_line(cursor);
+    let earliest = cursor.saturating_sub(n_max * MAX_CHARS_PER_TOKEN);
+    let mut line = rope.char_to_line(earliest);
+    if rope.line_to_char(line) < earliest {
+        line = (line + 1).min(cursor_line);
+    }
+    loop {
+        let start = rope.line_to_char(line);
+        let tokens = tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false);
+        if tokens.len() <= n_max {
+            return (start, tokens);
+        }
+        if line == cursor_line {
+            // One line over budget: keep its end, nearest the cursor.
+            return (start, tokens[tokens.len() - n_max..].to_vec());
+        }
+        // Drop lines in proportion to the excess, at least one.
+        let excess = (tokens.len() - n_max) as f64 / tokens.len() as f64;
+        let n_drop = ((cursor_line - line) as f64 * excess).ceil().max(1.0) as usize;
+        line = (line + n_drop).min(cursor_line);
+    }
+}
+
+/// Text after the cursor up to a line end, within `n_max` tokens.
+fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> Vec<TokenId> {
+    if n_max == 0 {
+        return Vec::new();
+    }
+    let cursor_line = rope.char_to_line(cursor);
+    let latest = (cursor + n_max * MAX_CHARS_PER_TOKEN).min(rope.len_chars());
+    let mut end_line = rope.char_to_line(latest);
+    loop {
+        let end = if end_line + 1 < rope.len_lines() { rope.line_to_char(end_line + 1) } else { rope.len_chars() };
+        let tokens = tokenizer.tokenize(&rope.slice(cursor..end.max(cursor)).to_string(), false);
+        if tokens.len() <= n_max {
+            return tokens;
+        }
+        if end_line == cursor_line {
+            return tokens[..n_max].to_vec();
+        }
+        let excess = (tokens.len() - n_max) as f64 / tokens.len() as f64;
+        let n_drop = ((end_line - cursor_line) as f64 * excess).ceil().max(1.0) as usize;
+        end_line = end_line.saturating_sub(n_drop).max(cursor_line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One token per char; specials are negative so they stand out.
+    struct CharTokenizer {
+        fim: bool,
+    }
+
+    impl Tokenizer for CharTokenizer {
+        fn tokenize(&self, text: &str, _: bool) -> Vec<TokenId> {
+            text.chars().map(|c| c as TokenId).collect()
+        }
+        fn special(&self, special: Special) -> Option<TokenId> {
+            self.fim.then_some(match special {
+                Special::FimPre => -2,
+                Special::FimSuf => -3,
+                Special::FimMid => -4,
+            })
+        }
+        fn bos(&self) -> Option<TokenId> {
+            Some(-1)
+        }
+    }
+
+    fn render(tokens: &[TokenId]) -> String {
+        tokens
+            .iter()
+            .map(|&t| match t {
+                -1 => "<BOS>".to_owned(),
+                -2 => "<PRE>".to_owned(),
+                -3 => "<SUF>".to_owned(),
+                -4 => "<MID>".to_owned(),
+                t => char::from_u32(t as u32).unwrap().to_string(),
+            })
+            .collect()
+    }
+
+    /// `$0` marks the cursor.
+    fn check(fim: bool, n_tokens: usize, fixture: &str, expect: &str) {
+        let cursor = fixture.find("$0").unwrap();
+        let text = fixture.replace("$0", "");
+        let rope = Rope::from_str(&text);
+        let cursor = rope.byte_to_char(cursor);
+        let budget = Budget { n_tokens, suffix_percent: 25 };
+        let prompt = build(&CharTokenizer { fim }, &Template::for_model(fim), &rope, cursor, budget).unwrap();
+        assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
+        assert_eq!(render(&prompt.tokens), expect);
+    }
+
+    #[test]
+    fn prefix_only_takes_the_text_above_the_cursor() {
+        check(false, 100, "def f():\n    ret$0urn 1\n", "<BOS>def f():\n    ret");
+    }
+
+    #[test]
+    fn fim_model_gets_prefix_suffix_middle() {
+        check(true, 100, "a = 1\nb = $0\nc = 3\n", "<BOS><PRE>a = 1\nb = <SUF>\nc = 3\n<MID>");
+    }
+
+    #[test]
+    fn windows_drop_whole_lines_to_fit_the_budget() {
+        // 4 fixed tokens; 16 left; suffix gets 4, so at most "\nc\n" fits there.
+        check(true, 20, "line1\nline2\nline3\nx = $0\nc\nd\ne\n", "<BOS><PRE>line3\nx = <SUF>\nc\n<MID>");
+    }
+
+    #[test]
+    fn a_single_long_line_keeps_the_text_nearest_the_cursor() {
+        check(false, 6, "abcdefghij$0", "<BOS>fghij");
+    }
+
+    #[test]
+    fn a_fim_template_on_a_model_without_fim_tokens_is_an_error() {
+        let rope = Rope::from_str("x");
+        let budget = Budget { n_tokens: 10, suffix_percent: 25 };
+        let err = build(&CharTokenizer { fim: false }, &Template::for_model(true), &rope, 1, budget).unwrap_err();
+        assert!(matches!(err, TemplateError::MissingToken { .. }));
+    }
+
+    #[test]
+    fn budget_holds_for_a_large_file() {
+        let text: String = (0..20_000).map(|i| format!("let x{i} = {i};\n")).collect();
+        let rope = Rope::from_str(&text);
+        let budget = Budget { n_tokens: 1536, suffix_percent: 25 };
+        let cursor = rope.line_to_char(10_000) + 4;
+        let prompt = build(&CharTokenizer { fim: true }, &Template::for_model(true), &rope, cursor, budget).unwrap();
+        assert!(prompt.tokens.len() <= 1536);
+        assert!(prompt.n_prefix_tokens > 1000, "{}", prompt.n_prefix_tokens);
+    }
+}
