@@ -90,6 +90,8 @@ fn main() -> Result<()> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
             runtime.block_on(nib::lsp::serve(args.model));
+            // A read of stdin may still be pending on a blocking thread: do not wait for it.
+            runtime.shutdown_background();
             Ok(())
         }
         Command::Complete(args) => complete(args),

@@ -1,1 +1,63 @@
+//! `nib complete` and `nib --version`, as a user runs them.
 
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::client::{model_path, nib};
+
+fn run(args: &[&str]) -> Output {
+    nib().args(args).output().expect("run nib")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn complete_prints_a_suggestion_and_its_figures() {
+    let model = model_path();
+    let out = run(&["complete", "../tests/fixtures/sample.py:24:16", "--json", "--model", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(!json["text"].as_str().unwrap().trim().is_empty(), "{json}");
+    assert_eq!(json["template"], "prefix-only");
+    let stats = &json["stats"];
+    assert!(stats["n_prompt_tokens"].as_u64().unwrap() > 100, "{stats}");
+    assert_eq!(stats["n_prompt_tokens"], stats["n_evaluated_tokens"]);
+    assert!(stats["ttft_ms"].as_f64().unwrap() <= stats["total_ms"].as_f64().unwrap());
+    assert!(!stderr(&out).contains("llama"), "llama.cpp logs leaked to stderr:\n{}", stderr(&out));
+}
+
+#[test]
+fn complete_refuses_invalid_utf8_with_a_clear_error() {
+    let path = std::env::temp_dir().join(format!("nib-binary-{}.py", std::process::id()));
+    std::fs::write(&path, b"x = 1\n\xff\xfe\x00 binary\n").unwrap();
+    let out = run(&["complete", &format!("{}:1:1", path.display())]);
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not valid UTF-8 (bad byte at offset 6)"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn complete_reports_bad_locations_and_missing_models() {
+    let out = run(&["complete", "../tests/fixtures/sample.py:999:1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
+    let out = run(&["complete", "../tests/fixtures/sample.py:24:16", "--model", "/nonexistent/m.gguf"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("/nonexistent/m.gguf") && err.contains("--model") && err.contains("Fix"), "{err}");
+}
+
+#[test]
+fn version_and_help() {
+    let out = run(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nib {}", env!("CARGO_PKG_VERSION")));
+    let out = run(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["serve", "complete", "bench", "NIB_MODEL"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}

@@ -8,6 +8,7 @@
 mod completion;
 mod convert;
 mod status;
+mod transport;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -32,10 +33,10 @@ pub async fn serve(cli_model: Option<PathBuf>) {
         .custom_method("nib/status", NibServer::status)
         .custom_method("nib/document", NibServer::document)
         .finish();
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-        .concurrency_level(MAX_CONCURRENT_REQUESTS)
-        .serve(service)
-        .await;
+    transport::guard(tokio::io::stdin(), tokio::io::stdout(), |input, output| {
+        Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
+    })
+    .await;
 }
 
 /// Everything that exists once the client has said who it is.

@@ -1,0 +1,196 @@
+//! Stdio framing in front of tower-lsp.
+//!
+//! tower-lsp stops reading for good after one undecodable message (its framed
+//! reader ends the stream on the first error), which would take the server
+//! down on a single bad byte. So nib reads the frames itself, answers a body
+//! that is not JSON-RPC with an error response (id null), and passes only
+//! well-formed messages on. All output goes through one writer, so an error
+//! response can never land inside another message.
+
+use serde_json::{Value, json};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+};
+use tokio::sync::mpsc;
+
+/// Larger messages are skipped: documents themselves are capped well below this.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+const MAX_HEADER_LINE_BYTES: u64 = 8 * 1024;
+
+/// One frame off the wire: its body, or why it has none.
+type Frame = Result<Vec<u8>, String>;
+
+/// Runs a server, which `run` starts on the pipe ends it is given, behind the guard.
+pub async fn guard<F, Fut>(input: impl AsyncRead + Unpin + Send + 'static, mut output: impl AsyncWrite + Unpin, run: F)
+where
+    F: FnOnce(DuplexStream, DuplexStream) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (to_server, server_in) = tokio::io::duplex(1 << 16);
+    let (server_out, from_server) = tokio::io::duplex(1 << 16);
+    // Whole message bodies, from the server and from the guard, to the one writer.
+    let (bodies, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+    let reader = tokio::spawn(forward_input(BufReader::new(input), to_server, bodies.clone()));
+    tokio::spawn(relay_output(BufReader::new(from_server), bodies));
+    let writer = async move {
+        while let Some(body) = outgoing.recv().await {
+            if write_frame(&mut output, &body).await.is_err() {
+                break;
+            }
+        }
+    };
+    // The server returns after `exit` or at the end of input; the writer then drains what is left.
+    tokio::join!(
+        async {
+            run(server_in, server_out).await;
+            reader.abort();
+        },
+        writer
+    );
+}
+
+async fn forward_input(
+    mut input: impl AsyncBufRead + Unpin,
+    mut to_server: impl AsyncWrite + Unpin,
+    bodies: mpsc::UnboundedSender<Vec<u8>>,
+) {
+    loop {
+        let frame = match read_frame(&mut input).await {
+            Ok(Some(frame)) => frame,
+            // End of input, or a read error: the server sees end of input and stops.
+            Ok(None) | Err(_) => return,
+        };
+        match frame.and_then(|body| check_message(&body).map(|()| body)) {
+            Ok(body) => {
+                if write_frame(&mut to_server, &body).await.is_err() {
+                    return;
+                }
+            }
+            Err(reason) => {
+                tracing::error!("ignored a malformed message: {reason}");
+                let response = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": reason}});
+                let _ = bodies.send(response.to_string().into_bytes());
+            }
+        }
+    }
+}
+
+async fn relay_output(mut from_server: impl AsyncBufRead + Unpin, bodies: mpsc::UnboundedSender<Vec<u8>>) {
+    while let Ok(Some(frame)) = read_frame(&mut from_server).await {
+        if let Ok(body) = frame {
+            if bodies.send(body).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn write_frame(out: &mut (impl AsyncWrite + Unpin), body: &[u8]) -> std::io::Result<()> {
+    out.write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
+    out.write_all(body).await?;
+    out.flush().await
+}
+
+/// Reads one frame. `Ok(None)` at a clean end of input.
+async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<Option<Frame>> {
+    let mut content_length: Option<Result<usize, String>> = None;
+    let mut in_headers = false;
+    loop {
+        let mut line = Vec::new();
+        if (&mut *input).take(MAX_HEADER_LINE_BYTES).read_until(b'\n', &mut line).await? == 0 {
+            return Ok(None);
+        }
+        let line = String::from_utf8_lossy(&line);
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            if in_headers {
+                break;
+            }
+            continue;
+        }
+        in_headers = true;
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                content_length = Some(value.trim().parse().map_err(|_| format!("bad Content-Length {value:?}")));
+            }
+        }
+    }
+    let length = match content_length {
+        Some(Ok(length)) => length,
+        Some(Err(reason)) => return Ok(Some(Err(reason))),
+        None => return Ok(Some(Err("a message without Content-Length".into()))),
+    };
+    if length > MAX_MESSAGE_BYTES {
+        tokio::io::copy(&mut (&mut *input).take(length as u64), &mut tokio::io::sink()).await?;
+        return Ok(Some(Err(format!("a {length}-byte message, over the {MAX_MESSAGE_BYTES}-byte limit"))));
+    }
+    let mut body = vec![0; length];
+    match input.read_exact(&mut body).await {
+        Ok(_) => Ok(Some(Ok(body))),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Accepts exactly what tower-lsp can decode: a JSON-RPC 2.0 request,
+/// notification or response.
+fn check_message(body: &[u8]) -> Result<(), String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Some(object) = value.as_object() else { return Err("the body is not a JSON object".into()) };
+    if object.get("jsonrpc") != Some(&json!("2.0")) {
+        return Err("the message lacks \"jsonrpc\": \"2.0\"".into());
+    }
+    let id_ok = match object.get("id") {
+        None | Some(Value::Null | Value::String(_)) => true,
+        Some(Value::Number(n)) => n.is_i64(),
+        Some(_) => false,
+    };
+    if !id_ok {
+        return Err("the message's id is neither an integer nor a string".into());
+    }
+    let is_request = object.get("method").is_some_and(Value::is_string);
+    let is_response = object.contains_key("id") && (object.contains_key("result") || object.contains_key("error"));
+    if is_request || is_response { Ok(()) } else { Err("the message is neither a request nor a response".into()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_json_rpc_passes() {
+        assert!(check_message(br#"{"jsonrpc":"2.0","id":1,"method":"x","params":{}}"#).is_ok());
+        assert!(check_message(br#"{"jsonrpc":"2.0","method":"x"}"#).is_ok());
+        assert!(check_message(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
+        for bad in [
+            &b"{not json"[..],
+            b"[1,2]",
+            br#"{"hello":"world"}"#,
+            br#"{"jsonrpc":"1.0","method":"x"}"#,
+            br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#,
+            br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
+            br#"{"jsonrpc":"2.0","method":7}"#,
+            b"\xff\xfe",
+        ] {
+            assert!(check_message(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_survive_garbage_between_them() {
+        let wire =
+            b"Content-Length: 2\r\n\r\n{}garbage line\r\n\r\nContent-Length: x\r\n\r\ncontent-length: 3\r\n\r\nabc";
+        let mut input = BufReader::new(&wire[..]);
+        assert_eq!(read_frame(&mut input).await.unwrap(), Some(Ok(b"{}".to_vec())));
+        assert!(matches!(read_frame(&mut input).await.unwrap(), Some(Err(_))));
+        assert!(matches!(read_frame(&mut input).await.unwrap(), Some(Err(_))));
+        assert_eq!(read_frame(&mut input).await.unwrap(), Some(Ok(b"abc".to_vec())));
+        assert_eq!(read_frame(&mut input).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_the_end_of_input() {
+        let mut input = BufReader::new(&b"Content-Length: 10\r\n\r\nabc"[..]);
+        assert_eq!(read_frame(&mut input).await.unwrap(), None);
+    }
+}
