@@ -9,8 +9,8 @@ use tower_lsp_server::ls_types::Uri;
 use super::NibServer;
 use crate::engine::{EngineCounters, ModelInfo, ModelState};
 
+/// Field names are snake_case, like `nib complete --json`.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Status {
     version: &'static str,
     model: ModelStatus,
@@ -21,7 +21,6 @@ pub struct Status {
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ModelStatus {
     path: PathBuf,
     /// Which setting chose the path.
