@@ -59,6 +59,23 @@ struct CompleteArgs {
 enum BenchCommand {
     /// Cold time-to-first-token, then warm ones while typing at the cursor, one character at a time.
     Typing(TypingArgs),
+    /// Replay edit traces through `nib serve` over stdio (and llama-server with --vs-server).
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Trace files (JSON; format in tests/replay/README.md).
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
+    /// Also replay against a running llama.cpp llama-server at this URL (e.g. http://127.0.0.1:8012).
+    #[arg(long, value_name = "URL")]
+    vs_server: Option<String>,
+    /// Write every sample and summary row as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
 }
 
 #[derive(Args)]
@@ -96,6 +113,7 @@ fn main() -> Result<()> {
         }
         Command::Complete(args) => complete(args),
         Command::Bench(BenchCommand::Typing(args)) => bench_typing(args),
+        Command::Bench(BenchCommand::Replay(args)) => bench_replay(args),
     }
 }
 
@@ -188,6 +206,41 @@ fn bench_typing(args: TypingArgs) -> Result<()> {
             report.warm_reuse_median * 100.0
         );
         println!("cold / warm        {:.1}x", report.speedup);
+    }
+    Ok(())
+}
+
+fn bench_replay(args: ReplayArgs) -> Result<()> {
+    use nib::bench::{replay, trace::Replay};
+    let config = Config::load()?;
+    let model = config::resolve_model(args.model.model.as_deref(), &config);
+    let nib = std::env::current_exe().context("cannot find the nib binary")?;
+    let tokenizer = match &args.vs_server {
+        Some(_) => Some(nib::engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),
+        None => None,
+    };
+    let mut report = Vec::new();
+    for path in &args.traces {
+        let trace = Replay::load(path)?;
+        eprintln!("replaying {} ({} events) through nib...", trace.name, trace.events.len());
+        let ours = replay::replay_nib(&trace, &nib, &model.path)?;
+        let theirs = match (&args.vs_server, &tokenizer) {
+            (Some(url), Some(tokenizer)) => {
+                eprintln!("replaying {} through llama-server at {url}...", trace.name);
+                Some(replay::replay_server(&trace, url, tokenizer, &config.completion)?)
+            }
+            _ => None,
+        };
+        let (our_rows, their_rows) = (replay::summarize(&ours), theirs.as_deref().map(replay::summarize));
+        println!("{}", replay::render(&trace.name, &our_rows, their_rows.as_deref()));
+        report.push(serde_json::json!({
+            "trace": trace.name, "nib": {"rows": our_rows, "samples": ours},
+            "server": theirs.map(|samples| serde_json::json!({"rows": their_rows, "samples": samples})),
+        }));
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::client::{model_path, nib};
+use crate::support::{model_path, nib};
 
 fn run(args: &[&str]) -> Output {
     nib().args(args).output().expect("run nib")

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::client::{Client, inline_params, model_path};
+use nib::bench::lsp_client::{LspClient, inline_params};
+
+use crate::support::{init, model_path, serve, shut_down};
 
 const URI: &str = "file:///work/sample.py";
 const SAMPLE: &str = include_str!("../fixtures/sample.py");
@@ -12,22 +14,19 @@ const SAMPLE: &str = include_str!("../fixtures/sample.py");
 const LINE: u32 = 23;
 const COL: u32 = 15;
 
-fn started() -> Client {
-    let mut client = Client::start(&model_path());
-    let result = client.initialize(json!({}));
+fn started() -> LspClient {
+    let mut client = serve(&model_path());
+    let result = init(&mut client, json!({}));
     assert_eq!(result["serverInfo"]["name"], "nib");
     client
 }
 
-fn insert(client: &mut Client, version: i32, line: u32, character: u32, text: &str) {
-    let at = json!({"line": line, "character": character});
-    client.notify(
-        "textDocument/didChange",
-        json!({
-            "textDocument": {"uri": URI, "version": version},
-            "contentChanges": [{"range": {"start": at, "end": at}, "text": text}],
-        }),
-    );
+fn insert(client: &mut LspClient, version: i32, line: u32, character: u32, text: &str) {
+    client.insert(URI, version, line, character, text).unwrap();
+}
+
+fn inline(client: &mut LspClient, uri: &str, line: u32, character: u32) -> Value {
+    client.call("textDocument/inlineCompletion", inline_params(uri, line, character)).unwrap()
 }
 
 fn first_item(list: &Value) -> &Value {
@@ -37,53 +36,55 @@ fn first_item(list: &Value) -> &Value {
 #[test]
 fn completes_then_reuses_the_prompt_after_a_keystroke() {
     let mut client = started();
-    client.open(URI, "python", SAMPLE);
+    client.open(URI, "python", SAMPLE).unwrap();
 
-    let list = client.inline_completion(URI, LINE, COL);
+    let list = inline(&mut client, URI, LINE, COL);
     let text = first_item(&list)["insertText"].as_str().expect("an inline completion item").to_owned();
     assert!(!text.trim().is_empty(), "empty suggestion: {list}");
     let cursor = json!({"line": LINE, "character": COL});
     assert_eq!(first_item(&list)["range"], json!({"start": cursor, "end": cursor}));
-    let cold = client.status()["engine"]["last"].clone();
+    let cold = client.status().unwrap()["engine"]["last"].clone();
     assert_eq!(cold["n_reused_tokens"], 0, "{cold}");
 
     // Type the suggestion's first character, as a user accepting it would.
     let typed = text.chars().next().unwrap().to_string();
     insert(&mut client, 2, LINE, COL, &typed);
-    let list = client.inline_completion(URI, LINE, COL + typed.len() as u32);
+    let list = inline(&mut client, URI, LINE, COL + typed.len() as u32);
     assert!(list["items"].is_array(), "{list}");
-    let warm = client.status()["engine"]["last"].clone();
+    let warm = client.status().unwrap()["engine"]["last"].clone();
     let reused = warm["n_reused_tokens"].as_f64().unwrap() / warm["n_prompt_tokens"].as_f64().unwrap();
     assert!(reused >= 0.9, "only {:.0} % of the prompt was reused: {warm}", reused * 100.0);
     assert!(warm["n_evaluated_tokens"].as_u64().unwrap() < 10, "{warm}");
     assert!(warm["ttft_ms"].as_f64().unwrap() > 0.0);
 
     // The same suggestion as a classic completion item, replacing the word before the cursor.
-    let items = client.call(
-        "textDocument/completion",
-        json!({"textDocument": {"uri": URI}, "position": {"line": LINE, "character": COL + typed.len() as u32}}),
-    );
+    let items = client
+        .call(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": URI}, "position": {"line": LINE, "character": COL + typed.len() as u32}}),
+        )
+        .unwrap();
     let items = items.as_array().expect("a completion item array");
     assert_eq!(items.len(), 1, "{items:?}");
     assert!(items[0]["textEdit"]["newText"].as_str().unwrap().starts_with(&typed), "{items:?}");
 
-    let status = client.status();
+    let status = client.status().unwrap();
     assert_eq!(status["model"]["state"], "ready", "{status}");
     assert_eq!(status["model"]["info"]["has_fim_tokens"], false);
     assert_eq!(status["engine"]["n_failed"], 0, "{status}");
-    let (exit, _) = client.shutdown();
-    assert!(exit.success(), "{exit:?}");
+    shut_down(client);
 }
 
 #[test]
 fn ten_requests_back_to_back_are_each_answered_once() {
     let mut client = started();
-    client.open(URI, "python", SAMPLE);
-    let ids: Vec<i64> =
-        (0..10).map(|_| client.request("textDocument/inlineCompletion", inline_params(URI, LINE, COL))).collect();
+    client.open(URI, "python", SAMPLE).unwrap();
+    let ids: Vec<i64> = (0..10)
+        .map(|_| client.request("textDocument/inlineCompletion", inline_params(URI, LINE, COL)).unwrap())
+        .collect();
     let mut answers: HashMap<i64, Value> = HashMap::new();
     for &id in &ids {
-        answers.insert(id, client.response(id));
+        answers.insert(id, client.response(id).unwrap());
     }
     // Each newer request supersedes the older ones; the newest gets the suggestion.
     let last = &answers[ids.last().unwrap()];
@@ -92,17 +93,17 @@ fn ten_requests_back_to_back_are_each_answered_once() {
         assert!(answer["result"]["items"].is_array(), "{answer}");
     }
     // Still responsive, and no request was answered twice.
-    assert_eq!(client.status()["model"]["state"], "ready");
+    assert_eq!(client.status().unwrap()["model"]["state"], "ready");
     let extra: Vec<Value> =
         client.drain().into_iter().filter(|m| ids.contains(&m["id"].as_i64().unwrap_or(-1))).collect();
     assert!(extra.is_empty(), "answered twice: {extra:?}");
-    assert!(client.shutdown().0.success());
+    shut_down(client);
 }
 
 #[test]
 fn rapid_edits_are_applied_in_order() {
     let mut client = started();
-    client.open(URI, "python", "");
+    client.open(URI, "python", "").unwrap();
     let mut expected = String::new();
     for (i, c) in "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)\n"
         .chars()
@@ -116,23 +117,23 @@ fn rapid_edits_are_applied_in_order() {
         expected.push(c);
         if i % 97 == 0 {
             // Completions in between must not reorder the edits around them.
-            client.request("textDocument/inlineCompletion", inline_params(URI, line, character + 1));
+            client.request("textDocument/inlineCompletion", inline_params(URI, line, character + 1)).unwrap();
         }
     }
-    let doc = client.call("nib/document", json!({"uri": URI}));
+    let doc = client.call("nib/document", json!({"uri": URI})).unwrap();
     assert_eq!(doc["version"], 401);
     assert_eq!(doc["text"].as_str().unwrap(), expected);
-    assert!(client.shutdown().0.success());
+    shut_down(client);
 }
 
 #[test]
 fn partial_results_stream_before_the_response() {
     let mut client = started();
-    client.open(URI, "python", SAMPLE);
+    client.open(URI, "python", SAMPLE).unwrap();
     let mut params = inline_params(URI, LINE, COL);
     params["partialResultToken"] = json!("p1");
-    let id = client.request("textDocument/inlineCompletion", params);
-    let response = client.response(id);
+    let id = client.request("textDocument/inlineCompletion", params).unwrap();
+    let response = client.response(id).unwrap();
     let final_text = first_item(&response["result"])["insertText"].as_str().unwrap().to_owned();
     let partials: Vec<String> = client
         .drain()
@@ -145,62 +146,62 @@ fn partial_results_stream_before_the_response() {
         assert!(pair[1].starts_with(&pair[0]), "partials must grow: {partials:?}");
     }
     assert!(final_text.starts_with(partials.last().unwrap().trim_end()), "{partials:?} vs {final_text:?}");
-    assert!(client.shutdown().0.success());
+    shut_down(client);
 }
 
 #[test]
 fn bad_input_gets_clear_errors_and_the_server_lives_on() {
     let mut client = started();
-    client.open(URI, "python", SAMPLE);
+    client.open(URI, "python", SAMPLE).unwrap();
 
     // A body that is not JSON, then one that is JSON but not JSON-RPC.
-    client.send_raw(b"Content-Length: 12\r\n\r\n{not json!!}");
-    client.send(&json!({"hello": "world"}));
-    client.send_raw(b"no header at all\r\n\r\n");
+    client.send_raw(b"Content-Length: 12\r\n\r\n{not json!!}").unwrap();
+    client.send(&json!({"hello": "world"})).unwrap();
+    client.send_raw(b"no header at all\r\n\r\n").unwrap();
     for _ in 0..3 {
-        let error = client.wait_for("a parse error", |m| m["id"].is_null() && m["error"]["code"] == -32700);
+        let error = client.wait_for("a parse error", |m| m["id"].is_null() && m["error"]["code"] == -32700).unwrap();
         assert!(!error["error"]["message"].as_str().unwrap().is_empty());
     }
     // An unknown document.
-    let id = client.request("textDocument/inlineCompletion", inline_params("file:///nope.py", 0, 0));
-    let error = &client.response(id)["error"];
+    let id = client.request("textDocument/inlineCompletion", inline_params("file:///nope.py", 0, 0)).unwrap();
+    let error = &client.response(id).unwrap()["error"];
     assert_eq!(error["code"], -32602, "{error}");
     assert!(error["message"].as_str().unwrap().contains("not open"), "{error}");
     // A line far past the end.
-    let id = client.request("textDocument/inlineCompletion", inline_params(URI, 1_000_000, 0));
-    let error = &client.response(id)["error"];
+    let id = client.request("textDocument/inlineCompletion", inline_params(URI, 1_000_000, 0)).unwrap();
+    let error = &client.response(id).unwrap()["error"];
     assert!(error["message"].as_str().unwrap().contains("out of range"), "{error}");
     // A column past the end of its line is clamped, as LSP says.
-    let list = client.inline_completion(URI, LINE, 10_000);
+    let list = inline(&mut client, URI, LINE, 10_000);
     assert!(list["items"].is_array());
     // An edit out of range is refused and the buffer kept.
     insert(&mut client, 2, 5_000, 0, "x");
-    let doc = client.call("nib/document", json!({"uri": URI}));
+    let doc = client.call("nib/document", json!({"uri": URI})).unwrap();
     assert_eq!(doc["text"].as_str().unwrap(), SAMPLE);
     // A cancelled request still gets exactly one response.
-    let id = client.request("textDocument/inlineCompletion", inline_params(URI, LINE, COL));
-    client.notify("$/cancelRequest", json!({"id": id}));
-    let response = client.response(id);
+    let id = client.request("textDocument/inlineCompletion", inline_params(URI, LINE, COL)).unwrap();
+    client.notify("$/cancelRequest", json!({"id": id})).unwrap();
+    let response = client.response(id).unwrap();
     assert!(response.get("result").is_some() || response["error"]["code"] == -32800, "{response}");
 
-    assert_eq!(client.status()["model"]["state"], "ready");
-    assert!(client.shutdown().0.success());
+    assert_eq!(client.status().unwrap()["model"]["state"], "ready");
+    shut_down(client);
 }
 
 #[test]
 fn a_missing_model_is_reported_and_requests_get_empty_results() {
     let missing = std::path::Path::new("/nonexistent/model.gguf");
-    let mut client = Client::start(missing);
-    client.initialize(json!({}));
-    let shown = client.wait_for("window/showMessage", |m| m["method"] == "window/showMessage");
+    let mut client = serve(missing);
+    init(&mut client, json!({}));
+    let shown = client.wait_for("window/showMessage", |m| m["method"] == "window/showMessage").unwrap();
     let message = shown["params"]["message"].as_str().unwrap();
     assert!(message.contains("/nonexistent/model.gguf") && message.contains("Fix"), "{message}");
-    client.open(URI, "python", SAMPLE);
-    assert_eq!(client.inline_completion(URI, LINE, COL), json!({"items": []}));
-    let status = client.status();
+    client.open(URI, "python", SAMPLE).unwrap();
+    assert_eq!(inline(&mut client, URI, LINE, COL), json!({"items": []}));
+    let status = client.status().unwrap();
     assert_eq!(status["model"]["state"], "failed");
     assert!(status["model"]["error"].as_str().unwrap().contains("/nonexistent/model.gguf"), "{status}");
-    assert!(client.shutdown().0.success());
+    shut_down(client);
 }
 
 #[test]
@@ -214,25 +215,25 @@ fn a_corrupt_model_is_reported_not_loaded() {
     let garbage = dir.join("garbage.gguf");
     std::fs::write(&garbage, b"GGUF\x03\x00\x00\x00 this is not a model").unwrap();
     for model in [truncated, garbage] {
-        let mut client = Client::start(&model);
-        client.initialize(json!({}));
-        client.wait_for("window/showMessage", |m| m["method"] == "window/showMessage");
-        let status = client.status();
+        let mut client = serve(&model);
+        init(&mut client, json!({}));
+        client.wait_for("window/showMessage", |m| m["method"] == "window/showMessage").unwrap();
+        let status = client.status().unwrap();
         assert_eq!(status["model"]["state"], "failed", "{status}");
-        assert!(client.shutdown().0.success());
+        shut_down(client);
     }
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn utf8_is_used_when_the_client_offers_it() {
-    let mut client = Client::start(&model_path());
-    let result = client.initialize(json!({"general": {"positionEncodings": ["utf-8", "utf-16"]}}));
+    let mut client = serve(&model_path());
+    let result = init(&mut client, json!({"general": {"positionEncodings": ["utf-8", "utf-16"]}}));
     assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
-    client.open(URI, "python", "s = '𝄞'\n");
+    client.open(URI, "python", "s = '𝄞'\n").unwrap();
     // Byte column 10 is after the 4-byte clef and its closing quote.
     insert(&mut client, 2, 0, 10, " + 'x'");
-    let doc = client.call("nib/document", json!({"uri": URI}));
+    let doc = client.call("nib/document", json!({"uri": URI})).unwrap();
     assert_eq!(doc["text"], "s = '𝄞' + 'x'\n");
-    assert!(client.shutdown().0.success());
+    shut_down(client);
 }

@@ -1,5 +1,5 @@
 //! End-to-end tests: the built `nib` binary, spoken to over stdio, with the real default model.
 
 mod cli;
-mod client;
 mod lsp;
+mod support;

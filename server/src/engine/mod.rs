@@ -22,7 +22,7 @@ use crate::config::EngineConfig;
 use crate::prompt::TokenId;
 
 pub use kv::{CachedTokens, ReusePlan};
-pub use stats::{CompletionStats, EngineCounters};
+pub use stats::{CacheHit, CompletionStats, EngineCounters};
 pub use tokenizer::ModelTokenizer;
 
 /// Facts about the loaded model, for templates and `nib/status`.
@@ -108,6 +108,11 @@ struct Job {
     request: GenerateRequest,
     events: mpsc::UnboundedSender<Event>,
     submitted: Instant,
+}
+
+/// Loads only `model_path`'s vocabulary, for tools that build prompts without running the model.
+pub fn load_tokenizer(model_path: &std::path::Path) -> Result<ModelTokenizer, EngineError> {
+    worker::load_vocabulary(model_path).map(|model| ModelTokenizer::new(Arc::new(model)))
 }
 
 /// A handle to the engine thread. Cheap to clone.

@@ -2,9 +2,21 @@
 
 use serde::Serialize;
 
+/// Which cache supplied the reused part of the prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheHit {
+    /// Nothing reused: the whole prompt was evaluated.
+    #[default]
+    Cold,
+    /// A common prefix with a sequence in the KV cache.
+    Hot,
+}
+
 /// One completion's cost. Times count from the moment the job was queued.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompletionStats {
+    pub cache: CacheHit,
     pub n_prompt_tokens: usize,
     /// Prompt tokens found in the KV cache and not evaluated again.
     pub n_reused_tokens: usize,

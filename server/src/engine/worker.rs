@@ -19,7 +19,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
 use super::kv::CachedTokens;
-use super::stats::{CompletionStats, EngineCounters};
+use super::stats::{CacheHit, CompletionStats, EngineCounters};
 use super::tokenizer::ModelTokenizer;
 use super::{EngineError, Event, Job, ModelInfo, ModelState, StopReason};
 use crate::config::EngineConfig;
@@ -128,8 +128,16 @@ fn refuse_all(
     }
 }
 
-/// Checks the file before llama.cpp sees it, so the common mistakes get a clear message.
 fn load_model(path: &Path) -> Result<LlamaModel, EngineError> {
+    load_with(path, &LlamaModelParams::default())
+}
+
+pub(super) fn load_vocabulary(path: &Path) -> Result<LlamaModel, EngineError> {
+    load_with(path, &LlamaModelParams::default().with_vocab_only(true))
+}
+
+/// Checks the file before llama.cpp sees it, so the common mistakes get a clear message.
+fn load_with(path: &Path, params: &LlamaModelParams) -> Result<LlamaModel, EngineError> {
     let unavailable = |why: String| EngineError::ModelUnavailable(why);
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
@@ -139,7 +147,7 @@ fn load_model(path: &Path) -> Result<LlamaModel, EngineError> {
         return Err(unavailable(format!("{} is not a GGUF model file", path.display())));
     }
     let backend = backend()?;
-    LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+    LlamaModel::load_from_file(backend, path, params)
         .map_err(|e| unavailable(format!("llama.cpp cannot load {}: {e} (is the file complete?)", path.display())))
 }
 
@@ -222,6 +230,7 @@ impl<'m> Worker<'m> {
             .map_err(|e| EngineError::Llama(e.to_string()))?;
         self.cached.truncate(plan.n_keep);
         stats.n_reused_tokens = plan.n_keep;
+        stats.cache = if plan.n_keep > 0 { CacheHit::Hot } else { CacheHit::Cold };
         stats.n_evaluated_tokens = plan.n_evaluate;
 
         for chunk in prompt[plan.n_keep..].chunks(self.n_batch) {

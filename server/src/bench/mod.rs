@@ -1,5 +1,12 @@
+//! Benchmarks: `nib bench typing` (below) and `nib bench replay` (`replay.rs`).
+//!
 //! `nib bench typing`: cold and warm time-to-first-token through the same
 //! completion pipeline the server uses, typing one character at a time.
+
+pub mod llama_server;
+pub mod lsp_client;
+pub mod replay;
+pub mod trace;
 
 use ropey::Rope;
 use serde::Serialize;
