@@ -33,6 +33,14 @@ pub struct EngineConfig {
     pub n_threads: u32,
     /// Flash attention: off was measured faster for the small evaluations of typing, on CPU.
     pub flash_attention: bool,
+    /// KV-cache sequences kept hot (about one per recently used file); each has `n_ctx` tokens.
+    pub n_seqs: u32,
+    /// Reuse the text after an edit by shifting its cache positions (where the model allows it).
+    pub kv_shift: bool,
+    /// Saved sequence states kept in memory, in MiB.
+    pub snapshot_memory_mib: u64,
+    /// Saved sequence states kept on disk under $NIB_HOME/snapshots, in MiB (0: none).
+    pub snapshot_disk_mib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -46,6 +54,12 @@ pub struct CompletionConfig {
     pub max_tokens: u32,
     /// Most lines in a multi-line suggestion.
     pub max_lines: u32,
+    /// Time budget per request: past it, answer with the text so far and finish in the background.
+    pub deadline_ms: u64,
+    /// After a suggestion, compute the next one as if it were accepted, at idle priority.
+    pub prefetch: bool,
+    /// Finished completions kept for reuse.
+    pub cache_entries: u32,
 }
 
 impl Default for Config {
@@ -56,13 +70,30 @@ impl Default for Config {
 
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
-        EngineConfig { n_ctx: 2048, n_batch: 512, n_threads: 0, flash_attention: false }
+        EngineConfig {
+            n_ctx: 2048,
+            n_batch: 512,
+            n_threads: 0,
+            flash_attention: false,
+            n_seqs: 4,
+            kv_shift: true,
+            snapshot_memory_mib: 256,
+            snapshot_disk_mib: 1024,
+        }
     }
 }
 
 impl Default for CompletionConfig {
     fn default() -> CompletionConfig {
-        CompletionConfig { n_prompt_tokens: 1536, suffix_percent: 25, max_tokens: 64, max_lines: 8 }
+        CompletionConfig {
+            n_prompt_tokens: 1536,
+            suffix_percent: 25,
+            max_tokens: 64,
+            max_lines: 8,
+            deadline_ms: 2000,
+            prefetch: true,
+            cache_entries: 256,
+        }
     }
 }
 

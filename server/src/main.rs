@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use ropey::Rope;
 
-use nib::completion::{self, CompletionError, Suggestion};
+use nib::completion::{Completer, CompletionError, Request, Suggestion};
 use nib::config::{self, Config, ModelChoice};
 use nib::documents::{Column, MAX_DOCUMENT_BYTES, Position, position};
 use nib::engine::{CancelToken, Engine};
@@ -119,9 +119,8 @@ fn main() -> Result<()> {
 
 /// A file loaded for the CLI, the cursor in it, and a started engine.
 struct Setup {
-    config: Config,
     model: ModelChoice,
-    engine: Engine,
+    completer: Completer,
     rope: Rope,
     cursor: usize,
     runtime: tokio::runtime::Runtime,
@@ -135,8 +134,11 @@ fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let config = Config::load()?;
     let model = config::resolve_model(model.model.as_deref(), &config);
     let engine = Engine::start(config.engine.clone(), model.path.clone());
+    // One completion, run to its end: no deadline, nothing to prefetch for.
+    let completion = nib::config::CompletionConfig { deadline_ms: 3_600_000, prefetch: false, ..config.completion };
+    let completer = Completer::new(engine, completion);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(Setup { config, model, engine, rope, cursor, runtime })
+    Ok(Setup { model, completer, rope, cursor, runtime })
 }
 
 fn explain(err: CompletionError, model: &ModelChoice) -> anyhow::Error {
@@ -150,11 +152,8 @@ fn complete(args: CompleteArgs) -> Result<()> {
     let s = setup(&args.location, &args.model)?;
     let suggestion: Suggestion = s
         .runtime
-        .block_on(completion::complete(
-            &s.engine,
-            &s.config.completion,
-            &s.rope,
-            s.cursor,
+        .block_on(s.completer.complete(
+            Request { rope: &s.rope, cursor: s.cursor, document: None },
             CancelToken::default(),
             |_| {},
         ))
@@ -188,7 +187,7 @@ fn bench_typing(args: TypingArgs) -> Result<()> {
     let s = setup(&args.location, &args.model)?;
     let report = s
         .runtime
-        .block_on(nib::bench::typing(&s.engine, &s.config.completion, s.rope.clone(), s.cursor, args.keystrokes))
+        .block_on(nib::bench::typing(&s.completer, s.rope.clone(), s.cursor, args.keystrokes))
         .map_err(|e| explain(e, &s.model))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -46,27 +46,36 @@ fn completes_then_reuses_the_prompt_after_a_keystroke() {
     let cold = client.status().unwrap()["engine"]["last"].clone();
     assert_eq!(cold["n_reused_tokens"], 0, "{cold}");
 
-    // Type the suggestion's first character, as a user accepting it would.
-    let typed = text.chars().next().unwrap().to_string();
-    insert(&mut client, 2, LINE, COL, &typed);
-    let list = inline(&mut client, URI, LINE, COL + typed.len() as u32);
-    assert!(list["items"].is_array(), "{list}");
+    // Type a character the suggestion does not start with: the model runs again on a warm cache.
+    let typed = if text.starts_with('(') { "x" } else { "(" };
+    insert(&mut client, 2, LINE, COL, typed);
+    let list = inline(&mut client, URI, LINE, COL + 1);
     let warm = client.status().unwrap()["engine"]["last"].clone();
     let reused = warm["n_reused_tokens"].as_f64().unwrap() / warm["n_prompt_tokens"].as_f64().unwrap();
     assert!(reused >= 0.9, "only {:.0} % of the prompt was reused: {warm}", reused * 100.0);
     assert!(warm["n_evaluated_tokens"].as_u64().unwrap() < 10, "{warm}");
+    assert_eq!(warm["cache"], "hot", "{warm}");
     assert!(warm["ttft_ms"].as_f64().unwrap() > 0.0);
 
-    // The same suggestion as a classic completion item, replacing the word before the cursor.
-    let items = client
-        .call(
-            "textDocument/completion",
-            json!({"textDocument": {"uri": URI}, "position": {"line": LINE, "character": COL + typed.len() as u32}}),
-        )
-        .unwrap();
+    // Type the first character of that suggestion: the rest comes from the cache, without the model.
+    if let Some(shown) = first_item(&list)["insertText"].as_str().filter(|t| t.chars().count() > 1) {
+        let first = shown.chars().next().unwrap().to_string();
+        insert(&mut client, 3, LINE, COL + 1, &first);
+        let list = inline(&mut client, URI, LINE, COL + 1 + first.len() as u32);
+        assert_eq!(first_item(&list)["insertText"].as_str(), Some(&shown[first.len()..]), "{list}");
+        assert_eq!(client.status().unwrap()["engine"]["last"]["cache"], "completion");
+    }
+    // The same pipeline as a classic completion item, at the end of the line being typed.
+    let doc = client.call("nib/document", json!({"uri": URI})).unwrap();
+    let line = doc["text"].as_str().unwrap().lines().nth(LINE as usize).unwrap().to_owned();
+    let params = json!({"textDocument": {"uri": URI}, "position": {"line": LINE, "character": line.len()}});
+    let items = client.call("textDocument/completion", params).unwrap();
     let items = items.as_array().expect("a completion item array");
-    assert_eq!(items.len(), 1, "{items:?}");
-    assert!(items[0]["textEdit"]["newText"].as_str().unwrap().starts_with(&typed), "{items:?}");
+    assert!(items.len() <= 1, "{items:?}");
+    if let Some(item) = items.first() {
+        assert!(!item["textEdit"]["newText"].as_str().unwrap().is_empty(), "{item}");
+        assert_eq!(item["textEdit"]["range"]["end"]["character"], line.len(), "{item}");
+    }
 
     let status = client.status().unwrap();
     assert_eq!(status["model"]["state"], "ready", "{status}");

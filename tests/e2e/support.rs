@@ -13,16 +13,35 @@ pub fn model_path() -> PathBuf {
     path
 }
 
-/// The built binary, isolated from the user's own model and config settings.
+/// The built binary, isolated from the user's own model, config and snapshots.
 pub fn nib() -> Command {
+    nib_at(&fresh_home())
+}
+
+/// The built binary with `home` as its `NIB_HOME` (where snapshots live).
+pub fn nib_at(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nib"));
-    cmd.env_remove("NIB_MODEL").env("NIB_CONFIG", "/nonexistent/nib-test-config.toml");
+    cmd.env_remove("NIB_MODEL").env("NIB_CONFIG", "/nonexistent/nib-test-config.toml").env("NIB_HOME", home);
     cmd
+}
+
+/// A new, empty directory for one test's `NIB_HOME`.
+pub fn fresh_home() -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("nib-e2e-home-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a test NIB_HOME");
+    dir
 }
 
 /// `nib serve --model MODEL`, not yet initialized.
 pub fn serve(model: &Path) -> LspClient {
-    let mut cmd = nib();
+    serve_at(model, &fresh_home())
+}
+
+pub fn serve_at(model: &Path, home: &Path) -> LspClient {
+    let mut cmd = nib_at(home);
     cmd.arg("serve").arg("--model").arg(model);
     LspClient::spawn(cmd).expect("start nib serve")
 }
@@ -34,6 +53,12 @@ pub fn shut_down(client: LspClient) {
     assert!(status.success(), "exit status {status:?}; stderr:\n{stderr}");
 }
 
+/// Initializes with no deadline: tests run side by side on two cores, and an
+/// answer cut short by a deadline would not be the one they check.
 pub fn init(client: &mut LspClient, capabilities: Value) -> Value {
-    client.initialize(capabilities, Value::Null).expect("initialize")
+    init_with(client, capabilities, serde_json::json!({"completion": {"deadline_ms": 600_000}}))
+}
+
+pub fn init_with(client: &mut LspClient, capabilities: Value, options: Value) -> Value {
+    client.initialize(capabilities, options).expect("initialize")
 }

@@ -11,9 +11,8 @@ pub mod trace;
 use ropey::Rope;
 use serde::Serialize;
 
-use crate::completion::{self, CompletionError};
-use crate::config::CompletionConfig;
-use crate::engine::{CancelToken, CompletionStats, Engine};
+use crate::completion::{Completer, CompletionError, Request};
+use crate::engine::{CancelToken, CompletionStats};
 
 #[derive(Debug, Serialize)]
 pub struct TypingReport {
@@ -31,15 +30,17 @@ pub struct TypingReport {
 /// Completes at `cursor`, then types `n_keystrokes` characters there (those of
 /// the first suggestion, as a user accepting it would), completing after each.
 pub async fn typing(
-    engine: &Engine,
-    config: &CompletionConfig,
+    completer: &Completer,
     mut rope: Rope,
     mut cursor: usize,
     n_keystrokes: usize,
 ) -> Result<TypingReport, CompletionError> {
     let complete = |rope: &Rope, cursor| {
         let rope = rope.clone();
-        async move { completion::complete(engine, config, &rope, cursor, CancelToken::default(), |_| {}).await }
+        async move {
+            let request = Request { rope: &rope, cursor, document: None };
+            completer.complete(request, CancelToken::default(), |_| {}).await
+        }
     };
     let cold = complete(&rope, cursor).await?;
     let typed: Vec<char> =

@@ -1,17 +1,25 @@
 //! The completion pipeline: document snapshot + cursor -> prompt -> engine ->
 //! post-processing -> a plain `Suggestion`. Used by the LSP handlers and the CLI
-//! alike, so both take the same code path.
+//! alike, so both take the same code path. Also owns what is reused without
+//! the model (`cache.rs`), the per-request deadline, and prefetching the next
+//! suggestion.
 
+pub mod cache;
 pub mod postprocess;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ropey::Rope;
 
 use crate::config::CompletionConfig;
 use crate::documents::position::line_len_chars;
 use crate::engine::{
-    CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, StopReason,
+    CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
+    Priority, PriorityHandle, StopReason,
 };
-use crate::prompt::{self, Budget, Template, TemplateError};
+use crate::prompt::{self, Budget, Prompt, Template, TemplateError};
+use cache::CompletionCache;
 use postprocess::{After, Mode};
 
 /// A finished suggestion, to insert at the cursor.
@@ -33,68 +41,242 @@ pub enum CompletionError {
     Engine(#[from] EngineError),
 }
 
-/// Completes at char offset `cursor` of `rope`. `on_partial` sees the suggestion as it grows.
-pub async fn complete(
-    engine: &Engine,
-    config: &CompletionConfig,
-    rope: &Rope,
-    cursor: usize,
-    cancel: CancelToken,
-    mut on_partial: impl FnMut(&str),
-) -> Result<Suggestion, CompletionError> {
-    let (info, tokenizer) = match engine.ready().await {
-        ModelState::Ready { info, tokenizer } => (info, tokenizer),
-        ModelState::Failed(message) => return Err(CompletionError::ModelUnavailable(message)),
-        ModelState::Loading => return Err(CompletionError::ModelUnavailable("the model is still loading".into())),
-    };
-    let cursor = cursor.min(rope.len_chars());
-    let line = rope.char_to_line(cursor);
-    let line_start = rope.line_to_char(line);
-    let line_end = line_start + line_len_chars(rope, line);
-    let mode = Mode::detect(&rope.slice(line_start..cursor).to_string(), config.max_lines as usize);
-    let rest_of_line = rope.slice(cursor..line_end).to_string();
-    let next_line =
-        (line + 1..rope.len_lines().min(line + 50)).map(|l| rope.line(l).to_string()).find(|l| !l.trim().is_empty());
+/// Where to complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub rope: &'a Rope,
+    /// Char offset of the cursor.
+    pub cursor: usize,
+    /// The document's URI, if it is one: its KV sequence, snapshot and shown suggestion follow it.
+    pub document: Option<&'a str>,
+}
 
-    let template = Template::for_model(info.has_fim_tokens);
-    let budget = Budget { n_tokens: config.n_prompt_tokens as usize, suffix_percent: config.suffix_percent as usize };
-    // Tokenizing a whole window is CPU work: keep it off the async threads.
-    let prompt = {
-        let (rope, template) = (rope.clone(), template.clone());
-        tokio::task::spawn_blocking(move || prompt::build(tokenizer.as_ref(), &template, &rope, cursor, budget))
-            .await
-            .map_err(|e| EngineError::Panicked(e.to_string()))??
-    };
+/// Runs completions against one engine, with the caches they share.
+#[derive(Clone)]
+pub struct Completer {
+    engine: Engine,
+    config: CompletionConfig,
+    cache: Arc<Mutex<CompletionCache>>,
+}
 
-    let request = GenerateRequest {
-        prompt: prompt.tokens,
-        max_tokens: config.max_tokens as usize,
-        stop: mode.stop_sequences(),
-        cancel: cancel.clone(),
-    };
-    let mut events = engine.generate(request);
-    let mut raw = String::new();
-    let (reason, stats) = loop {
-        match events.recv().await {
-            Some(Event::Text(text)) => {
-                raw.push_str(&text);
-                let (so_far, complete) = postprocess::cut(&raw, &mode);
-                if !so_far.is_empty() {
-                    on_partial(&so_far);
+/// The cursor's surroundings, which decide the mode and the post-processing.
+struct Site {
+    mode: Mode,
+    rest_of_line: String,
+    next_line: Option<String>,
+}
+
+impl Site {
+    fn new(rope: &Rope, cursor: usize, max_lines: usize) -> Site {
+        let line = rope.char_to_line(cursor);
+        let line_start = rope.line_to_char(line);
+        let line_end = line_start + line_len_chars(rope, line);
+        Site {
+            mode: Mode::detect(&rope.slice(line_start..cursor).to_string(), max_lines),
+            rest_of_line: rope.slice(cursor..line_end).to_string(),
+            next_line: (line + 1..rope.len_lines().min(line + 50))
+                .map(|l| rope.line(l).to_string())
+                .find(|l| !l.trim().is_empty()),
+        }
+    }
+
+    /// The suggestion from raw model text.
+    fn finish(&self, raw: &str) -> String {
+        let (text, _) = postprocess::cut(&format!("{raw}\n"), &self.mode);
+        let after = After { line: &self.rest_of_line, next_line: self.next_line.as_deref() };
+        postprocess::dedupe(&text, &self.mode, after)
+    }
+}
+
+impl Completer {
+    pub fn new(engine: Engine, config: CompletionConfig) -> Completer {
+        let cache = Arc::new(Mutex::new(CompletionCache::new(config.cache_entries as usize)));
+        Completer { engine, config, cache }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> Option<T> {
+        self.cache.lock().ok().map(|mut cache| f(&mut cache))
+    }
+
+    /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows.
+    pub async fn complete(
+        &self,
+        request: Request<'_>,
+        cancel: CancelToken,
+        mut on_partial: impl FnMut(&str),
+    ) -> Result<Suggestion, CompletionError> {
+        let started = Instant::now();
+        let (has_fim, tokenizer) = match self.engine.ready().await {
+            ModelState::Ready { info, tokenizer } => (info.has_fim_tokens, tokenizer),
+            ModelState::Failed(message) => return Err(CompletionError::ModelUnavailable(message)),
+            ModelState::Loading => return Err(CompletionError::ModelUnavailable("the model is still loading".into())),
+        };
+        let rope = request.rope;
+        let cursor = request.cursor.min(rope.len_chars());
+        let template = Template::for_model(has_fim);
+        let site = Site::new(rope, cursor, self.config.max_lines as usize);
+        let answer = |text: String, n_prompt_tokens: usize| {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let stats = CompletionStats {
+                cache: CacheHit::Completion,
+                n_prompt_tokens,
+                n_reused_tokens: n_prompt_tokens,
+                ttft_ms: ms,
+                total_ms: ms,
+                ..CompletionStats::default()
+            };
+            self.engine.record_cache_answer(&stats);
+            Suggestion { text, reason: StopReason::Cached, stats, template: template.name.clone() }
+        };
+
+        if let Some(rest) =
+            request.document.and_then(|d| self.with_cache(|c| c.typed_through(d, rope, cursor))).flatten()
+        {
+            let text = site.finish(&rest);
+            if !text.is_empty() {
+                return Ok(self.shown(request, answer(text, 0)));
+            }
+        }
+        let prompt = self.prompt(&tokenizer, &template, rope, cursor).await?;
+        let max_tokens = self.config.max_tokens as usize;
+        let stop = site.mode.stop_sequences();
+        let key = cache::key(&prompt.tokens, &stop, max_tokens);
+        if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
+            let n_prompt = prompt.tokens.len();
+            return Ok(self.shown(request, answer(site.finish(&raw), n_prompt)));
+        }
+
+        let priority = PriorityHandle::new(Priority::Foreground);
+        let job = GenerateRequest {
+            prompt: prompt.tokens,
+            max_tokens,
+            stop,
+            cancel: cancel.clone(),
+            owner: request.document.map(str::to_owned),
+            priority: priority.clone(),
+        };
+        let mut events = self.engine.generate(job);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.deadline_ms);
+        let mut raw = String::new();
+        let (reason, stats) = loop {
+            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    // Out of time: answer with whole words so far; the rest goes to the cache.
+                    priority.set(Priority::Background);
+                    self.finish_in_background(events, raw.clone(), key);
+                    let text = site.finish(postprocess::whole_words(&raw));
+                    let mut stats = CompletionStats::default();
+                    stats.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    return Ok(Suggestion { text, reason: StopReason::Deadline, stats, template: template.name });
                 }
-                if complete {
-                    // Enough text: stop the engine, then collect its figures.
-                    cancel.cancel();
+            };
+            match event {
+                Some(Event::Text(text)) => {
+                    raw.push_str(&text);
+                    let (so_far, complete) = postprocess::cut(&raw, &site.mode);
+                    if !so_far.is_empty() {
+                        on_partial(&so_far);
+                    }
+                    if complete {
+                        // Enough text: stop the engine, then collect its figures.
+                        cancel.cancel();
+                    }
+                }
+                Some(Event::Done { reason, stats }) => break (reason, stats),
+                Some(Event::Failed(err)) => return Err(err.into()),
+                None => return Err(EngineError::Stopped.into()),
+            }
+        };
+        if matches!(reason, StopReason::EndOfGeneration | StopReason::StopSequence | StopReason::MaxTokens)
+            || postprocess::cut(&raw, &site.mode).1
+        {
+            self.with_cache(|c| c.put(key, raw.clone()));
+        }
+        let suggestion = Suggestion { text: site.finish(&raw), reason, stats, template: template.name.clone() };
+        let suggestion = self.shown(request, suggestion);
+        if self.config.prefetch && !suggestion.text.is_empty() {
+            self.prefetch(request, &suggestion.text, tokenizer, template);
+        }
+        Ok(suggestion)
+    }
+
+    /// Remembers a suggestion as shown, for typing through it.
+    fn shown(&self, request: Request<'_>, suggestion: Suggestion) -> Suggestion {
+        if let Some(document) = request.document.filter(|_| !suggestion.text.is_empty()) {
+            self.with_cache(|c| c.shown(document, request.rope, request.cursor, &suggestion.text));
+        }
+        suggestion
+    }
+
+    async fn prompt(
+        &self,
+        tokenizer: &Arc<ModelTokenizer>,
+        template: &Template,
+        rope: &Rope,
+        cursor: usize,
+    ) -> Result<Prompt, CompletionError> {
+        let budget = Budget {
+            n_tokens: self.config.n_prompt_tokens as usize,
+            suffix_percent: self.config.suffix_percent as usize,
+        };
+        let (tokenizer, template, rope) = (tokenizer.clone(), template.clone(), rope.clone());
+        // Tokenizing a whole window is CPU work: keep it off the async threads.
+        let prompt =
+            tokio::task::spawn_blocking(move || prompt::build(tokenizer.as_ref(), &template, &rope, cursor, budget))
+                .await
+                .map_err(|e| EngineError::Panicked(e.to_string()))??;
+        Ok(prompt)
+    }
+
+    /// Lets a job that missed its deadline finish, and caches its text.
+    fn finish_in_background(&self, mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, mut raw: String, key: u64) {
+        let cache = self.cache.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    Event::Text(text) => raw.push_str(&text),
+                    Event::Done { reason, .. } if reason != StopReason::Cancelled => {
+                        if let Ok(mut cache) = cache.lock() {
+                            cache.put(key, raw);
+                        }
+                        return;
+                    }
+                    _ => return,
                 }
             }
-            Some(Event::Done { reason, stats }) => break (reason, stats),
-            Some(Event::Failed(err)) => return Err(err.into()),
-            None => return Err(EngineError::Stopped.into()),
-        }
-    };
-    // The last line is complete now that generation has ended.
-    let (text, _) = postprocess::cut(&format!("{raw}\n"), &mode);
-    let after = After { line: &rest_of_line, next_line: next_line.as_deref() };
-    let text = postprocess::dedupe(&text, &mode, after);
-    Ok(Suggestion { text, reason, stats, template: template.name })
+        });
+    }
+
+    /// Computes, at idle priority, the suggestion that follows once `accepted` is accepted.
+    fn prefetch(&self, request: Request<'_>, accepted: &str, tokenizer: Arc<ModelTokenizer>, template: Template) {
+        let mut rope = request.rope.clone();
+        rope.insert(request.cursor, accepted);
+        let cursor = request.cursor + accepted.chars().count();
+        let owner = request.document.map(str::to_owned);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let Ok(prompt) = this.prompt(&tokenizer, &template, &rope, cursor).await else { return };
+            let site = Site::new(&rope, cursor, this.config.max_lines as usize);
+            let stop = site.mode.stop_sequences();
+            let max_tokens = this.config.max_tokens as usize;
+            let key = cache::key(&prompt.tokens, &stop, max_tokens);
+            if this.with_cache(|c| c.get(key)).flatten().is_some() {
+                return;
+            }
+            let job = GenerateRequest {
+                prompt: prompt.tokens,
+                max_tokens,
+                stop,
+                cancel: CancelToken::default(),
+                owner,
+                priority: PriorityHandle::new(Priority::Background),
+            };
+            this.finish_in_background(this.engine.generate(job), String::new(), key);
+        });
+    }
 }

@@ -89,6 +89,15 @@ pub fn dedupe(text: &str, mode: &Mode, after: After<'_>) -> String {
     if text.trim().is_empty() { String::new() } else { text }
 }
 
+/// `text` without a word cut in half at its end (an answer given at a deadline).
+pub fn whole_words(text: &str) -> &str {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    if !text.ends_with(is_word) {
+        return text;
+    }
+    text.trim_end_matches(is_word)
+}
+
 fn join_trimmed(lines: &[&str]) -> String {
     lines.join("\n").trim_end().to_owned()
 }
@@ -146,6 +155,13 @@ mod tests {
         let mode = Mode::MultiLine { indent: 4, max_lines: 8 };
         let after = After { line: "", next_line: Some("    return total") };
         assert_eq!(dedupe("total += x\n    return total\n", &mode, after), "total += x");
+    }
+
+    #[test]
+    fn deadline_answers_end_on_a_word_boundary() {
+        assert_eq!(whole_words("sum(item.pri"), "sum(item.");
+        assert_eq!(whole_words("sum(item."), "sum(item.");
+        assert_eq!(whole_words("total"), "");
     }
 
     #[test]

@@ -7,21 +7,23 @@
 //! only and resets the KV cache.
 
 mod kv;
+mod slots;
+mod snapshots;
 mod stats;
 mod tokenizer;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
 use crate::config::EngineConfig;
 use crate::prompt::TokenId;
 
-pub use kv::{CachedTokens, ReusePlan};
+pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use stats::{CacheHit, CompletionStats, EngineCounters};
 pub use tokenizer::ModelTokenizer;
 
@@ -76,6 +78,36 @@ impl CancelToken {
     }
 }
 
+/// Completions run before background work (prefetch, a completion finishing
+/// after its deadline), and background work stops when a completion arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Foreground,
+    Background,
+}
+
+/// A job's priority, which its owner may lower while it runs.
+#[derive(Debug, Clone)]
+pub struct PriorityHandle(Arc<AtomicU8>);
+
+impl PriorityHandle {
+    pub fn new(priority: Priority) -> PriorityHandle {
+        PriorityHandle(Arc::new(AtomicU8::new(priority as u8)))
+    }
+
+    pub fn get(&self) -> Priority {
+        if self.0.load(Ordering::Acquire) == Priority::Foreground as u8 {
+            Priority::Foreground
+        } else {
+            Priority::Background
+        }
+    }
+
+    pub fn set(&self, priority: Priority) {
+        self.0.store(priority as u8, Ordering::Release);
+    }
+}
+
 /// One generation job.
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {
@@ -84,6 +116,9 @@ pub struct GenerateRequest {
     /// Generation ends when the text contains one of these; it is cut before it.
     pub stop: Vec<String>,
     pub cancel: CancelToken,
+    /// The document the prompt is for: its KV sequence and snapshot are kept together.
+    pub owner: Option<String>,
+    pub priority: PriorityHandle,
 }
 
 /// Why generation ended.
@@ -94,6 +129,10 @@ pub enum StopReason {
     MaxTokens,
     StopSequence,
     Cancelled,
+    /// The request's time budget ran out; generation went on in the background.
+    Deadline,
+    /// Answered from the completion cache.
+    Cached,
 }
 
 /// What a job sends back, in order: any number of `Text`, then one `Done` or `Failed`.
@@ -108,6 +147,36 @@ struct Job {
     request: GenerateRequest,
     events: mpsc::UnboundedSender<Event>,
     submitted: Instant,
+    /// Counted in `Shared::pending_foreground` when queued.
+    counted_foreground: bool,
+}
+
+impl Job {
+    fn priority(&self) -> Priority {
+        self.request.priority.get()
+    }
+}
+
+enum Msg {
+    Generate(Job),
+    /// Save every sequence to disk, then answer.
+    Persist(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What the handles and the worker share.
+#[derive(Default)]
+struct Shared {
+    counters: Mutex<EngineCounters>,
+    /// Foreground jobs queued: background work yields while there are any.
+    pending_foreground: AtomicUsize,
+}
+
+impl Shared {
+    fn bump(&self, f: impl FnOnce(&mut EngineCounters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
 }
 
 /// Loads only `model_path`'s vocabulary, for tools that build prompts without running the model.
@@ -118,35 +187,51 @@ pub fn load_tokenizer(model_path: &std::path::Path) -> Result<ModelTokenizer, En
 /// A handle to the engine thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: std::sync::mpsc::Sender<Job>,
+    messages: std::sync::mpsc::Sender<Msg>,
     state: watch::Receiver<ModelState>,
-    counters: Arc<Mutex<EngineCounters>>,
+    shared: Arc<Shared>,
 }
 
 impl Engine {
     /// Starts the engine thread, which loads `model_path` and then serves jobs.
     pub fn start(config: EngineConfig, model_path: PathBuf) -> Engine {
-        let (jobs, job_rx) = std::sync::mpsc::channel();
+        let (messages, message_rx) = std::sync::mpsc::channel();
         let (state_tx, state) = watch::channel(ModelState::Loading);
-        let counters = Arc::new(Mutex::new(EngineCounters::default()));
-        let worker_counters = counters.clone();
+        let shared = Arc::new(Shared::default());
+        let worker_shared = shared.clone();
         let spawned = std::thread::Builder::new().name("nib-engine".into()).spawn(move || {
-            worker::run(config, model_path, state_tx, job_rx, worker_counters);
+            worker::run(config, model_path, state_tx, message_rx, worker_shared);
         });
         if let Err(err) = spawned {
             tracing::error!("cannot start the engine thread: {err}");
         }
-        Engine { jobs, state, counters }
+        Engine { messages, state, shared }
     }
 
     /// Queues a job. The receiver yields its events; dropping it cancels the job.
     pub fn generate(&self, request: GenerateRequest) -> mpsc::UnboundedReceiver<Event> {
         let (events, rx) = mpsc::unbounded_channel();
-        let job = Job { request, events, submitted: Instant::now() };
-        if let Err(std::sync::mpsc::SendError(job)) = self.jobs.send(job) {
+        let counted_foreground = request.priority.get() == Priority::Foreground;
+        if counted_foreground {
+            self.shared.pending_foreground.fetch_add(1, Ordering::AcqRel);
+        }
+        let job = Job { request, events, submitted: Instant::now(), counted_foreground };
+        if let Err(std::sync::mpsc::SendError(Msg::Generate(job))) = self.messages.send(Msg::Generate(job)) {
+            if job.counted_foreground {
+                self.shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
+            }
             let _ = job.events.send(Event::Failed(EngineError::Stopped));
         }
         rx
+    }
+
+    /// Saves the KV sequences to the disk tier, so the next start can restore them.
+    /// Waits at most `timeout`: an exit must not hang on a long job.
+    pub async fn persist(&self, timeout: Duration) {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        if self.messages.send(Msg::Persist(done)).is_ok() {
+            let _ = tokio::time::timeout(timeout, rx).await;
+        }
     }
 
     pub fn state(&self) -> ModelState {
@@ -160,7 +245,15 @@ impl Engine {
         settled.unwrap_or_else(|_| ModelState::Failed("the engine thread has stopped".into()))
     }
 
+    /// Records a completion answered without the model (from the completion cache).
+    pub fn record_cache_answer(&self, stats: &CompletionStats) {
+        self.shared.bump(|c| {
+            c.n_cache_answers += 1;
+            c.last = Some(stats.clone());
+        });
+    }
+
     pub fn counters(&self) -> EngineCounters {
-        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared.counters.lock().map(|c| c.clone()).unwrap_or_default()
     }
 }

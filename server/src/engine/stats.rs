@@ -11,6 +11,12 @@ pub enum CacheHit {
     Cold,
     /// A common prefix with a sequence in the KV cache.
     Hot,
+    /// A common prefix, plus a chunk after an edit moved into place.
+    Shift,
+    /// A saved sequence state restored (the warm tier).
+    Snapshot,
+    /// A finished completion reused: the model did no work.
+    Completion,
 }
 
 /// One completion's cost. Times count from the moment the job was queued.
@@ -33,7 +39,11 @@ pub struct CompletionStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EngineCounters {
     pub n_jobs: u64,
+    /// Jobs stale or superseded before they reached the model.
+    pub n_dropped: u64,
     pub n_completed: u64,
+    /// Completions answered from the completion cache, without the model.
+    pub n_cache_answers: u64,
     pub n_cancelled: u64,
     pub n_failed: u64,
     pub n_prompt_tokens: u64,
@@ -44,11 +54,14 @@ pub struct EngineCounters {
 }
 
 impl EngineCounters {
-    pub fn record(&mut self, stats: &CompletionStats) {
+    /// Adds a job's figures; `last` only follows what a user waited for, not background work.
+    pub fn record(&mut self, stats: &CompletionStats, foreground: bool) {
         self.n_prompt_tokens += stats.n_prompt_tokens as u64;
         self.n_reused_tokens += stats.n_reused_tokens as u64;
         self.n_evaluated_tokens += stats.n_evaluated_tokens as u64;
         self.n_generated_tokens += stats.n_generated_tokens as u64;
-        self.last = Some(stats.clone());
+        if foreground {
+            self.last = Some(stats.clone());
+        }
     }
 }

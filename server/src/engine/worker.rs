@@ -1,13 +1,16 @@
-//! The engine thread: loads the model, then runs jobs one at a time with
-//! longest-common-prefix reuse of the KV cache (sequence 0).
+//! The engine thread: loads the model, then schedules and runs jobs one at a
+//! time over a few KV-cache sequences (the hot tier, `slots.rs`), with saved
+//! sequence states behind them (the warm tier, `snapshots.rs`).
 
 use std::io::Read;
 use std::num::NonZeroU32;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use llama_cpp_2::LlamaStateSeqFlags;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -18,12 +21,17 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
-use super::kv::CachedTokens;
-use super::stats::{CacheHit, CompletionStats, EngineCounters};
+use super::kv::ReusePlan;
+use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
+use super::snapshots::{DiskTier, MemoryTier, Snapshot};
+use super::stats::{CacheHit, CompletionStats};
 use super::tokenizer::ModelTokenizer;
-use super::{EngineError, Event, Job, ModelInfo, ModelState, StopReason};
-use crate::config::EngineConfig;
+use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Shared, StopReason};
+use crate::config::{EngineConfig, nib_home};
 use crate::prompt::{Special, TokenId, Tokenizer};
+
+/// A snapshot is restored only if it saves at least this many evaluations.
+const MIN_RESTORE_GAIN: usize = 32;
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -42,51 +50,67 @@ pub(super) fn run(
     config: EngineConfig,
     model_path: PathBuf,
     state: watch::Sender<ModelState>,
-    jobs: std::sync::mpsc::Receiver<Job>,
-    counters: Arc<Mutex<EngineCounters>>,
+    messages: std::sync::mpsc::Receiver<Msg>,
+    shared: Arc<Shared>,
 ) {
-    let loaded = load_model(&model_path).and_then(|model| {
-        let backend = backend()?;
-        Ok((backend, Arc::new(model)))
-    });
+    let loaded = load_model(&model_path).and_then(|model| Ok((backend()?, Arc::new(model))));
     let (backend, model) = match loaded {
         Ok(loaded) => loaded,
-        Err(err) => return refuse_all(err, &state, &jobs, &counters),
+        Err(err) => return refuse_all(err, &state, &messages, &shared),
     };
-    let mut worker = match Worker::new(backend, &model, &config) {
+    let mut worker = match Worker::new(backend, &model, &model_path, &config, shared.clone()) {
         Ok(worker) => worker,
-        Err(err) => return refuse_all(err, &state, &jobs, &counters),
+        Err(err) => return refuse_all(err, &state, &messages, &shared),
     };
     let tokenizer = Arc::new(ModelTokenizer::new(model.clone()));
     let info = model_info(&model, tokenizer.as_ref(), &model_path);
     tracing::info!(model = %info.name, path = %model_path.display(), fim = info.has_fim_tokens, "model loaded");
     state.send_replace(ModelState::Ready { info, tokenizer });
 
-    while let Ok(job) = jobs.recv() {
-        if let Ok(mut c) = counters.lock() {
-            c.n_jobs += 1;
+    let mut queue: Vec<Job> = Vec::new();
+    loop {
+        if queue.is_empty() {
+            match messages.recv() {
+                Ok(msg) => worker.receive(msg, &mut queue),
+                Err(_) => break,
+            }
         }
+        while let Ok(msg) = messages.try_recv() {
+            worker.receive(msg, &mut queue);
+        }
+        if queue.is_empty() {
+            continue;
+        }
+        // Completions first, in arrival order; background work when nothing else waits.
+        let next = queue.iter().position(|j| j.priority() == Priority::Foreground).unwrap_or(0);
+        let job = queue.remove(next);
+        if job.counted_foreground {
+            shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
+        }
+        shared.bump(|c| c.n_jobs += 1);
         if job.request.cancel.is_cancelled() || job.events.is_closed() {
-            bump(&counters, |c| c.n_cancelled += 1);
+            // Stale or superseded: it never reaches the model.
+            shared.bump(|c| c.n_dropped += 1);
             continue;
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
         let event = match outcome {
             Ok(Ok((reason, stats))) => {
-                bump(&counters, |c| {
-                    c.record(&stats);
+                let foreground = job.priority() == Priority::Foreground;
+                shared.bump(|c| {
+                    c.record(&stats, foreground);
                     if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
                 });
                 Event::Done { reason, stats }
             }
             Ok(Err(err)) => {
                 worker.reset();
-                bump(&counters, |c| c.n_failed += 1);
+                shared.bump(|c| c.n_failed += 1);
                 Event::Failed(err)
             }
             Err(panic) => {
                 worker.reset();
-                bump(&counters, |c| c.n_failed += 1);
+                shared.bump(|c| c.n_failed += 1);
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
@@ -100,18 +124,12 @@ pub(super) fn run(
     }
 }
 
-fn bump(counters: &Mutex<EngineCounters>, f: impl FnOnce(&mut EngineCounters)) {
-    if let Ok(mut c) = counters.lock() {
-        f(&mut c);
-    }
-}
-
 /// The model could not be loaded: say so, and answer every job with that error.
 fn refuse_all(
     err: EngineError,
     state: &watch::Sender<ModelState>,
-    jobs: &std::sync::mpsc::Receiver<Job>,
-    counters: &Mutex<EngineCounters>,
+    messages: &std::sync::mpsc::Receiver<Msg>,
+    shared: &Shared,
 ) {
     let message = match &err {
         EngineError::ModelUnavailable(message) => message.clone(),
@@ -119,12 +137,19 @@ fn refuse_all(
     };
     tracing::error!("{message}");
     state.send_replace(ModelState::Failed(message));
-    while let Ok(job) = jobs.recv() {
-        bump(counters, |c| {
-            c.n_jobs += 1;
-            c.n_failed += 1;
-        });
-        let _ = job.events.send(Event::Failed(err.clone()));
+    while let Ok(msg) = messages.recv() {
+        match msg {
+            Msg::Generate(job) => {
+                shared.bump(|c| {
+                    c.n_jobs += 1;
+                    c.n_failed += 1;
+                });
+                let _ = job.events.send(Event::Failed(err.clone()));
+            }
+            Msg::Persist(done) => {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -163,16 +188,37 @@ fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path) -> Mod
     }
 }
 
+/// Sliding-window attention: old entries leave the cache, so positions cannot
+/// be shifted and a restored state can only be appended to.
+fn has_sliding_window(model: &LlamaModel) -> bool {
+    let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+    model.meta_val_str(&format!("{arch}.attention.sliding_window")).is_ok()
+}
+
 struct Worker<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     batch: LlamaBatch<'static>,
     n_batch: usize,
-    cached: CachedTokens,
+    /// Context per sequence.
+    n_ctx_seq: usize,
+    slots: Slots,
+    memory: MemoryTier,
+    disk: Option<DiskTier>,
+    can_shift: bool,
+    /// Restored states of sliding-window models cannot be truncated.
+    append_only_restore: bool,
+    shared: Arc<Shared>,
 }
 
 impl<'m> Worker<'m> {
-    fn new(backend: &LlamaBackend, model: &'m LlamaModel, config: &EngineConfig) -> Result<Worker<'m>, EngineError> {
+    fn new(
+        backend: &LlamaBackend,
+        model: &'m LlamaModel,
+        model_path: &Path,
+        config: &EngineConfig,
+        shared: Arc<Shared>,
+    ) -> Result<Worker<'m>, EngineError> {
         let n_threads = match config.n_threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()) as i32,
             n => n as i32,
@@ -183,8 +229,13 @@ impl<'m> Worker<'m> {
             llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
         };
         let n_batch = config.n_batch.max(1);
+        let n_seqs = config.n_seqs.clamp(1, 64);
+        let n_ctx_seq = config.n_ctx.max(64);
         let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(config.n_ctx.max(64)))
+            // One stream per sequence: attention only looks at its own sequence.
+            .with_n_ctx(NonZeroU32::new(n_ctx_seq * n_seqs))
+            .with_n_seq_max(n_seqs)
+            .with_kv_unified(false)
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
             .with_n_threads(n_threads)
@@ -195,50 +246,108 @@ impl<'m> Worker<'m> {
         let ctx = model
             .new_context(backend, params)
             .map_err(|e| EngineError::Llama(format!("cannot create a context: {e}")))?;
+        let swa = has_sliding_window(model);
+        let disk = match super::snapshots::model_id(model_path) {
+            Ok(id) if config.snapshot_disk_mib > 0 => {
+                let dir = nib_home().join("snapshots");
+                match std::fs::create_dir_all(&dir) {
+                    Ok(()) => Some(DiskTier::new(dir, id, n_ctx_seq, config.snapshot_disk_mib << 20)),
+                    Err(e) => {
+                        tracing::warn!("snapshots stay in memory: cannot create {}: {e}", dir.display());
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(Worker {
             model,
             ctx,
             batch: LlamaBatch::new(n_batch as usize, 1),
             n_batch: n_batch as usize,
-            cached: CachedTokens::default(),
+            n_ctx_seq: n_ctx_seq as usize,
+            slots: Slots::new(n_seqs as usize),
+            memory: MemoryTier::new((config.snapshot_memory_mib as usize) << 20),
+            disk,
+            can_shift: config.kv_shift && !swa && !model.is_recurrent() && !model.is_hybrid(),
+            append_only_restore: swa,
+            shared,
         })
+    }
+
+    fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) {
+        match msg {
+            Msg::Generate(job) => queue.push(job),
+            Msg::Persist(done) => {
+                self.persist_all();
+                let _ = done.send(());
+            }
+        }
     }
 
     /// Forgets the whole cache: after a failure its contents are unknown.
     fn reset(&mut self) {
         self.ctx.clear_kv_cache();
-        self.cached.clear();
+        self.slots.clear();
     }
 
     fn generate(&mut self, job: &Job) -> Result<(StopReason, CompletionStats), EngineError> {
         let request = &job.request;
         let started = Instant::now();
         let ms = |t: Instant| t.duration_since(job.submitted).as_secs_f64() * 1000.0;
-        let n_ctx = self.ctx.n_ctx() as usize;
         let prompt = &request.prompt;
-        if prompt.is_empty() || prompt.len() >= n_ctx {
-            return Err(EngineError::PromptTooLong { n_prompt: prompt.len(), n_ctx });
+        if prompt.is_empty() || prompt.len() >= self.n_ctx_seq {
+            return Err(EngineError::PromptTooLong { n_prompt: prompt.len(), n_ctx: self.n_ctx_seq });
         }
-        let max_tokens = request.max_tokens.min(n_ctx - prompt.len());
-        let mut stats =
-            CompletionStats { n_prompt_tokens: prompt.len(), queue_ms: ms(started), ..CompletionStats::default() };
-        let cancelled = || request.cancel.is_cancelled() || job.events.is_closed();
+        let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
+        let shared = self.shared.clone();
+        let stop_now = || {
+            request.cancel.is_cancelled()
+                || job.events.is_closed()
+                || (job.priority() == Priority::Background && shared.pending_foreground.load(Ordering::Acquire) > 0)
+        };
 
-        let plan = self.cached.plan(prompt);
-        self.ctx
-            .clear_kv_cache_seq(Some(0), Some(plan.n_keep as u32), None)
-            .map_err(|e| EngineError::Llama(e.to_string()))?;
-        self.cached.truncate(plan.n_keep);
-        stats.n_reused_tokens = plan.n_keep;
-        stats.cache = if plan.n_keep > 0 { CacheHit::Hot } else { CacheHit::Cold };
-        stats.n_evaluated_tokens = plan.n_evaluate;
+        let owner = request.owner.as_deref();
+        let choice = self.slots.choose(owner, prompt, self.can_shift);
+        let (index, seq) = (choice.index, choice.index as i32);
+        if let Some(evicted) = &choice.evicts {
+            self.snapshot(index, evicted);
+        }
+        let mut plan = choice.plan;
+        let mut cache = match (plan.shift, plan.n_keep) {
+            (Some(_), _) => CacheHit::Shift,
+            (None, 0) => CacheHit::Cold,
+            (None, _) => CacheHit::Hot,
+        };
+        if let Some(restored) = owner.and_then(|o| self.restore(index, o, prompt, plan.n_reused())) {
+            plan = restored;
+            cache = CacheHit::Snapshot;
+        }
+        self.slots.touch(index, owner);
+        let mut stats = CompletionStats {
+            cache,
+            n_prompt_tokens: prompt.len(),
+            n_reused_tokens: plan.n_reused(),
+            n_evaluated_tokens: plan.n_evaluate,
+            queue_ms: ms(started),
+            ..CompletionStats::default()
+        };
 
-        for chunk in prompt[plan.n_keep..].chunks(self.n_batch) {
-            if cancelled() {
-                stats.total_ms = ms(Instant::now());
-                return Ok((StopReason::Cancelled, stats));
+        self.remove_and_shift(seq, &plan)?;
+        let ranges = self.slots.get_mut(index).cached.apply(&plan, prompt);
+        let last = ranges.last().map_or(0, |r| r.end);
+        for range in ranges {
+            for start in range.clone().step_by(self.n_batch) {
+                if stop_now() {
+                    // Keep what was evaluated; forget the rest.
+                    self.slots.get_mut(index).cached.truncate(start);
+                    self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(start as u32), None).map_err(llama)?;
+                    stats.total_ms = ms(Instant::now());
+                    return Ok((StopReason::Cancelled, stats));
+                }
+                let end = (start + self.n_batch).min(range.end);
+                self.decode(index, start, &prompt[start..end], end == last)?;
             }
-            self.decode(chunk)?;
         }
 
         let mut sampler = LlamaSampler::greedy();
@@ -270,29 +379,136 @@ impl<'m> Worker<'m> {
             if stats.n_generated_tokens >= max_tokens {
                 break StopReason::MaxTokens;
             }
-            if cancelled() {
+            if stop_now() {
                 break StopReason::Cancelled;
             }
-            self.decode(&[token.0])?;
+            let at = self.slots.get(index).cached.len();
+            self.decode(index, at, &[token.0], true)?;
         };
         stats.total_ms = ms(Instant::now());
         Ok((reason, stats))
     }
 
-    /// Evaluates `tokens` at the end of the cached sequence; logits for the last one only.
-    fn decode(&mut self, tokens: &[TokenId]) -> Result<(), EngineError> {
-        let start = self.cached.len();
-        self.batch.clear();
-        for (i, &token) in tokens.iter().enumerate() {
-            let is_last = i + 1 == tokens.len();
-            self.batch
-                .add(LlamaToken(token), (start + i) as i32, &[0], is_last)
-                .map_err(|e| EngineError::Llama(e.to_string()))?;
+    /// Removes what `plan` does not keep from sequence `seq` and moves its shifted chunk.
+    fn remove_and_shift(&mut self, seq: i32, plan: &ReusePlan) -> Result<(), EngineError> {
+        let seq_u = Some(seq as u32);
+        match plan.shift {
+            None => {
+                self.ctx.clear_kv_cache_seq(seq_u, Some(plan.n_keep as u32), None).map_err(llama)?;
+            }
+            Some(shift) => {
+                let end = (shift.from + shift.len) as u32;
+                self.ctx.clear_kv_cache_seq(seq_u, Some(end), None).map_err(llama)?;
+                if shift.from > plan.n_keep {
+                    self.ctx
+                        .clear_kv_cache_seq(seq_u, Some(plan.n_keep as u32), Some(shift.from as u32))
+                        .map_err(llama)?;
+                }
+                let delta = shift.to as i32 - shift.from as i32;
+                if delta != 0 {
+                    self.ctx.kv_cache_seq_add(seq, Some(shift.from as u32), Some(end), delta).map_err(llama)?;
+                }
+            }
         }
-        self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Llama(format!("decode: {e}")))?;
-        self.cached.extend(tokens);
         Ok(())
     }
+
+    /// Evaluates `tokens` at positions `at..` of slot `index`'s sequence.
+    fn decode(&mut self, index: usize, at: usize, tokens: &[TokenId], logits: bool) -> Result<(), EngineError> {
+        self.batch.clear();
+        for (i, &token) in tokens.iter().enumerate() {
+            let is_last = logits && i + 1 == tokens.len();
+            self.batch.add(LlamaToken(token), (at + i) as i32, &[index as i32], is_last).map_err(llama)?;
+        }
+        self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Llama(format!("decode: {e}")))?;
+        self.slots.get_mut(index).cached.record(at, tokens);
+        Ok(())
+    }
+
+    /// Saves slot `index` as `owner`'s snapshot, in memory and on disk.
+    fn snapshot(&mut self, index: usize, owner: &str) {
+        let tokens = self.slots.get(index).cached.tokens().to_vec();
+        match self.ctx.state_seq_get(index as i32, LlamaStateSeqFlags::empty()) {
+            Ok(state) => self.memory.insert(owner, Snapshot { tokens: tokens.clone(), state }),
+            Err(e) => tracing::warn!("cannot snapshot {owner}: {e}"),
+        }
+        self.save_to_disk(index, owner, &tokens);
+    }
+
+    fn save_to_disk(&mut self, index: usize, owner: &str, tokens: &[TokenId]) {
+        let Some(disk) = &self.disk else { return };
+        let (path, _) = disk.paths(owner);
+        let llama_tokens: Vec<LlamaToken> = tokens.iter().map(|&t| LlamaToken(t)).collect();
+        let saved = self
+            .ctx
+            .state_seq_save_file(&path, index as i32, &llama_tokens)
+            .map_err(|e| e.to_string())
+            .and_then(|_| disk.seal(owner, tokens).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            tracing::warn!("cannot save the snapshot of {owner}: {e}");
+            disk.remove(owner);
+        }
+    }
+
+    /// Writes every slot that holds a document to disk (before exit).
+    fn persist_all(&mut self) {
+        for index in 0..self.slots.len() {
+            let slot = self.slots.get(index);
+            if let Some(owner) = slot.owner.clone().filter(|_| slot.cached.len() >= MIN_SNAPSHOT_TOKENS) {
+                let tokens = slot.cached.tokens().to_vec();
+                self.save_to_disk(index, &owner, &tokens);
+            }
+        }
+    }
+
+    /// Restores `owner`'s snapshot into slot `index` when it beats reusing `n_reused` tokens.
+    fn restore(&mut self, index: usize, owner: &str, prompt: &[TokenId], n_reused: usize) -> Option<ReusePlan> {
+        let worth = |tokens: &[TokenId], this: &Self| {
+            let mut cached = super::kv::CachedTokens::default();
+            cached.extend(tokens);
+            let plan = cached.plan(prompt, this.can_shift);
+            let appends = plan.n_keep == tokens.len() && plan.shift.is_none();
+            let allowed = !this.append_only_restore || appends;
+            (allowed && plan.n_reused() >= n_reused + MIN_RESTORE_GAIN).then_some(plan)
+        };
+        let seq = index as i32;
+        if let Some(snapshot) = self.memory.take(owner) {
+            let Some(plan) = worth(&snapshot.tokens, self) else {
+                self.memory.insert(owner, snapshot);
+                return None;
+            };
+            // The slot holds it from now on; a later eviction snapshots it again.
+            let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+            let cached = &mut self.slots.get_mut(index).cached;
+            cached.clear();
+            if self.ctx.state_seq_set(&snapshot.state, seq).is_ok() {
+                self.slots.get_mut(index).cached.extend(&snapshot.tokens);
+                return Some(plan);
+            }
+            let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        }
+        let disk = self.disk.as_ref()?;
+        let (path, header) = disk.verify(owner).ok()?;
+        let plan = worth(&header.tokens, self)?;
+        let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        self.slots.get_mut(index).cached.clear();
+        match self.ctx.state_seq_load_file(&path, seq, self.n_ctx_seq) {
+            Ok((tokens, _)) if tokens.iter().map(|t| t.0).eq(header.tokens.iter().copied()) => {
+                self.slots.get_mut(index).cached.extend(&header.tokens);
+                Some(plan)
+            }
+            _ => {
+                tracing::warn!("removed a snapshot llama.cpp would not load: {}", path.display());
+                disk.remove(owner);
+                let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+                None
+            }
+        }
+    }
+}
+
+fn llama(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Llama(e.to_string())
 }
 
 /// Joins token pieces into text without splitting a UTF-8 character.

@@ -127,15 +127,9 @@ impl NibServer {
         if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
             older.cancel();
         }
-        let result = completion::complete(
-            &session.engine,
-            &session.config.completion,
-            &document.rope,
-            cursor,
-            cancel.clone(),
-            |text| on_partial(&document, cursor, text),
-        )
-        .await;
+        let request = completion::Request { rope: &document.rope, cursor, document: Some(key) };
+        let result =
+            session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
         let superseded = session.in_flight.remove_if(key, |_, t| t.same_as(&cancel)).is_none();
         match result {
             _ if superseded => Ok(None),

@@ -18,6 +18,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
+use crate::completion::Completer;
 use crate::config::{self, Config, ModelChoice};
 use crate::documents::DocumentStore;
 use crate::engine::{CancelToken, Engine, ModelState};
@@ -25,6 +26,9 @@ use crate::engine::{CancelToken, Engine, ModelState};
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.
 const MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// How long `shutdown` may spend saving KV sequences to disk.
+const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Runs the server on stdin/stdout until `exit`.
 pub async fn serve(cli_model: Option<PathBuf>) {
@@ -42,8 +46,7 @@ pub async fn serve(cli_model: Option<PathBuf>) {
 /// Everything that exists once the client has said who it is.
 struct Session {
     documents: DocumentStore,
-    engine: Engine,
-    config: Config,
+    completer: Completer,
     model: ModelChoice,
     /// The newest completion per document: a new one cancels the one before.
     in_flight: DashMap<String, CancelToken>,
@@ -86,8 +89,7 @@ impl LanguageServer for NibServer {
         let engine = Engine::start(config.engine.clone(), model.path.clone());
         let session = Session {
             documents: DocumentStore::new(encoding),
-            engine,
-            config,
+            completer: Completer::new(engine, config.completion),
             model,
             in_flight: DashMap::new(),
             warnings,
@@ -116,7 +118,7 @@ impl LanguageServer for NibServer {
         // Report a model problem once loading has settled, without holding up initialization.
         let (client, session) = (self.client.clone(), session.clone());
         tokio::spawn(async move {
-            if let ModelState::Failed(error) = session.engine.ready().await {
+            if let ModelState::Failed(error) = session.completer.engine().ready().await {
                 client.show_message(MessageType::ERROR, format!("nib: {}", session.model.problem(&error))).await;
             }
         });
@@ -125,6 +127,8 @@ impl LanguageServer for NibServer {
     async fn shutdown(&self) -> Result<()> {
         if let Ok(session) = self.session() {
             session.in_flight.iter().for_each(|entry| entry.value().cancel());
+            // The next start restores these instead of evaluating whole files again.
+            session.completer.engine().persist(PERSIST_TIMEOUT).await;
         }
         Ok(())
     }
@@ -141,6 +145,10 @@ impl LanguageServer for NibServer {
         let Ok(session) = self.session() else { return };
         let uri = params.text_document.uri;
         let changes = convert::changes(params.content_changes, session.documents.encoding());
+        // A completion for the old text is stale: it must not reach the model.
+        if let Some(token) = session.in_flight.get(uri.as_str()) {
+            token.cancel();
+        }
         if let Err(err) = session.documents.change(uri.as_str(), params.text_document.version, &changes) {
             self.warn(err.to_string()).await;
         }

@@ -48,7 +48,7 @@ pub struct DocumentText {
 impl NibServer {
     pub(super) async fn status(&self) -> Result<Status> {
         let session = self.session()?;
-        let (state, error, info) = match session.engine.state() {
+        let (state, error, info) = match session.completer.engine().state() {
             ModelState::Loading => ("loading", None, None),
             ModelState::Ready { info, .. } => ("ready", None, Some(info)),
             ModelState::Failed(error) => ("failed", Some(session.model.problem(&error)), None),
@@ -67,7 +67,7 @@ impl NibServer {
                 crate::documents::PositionEncoding::Utf16 => "utf-16",
             },
             n_open_documents: session.documents.len(),
-            engine: session.engine.counters(),
+            engine: session.completer.engine().counters(),
         })
     }
 

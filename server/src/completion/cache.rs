@@ -1,0 +1,117 @@
+//! Finished completions, reused without the model: exact prompts (LRU), and
+//! typing through a suggestion on screen.
+
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
+use ropey::Rope;
+
+use crate::prompt::TokenId;
+
+/// What a cached completion is keyed by: everything that decides the model's output.
+pub fn key(prompt: &[TokenId], stop: &[String], max_tokens: usize) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (prompt, stop, max_tokens).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A suggestion as it was shown, to recognise the user typing it.
+#[derive(Debug, Clone)]
+struct Shown {
+    line: usize,
+    /// Hash of the text above the cursor's line.
+    above: u64,
+    /// The cursor's line up to the cursor.
+    before: String,
+    suggestion: String,
+}
+
+pub struct CompletionCache {
+    /// Raw model text per prompt key.
+    raw: LruCache<u64, String>,
+    /// The last suggestion shown per document.
+    shown: LruCache<String, Shown>,
+}
+
+impl CompletionCache {
+    pub fn new(n_entries: usize) -> CompletionCache {
+        let n = NonZeroUsize::new(n_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        CompletionCache { raw: LruCache::new(n), shown: LruCache::new(NonZeroUsize::new(64).unwrap_or(n)) }
+    }
+
+    pub fn get(&mut self, key: u64) -> Option<String> {
+        self.raw.get(&key).cloned()
+    }
+
+    pub fn put(&mut self, key: u64, raw: String) {
+        self.raw.put(key, raw);
+    }
+
+    /// Remembers the suggestion shown at `cursor` of `document`.
+    pub fn shown(&mut self, document: &str, rope: &Rope, cursor: usize, suggestion: &str) {
+        let (line, above, before) = locate(rope, cursor);
+        self.shown.put(document.to_owned(), Shown { line, above, before, suggestion: suggestion.to_owned() });
+    }
+
+    /// The rest of the shown suggestion, when the text typed since is its beginning.
+    pub fn typed_through(&mut self, document: &str, rope: &Rope, cursor: usize) -> Option<String> {
+        let shown = self.shown.get(document)?;
+        let (line, above, before) = locate(rope, cursor);
+        if line != shown.line || above != shown.above {
+            return None;
+        }
+        let typed = before.strip_prefix(&shown.before).filter(|t| !t.is_empty())?;
+        let rest = shown.suggestion.strip_prefix(typed).filter(|r| !r.trim().is_empty())?;
+        Some(rest.to_owned())
+    }
+}
+
+fn locate(rope: &Rope, cursor: usize) -> (usize, u64, String) {
+    let line = rope.char_to_line(cursor);
+    let line_start = rope.line_to_char(line);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for chunk in rope.slice(..line_start).chunks() {
+        chunk.hash(&mut hasher);
+    }
+    (line, hasher.finish(), rope.slice(line_start..cursor).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_the_start_of_a_suggestion_yields_the_rest() {
+        let mut cache = CompletionCache::new(8);
+        let mut rope = Rope::from_str("def f():\n    return \n");
+        cache.shown("a", &rope, 20, "sum(xs)");
+        rope.insert(20, "su");
+        assert_eq!(cache.typed_through("a", &rope, 22).as_deref(), Some("m(xs)"));
+        // Typing something else, or editing above, ends it.
+        let mut other = Rope::from_str("def f():\n    return \n");
+        other.insert(20, "x");
+        assert_eq!(cache.typed_through("a", &other, 21), None);
+        let mut edited = rope.clone();
+        edited.insert(0, "# hi\n");
+        assert_eq!(cache.typed_through("a", &edited, 27), None);
+        // Nothing typed yet, or everything typed: nothing to offer.
+        let fresh = Rope::from_str("def f():\n    return \n");
+        assert_eq!(cache.typed_through("a", &fresh, 20), None);
+        let mut all = fresh.clone();
+        all.insert(20, "sum(xs)");
+        assert_eq!(cache.typed_through("a", &all, 27), None);
+    }
+
+    #[test]
+    fn prompts_are_cached_least_recently_used_first() {
+        let mut cache = CompletionCache::new(2);
+        let k = |n: TokenId| key(&[n], &["\n".into()], 64);
+        cache.put(k(1), "one".into());
+        cache.put(k(2), "two".into());
+        assert_eq!(cache.get(k(1)).as_deref(), Some("one"));
+        cache.put(k(3), "three".into());
+        assert_eq!(cache.get(k(2)), None);
+        assert_ne!(key(&[1], &[], 64), key(&[1], &[], 32));
+    }
+}
