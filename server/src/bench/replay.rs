@@ -97,8 +97,11 @@ fn pace(replay: &Replay, event: &Event, started: Instant) {
 
 /// Replays through `nib serve` (the binary at `nib`, with `model`).
 pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec<Sample>, ReplayError> {
+    // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures.
+    let home = std::env::temp_dir().join(format!("nib-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
     let mut command = Command::new(nib);
-    command.arg("serve").arg("--model").arg(model);
+    command.arg("serve").arg("--model").arg(model).env("NIB_HOME", &home);
     let mut client = LspClient::spawn(command)?;
     client.initialize(json!({}), Value::Null)?;
     let mut versions: BTreeMap<String, i32> = BTreeMap::new();
@@ -141,6 +144,7 @@ pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec
         pace(replay, event, started);
     }
     let (status, stderr) = client.shutdown()?;
+    let _ = std::fs::remove_dir_all(&home);
     if !status.success() {
         return Err(ReplayError::Trace(format!("nib exited with {status}: {stderr}")));
     }

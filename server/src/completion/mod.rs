@@ -7,10 +7,12 @@
 pub mod cache;
 pub mod postprocess;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ropey::Rope;
+use tokio::sync::watch;
 
 use crate::config::CompletionConfig;
 use crate::documents::position::line_len_chars;
@@ -57,6 +59,9 @@ pub struct Completer {
     engine: Engine,
     config: CompletionConfig,
     cache: Arc<Mutex<CompletionCache>>,
+    /// Generations finishing in the background (past a deadline, or prefetched), by cache key:
+    /// a request for the same prompt waits for one instead of pre-empting it.
+    running: Arc<Mutex<HashMap<u64, watch::Receiver<Option<String>>>>>,
 }
 
 /// The cursor's surroundings, which decide the mode and the post-processing.
@@ -91,7 +96,7 @@ impl Site {
 impl Completer {
     pub fn new(engine: Engine, config: CompletionConfig) -> Completer {
         let cache = Arc::new(Mutex::new(CompletionCache::new(config.cache_entries as usize)));
-        Completer { engine, config, cache }
+        Completer { engine, config, cache, running: Arc::default() }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -150,6 +155,26 @@ impl Completer {
             return Ok(self.shown(request, answer(site.finish(&raw), n_prompt)));
         }
 
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.deadline_ms);
+        let running = self.running.lock().ok().and_then(|r| r.get(&key).cloned());
+        if let Some(mut running) = running {
+            let n_prompt = prompt.tokens.len();
+            return match tokio::time::timeout_at(deadline, running.wait_for(Option::is_some)).await {
+                Ok(Ok(raw)) => {
+                    let raw = raw.clone().unwrap_or_default();
+                    Ok(self.shown(request, answer(site.finish(&raw), n_prompt)))
+                }
+                // Still running: nothing yet, and no second job for the same prompt.
+                Err(_) => Ok(Suggestion {
+                    text: String::new(),
+                    reason: StopReason::Deadline,
+                    stats: CompletionStats::default(),
+                    template: template.name,
+                }),
+                Ok(Err(_)) => Err(EngineError::Stopped.into()),
+            };
+        }
+
         let priority = PriorityHandle::new(Priority::Foreground);
         let job = GenerateRequest {
             prompt: prompt.tokens,
@@ -160,7 +185,6 @@ impl Completer {
             priority: priority.clone(),
         };
         let mut events = self.engine.generate(job);
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.deadline_ms);
         let mut raw = String::new();
         let (reason, stats) = loop {
             let event = match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -233,21 +257,29 @@ impl Completer {
         Ok(prompt)
     }
 
-    /// Lets a job that missed its deadline finish, and caches its text.
+    /// Lets a job finish in the background, and caches its text.
     fn finish_in_background(&self, mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, mut raw: String, key: u64) {
-        let cache = self.cache.clone();
+        let (done, watcher) = watch::channel(None);
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(key, watcher);
+        }
+        let (cache, running) = (self.cache.clone(), self.running.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 match event {
                     Event::Text(text) => raw.push_str(&text),
                     Event::Done { reason, .. } if reason != StopReason::Cancelled => {
                         if let Ok(mut cache) = cache.lock() {
-                            cache.put(key, raw);
+                            cache.put(key, raw.clone());
                         }
-                        return;
+                        let _ = done.send(Some(raw));
+                        break;
                     }
-                    _ => return,
+                    _ => break,
                 }
+            }
+            if let Ok(mut running) = running.lock() {
+                running.remove(&key);
             }
         });
     }

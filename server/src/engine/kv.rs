@@ -6,16 +6,14 @@
 //! every cache mutation in the worker goes through this type in the same step,
 //! and any failed mutation clears both.
 
-use std::collections::HashMap;
-
 use crate::prompt::TokenId;
 
 /// Shorter matches are not worth a shift: evaluating them is about as cheap.
 pub const MIN_SHIFT_TOKENS: usize = 32;
-/// Length of the token n-grams used to find a shifted chunk.
+/// Tokens compared first when looking for a shifted chunk.
 const PROBE: usize = 8;
 
-/// Cached tokens `[from, from + len)` move to prompt positions `[to, to + len)`.
+/// Cached tokens `[from, from + len)` move down to prompt positions `[to, to + len)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shift {
     pub from: usize,
@@ -111,32 +109,24 @@ impl CachedTokens {
     }
 }
 
-/// Finds the first long run of the prompt after `start` that the cache holds
-/// elsewhere after `start`: the text after an edit, which moved.
+/// Finds where the cache holds the prompt's continuation after `start`, further
+/// on: text after a removed span (an edit that deleted lines, the window
+/// sliding down), which can move down into place. An inserted span cannot be
+/// handled this way: llama.cpp only appends to a sequence, so new tokens may not
+/// go before kept ones.
 fn find_shift(cached: &[TokenId], prompt: &[TokenId], start: usize) -> Option<Shift> {
-    if cached.len() < start + MIN_SHIFT_TOKENS || prompt.len() < start + MIN_SHIFT_TOKENS + 1 {
+    // The last prompt token must stay out of the chunk: it is evaluated for its logits.
+    let end = prompt.len().checked_sub(1)?;
+    if cached.len() < start + MIN_SHIFT_TOKENS || end < start + MIN_SHIFT_TOKENS {
         return None;
     }
-    let mut grams: HashMap<&[TokenId], Vec<usize>> = HashMap::new();
-    for j in start..=cached.len() - PROBE {
-        grams.entry(&cached[j..j + PROBE]).or_default().push(j);
-    }
-    // The last prompt token must stay out of the chunk: it is evaluated for its logits.
-    let end = prompt.len() - 1;
-    let mut i = start;
-    while i + PROBE <= end {
-        if let Some(candidates) = grams.get(&prompt[i..i + PROBE]) {
-            let best = candidates
-                .iter()
-                .map(|&j| (j, cached[j..].iter().zip(&prompt[i..end]).take_while(|(a, b)| a == b).count()))
-                .max_by_key(|&(_, len)| len);
-            if let Some((from, len)) = best.filter(|&(_, len)| len >= MIN_SHIFT_TOKENS) {
-                return Some(Shift { from, to: i, len });
-            }
-        }
-        i += 1;
-    }
-    None
+    let probe = &prompt[start..start + PROBE];
+    (start + 1..=cached.len() - PROBE)
+        .filter(|&j| &cached[j..j + PROBE] == probe)
+        .map(|j| (j, cached[j..].iter().zip(&prompt[start..end]).take_while(|(a, b)| a == b).count()))
+        .filter(|&(_, len)| len >= MIN_SHIFT_TOKENS)
+        .max_by_key(|&(_, len)| len)
+        .map(|(from, len)| Shift { from, to: start, len })
 }
 
 #[cfg(test)]
@@ -182,24 +172,14 @@ mod tests {
     }
 
     #[test]
-    fn an_insertion_above_shifts_the_text_after_it() {
-        // Cache: 0..100. Prompt: 0..10, three new tokens, 10..100, then one more.
+    fn an_insertion_cannot_shift_and_evaluates_from_the_edit() {
+        // llama.cpp appends only: the new tokens cannot go before the kept ones.
         let old = seq(0..100);
         let mut new = seq(0..10);
         new.extend([500, 501, 502]);
         new.extend(10..100);
-        new.push(777);
         let plan = cached(&old).plan(&new, true);
-        assert_eq!(plan.n_keep, 10);
-        assert_eq!(plan.shift, Some(Shift { from: 10, to: 13, len: 90 }));
-        assert_eq!(plan.n_evaluate, 4);
-        let mut c = cached(&old);
-        let ranges = c.apply(&plan, &new);
-        assert_eq!(ranges, vec![10..13, 103..104]);
-        for r in &ranges {
-            c.record(r.start, &new[r.clone()]);
-        }
-        assert_eq!(c.tokens(), &new[..]);
+        assert_eq!(plan, ReusePlan { n_keep: 10, shift: None, n_evaluate: 93 });
     }
 
     #[test]
@@ -211,6 +191,11 @@ mod tests {
         let plan = cached(&old).plan(&new, true);
         assert_eq!(plan.shift, Some(Shift { from: 40, to: 20, len: 60 }));
         assert_eq!(plan.n_evaluate, 1);
+        let mut c = cached(&old);
+        let ranges = c.apply(&plan, &new);
+        assert_eq!(ranges, vec![80..81]);
+        c.record(80, &new[80..]);
+        assert_eq!(c.tokens(), &new[..]);
     }
 
     #[test]
@@ -230,12 +215,12 @@ mod tests {
     fn no_shift_when_the_model_cannot_or_the_match_is_short() {
         let old = seq(0..100);
         let mut new = seq(0..10);
-        new.extend([500]);
-        new.extend(10..100);
+        new.extend(50..100);
+        new.push(777);
         assert_eq!(cached(&old).plan(&new, false).shift, None);
         let mut short = seq(0..10);
-        short.extend([500]);
-        short.extend(10..30);
+        short.extend(80..100);
+        short.push(777);
         assert_eq!(cached(&old).plan(&short, true).shift, None);
     }
 
@@ -243,12 +228,11 @@ mod tests {
     fn the_last_prompt_token_is_never_inside_the_chunk() {
         let old = seq(0..100);
         let mut new = seq(0..10);
-        new.push(500);
-        new.extend(10..100);
+        new.extend(20..100);
         let plan = cached(&old).plan(&new, true);
         let shift = plan.shift.unwrap();
         assert!(shift.to + shift.len < new.len());
-        assert_eq!(plan.n_evaluate, 2);
+        assert_eq!(plan.n_evaluate, 1);
     }
 
     #[test]

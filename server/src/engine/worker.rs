@@ -91,6 +91,7 @@ pub(super) fn run(
         if job.request.cancel.is_cancelled() || job.events.is_closed() {
             // Stale or superseded: it never reaches the model.
             shared.bump(|c| c.n_dropped += 1);
+            let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
             continue;
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
