@@ -30,6 +30,9 @@ use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Share
 use crate::config::{EngineConfig, nib_home};
 use crate::prompt::{Special, TokenId, Tokenizer};
 
+/// Prompt tokens a background job evaluates between checks for waiting completions.
+const BACKGROUND_STEP: usize = 8;
+
 /// A snapshot is restored only if it saves at least this many evaluations.
 const MIN_RESTORE_GAIN: usize = 32;
 
@@ -337,8 +340,10 @@ impl<'m> Worker<'m> {
         self.remove_and_shift(seq, &plan)?;
         let ranges = self.slots.get_mut(index).cached.apply(&plan, prompt);
         let last = ranges.last().map_or(0, |r| r.end);
+        // Background work goes in small steps, so a completion never waits long behind it.
+        let step = if job.priority() == Priority::Background { BACKGROUND_STEP } else { self.n_batch };
         for range in ranges {
-            for start in range.clone().step_by(self.n_batch) {
+            for start in range.clone().step_by(step) {
                 if stop_now() {
                     // Keep what was evaluated; forget the rest.
                     self.slots.get_mut(index).cached.truncate(start);
@@ -346,7 +351,7 @@ impl<'m> Worker<'m> {
                     stats.total_ms = ms(Instant::now());
                     return Ok((StopReason::Cancelled, stats));
                 }
-                let end = (start + self.n_batch).min(range.end);
+                let end = (start + step).min(range.end);
                 self.decode(index, start, &prompt[start..end], end == last)?;
             }
         }

@@ -44,6 +44,8 @@ pub struct Prompt {
 
 /// An upper bound on chars per token for code, used only to bound how much text is tokenized.
 const MAX_CHARS_PER_TOKEN: usize = 8;
+/// A window cut by the budget starts at a multiple of this many lines.
+const ANCHOR_LINES: usize = 16;
 
 /// Builds the prompt for a cursor at char offset `cursor` of `rope`.
 pub fn build(
@@ -93,15 +95,24 @@ pub fn build(
 /// Whole lines above the cursor plus the cursor line up to the cursor, within `n_max` tokens.
 fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
     let cursor_line = rope.char_to_line(cursor);
+    let tokens_from = |line: usize| {
+        let start = rope.line_to_char(line);
+        (start, tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false))
+    };
     let earliest = cursor.saturating_sub(n_max * MAX_CHARS_PER_TOKEN);
     let mut line = rope.char_to_line(earliest);
     if rope.line_to_char(line) < earliest {
         line = (line + 1).min(cursor_line);
     }
     loop {
-        let start = rope.line_to_char(line);
-        let tokens = tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false);
+        let (start, tokens) = tokens_from(line);
         if tokens.len() <= n_max {
+            // Anchor a cut window to a stable line, so the prompt's start (and the KV cache
+            // behind it) stays put while the cursor moves within a region.
+            let anchored = line.next_multiple_of(ANCHOR_LINES);
+            if line > 0 && anchored != line && anchored < cursor_line {
+                return tokens_from(anchored);
+            }
             return (start, tokens);
         }
         if line == cursor_line {
@@ -218,6 +229,22 @@ mod tests {
     }
 
     #[test]
+    fn the_window_start_stays_put_while_the_cursor_moves_nearby() {
+        let text: String = (0..2000).map(|i| format!("let x{i} = {i};\n")).collect();
+        let rope = Rope::from_str(&text);
+        let budget = Budget { n_tokens: 400, suffix_percent: 25 };
+        let template = Template::for_model(false);
+        let starts: std::collections::BTreeSet<usize> = (1000..1010)
+            .map(|line| {
+                let cursor = rope.line_to_char(line) + 3;
+                build(&CharTokenizer { fim: false }, &template, &rope, cursor, budget).unwrap().prefix_start
+            })
+            .collect();
+        assert!(starts.len() <= 2, "{starts:?}");
+        assert!(starts.iter().all(|&s| rope.char_to_line(s) % ANCHOR_LINES == 0));
+    }
+
+    #[test]
     fn budget_holds_for_a_large_file() {
         let text: String = (0..20_000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
@@ -225,6 +252,7 @@ mod tests {
         let cursor = rope.line_to_char(10_000) + 4;
         let prompt = build(&CharTokenizer { fim: true }, &Template::for_model(true), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= 1536);
-        assert!(prompt.n_prefix_tokens > 1000, "{}", prompt.n_prefix_tokens);
+        // Anchoring gives up at most 15 lines of the window.
+        assert!(prompt.n_prefix_tokens > 900, "{}", prompt.n_prefix_tokens);
     }
 }
