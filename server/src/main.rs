@@ -95,8 +95,8 @@ struct TypingArgs {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let default_log = match cli.command {
-        Command::Serve(_) => "warn,nib=info,llama_cpp_2=error",
-        _ => "warn,llama_cpp_2=error",
+        Command::Serve(_) => "warn,nib=info,llama-cpp-2=error",
+        _ => "warn,llama-cpp-2=error",
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
