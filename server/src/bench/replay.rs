@@ -121,6 +121,7 @@ pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec
         let token = format!("replay-{i}");
         let mut params = inline_params(&uri, event.cursor.line, event.cursor.col);
         params["partialResultToken"] = json!(token);
+        let deadlines_before = client.status()?["engine"]["n_deadline_answers"].as_u64();
         let sent = Instant::now();
         let id = client.request("textDocument/inlineCompletion", params)?;
         let is_response = |m: &Value| m["id"] == id && m.get("method").is_none();
@@ -130,7 +131,10 @@ pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec
             if is_response(&first) { (first_at, first) } else { client.wait_timed("the response", is_response)? };
         client.drain();
         let status = client.status()?;
-        let last = &status["engine"]["last"];
+        // An answer at the deadline has no figures yet: its job is still running.
+        let at_deadline = status["engine"]["n_deadline_answers"].as_u64() != deadlines_before;
+        let none = Value::Null;
+        let last = if at_deadline { &none } else { &status["engine"]["last"] };
         let count = |key: &str| last[key].as_u64().unwrap_or(0) as usize;
         samples.push(Sample {
             kind: event.kind,
@@ -138,7 +142,7 @@ pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec
             total_ms: ms(done_at - sent),
             n_prompt_tokens: count("n_prompt_tokens"),
             n_evaluated_tokens: count("n_evaluated_tokens"),
-            cache: last["cache"].as_str().map(str::to_owned),
+            cache: if at_deadline { Some("deadline".into()) } else { last["cache"].as_str().map(str::to_owned) },
             empty: response["result"]["items"].as_array().is_none_or(Vec::is_empty),
         });
         pace(replay, event, started);

@@ -173,12 +173,15 @@ impl Completer {
                     Ok(self.shown(request, answer(site.finish(&raw), n_prompt)))
                 }
                 // Still running: nothing yet, and no second job for the same prompt.
-                Err(_) => Ok(Suggestion {
-                    text: String::new(),
-                    reason: StopReason::Deadline,
-                    stats: CompletionStats::default(),
-                    template: template.name,
-                }),
+                Err(_) => {
+                    self.engine.record_deadline_answer();
+                    Ok(Suggestion {
+                        text: String::new(),
+                        reason: StopReason::Deadline,
+                        stats: CompletionStats::default(),
+                        template: template.name,
+                    })
+                }
                 Ok(Err(_)) => Err(EngineError::Stopped.into()),
             };
         }
@@ -200,6 +203,7 @@ impl Completer {
                 Err(_) => {
                     // Out of time: answer with whole words so far; the rest goes to the cache.
                     priority.set(Priority::Background);
+                    self.engine.record_deadline_answer();
                     self.finish_in_background(events, raw.clone(), key);
                     let text = site.finish(postprocess::whole_words(&raw));
                     let mut stats = CompletionStats::default();

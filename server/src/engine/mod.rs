@@ -253,6 +253,11 @@ impl Engine {
         });
     }
 
+    /// Records a completion answered at its deadline; its figures come when its job ends.
+    pub fn record_deadline_answer(&self) {
+        self.shared.bump(|c| c.n_deadline_answers += 1);
+    }
+
     pub fn counters(&self) -> EngineCounters {
         self.shared.counters.lock().map(|c| c.clone()).unwrap_or_default()
     }

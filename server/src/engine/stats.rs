@@ -44,6 +44,8 @@ pub struct EngineCounters {
     pub n_completed: u64,
     /// Completions answered from the completion cache, without the model.
     pub n_cache_answers: u64,
+    /// Completions answered at their deadline, their generation going on in the background.
+    pub n_deadline_answers: u64,
     pub n_cancelled: u64,
     pub n_failed: u64,
     pub n_prompt_tokens: u64,
