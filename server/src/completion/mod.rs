@@ -145,6 +145,12 @@ impl Completer {
             self.engine.record_cache_answer(&stats);
             Suggestion { text, reason: StopReason::Cached, stats, template: template.name.clone() }
         };
+        // Out of time: answer with what there is; the generation goes on into the cache.
+        let at_deadline = |text: String| {
+            self.engine.record_deadline_answer();
+            let stats = CompletionStats { total_ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
+            Suggestion { text, reason: StopReason::Deadline, stats, template: template.name.clone() }
+        };
 
         if let Some(rest) =
             request.document.and_then(|d| self.with_cache(|c| c.typed_through(d, rope, cursor))).flatten()
@@ -173,15 +179,7 @@ impl Completer {
                     Ok(self.shown(request, answer(site.finish(&raw), n_prompt)))
                 }
                 // Still running: nothing yet, and no second job for the same prompt.
-                Err(_) => {
-                    self.engine.record_deadline_answer();
-                    Ok(Suggestion {
-                        text: String::new(),
-                        reason: StopReason::Deadline,
-                        stats: CompletionStats::default(),
-                        template: template.name,
-                    })
-                }
+                Err(_) => Ok(at_deadline(String::new())),
                 Ok(Err(_)) => Err(EngineError::Stopped.into()),
             };
         }
@@ -201,14 +199,9 @@ impl Completer {
             let event = match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(event) => event,
                 Err(_) => {
-                    // Out of time: answer with whole words so far; the rest goes to the cache.
                     priority.set(Priority::Background);
-                    self.engine.record_deadline_answer();
                     self.finish_in_background(events, raw.clone(), key);
-                    let text = site.finish(postprocess::whole_words(&raw));
-                    let mut stats = CompletionStats::default();
-                    stats.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    return Ok(Suggestion { text, reason: StopReason::Deadline, stats, template: template.name });
+                    return Ok(at_deadline(site.finish(postprocess::whole_words(&raw))));
                 }
             };
             match event {
