@@ -60,6 +60,8 @@ pub struct CompletionConfig {
     pub prefetch: bool,
     /// Finished completions kept for reuse.
     pub cache_entries: u32,
+    /// A prompt template from prompts/fim ("prefix-only", "psm", "spm"); unset: the model's default.
+    pub template: Option<String>,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for CompletionConfig {
             deadline_ms: 2000,
             prefetch: true,
             cache_entries: 256,
+            template: None,
         }
     }
 }

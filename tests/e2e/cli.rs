@@ -61,3 +61,18 @@ fn version_and_help() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
+
+#[test]
+fn a_template_the_model_cannot_fill_is_reported() {
+    let config = std::env::temp_dir().join(format!("nib-spm-{}.toml", std::process::id()));
+    std::fs::write(&config, "[completion]\ntemplate = \"spm\"\n").unwrap();
+    let model = model_path();
+    let out = nib()
+        .env("NIB_CONFIG", &config)
+        .args(["complete", "../tests/fixtures/sample.py:24:16", "--model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&config);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("template spm needs the FimSuf token"), "{}", stderr(&out));
+}

@@ -130,7 +130,7 @@ impl Completer {
         };
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
-        let template = Template::for_model(has_fim);
+        let template = Template::choose(self.config.template.as_deref(), has_fim)?;
         let site = Site::new(rope, cursor, self.config.max_lines as usize);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;

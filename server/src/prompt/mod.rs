@@ -210,6 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn spm_puts_the_suffix_first_so_typing_changes_only_the_end() {
+        let spm = Template::named("spm").unwrap();
+        let prompt = |fixture: &str| {
+            let cursor = fixture.find("$0").unwrap();
+            let rope = Rope::from_str(&fixture.replace("$0", ""));
+            let budget = Budget { n_tokens: 100, suffix_percent: 25 };
+            build(&CharTokenizer { fim: true }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
+        };
+        let before = prompt("a = 1\nb = $0\nc = 3\n");
+        assert_eq!(render(&before), "<BOS><SUF>\nc = 3\n<PRE>a = 1\nb = <MID>");
+        let after = prompt("a = 1\nb = 2$0\nc = 3\n");
+        let common = before.iter().zip(&after).take_while(|(x, y)| x == y).count();
+        assert_eq!(common, before.len() - 1, "only <MID> moves: {}", render(&after));
+    }
+
+    #[test]
     fn windows_drop_whole_lines_to_fit_the_budget() {
         // 4 fixed tokens; 16 left; suffix gets 4, so at most "\nc\n" fits there.
         check(true, 20, "line1\nline2\nline3\nx = $0\nc\nd\ne\n", "<BOS><PRE>line3\nx = <SUF>\nc\n<MID>");

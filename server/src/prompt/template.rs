@@ -9,6 +9,7 @@ use serde::Deserialize;
 const TEMPLATES: &[(&str, &str)] = &[
     ("prefix-only", include_str!("../../../prompts/fim/prefix-only.toml")),
     ("psm", include_str!("../../../prompts/fim/psm.toml")),
+    ("spm", include_str!("../../../prompts/fim/spm.toml")),
 ];
 
 /// A special token a template may ask for.
@@ -50,6 +51,14 @@ impl Template {
         let (_, text) =
             TEMPLATES.iter().find(|(n, _)| *n == name).ok_or_else(|| TemplateError::Unknown(name.to_owned()))?;
         Template::parse(text)
+    }
+
+    /// The configured template, or the model's default.
+    pub fn choose(configured: Option<&str>, has_fim_tokens: bool) -> Result<Template, TemplateError> {
+        match configured {
+            Some(name) => Template::named(name),
+            None => Ok(Template::for_model(has_fim_tokens)),
+        }
     }
 
     /// The template for a model: fill-in-the-middle when it has the tokens, else prefix-only.
