@@ -17,13 +17,32 @@ pub fn key(prompt: &[TokenId], stop: &[String], max_tokens: usize) -> u64 {
 }
 
 /// A suggestion as it was shown, to recognise the user typing it.
+/// Where a cursor is, as much as typing through a suggestion needs to know.
 #[derive(Debug, Clone)]
-struct Shown {
+pub struct Place {
     line: usize,
     /// Hash of the text above the cursor's line.
     above: u64,
     /// The cursor's line up to the cursor.
     before: String,
+}
+
+impl Place {
+    pub fn new(rope: &Rope, cursor: usize) -> Place {
+        let line = rope.char_to_line(cursor);
+        let line_start = rope.line_to_char(line);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for chunk in rope.slice(..line_start).chunks() {
+            chunk.hash(&mut hasher);
+        }
+        Place { line, above: hasher.finish(), before: rope.slice(line_start..cursor).to_string() }
+    }
+}
+
+/// A suggestion as it was shown.
+#[derive(Debug, Clone)]
+struct Shown {
+    place: Place,
     suggestion: String,
 }
 
@@ -48,33 +67,21 @@ impl CompletionCache {
         self.raw.put(key, raw);
     }
 
-    /// Remembers the suggestion shown at `cursor` of `document`.
-    pub fn shown(&mut self, document: &str, rope: &Rope, cursor: usize, suggestion: &str) {
-        let (line, above, before) = locate(rope, cursor);
-        self.shown.put(document.to_owned(), Shown { line, above, before, suggestion: suggestion.to_owned() });
+    /// Remembers the suggestion shown at `place` in `document`.
+    pub fn shown(&mut self, document: &str, place: &Place, suggestion: &str) {
+        self.shown.put(document.to_owned(), Shown { place: place.clone(), suggestion: suggestion.to_owned() });
     }
 
     /// The rest of the shown suggestion, when the text typed since is its beginning.
-    pub fn typed_through(&mut self, document: &str, rope: &Rope, cursor: usize) -> Option<String> {
+    pub fn typed_through(&mut self, document: &str, place: &Place) -> Option<String> {
         let shown = self.shown.get(document)?;
-        let (line, above, before) = locate(rope, cursor);
-        if line != shown.line || above != shown.above {
+        if place.line != shown.place.line || place.above != shown.place.above {
             return None;
         }
-        let typed = before.strip_prefix(&shown.before).filter(|t| !t.is_empty())?;
+        let typed = place.before.strip_prefix(&shown.place.before).filter(|t| !t.is_empty())?;
         let rest = shown.suggestion.strip_prefix(typed).filter(|r| !r.trim().is_empty())?;
         Some(rest.to_owned())
     }
-}
-
-fn locate(rope: &Rope, cursor: usize) -> (usize, u64, String) {
-    let line = rope.char_to_line(cursor);
-    let line_start = rope.line_to_char(line);
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for chunk in rope.slice(..line_start).chunks() {
-        chunk.hash(&mut hasher);
-    }
-    (line, hasher.finish(), rope.slice(line_start..cursor).to_string())
 }
 
 #[cfg(test)]
@@ -85,22 +92,24 @@ mod tests {
     fn typing_the_start_of_a_suggestion_yields_the_rest() {
         let mut cache = CompletionCache::new(8);
         let mut rope = Rope::from_str("def f():\n    return \n");
-        cache.shown("a", &rope, 20, "sum(xs)");
+        let through =
+            |cache: &mut CompletionCache, rope: &Rope, cursor| cache.typed_through("a", &Place::new(rope, cursor));
+        cache.shown("a", &Place::new(&rope, 20), "sum(xs)");
         rope.insert(20, "su");
-        assert_eq!(cache.typed_through("a", &rope, 22).as_deref(), Some("m(xs)"));
+        assert_eq!(through(&mut cache, &rope, 22).as_deref(), Some("m(xs)"));
         // Typing something else, or editing above, ends it.
         let mut other = Rope::from_str("def f():\n    return \n");
         other.insert(20, "x");
-        assert_eq!(cache.typed_through("a", &other, 21), None);
+        assert_eq!(through(&mut cache, &other, 21), None);
         let mut edited = rope.clone();
         edited.insert(0, "# hi\n");
-        assert_eq!(cache.typed_through("a", &edited, 27), None);
+        assert_eq!(through(&mut cache, &edited, 27), None);
         // Nothing typed yet, or everything typed: nothing to offer.
         let fresh = Rope::from_str("def f():\n    return \n");
-        assert_eq!(cache.typed_through("a", &fresh, 20), None);
+        assert_eq!(through(&mut cache, &fresh, 20), None);
         let mut all = fresh.clone();
         all.insert(20, "sum(xs)");
-        assert_eq!(cache.typed_through("a", &all, 27), None);
+        assert_eq!(through(&mut cache, &all, 27), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::engine::{
     Priority, PriorityHandle, StopReason,
 };
 use crate::prompt::{self, Budget, Prompt, Template, TemplateError};
-use cache::CompletionCache;
+use cache::{CompletionCache, Place};
 use postprocess::{After, Mode};
 
 /// A finished suggestion, to insert at the cursor.
@@ -152,12 +152,14 @@ impl Completer {
             Suggestion { text, reason: StopReason::Deadline, stats, template: template.name.clone() }
         };
 
+        // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
+        let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
         if let Some(rest) =
-            request.document.and_then(|d| self.with_cache(|c| c.typed_through(d, rope, cursor))).flatten()
+            seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))).flatten()
         {
             let text = site.finish(&rest);
             if !text.is_empty() {
-                return Ok(self.shown(request, answer(text, 0)));
+                return Ok(self.shown(&seen, answer(text, 0)));
             }
         }
         let prompt = self.prompt(&tokenizer, &template, rope, cursor).await?;
@@ -166,7 +168,7 @@ impl Completer {
         let key = cache::key(&prompt.tokens, &stop, max_tokens);
         if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
             let n_prompt = prompt.tokens.len();
-            return Ok(self.shown(request, answer(site.finish(&raw), n_prompt)));
+            return Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)));
         }
 
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.deadline_ms);
@@ -176,7 +178,7 @@ impl Completer {
             return match tokio::time::timeout_at(deadline, running.wait_for(Option::is_some)).await {
                 Ok(Ok(raw)) => {
                     let raw = raw.clone().unwrap_or_default();
-                    Ok(self.shown(request, answer(site.finish(&raw), n_prompt)))
+                    Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)))
                 }
                 // Still running: nothing yet, and no second job for the same prompt.
                 Err(_) => Ok(at_deadline(String::new())),
@@ -227,7 +229,7 @@ impl Completer {
             self.with_cache(|c| c.put(key, raw.clone()));
         }
         let suggestion = Suggestion { text: site.finish(&raw), reason, stats, template: template.name.clone() };
-        let suggestion = self.shown(request, suggestion);
+        let suggestion = self.shown(&seen, suggestion);
         if self.config.prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, tokenizer, template, serial);
         }
@@ -235,9 +237,9 @@ impl Completer {
     }
 
     /// Remembers a suggestion as shown, for typing through it.
-    fn shown(&self, request: Request<'_>, suggestion: Suggestion) -> Suggestion {
-        if let Some(document) = request.document.filter(|_| !suggestion.text.is_empty()) {
-            self.with_cache(|c| c.shown(document, request.rope, request.cursor, &suggestion.text));
+    fn shown(&self, seen: &Option<(&str, Place)>, suggestion: Suggestion) -> Suggestion {
+        if let Some((document, place)) = seen.as_ref().filter(|_| !suggestion.text.is_empty()) {
+            self.with_cache(|c| c.shown(document, place, &suggestion.text));
         }
         suggestion
     }

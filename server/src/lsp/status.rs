@@ -14,7 +14,7 @@ use crate::engine::{EngineCounters, ModelInfo, ModelState};
 pub struct Status {
     version: &'static str,
     model: ModelStatus,
-    position_encoding: &'static str,
+    position_encoding: String,
     n_open_documents: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
@@ -62,10 +62,7 @@ impl NibServer {
                 error,
                 info,
             },
-            position_encoding: match session.documents.encoding() {
-                crate::documents::PositionEncoding::Utf8 => "utf-8",
-                crate::documents::PositionEncoding::Utf16 => "utf-16",
-            },
+            position_encoding: super::convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
             n_open_documents: session.documents.len(),
             engine: session.completer.engine().counters(),
         })
