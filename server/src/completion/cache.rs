@@ -32,8 +32,9 @@ impl Place {
         let line = rope.char_to_line(cursor);
         let line_start = rope.line_to_char(line);
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        // Raw bytes: the same text hashes the same however the rope splits it into chunks.
         for chunk in rope.slice(..line_start).chunks() {
-            chunk.hash(&mut hasher);
+            hasher.write(chunk.as_bytes());
         }
         Place { line, above: hasher.finish(), before: rope.slice(line_start..cursor).to_string() }
     }
@@ -110,6 +111,25 @@ mod tests {
         let mut all = fresh.clone();
         all.insert(20, "sum(xs)");
         assert_eq!(through(&mut cache, &all, 27), None);
+    }
+
+    #[test]
+    fn the_same_text_is_the_same_place_whatever_its_edit_history() {
+        let text: String = (0..400).map(|i| format!("line {i}\n")).collect();
+        let whole = Rope::from_str(&text);
+        let mut pieced = Rope::new();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate().rev() {
+            pieced.insert(0, &format!("{line}\n"));
+            if i % 7 == 0 {
+                pieced.insert(0, "x");
+                pieced.remove(0..1);
+            }
+        }
+        assert_eq!(whole, pieced);
+        let cursor = whole.line_to_char(399) + 3;
+        let (a, b) = (Place::new(&whole, cursor), Place::new(&pieced, cursor));
+        assert_eq!((a.line, a.above, a.before), (b.line, b.above, b.before));
     }
 
     #[test]
