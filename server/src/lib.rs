@@ -10,3 +10,4 @@ pub mod documents;
 pub mod engine;
 pub mod lsp;
 pub mod prompt;
+pub mod syntax;

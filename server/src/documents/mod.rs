@@ -1,8 +1,9 @@
 //! Open documents: rope buffers kept in step with the editor through
-//! incremental edits. Knows nothing of LSP types; `lsp/` converts.
+//! incremental edits, each with its syntax tree. Knows nothing of LSP types; `lsp/` converts.
 //!
 //! Invariants: a document's version only grows; a rejected edit leaves the
-//! buffer exactly as it was; nothing here panics on client input.
+//! buffer exactly as it was; the tree is edited with the same changes as the
+//! rope and reparsed incrementally; nothing here panics on client input.
 
 pub mod position;
 
@@ -10,6 +11,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use ropey::Rope;
+
+use crate::syntax::{self, Language, Syntax};
 
 pub use position::{Column, Position, PositionEncoding, PositionError};
 
@@ -23,6 +26,8 @@ pub struct Document {
     pub rope: Rope,
     pub version: i32,
     pub language_id: Arc<str>,
+    /// `None` for a language nib cannot parse, or a file too big to parse in time.
+    pub syntax: Option<Syntax>,
 }
 
 /// One change from the editor: a replaced range, or the whole text when `range` is None.
@@ -45,8 +50,10 @@ pub enum DocumentError {
 }
 
 impl Document {
-    pub fn new(text: &str, version: i32, language_id: &str) -> Document {
-        Document { rope: Rope::from_str(text), version, language_id: language_id.into() }
+    pub fn new(uri: &str, text: &str, version: i32, language_id: &str) -> Document {
+        let rope = Rope::from_str(text);
+        let syntax = Language::detect(language_id, uri).and_then(|language| Syntax::parse(language, &rope));
+        Document { rope, version, language_id: language_id.into(), syntax }
     }
 
     /// Char offset of `pos`: see [`position::to_char_offset`].
@@ -57,20 +64,33 @@ impl Document {
     /// Applies `changes` in order, all or nothing.
     fn apply(&mut self, changes: &[TextChange]) -> Result<(), PositionError> {
         let mut rope = self.rope.clone();
+        let mut syntax = self.syntax.clone();
+        let mut whole_text_replaced = false;
         for change in changes {
             match change.range {
-                None => rope = Rope::from_str(&change.text),
+                None => {
+                    rope = Rope::from_str(&change.text);
+                    whole_text_replaced = true;
+                }
                 Some((start, end)) => {
                     let start = position::to_char_offset(&rope, start)?;
                     let end = position::to_char_offset(&rope, end)?;
                     if end < start {
                         return Err(PositionError::InvertedRange { start, end });
                     }
+                    if let Some(syntax) = &mut syntax {
+                        syntax.edit(&syntax::input_edit(&rope, start, end, &change.text));
+                    }
                     rope.remove(start..end);
                     rope.insert(start, &change.text);
                 }
             }
         }
+        self.syntax = match syntax {
+            Some(syntax) if whole_text_replaced => Syntax::parse(syntax.language, &rope),
+            Some(syntax) => syntax.reparse(&rope),
+            None => None,
+        };
         self.rope = rope;
         Ok(())
     }
@@ -98,7 +118,7 @@ impl DocumentStore {
             self.documents.remove(uri);
             return Err(DocumentError::TooLarge { uri: uri.to_owned(), n_bytes: text.len() });
         }
-        self.documents.insert(uri.to_owned(), Document::new(text, version, language_id));
+        self.documents.insert(uri.to_owned(), Document::new(uri, text, version, language_id));
         Ok(())
     }
 

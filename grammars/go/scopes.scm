@@ -1,0 +1,2 @@
+(function_declaration body: (_) @body) @scope
+(method_declaration body: (_) @body) @scope

@@ -1,0 +1,2 @@
+(identifier) @reference
+(property_identifier) @reference
