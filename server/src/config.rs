@@ -60,8 +60,26 @@ pub struct CompletionConfig {
     pub prefetch: bool,
     /// Finished completions kept for reuse.
     pub cache_entries: u32,
-    /// A prompt template from prompts/fim ("prefix-only", "psm", "spm"); unset: the model's default.
+    /// A prompt template from prompts/fim (a family: "qwen", "starcoder2"..., or "psm", "spm",
+    /// "prefix-only"); unset: chosen from the model's tokens and name.
     pub template: Option<String>,
+    /// What the prompt carries: the text before the cursor only, the window around it, or the
+    /// window plus context from the file and the workspace.
+    pub context: ContextMode,
+    /// Tokens of the prompt budget set aside for context (in `full` mode).
+    pub context_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ContextMode {
+    /// Prefix-only prompting, whatever the model.
+    Prefix,
+    /// The model's template with the prefix and suffix windows.
+    Window,
+    /// The window plus the file's header, enclosing signatures, definitions and recent code.
+    #[default]
+    Full,
 }
 
 impl Default for Config {
@@ -96,6 +114,8 @@ impl Default for CompletionConfig {
             prefetch: true,
             cache_entries: 256,
             template: None,
+            context: ContextMode::Full,
+            context_tokens: 384,
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod completion;
 pub mod config;
+pub mod context;
 pub mod documents;
 pub mod engine;
 pub mod lsp;

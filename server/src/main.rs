@@ -1,14 +1,15 @@
 //! The `nib` command line: `serve` for editors, `complete` and `bench` for people and scripts.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use ropey::Rope;
 
 use nib::completion::{Completer, CompletionError, Request, Suggestion};
 use nib::config::{self, Config, ModelChoice};
-use nib::documents::{Column, MAX_DOCUMENT_BYTES, Position, position};
+use nib::context::Workspace;
+use nib::documents::{Column, Document, MAX_DOCUMENT_BYTES, Position, position};
 use nib::engine::{CancelToken, Engine};
 
 /// Local, private AI code completion: a language server backed by a GGUF model run in-process.
@@ -121,24 +122,35 @@ fn main() -> Result<()> {
 struct Setup {
     model: ModelChoice,
     completer: Completer,
-    rope: Rope,
+    uri: String,
+    document: Document,
     cursor: usize,
     runtime: tokio::runtime::Runtime,
 }
 
 fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let (path, line, column) = parse_location(location)?;
-    let rope = Rope::from_str(&read_text(&path)?);
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    let uri = format!("file://{}", path.display());
+    let document = Document::new(&uri, &read_text(&path)?, 0, "");
+    let rope = &document.rope;
     let pos = Position { line: line - 1, column: Column::Utf8(column - 1) };
-    let cursor = position::to_char_offset(&rope, pos).with_context(|| format!("{}: bad position", path.display()))?;
+    let cursor = position::to_char_offset(rope, pos).with_context(|| format!("{}: bad position", path.display()))?;
     let config = Config::load()?;
     let model = config::resolve_model(model.model.as_deref(), &config);
     let engine = Engine::start(config.engine.clone(), model.path.clone());
     // One completion, run to its end: no deadline, nothing to prefetch for.
     let completion = nib::config::CompletionConfig { deadline_ms: 3_600_000, prefetch: false, ..config.completion };
-    let completer = Completer::new(engine, completion);
+    // Context from the file itself and its folder's files.
+    let workspace = Arc::new(Workspace::default());
+    if let Some(folder) = path.parent() {
+        workspace.set_root(folder.to_path_buf());
+        workspace.scan();
+    }
+    workspace.observe(&uri, rope, document.syntax.as_ref(), rope.char_to_line(cursor));
+    let completer = Completer::new(engine, completion, workspace);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(Setup { model, completer, rope, cursor, runtime })
+    Ok(Setup { model, completer, uri, document, cursor, runtime })
 }
 
 fn explain(err: CompletionError, model: &ModelChoice) -> anyhow::Error {
@@ -153,7 +165,12 @@ fn complete(args: CompleteArgs) -> Result<()> {
     let suggestion: Suggestion = s
         .runtime
         .block_on(s.completer.complete(
-            Request { rope: &s.rope, cursor: s.cursor, document: None },
+            Request {
+                rope: &s.document.rope,
+                cursor: s.cursor,
+                document: Some(&s.uri),
+                syntax: s.document.syntax.as_ref(),
+            },
             CancelToken::default(),
             |_| {},
         ))
@@ -187,7 +204,7 @@ fn bench_typing(args: TypingArgs) -> Result<()> {
     let s = setup(&args.location, &args.model)?;
     let report = s
         .runtime
-        .block_on(nib::bench::typing(&s.completer, s.rope.clone(), s.cursor, args.keystrokes))
+        .block_on(nib::bench::typing(&s.completer, s.document.rope.clone(), s.cursor, args.keystrokes))
         .map_err(|e| explain(e, &s.model))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

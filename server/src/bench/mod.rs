@@ -38,7 +38,7 @@ pub async fn typing(
     let complete = |rope: &Rope, cursor| {
         let rope = rope.clone();
         async move {
-            let request = Request { rope: &rope, cursor, document: None };
+            let request = Request { rope: &rope, cursor, document: None, syntax: None };
             completer.complete(request, CancelToken::default(), |_| {}).await
         }
     };

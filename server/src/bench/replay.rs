@@ -164,8 +164,12 @@ pub fn replay_server(
     config: &CompletionConfig,
 ) -> Result<Vec<Sample>, ReplayError> {
     let mut files = Files::new(replay);
-    let template = Template::for_model(false);
-    let budget = Budget { n_tokens: config.n_prompt_tokens as usize, suffix_percent: config.suffix_percent as usize };
+    let template = Template::prefix_only();
+    let budget = Budget {
+        n_tokens: config.n_prompt_tokens as usize,
+        suffix_percent: config.suffix_percent as usize,
+        n_context_tokens: 0,
+    };
     let mut samples = Vec::with_capacity(replay.events.len());
     for event in &replay.events {
         let started = Instant::now();

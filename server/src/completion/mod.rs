@@ -15,13 +15,15 @@ use std::time::{Duration, Instant};
 use ropey::Rope;
 use tokio::sync::watch;
 
-use crate::config::CompletionConfig;
+use crate::config::{CompletionConfig, ContextMode};
+use crate::context::{self, Context, Workspace};
 use crate::documents::position::line_len_chars;
 use crate::engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
     Priority, PriorityHandle, StopReason,
 };
 use crate::prompt::{self, Budget, Prompt, Template, TemplateError};
+use crate::syntax::{self, Syntax};
 use cache::{CompletionCache, Place};
 use postprocess::{After, Mode};
 
@@ -50,8 +52,10 @@ pub struct Request<'a> {
     pub rope: &'a Rope,
     /// Char offset of the cursor.
     pub cursor: usize,
-    /// The document's URI, if it is one: its KV sequence, snapshot and shown suggestion follow it.
+    /// The document's URI, if it is one: its KV sequence, snapshot, shown suggestion and context follow it.
     pub document: Option<&'a str>,
+    /// The document's tree, in step with `rope`.
+    pub syntax: Option<&'a Syntax>,
 }
 
 /// Runs completions against one engine, with the caches they share.
@@ -65,6 +69,9 @@ pub struct Completer {
     running: Arc<Mutex<HashMap<u64, watch::Receiver<Option<String>>>>>,
     /// Requests so far: a prefetch starts only if no newer request came while it waited.
     n_requests: Arc<AtomicU64>,
+    workspace: Arc<Workspace>,
+    /// The model's template, chosen once it has loaded.
+    template: Arc<std::sync::OnceLock<Result<Template, TemplateError>>>,
 }
 
 /// A prefetch waits this long for the user to stop typing: while typing, its work
@@ -101,9 +108,22 @@ impl Site {
 }
 
 impl Completer {
-    pub fn new(engine: Engine, config: CompletionConfig) -> Completer {
+    pub fn new(engine: Engine, config: CompletionConfig, workspace: Arc<Workspace>) -> Completer {
         let cache = Arc::new(Mutex::new(CompletionCache::new(config.cache_entries as usize)));
-        Completer { engine, config, cache, running: Arc::default(), n_requests: Arc::default() }
+        let template = Arc::default();
+        Completer { engine, config, cache, running: Arc::default(), n_requests: Arc::default(), workspace, template }
+    }
+
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        &self.workspace
+    }
+
+    /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
+    fn template(&self, tokenizer: &ModelTokenizer, model_name: &str) -> Result<Template, TemplateError> {
+        if self.config.context == ContextMode::Prefix {
+            return Ok(Template::prefix_only());
+        }
+        self.template.get_or_init(|| Template::choose(self.config.template.as_deref(), tokenizer, model_name)).clone()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -123,14 +143,14 @@ impl Completer {
     ) -> Result<Suggestion, CompletionError> {
         let started = Instant::now();
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let (has_fim, tokenizer) = match self.engine.ready().await {
-            ModelState::Ready { info, tokenizer } => (info.has_fim_tokens, tokenizer),
+        let (model_name, tokenizer) = match self.engine.ready().await {
+            ModelState::Ready { info, tokenizer } => (info.name, tokenizer),
             ModelState::Failed(message) => return Err(CompletionError::ModelUnavailable(message)),
             ModelState::Loading => return Err(CompletionError::ModelUnavailable("the model is still loading".into())),
         };
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
-        let template = Template::choose(self.config.template.as_deref(), has_fim)?;
+        let template = self.template(&tokenizer, &model_name)?;
         let site = Site::new(rope, cursor, self.config.max_lines as usize);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -162,7 +182,7 @@ impl Completer {
                 return Ok(self.shown(&seen, answer(text, 0)));
             }
         }
-        let prompt = self.prompt(&tokenizer, &template, rope, cursor).await?;
+        let prompt = self.prompt(&tokenizer, &template, request, None).await?;
         let max_tokens = self.config.max_tokens as usize;
         let stop = site.mode.stop_sequences();
         let key = cache::key(&prompt.tokens, &stop, max_tokens);
@@ -244,23 +264,49 @@ impl Completer {
         suggestion
     }
 
+    /// Builds the prompt off the async threads: tokenizing a window and gathering context is CPU work.
+    /// `inserted` is text inserted at the cursor since `request.syntax` was parsed (a prefetch).
     async fn prompt(
         &self,
         tokenizer: &Arc<ModelTokenizer>,
         template: &Template,
-        rope: &Rope,
-        cursor: usize,
+        request: Request<'_>,
+        inserted: Option<&str>,
     ) -> Result<Prompt, CompletionError> {
+        let full = self.config.context == ContextMode::Full;
         let budget = Budget {
             n_tokens: self.config.n_prompt_tokens as usize,
             suffix_percent: self.config.suffix_percent as usize,
+            n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
         };
-        let (tokenizer, template, rope) = (tokenizer.clone(), template.clone(), rope.clone());
-        // Tokenizing a whole window is CPU work: keep it off the async threads.
-        let prompt =
-            tokio::task::spawn_blocking(move || prompt::build(tokenizer.as_ref(), &template, &rope, cursor, budget))
-                .await
-                .map_err(|e| EngineError::Panicked(e.to_string()))??;
+        let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
+        let (mut rope, mut cursor) = (request.rope.clone(), request.cursor.min(request.rope.len_chars()));
+        let (key, mut syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
+        let inserted = inserted.map(str::to_owned);
+        let prompt = tokio::task::spawn_blocking(move || {
+            if let Some(text) = inserted {
+                if let Some(syntax) = &mut syntax {
+                    syntax.edit(&syntax::input_edit(&rope, cursor, cursor, &text));
+                }
+                rope.insert(cursor, &text);
+                cursor += text.chars().count();
+                syntax = syntax.and_then(|s| s.reparse(&rope));
+            }
+            let window = prompt::window(tokenizer.as_ref(), &template, &rope, cursor, budget)?;
+            let context = match key {
+                Some(key) if full => workspace.gather(&context::Request {
+                    key: &key,
+                    rope: &rope,
+                    syntax: syntax.as_ref(),
+                    cursor,
+                    window: window.prefix_start..window.suffix_end,
+                }),
+                _ => Context::default(),
+            };
+            Ok::<_, TemplateError>(prompt::assemble(tokenizer.as_ref(), &template, window, &context, budget))
+        })
+        .await
+        .map_err(|e| EngineError::Panicked(e.to_string()))??;
         Ok(prompt)
     }
 
@@ -300,17 +346,19 @@ impl Completer {
         template: Template,
         serial: u64,
     ) {
-        let mut rope = request.rope.clone();
-        rope.insert(request.cursor, accepted);
-        let cursor = request.cursor + accepted.chars().count();
-        let owner = request.document.map(str::to_owned);
+        let (rope, cursor, accepted) = (request.rope.clone(), request.cursor, accepted.to_owned());
+        let (owner, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let this = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(PREFETCH_IDLE).await;
             if this.n_requests.load(Ordering::Relaxed) != serial {
                 return;
             }
-            let Ok(prompt) = this.prompt(&tokenizer, &template, &rope, cursor).await else { return };
+            let request = Request { rope: &rope, cursor, document: owner.as_deref(), syntax: syntax.as_ref() };
+            let Ok(prompt) = this.prompt(&tokenizer, &template, request, Some(&accepted)).await else { return };
+            let mut rope = rope.clone();
+            rope.insert(cursor, &accepted);
+            let cursor = cursor + accepted.chars().count();
             let site = Site::new(&rope, cursor, this.config.max_lines as usize);
             let stop = site.mode.stop_sequences();
             let max_tokens = this.config.max_tokens as usize;

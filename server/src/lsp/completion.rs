@@ -127,7 +127,8 @@ impl NibServer {
         if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
             older.cancel();
         }
-        let request = completion::Request { rope: &document.rope, cursor, document: Some(key) };
+        let request =
+            completion::Request { rope: &document.rope, cursor, document: Some(key), syntax: document.syntax.as_ref() };
         let result =
             session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
         let superseded = session.in_flight.remove_if(key, |_, t| t.same_as(&cancel)).is_none();

@@ -20,12 +20,16 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::completion::Completer;
 use crate::config::{self, Config, ModelChoice};
+use crate::context::{self, Workspace};
 use crate::documents::DocumentStore;
 use crate::engine::{CancelToken, Engine, ModelState};
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.
 const MAX_CONCURRENT_REQUESTS: usize = 64;
+
+/// A document is indexed again once edits pause this long: re-indexing on every keystroke is wasted work.
+const REINDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -52,6 +56,26 @@ struct Session {
     in_flight: DashMap<String, CancelToken>,
     /// Problems found while starting, shown to the user once initialized.
     warnings: Vec<String>,
+    /// The line of each document's latest edit: saving remembers the code around it.
+    edited: DashMap<String, usize>,
+}
+
+/// Indexes a document and remembers the code around `line`, off the async threads. With `settle_at`,
+/// only once edits have paused and the document is still at that version: edits come in bursts.
+fn observe(session: Arc<Session>, uri: &str, line: usize, settle_at: Option<i32>) {
+    let uri = uri.to_owned();
+    tokio::spawn(async move {
+        if settle_at.is_some() {
+            tokio::time::sleep(REINDEX_AFTER).await;
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            let Ok(doc) = session.documents.snapshot(&uri) else { return };
+            if settle_at.is_none_or(|version| version == doc.version) {
+                session.completer.workspace().observe(&uri, &doc.rope, doc.syntax.as_ref(), line);
+            }
+        })
+        .await;
+    });
 }
 
 pub struct NibServer {
@@ -86,13 +110,21 @@ impl LanguageServer for NibServer {
             }
         }
         let model = config::resolve_model(self.cli_model.as_deref(), &config);
+        let workspace = Arc::new(Workspace::default());
+        #[allow(deprecated)] // root_uri: older clients send only that.
+        let root =
+            params.workspace_folders.as_ref().and_then(|f| f.first()).map(|f| &f.uri).or(params.root_uri.as_ref());
+        if let Some(root) = root.and_then(|uri| context::uri_to_path(uri.as_str())) {
+            workspace.set_root(root);
+        }
         let engine = Engine::start(config.engine.clone(), model.path.clone());
         let session = Session {
             documents: DocumentStore::new(encoding),
-            completer: Completer::new(engine, config.completion),
+            completer: Completer::new(engine, config.completion, workspace),
             model,
             in_flight: DashMap::new(),
             warnings,
+            edited: DashMap::new(),
         };
         if self.session.set(Arc::new(session)).is_err() {
             return Err(Error::invalid_request());
@@ -100,7 +132,12 @@ impl LanguageServer for NibServer {
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 position_encoding: Some(convert::encoding_kind(encoding)),
-                text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::INCREMENTAL)),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                    ..TextDocumentSyncOptions::default()
+                })),
                 completion_provider: Some(CompletionOptions::default()),
                 inline_completion_provider: Some(OneOf::Left(true)),
                 ..ServerCapabilities::default()
@@ -115,6 +152,12 @@ impl LanguageServer for NibServer {
         for warning in &session.warnings {
             self.client.show_message(MessageType::WARNING, warning.clone()).await;
         }
+        // The workspace's symbols, for definitions from files that are not open.
+        let workspace = session.completer.workspace().clone();
+        tokio::task::spawn_blocking(move || {
+            let n_files = workspace.scan();
+            tracing::info!(n_files, "workspace indexed");
+        });
         // Report a model problem once loading has settled, without holding up initialization.
         let (client, session) = (self.client.clone(), session.clone());
         tokio::spawn(async move {
@@ -136,8 +179,9 @@ impl LanguageServer for NibServer {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let Ok(session) = self.session() else { return };
         let doc = params.text_document;
-        if let Err(err) = session.documents.open(doc.uri.as_str(), &doc.text, doc.version, &doc.language_id) {
-            self.warn(err.to_string()).await;
+        match session.documents.open(doc.uri.as_str(), &doc.text, doc.version, &doc.language_id) {
+            Ok(()) => observe(session.clone(), doc.uri.as_str(), 0, None),
+            Err(err) => self.warn(err.to_string()).await,
         }
     }
 
@@ -149,15 +193,28 @@ impl LanguageServer for NibServer {
         if let Some(token) = session.in_flight.get(uri.as_str()) {
             token.cancel();
         }
-        if let Err(err) = session.documents.change(uri.as_str(), params.text_document.version, &changes) {
+        let version = params.text_document.version;
+        if let Err(err) = session.documents.change(uri.as_str(), version, &changes) {
             self.warn(err.to_string()).await;
+            return;
         }
+        let line = changes.first().and_then(|c| c.range).map_or(0, |(start, _)| start.line as usize);
+        session.edited.insert(uri.as_str().to_owned(), line);
+        observe(session.clone(), uri.as_str(), line, Some(version));
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let Ok(session) = self.session() else { return };
+        let uri = params.text_document.uri;
+        let line = session.edited.get(uri.as_str()).map_or(0, |l| *l);
+        observe(session.clone(), uri.as_str(), line, None);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let Ok(session) = self.session() else { return };
         let uri = params.text_document.uri;
         session.documents.close(uri.as_str());
+        session.edited.remove(uri.as_str());
         if let Some((_, token)) = session.in_flight.remove(uri.as_str()) {
             token.cancel();
         }

@@ -10,7 +10,9 @@ pub mod template;
 
 use ropey::Rope;
 
-pub use template::{Part, Special, Template, TemplateError};
+pub use template::{Part, Special, Template, TemplateError, label};
+
+use crate::context::Context;
 
 /// A token id of the model's vocabulary.
 pub type TokenId = i32;
@@ -30,6 +32,8 @@ pub trait Tokenizer {
 pub struct Budget {
     pub n_tokens: usize,
     pub suffix_percent: usize,
+    /// Set aside for context whether or not it is all used, so the window holds still as context changes.
+    pub n_context_tokens: usize,
 }
 
 /// A prompt ready for the engine.
@@ -38,8 +42,20 @@ pub struct Prompt {
     pub tokens: Vec<TokenId>,
     pub n_prefix_tokens: usize,
     pub n_suffix_tokens: usize,
+    pub n_context_tokens: usize,
     /// Char offset in the document where the prefix window starts.
     pub prefix_start: usize,
+}
+
+/// The text around the cursor that fits the budget, tokenized.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Char offsets: the prefix is `prefix_start..cursor`, the suffix `cursor..suffix_end`.
+    pub prefix_start: usize,
+    pub suffix_end: usize,
+    prefix: Vec<TokenId>,
+    suffix: Vec<TokenId>,
+    n_fixed: usize,
 }
 
 /// An upper bound on chars per token for code, used only to bound how much text is tokenized.
@@ -47,7 +63,7 @@ const MAX_CHARS_PER_TOKEN: usize = 8;
 /// A window cut by the budget starts at a multiple of this many lines.
 const ANCHOR_LINES: usize = 16;
 
-/// Builds the prompt for a cursor at char offset `cursor` of `rope`.
+/// The prompt for a cursor at char offset `cursor` of `rope`, without context.
 pub fn build(
     tokenizer: &dyn Tokenizer,
     template: &Template,
@@ -55,41 +71,111 @@ pub fn build(
     cursor: usize,
     budget: Budget,
 ) -> Result<Prompt, TemplateError> {
+    let window = window(tokenizer, template, rope, cursor, budget)?;
+    Ok(assemble(tokenizer, template, window, &Context::default(), budget))
+}
+
+/// The prefix and suffix windows: what the budget leaves after the template's own tokens and the context's share.
+pub fn window(
+    tokenizer: &dyn Tokenizer,
+    template: &Template,
+    rope: &Rope,
+    cursor: usize,
+    budget: Budget,
+) -> Result<Window, TemplateError> {
     let cursor = cursor.min(rope.len_chars());
-    let mut fixed = Vec::new();
-    for special in template.specials() {
-        fixed.push(
-            tokenizer.special(special).ok_or(TemplateError::MissingToken { name: template.name.clone(), special })?,
-        );
-    }
-    let literals: Vec<Vec<TokenId>> = template
+    template.check(tokenizer)?;
+    let n_literal: usize = template
         .parts
         .iter()
         .map(|p| match p {
-            Part::Text(text) => tokenizer.tokenize(text, true),
-            _ => Vec::new(),
+            Part::Text(text) => tokenizer.tokenize(text, true).len(),
+            Part::Special(_) => 1,
+            _ => 0,
         })
-        .collect();
-    let n_fixed = fixed.len() + literals.iter().map(Vec::len).sum::<usize>() + usize::from(tokenizer.bos().is_some());
-    let available = budget.n_tokens.saturating_sub(n_fixed);
+        .sum();
+    let n_fixed = n_literal + usize::from(tokenizer.bos().is_some());
+    let available = budget.n_tokens.saturating_sub(n_fixed + budget.n_context_tokens);
     let n_suffix_budget = if template.uses_suffix() { available * budget.suffix_percent.min(100) / 100 } else { 0 };
-
-    let suffix =
-        if template.uses_suffix() { suffix_window(tokenizer, rope, cursor, n_suffix_budget) } else { Vec::new() };
+    let (suffix_end, suffix) = if template.uses_suffix() {
+        suffix_window(tokenizer, rope, cursor, n_suffix_budget)
+    } else {
+        (cursor, Vec::new())
+    };
     // The prefix may use what the suffix left unused.
     let (prefix_start, prefix) = prefix_window(tokenizer, rope, cursor, available - suffix.len());
+    Ok(Window { prefix_start, suffix_end, prefix, suffix, n_fixed })
+}
 
-    let mut tokens = Vec::with_capacity(n_fixed + prefix.len() + suffix.len());
-    tokens.extend(tokenizer.bos());
-    for (part, literal) in template.parts.iter().zip(&literals) {
-        match part {
-            Part::Text(_) => tokens.extend_from_slice(literal),
-            Part::Special(s) => tokens.extend(tokenizer.special(*s)),
-            Part::Prefix => tokens.extend_from_slice(&prefix),
-            Part::Suffix => tokens.extend_from_slice(&suffix),
+/// The whole prompt: the window, and as much context as its share of the budget holds, most important first.
+pub fn assemble(
+    tokenizer: &dyn Tokenizer,
+    template: &Template,
+    window: Window,
+    context: &Context,
+    budget: Budget,
+) -> Prompt {
+    let file_label = if context.path.is_empty() {
+        Vec::new()
+    } else {
+        tokenizer.tokenize(&label(&template.current_file, &context.comment, &context.path).0, true)
+    };
+    let mut n_left = budget.n_context_tokens.saturating_sub(file_label.len());
+    // Labels may hold control tokens; snippet text never does.
+    let files: Vec<Vec<TokenId>> = context
+        .files
+        .iter()
+        .map(|s| {
+            let (before, after) = label(&template.context_file, &context.comment, &s.path);
+            let mut tokens = tokenizer.tokenize(&before, true);
+            tokens.extend(tokenizer.tokenize(&s.text, false));
+            tokens.extend(tokenizer.tokenize(&after, true));
+            tokens
+        })
+        .collect();
+    let preamble: Vec<Vec<TokenId>> = context.preamble.iter().map(|s| tokenizer.tokenize(&s.text, false)).collect();
+    // Keep snippets by rank within the budget, then lay them out in their own order.
+    let mut order: Vec<(u32, bool, usize)> = (context.files.iter().enumerate().map(|(i, s)| (s.rank, true, i)))
+        .chain(context.preamble.iter().enumerate().map(|(i, s)| (s.rank, false, i)))
+        .collect();
+    order.sort_by_key(|&(rank, _, _)| rank);
+    let (mut keep_files, mut keep_preamble) = (vec![false; files.len()], vec![false; preamble.len()]);
+    for (_, is_file, i) in order {
+        let (tokens, keep) =
+            if is_file { (&files[i], &mut keep_files[i]) } else { (&preamble[i], &mut keep_preamble[i]) };
+        if tokens.len() <= n_left {
+            n_left -= tokens.len();
+            *keep = true;
         }
     }
-    Ok(Prompt { tokens, n_prefix_tokens: prefix.len(), n_suffix_tokens: suffix.len(), prefix_start })
+    let kept = |all: &[Vec<TokenId>], keep: &[bool]| -> Vec<TokenId> {
+        all.iter().zip(keep).filter(|(_, k)| **k).flat_map(|(t, _)| t.iter().copied()).collect()
+    };
+    let (context_tokens, preamble_tokens) = (kept(&files, &keep_files), kept(&preamble, &keep_preamble));
+    let n_context_tokens = file_label.len() + context_tokens.len() + preamble_tokens.len();
+
+    let mut tokens = Vec::with_capacity(window.n_fixed + n_context_tokens + window.prefix.len() + window.suffix.len());
+    tokens.extend(tokenizer.bos());
+    for part in &template.parts {
+        match part {
+            Part::Text(text) => tokens.extend(tokenizer.tokenize(text, true)),
+            Part::Special(s) => tokens.extend(tokenizer.special(*s)),
+            Part::Context => tokens.extend_from_slice(&context_tokens),
+            Part::File => tokens.extend_from_slice(&file_label),
+            Part::Prefix => {
+                tokens.extend_from_slice(&preamble_tokens);
+                tokens.extend_from_slice(&window.prefix);
+            }
+            Part::Suffix => tokens.extend_from_slice(&window.suffix),
+        }
+    }
+    Prompt {
+        tokens,
+        n_prefix_tokens: window.prefix.len(),
+        n_suffix_tokens: window.suffix.len(),
+        n_context_tokens,
+        prefix_start: window.prefix_start,
+    }
 }
 
 /// Whole lines above the cursor plus the cursor line up to the cursor, within `n_max` tokens.
@@ -126,10 +212,10 @@ fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
     }
 }
 
-/// Text after the cursor up to a line end, within `n_max` tokens.
-fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> Vec<TokenId> {
+/// Text after the cursor up to a line end, within `n_max` tokens, and where it ends.
+fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
     if n_max == 0 {
-        return Vec::new();
+        return (cursor, Vec::new());
     }
     let cursor_line = rope.char_to_line(cursor);
     let latest = (cursor + n_max * MAX_CHARS_PER_TOKEN).min(rope.len_chars());
@@ -138,10 +224,10 @@ fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
         let end = if end_line + 1 < rope.len_lines() { rope.line_to_char(end_line + 1) } else { rope.len_chars() };
         let tokens = tokenizer.tokenize(&rope.slice(cursor..end.max(cursor)).to_string(), false);
         if tokens.len() <= n_max {
-            return tokens;
+            return (end.max(cursor), tokens);
         }
         if end_line == cursor_line {
-            return tokens[..n_max].to_vec();
+            return (end.max(cursor), tokens[..n_max].to_vec());
         }
         let excess = (tokens.len() - n_max) as f64 / tokens.len() as f64;
         let n_drop = ((end_line - cursor_line) as f64 * excess).ceil().max(1.0) as usize;
@@ -174,6 +260,10 @@ mod tests {
         }
     }
 
+    fn template(fim: bool) -> Template {
+        Template::named(if fim { "psm" } else { "prefix-only" }).unwrap()
+    }
+
     fn render(tokens: &[TokenId]) -> String {
         tokens
             .iter()
@@ -193,8 +283,8 @@ mod tests {
         let text = fixture.replace("$0", "");
         let rope = Rope::from_str(&text);
         let cursor = rope.byte_to_char(cursor);
-        let budget = Budget { n_tokens, suffix_percent: 25 };
-        let prompt = build(&CharTokenizer { fim }, &Template::for_model(fim), &rope, cursor, budget).unwrap();
+        let budget = Budget { n_tokens, suffix_percent: 25, n_context_tokens: 0 };
+        let prompt = build(&CharTokenizer { fim }, &template(fim), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
     }
@@ -215,7 +305,7 @@ mod tests {
         let prompt = |fixture: &str| {
             let cursor = fixture.find("$0").unwrap();
             let rope = Rope::from_str(&fixture.replace("$0", ""));
-            let budget = Budget { n_tokens: 100, suffix_percent: 25 };
+            let budget = Budget { n_tokens: 100, suffix_percent: 25, n_context_tokens: 0 };
             build(&CharTokenizer { fim: true }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
         };
         let before = prompt("a = 1\nb = $0\nc = 3\n");
@@ -239,8 +329,8 @@ mod tests {
     #[test]
     fn a_fim_template_on_a_model_without_fim_tokens_is_an_error() {
         let rope = Rope::from_str("x");
-        let budget = Budget { n_tokens: 10, suffix_percent: 25 };
-        let err = build(&CharTokenizer { fim: false }, &Template::for_model(true), &rope, 1, budget).unwrap_err();
+        let budget = Budget { n_tokens: 10, suffix_percent: 25, n_context_tokens: 0 };
+        let err = build(&CharTokenizer { fim: false }, &template(true), &rope, 1, budget).unwrap_err();
         assert!(matches!(err, TemplateError::MissingToken { .. }));
     }
 
@@ -248,8 +338,8 @@ mod tests {
     fn the_window_start_stays_put_while_the_cursor_moves_nearby() {
         let text: String = (0..2000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
-        let budget = Budget { n_tokens: 400, suffix_percent: 25 };
-        let template = Template::for_model(false);
+        let budget = Budget { n_tokens: 400, suffix_percent: 25, n_context_tokens: 0 };
+        let template = template(false);
         let starts: std::collections::BTreeSet<usize> = (1000..1010)
             .map(|line| {
                 let cursor = rope.line_to_char(line) + 3;
@@ -264,9 +354,9 @@ mod tests {
     fn budget_holds_for_a_large_file() {
         let text: String = (0..20_000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
-        let budget = Budget { n_tokens: 1536, suffix_percent: 25 };
+        let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_context_tokens: 0 };
         let cursor = rope.line_to_char(10_000) + 4;
-        let prompt = build(&CharTokenizer { fim: true }, &Template::for_model(true), &rope, cursor, budget).unwrap();
+        let prompt = build(&CharTokenizer { fim: true }, &template(true), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= 1536);
         // Anchoring gives up at most 15 lines of the window.
         assert!(prompt.n_prefix_tokens > 900, "{}", prompt.n_prefix_tokens);

@@ -112,6 +112,12 @@ fn point(rope: &Rope, byte: usize) -> Point {
     Point { row, column: byte - rope.line_to_byte(row) }
 }
 
+/// The last line a node has text on (a node ending with its line's newline ends at column 0 of the next).
+pub fn last_line(node: Node) -> usize {
+    let end = node.end_position();
+    if end.column == 0 && end.row > node.start_position().row { end.row - 1 } else { end.row }
+}
+
 /// The text of a node, from the rope it was parsed from.
 pub fn text(rope: &Rope, node: Node) -> String {
     rope.get_byte_slice(node.byte_range()).map(String::from).unwrap_or_default()

@@ -1,0 +1,161 @@
+//! The symbol index: definitions by name, from open documents and workspace
+//! files, kept up to date as files are opened, edited and saved.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use ropey::Rope;
+
+use super::outline::{self, Symbol};
+use crate::syntax::{Language, Syntax};
+
+/// Bounds on the workspace scan: a monorepo must not stall start-up or fill memory.
+const MAX_SCANNED_FILES: usize = 5_000;
+const MAX_SCANNED_BYTES: u64 = 1024 * 1024;
+/// Folders that hold dependencies or build output rather than the user's code.
+const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "build", "dist", "out", "vendor", "__pycache__", "venv"];
+
+/// One indexed file.
+#[derive(Debug, Clone)]
+pub struct FileSymbols {
+    /// How labels name the file.
+    pub path: Arc<str>,
+    pub symbols: Vec<Symbol>,
+}
+
+#[derive(Debug, Default)]
+pub struct SymbolIndex {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    files: HashMap<String, Arc<FileSymbols>>,
+    /// Name -> files that define it.
+    names: HashMap<String, Vec<String>>,
+}
+
+impl SymbolIndex {
+    /// Replaces what `key` defines.
+    pub fn update(&self, key: &str, path: &str, rope: &Rope, syntax: &Syntax) {
+        let file = Arc::new(FileSymbols { path: path.into(), symbols: outline::symbols(rope, syntax) });
+        let Ok(mut inner) = self.inner.write() else { return };
+        inner.remove(key);
+        for symbol in &file.symbols {
+            let files = inner.names.entry(symbol.name.clone()).or_default();
+            if !files.iter().any(|f| f == key) {
+                files.push(key.to_owned());
+            }
+        }
+        inner.files.insert(key.to_owned(), file);
+    }
+
+    pub fn remove(&self, key: &str) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.remove(key);
+        }
+    }
+
+    /// Every definition of `name`, with its file's key, in a stable order.
+    pub fn lookup(&self, name: &str) -> Vec<(String, Arc<FileSymbols>, usize)> {
+        let Ok(inner) = self.inner.read() else { return Vec::new() };
+        let Some(keys) = inner.names.get(name) else { return Vec::new() };
+        let mut found: Vec<_> = keys
+            .iter()
+            .filter_map(|key| inner.files.get(key).map(|f| (key, f)))
+            .flat_map(|(key, file)| {
+                file.symbols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.name == name)
+                    .map(|(i, _)| (key.clone(), file.clone(), i))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+        found
+    }
+
+    pub fn n_files(&self) -> usize {
+        self.inner.read().map(|i| i.files.len()).unwrap_or(0)
+    }
+
+    /// Indexes the source files under `root` that nib can parse; returns how many.
+    pub fn scan(&self, root: &Path) -> usize {
+        let mut pending = vec![root.to_path_buf()];
+        let mut n_indexed = 0;
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            for path in entries {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if name.starts_with('.') || SKIPPED_DIRS.contains(&name) {
+                    continue;
+                }
+                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+                if meta.is_dir() {
+                    pending.push(path);
+                } else if meta.is_file() && meta.len() <= MAX_SCANNED_BYTES {
+                    if n_indexed >= MAX_SCANNED_FILES {
+                        return n_indexed;
+                    }
+                    n_indexed += usize::from(self.index_file(root, &path));
+                }
+            }
+        }
+        n_indexed
+    }
+
+    fn index_file(&self, root: &Path, path: &Path) -> bool {
+        let Some(language) = Language::detect("", &path.to_string_lossy()) else { return false };
+        let Ok(text) = std::fs::read_to_string(path) else { return false };
+        let rope = Rope::from_str(&text);
+        let Some(syntax) = Syntax::parse(language, &rope) else { return false };
+        let key = path.to_string_lossy();
+        self.update(&key, &label_path(root, path), &rope, &syntax);
+        true
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, key: &str) {
+        let Some(old) = self.files.remove(key) else { return };
+        for symbol in &old.symbols {
+            if let Some(files) = self.names.get_mut(&symbol.name) {
+                files.retain(|f| f != key);
+                if files.is_empty() {
+                    self.names.remove(&symbol.name);
+                }
+            }
+        }
+    }
+}
+
+/// A file's path as prompts show it: relative to the workspace root when under it.
+pub fn label_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+}
+
+/// The file path of a `file://` URI (percent-decoded); `None` for other schemes.
+pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
+    let rest = uri.strip_prefix("file://")?;
+    let bytes = rest.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex()) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    Some(PathBuf::from(String::from_utf8_lossy(&decoded).into_owned()))
+}
