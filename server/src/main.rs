@@ -52,6 +52,9 @@ struct CompleteArgs {
     /// Print one JSON object with the suggestion and its figures (tokens reused, evaluated, timings).
     #[arg(long)]
     json: bool,
+    /// Print the prompt the model would see (template, context, window) instead of completing.
+    #[arg(long, conflicts_with = "json")]
+    prompt: bool,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -162,18 +165,20 @@ fn explain(err: CompletionError, model: &ModelChoice) -> anyhow::Error {
 
 fn complete(args: CompleteArgs) -> Result<()> {
     let s = setup(&args.location, &args.model)?;
+    let request = Request {
+        rope: &s.document.rope,
+        cursor: s.cursor,
+        document: Some(&s.uri),
+        syntax: s.document.syntax.as_ref(),
+    };
+    if args.prompt {
+        let prompt = s.runtime.block_on(s.completer.prompt_text(request)).map_err(|e| explain(e, &s.model))?;
+        print!("{prompt}");
+        return Ok(());
+    }
     let suggestion: Suggestion = s
         .runtime
-        .block_on(s.completer.complete(
-            Request {
-                rope: &s.document.rope,
-                cursor: s.cursor,
-                document: Some(&s.uri),
-                syntax: s.document.syntax.as_ref(),
-            },
-            CancelToken::default(),
-            |_| {},
-        ))
+        .block_on(s.completer.complete(request, CancelToken::default(), |_| {}))
         .map_err(|e| explain(e, &s.model))?;
     if args.json {
         let json = serde_json::json!({

@@ -15,6 +15,7 @@ use super::lsp_client::{ClientError, LspClient, inline_params};
 use super::trace::{Event, EventKind, Position, Replay};
 use super::{llama_server, quantile};
 use crate::completion::postprocess::Mode;
+use crate::completion::syntax_check;
 use crate::config::CompletionConfig;
 use crate::documents::{Column, position};
 use crate::prompt::{self, Budget, Template, Tokenizer};
@@ -179,7 +180,8 @@ pub fn replay_server(
         let prompt =
             prompt::build(tokenizer, &template, rope, cursor, budget).map_err(|e| ReplayError::Trace(e.to_string()))?;
         let line_start = rope.line_to_char(rope.char_to_line(cursor));
-        let mode = Mode::detect(&rope.slice(line_start..cursor).to_string(), config.max_lines as usize);
+        let opens_block = syntax_check::opens_block(rope, None, cursor);
+        let mode = Mode::detect(&rope.slice(line_start..cursor).to_string(), config.max_lines as usize, opens_block);
         let body = json!({
             "prompt": rope.slice(prompt.prefix_start..cursor).to_string(),
             "n_predict": config.max_tokens,

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod postprocess;
+pub mod syntax_check;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,19 +84,30 @@ struct Site {
     mode: Mode,
     rest_of_line: String,
     next_line: Option<String>,
+    /// The opening line's indentation, when the cursor opens a block with a closer after it.
+    closer_indent: Option<String>,
+    /// The document and its tree, to check suggestions against.
+    tree: Option<(Rope, Syntax, usize)>,
 }
 
 impl Site {
-    fn new(rope: &Rope, cursor: usize, max_lines: usize) -> Site {
+    fn new(rope: &Rope, cursor: usize, max_lines: usize, syntax: Option<&Syntax>) -> Site {
         let line = rope.char_to_line(cursor);
         let line_start = rope.line_to_char(line);
         let line_end = line_start + line_len_chars(rope, line);
+        let before = rope.slice(line_start..cursor).to_string();
+        let rest_of_line = rope.slice(cursor..line_end).to_string();
+        let opens_block = syntax_check::opens_block(rope, syntax, cursor);
+        let has_closer = !rest_of_line.trim().is_empty();
         Site {
-            mode: Mode::detect(&rope.slice(line_start..cursor).to_string(), max_lines),
-            rest_of_line: rope.slice(cursor..line_end).to_string(),
+            mode: Mode::detect(&before, max_lines, opens_block),
+            closer_indent: (opens_block && has_closer)
+                .then(|| before.chars().take_while(|c| *c == ' ' || *c == '\t').collect()),
+            rest_of_line,
             next_line: (line + 1..rope.len_lines().min(line + 50))
                 .map(|l| rope.line(l).to_string())
                 .find(|l| !l.trim().is_empty()),
+            tree: syntax.map(|s| (rope.clone(), s.clone(), cursor)),
         }
     }
 
@@ -103,7 +115,15 @@ impl Site {
     fn finish(&self, raw: &str) -> String {
         let (text, _) = postprocess::cut(&format!("{raw}\n"), &self.mode);
         let after = After { line: &self.rest_of_line, next_line: self.next_line.as_deref() };
-        postprocess::dedupe(&text, &self.mode, after)
+        let mut text = postprocess::dedupe(&text, &self.mode, after);
+        // `{|}` : the body goes between, and the closer onto its own line.
+        if let Some(indent) = self.closer_indent.as_ref().filter(|_| text.contains('\n')) {
+            text = format!("{text}\n{indent}");
+        }
+        match &self.tree {
+            Some((rope, syntax, cursor)) => syntax_check::fit(rope, syntax, *cursor, &text),
+            None => text,
+        }
     }
 }
 
@@ -143,15 +163,11 @@ impl Completer {
     ) -> Result<Suggestion, CompletionError> {
         let started = Instant::now();
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let (model_name, tokenizer) = match self.engine.ready().await {
-            ModelState::Ready { info, tokenizer } => (info.name, tokenizer),
-            ModelState::Failed(message) => return Err(CompletionError::ModelUnavailable(message)),
-            ModelState::Loading => return Err(CompletionError::ModelUnavailable("the model is still loading".into())),
-        };
+        let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(&tokenizer, &model_name)?;
-        let site = Site::new(rope, cursor, self.config.max_lines as usize);
+        let site = Site::new(rope, cursor, self.config.max_lines as usize, request.syntax);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
@@ -182,7 +198,7 @@ impl Completer {
                 return Ok(self.shown(&seen, answer(text, 0)));
             }
         }
-        let prompt = self.prompt(&tokenizer, &template, request, None).await?;
+        let prompt = self.prompt(&tokenizer, &template, request).await?;
         let max_tokens = self.config.max_tokens as usize;
         let stop = site.mode.stop_sequences();
         let key = cache::key(&prompt.tokens, &stop, max_tokens);
@@ -256,6 +272,23 @@ impl Completer {
         Ok(suggestion)
     }
 
+    /// The loaded model's name and tokenizer, once it is ready.
+    async fn model(&self) -> Result<(String, Arc<ModelTokenizer>), CompletionError> {
+        match self.engine.ready().await {
+            ModelState::Ready { info, tokenizer } => Ok((info.name, tokenizer)),
+            ModelState::Failed(message) => Err(CompletionError::ModelUnavailable(message)),
+            ModelState::Loading => Err(CompletionError::ModelUnavailable("the model is still loading".into())),
+        }
+    }
+
+    /// The prompt a request would send, as text: for seeing what the model sees.
+    pub async fn prompt_text(&self, request: Request<'_>) -> Result<String, CompletionError> {
+        let (model_name, tokenizer) = self.model().await?;
+        let template = self.template(&tokenizer, &model_name)?;
+        let prompt = self.prompt(&tokenizer, &template, request).await?;
+        Ok(tokenizer.detokenize(&prompt.tokens))
+    }
+
     /// Remembers a suggestion as shown, for typing through it.
     fn shown(&self, seen: &Option<(&str, Place)>, suggestion: Suggestion) -> Suggestion {
         if let Some((document, place)) = seen.as_ref().filter(|_| !suggestion.text.is_empty()) {
@@ -265,13 +298,11 @@ impl Completer {
     }
 
     /// Builds the prompt off the async threads: tokenizing a window and gathering context is CPU work.
-    /// `inserted` is text inserted at the cursor since `request.syntax` was parsed (a prefetch).
     async fn prompt(
         &self,
         tokenizer: &Arc<ModelTokenizer>,
         template: &Template,
         request: Request<'_>,
-        inserted: Option<&str>,
     ) -> Result<Prompt, CompletionError> {
         let full = self.config.context == ContextMode::Full;
         let budget = Budget {
@@ -280,18 +311,9 @@ impl Completer {
             n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
         };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
-        let (mut rope, mut cursor) = (request.rope.clone(), request.cursor.min(request.rope.len_chars()));
-        let (key, mut syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
-        let inserted = inserted.map(str::to_owned);
+        let (rope, cursor) = (request.rope.clone(), request.cursor.min(request.rope.len_chars()));
+        let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let prompt = tokio::task::spawn_blocking(move || {
-            if let Some(text) = inserted {
-                if let Some(syntax) = &mut syntax {
-                    syntax.edit(&syntax::input_edit(&rope, cursor, cursor, &text));
-                }
-                rope.insert(cursor, &text);
-                cursor += text.chars().count();
-                syntax = syntax.and_then(|s| s.reparse(&rope));
-            }
             let window = prompt::window(tokenizer.as_ref(), &template, &rope, cursor, budget)?;
             let context = match key {
                 Some(key) if full => workspace.gather(&context::Request {
@@ -347,6 +369,7 @@ impl Completer {
         serial: u64,
     ) {
         let (rope, cursor, accepted) = (request.rope.clone(), request.cursor, accepted.to_owned());
+        let n_accepted = accepted.chars().count();
         let (owner, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let this = self.clone();
         tokio::spawn(async move {
@@ -354,12 +377,15 @@ impl Completer {
             if this.n_requests.load(Ordering::Relaxed) != serial {
                 return;
             }
+            let Ok((rope, syntax)) =
+                tokio::task::spawn_blocking(move || insert(&rope, syntax, cursor, &accepted)).await
+            else {
+                return;
+            };
+            let cursor = cursor + n_accepted;
             let request = Request { rope: &rope, cursor, document: owner.as_deref(), syntax: syntax.as_ref() };
-            let Ok(prompt) = this.prompt(&tokenizer, &template, request, Some(&accepted)).await else { return };
-            let mut rope = rope.clone();
-            rope.insert(cursor, &accepted);
-            let cursor = cursor + accepted.chars().count();
-            let site = Site::new(&rope, cursor, this.config.max_lines as usize);
+            let Ok(prompt) = this.prompt(&tokenizer, &template, request).await else { return };
+            let site = Site::new(&rope, cursor, this.config.max_lines as usize, syntax.as_ref());
             let stop = site.mode.stop_sequences();
             let max_tokens = this.config.max_tokens as usize;
             let key = cache::key(&prompt.tokens, &stop, max_tokens);
@@ -378,3 +404,18 @@ impl Completer {
         });
     }
 }
+
+/// The document with `text` typed at `cursor`, its tree brought up to date.
+fn insert(rope: &Rope, syntax: Option<Syntax>, cursor: usize, text: &str) -> (Rope, Option<Syntax>) {
+    let edit = syntax::input_edit(rope, cursor, cursor, text);
+    let mut edited = rope.clone();
+    edited.insert(cursor, text);
+    let syntax = syntax.and_then(|mut syntax| {
+        syntax.edit(&edit);
+        syntax.reparse(&edited)
+    });
+    (edited, syntax)
+}
+
+#[cfg(test)]
+mod tests;

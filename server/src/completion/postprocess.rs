@@ -11,8 +11,13 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn detect(line_before_cursor: &str, max_lines: usize) -> Mode {
-        if line_before_cursor.trim().is_empty() && max_lines > 1 {
+    /// `opens_block`: the cursor ends a block's opening line, so the block's body is wanted, deeper than that line.
+    pub fn detect(line_before_cursor: &str, max_lines: usize, opens_block: bool) -> Mode {
+        if max_lines <= 1 {
+            Mode::SingleLine
+        } else if opens_block {
+            Mode::MultiLine { indent: indent_width(line_before_cursor) + 1, max_lines }
+        } else if line_before_cursor.trim().is_empty() {
             Mode::MultiLine { indent: indent_width(line_before_cursor), max_lines }
         } else {
             Mode::SingleLine
@@ -114,9 +119,10 @@ mod tests {
 
     #[test]
     fn mode_follows_the_cursor_line() {
-        assert_eq!(Mode::detect("    x = ", 8), Mode::SingleLine);
-        assert_eq!(Mode::detect("    ", 8), Mode::MultiLine { indent: 4, max_lines: 8 });
-        assert_eq!(Mode::detect("", 1), Mode::SingleLine);
+        assert_eq!(Mode::detect("    x = ", 8, false), Mode::SingleLine);
+        assert_eq!(Mode::detect("    ", 8, false), Mode::MultiLine { indent: 4, max_lines: 8 });
+        assert_eq!(Mode::detect("", 1, false), Mode::SingleLine);
+        assert_eq!(Mode::detect("    fn f() {", 8, true), Mode::MultiLine { indent: 5, max_lines: 8 });
     }
 
     #[test]

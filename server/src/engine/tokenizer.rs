@@ -22,6 +22,16 @@ impl ModelTokenizer {
     pub(super) fn new(model: Arc<LlamaModel>) -> ModelTokenizer {
         ModelTokenizer { model }
     }
+
+    /// The text of `tokens`, control tokens spelled out: for showing a prompt.
+    pub fn detokenize(&self, tokens: &[TokenId]) -> String {
+        let vocab = self.model.vocab();
+        let mut bytes = Vec::new();
+        for &token in tokens {
+            vocab.token_to_piece_into(LlamaToken(token), &mut bytes, true, None);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 }
 
 /// llama.cpp marks an absent special token as -1.
