@@ -82,6 +82,16 @@ pub enum ContextMode {
     Full,
 }
 
+impl ContextMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextMode::Prefix => "prefix",
+            ContextMode::Window => "window",
+            ContextMode::Full => "full",
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config { model: None, engine: EngineConfig::default(), completion: CompletionConfig::default() }

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
+use nib::bench::eval::{self, Hide};
 use nib::completion::{Completer, CompletionError, Request, Suggestion};
-use nib::config::{self, Config, ModelChoice};
+use nib::config::{self, Config, ContextMode, ModelChoice};
 use nib::context::Workspace;
 use nib::documents::{Column, Document, MAX_DOCUMENT_BYTES, Position, position};
-use nib::engine::{CancelToken, Engine};
+use nib::engine::{CancelToken, Engine, ModelState};
+use nib::prompt::{Budget, Template};
+use nib::syntax::Language;
 
 /// Local, private AI code completion: a language server backed by a GGUF model run in-process.
 #[derive(Parser)]
@@ -35,6 +38,31 @@ enum Command {
     /// Measure the completion pipeline.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure completion quality: hide code at sampled positions and score what nib suggests.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Source files or folders [default: tests/eval/corpus].
+    paths: Vec<PathBuf>,
+    /// What to hide at each position.
+    #[arg(long, value_enum, default_value = "line")]
+    hide: Hide,
+    /// Positions per file.
+    #[arg(long, default_value_t = 8)]
+    samples: usize,
+    /// Seed of the position sampling: the same seed gives the same positions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Context modes to compare, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "prefix,window,full")]
+    context: Vec<ContextMode>,
+    /// Also write every position, suggestion and score as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
 }
 
 #[derive(Args)]
@@ -65,6 +93,8 @@ enum BenchCommand {
     Typing(TypingArgs),
     /// Replay edit traces through `nib serve` over stdio (and llama-server with --vs-server).
     Replay(ReplayArgs),
+    /// Parse, reparse and prompt-building times on a large file, with the model's tokenizer.
+    Context(ContextArgs),
 }
 
 #[derive(Args)]
@@ -78,6 +108,22 @@ struct ReplayArgs {
     /// Write every sample and summary row as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Args)]
+struct ContextArgs {
+    /// A source file; without one, a generated Python file of --lines lines.
+    file: Option<PathBuf>,
+    #[arg(long, default_value_t = 20_000)]
+    lines: usize,
+    /// Prompts built, at cursors spread over the file.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -118,6 +164,8 @@ fn main() -> Result<()> {
         Command::Complete(args) => complete(args),
         Command::Bench(BenchCommand::Typing(args)) => bench_typing(args),
         Command::Bench(BenchCommand::Replay(args)) => bench_replay(args),
+        Command::Bench(BenchCommand::Context(args)) => bench_context(args),
+        Command::Eval(args) => eval(args),
     }
 }
 
@@ -231,6 +279,47 @@ fn bench_typing(args: TypingArgs) -> Result<()> {
     Ok(())
 }
 
+fn bench_context(args: ContextArgs) -> Result<()> {
+    let (text, name) = match &args.file {
+        Some(path) => (read_text(path)?, path.to_string_lossy().into_owned()),
+        None => (nib::bench::context::synthetic_python(args.lines), "generated.py".to_owned()),
+    };
+    let language = Language::detect("", &name).with_context(|| format!("{name}: not a language nib parses"))?;
+    let config = Config::load()?;
+    let model = config::resolve_model(args.model.model.as_deref(), &config);
+    let engine = Engine::start(config.engine.clone(), model.path.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (info, tokenizer) = match runtime.block_on(engine.ready()) {
+        ModelState::Ready { info, tokenizer } => (info, tokenizer),
+        ModelState::Failed(error) => bail!(model.problem(&error)),
+        ModelState::Loading => bail!("the model did not load"),
+    };
+    let template = Template::choose(config.completion.template.as_deref(), tokenizer.as_ref(), &info.name)?;
+    let budget = Budget {
+        n_tokens: config.completion.n_prompt_tokens as usize,
+        suffix_percent: config.completion.suffix_percent as usize,
+        n_context_tokens: config.completion.context_tokens as usize,
+    };
+    let report = nib::bench::context::context(tokenizer.as_ref(), &template, &text, language, budget, args.runs);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("file               {name}, {} lines ({})", report.n_lines, language.name());
+        println!("first parse        {:.1} ms", report.parse_ms);
+        println!("reparse, 1 char    median {:.2} ms", report.reparse_ms_median);
+        println!("window             median {:.2} ms (tokenizing prefix and suffix)", report.window_ms_median);
+        println!(
+            "context            median {:.2} ms, p95 {:.2} ms over {} cursors (gathered and fitted, {})",
+            report.context_ms_median, report.context_ms_p95, args.runs, template.name
+        );
+        println!(
+            "prompt tokens      at most {} of {}; context median {:.0} tokens",
+            report.n_tokens_max, report.budget, report.n_context_tokens_median
+        );
+    }
+    Ok(())
+}
+
 fn bench_replay(args: ReplayArgs) -> Result<()> {
     use nib::bench::{replay, trace::Replay};
     let config = Config::load()?;
@@ -306,4 +395,46 @@ mod tests {
         assert!(parse_location("a.py:3").is_err());
         assert!(parse_location("a.py:x:1").is_err());
     }
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("tests/eval/corpus")] } else { args.paths };
+    let files = eval::source_files(&paths).with_context(|| format!("reading {}", paths[0].display()))?;
+    if files.is_empty() {
+        bail!(
+            "no source files nib can parse under {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let cases = eval::sample(&files, args.hide, args.samples, args.seed);
+    let root = std::fs::canonicalize(&paths[0]).unwrap_or_else(|_| paths[0].clone());
+    let root = if root.is_dir() { root } else { root.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let config = Config::load()?;
+    let model = config::resolve_model(args.model.model.as_deref(), &config);
+    let engine = Engine::start(config.engine.clone(), model.path.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    eprintln!("nib: {} positions in {} files, {} mode(s)", cases.len(), files.len(), args.context.len());
+    let outcomes = runtime
+        .block_on(eval::run(&engine, &config.completion, &root, &cases, &args.context, |o| {
+            eprintln!("  {} {}: {:?} -> {:?}", o.mode.name(), o.case, cases[o.case].expected, o.suggestion);
+        }))
+        .map_err(|e| explain(e, &model))?;
+    let rows = eval::summarize(&cases, &outcomes);
+    print!("{}", eval::table(&rows));
+    println!(
+        "\nmodel {}; hide {:?}; {} positions per file; seed {}",
+        model.path.display(),
+        args.hide,
+        args.samples,
+        args.seed
+    );
+    if let Some(path) = args.json {
+        let report = serde_json::json!({
+            "model": model.path, "hide": args.hide, "seed": args.seed, "samples_per_file": args.samples,
+            "cases": cases, "outcomes": outcomes, "rows": rows,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -3,6 +3,8 @@
 //! `nib bench typing`: cold and warm time-to-first-token through the same
 //! completion pipeline the server uses, typing one character at a time.
 
+pub mod context;
+pub mod eval;
 pub mod llama_server;
 pub mod lsp_client;
 pub mod replay;

@@ -23,7 +23,7 @@ use crate::engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
     Priority, PriorityHandle, StopReason,
 };
-use crate::prompt::{self, Budget, Prompt, Template, TemplateError};
+use crate::prompt::{self, Budget, Prompt, Template, TemplateError, Tokenizer};
 use crate::syntax::{self, Syntax};
 use cache::{CompletionCache, Place};
 use postprocess::{After, Mode};
@@ -272,6 +272,16 @@ impl Completer {
         Ok(suggestion)
     }
 
+    /// The prompt's budget; context gets its share only in `full` mode.
+    pub fn budget(&self) -> Budget {
+        let full = self.config.context == ContextMode::Full;
+        Budget {
+            n_tokens: self.config.n_prompt_tokens as usize,
+            suffix_percent: self.config.suffix_percent as usize,
+            n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
+        }
+    }
+
     /// The loaded model's name and tokenizer, once it is ready.
     async fn model(&self) -> Result<(String, Arc<ModelTokenizer>), CompletionError> {
         match self.engine.ready().await {
@@ -304,28 +314,13 @@ impl Completer {
         template: &Template,
         request: Request<'_>,
     ) -> Result<Prompt, CompletionError> {
-        let full = self.config.context == ContextMode::Full;
-        let budget = Budget {
-            n_tokens: self.config.n_prompt_tokens as usize,
-            suffix_percent: self.config.suffix_percent as usize,
-            n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
-        };
+        let budget = self.budget();
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
-        let (rope, cursor) = (request.rope.clone(), request.cursor.min(request.rope.len_chars()));
+        let (rope, cursor) = (request.rope.clone(), request.cursor);
         let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let prompt = tokio::task::spawn_blocking(move || {
-            let window = prompt::window(tokenizer.as_ref(), &template, &rope, cursor, budget)?;
-            let context = match key {
-                Some(key) if full => workspace.gather(&context::Request {
-                    key: &key,
-                    rope: &rope,
-                    syntax: syntax.as_ref(),
-                    cursor,
-                    window: window.prefix_start..window.suffix_end,
-                }),
-                _ => Context::default(),
-            };
-            Ok::<_, TemplateError>(prompt::assemble(tokenizer.as_ref(), &template, window, &context, budget))
+            let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref() };
+            build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget)
         })
         .await
         .map_err(|e| EngineError::Panicked(e.to_string()))??;
@@ -403,6 +398,31 @@ impl Completer {
             this.finish_in_background(this.engine.generate(job), String::new(), key);
         });
     }
+}
+
+/// The window around the cursor, the context that fits beside it (when the budget has room for
+/// context and the request names its document), and the template around both. CPU work: keep it
+/// off the async threads.
+pub fn build_prompt(
+    tokenizer: &dyn Tokenizer,
+    template: &Template,
+    workspace: &Workspace,
+    request: Request<'_>,
+    budget: Budget,
+) -> Result<Prompt, TemplateError> {
+    let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
+    let window = prompt::window(tokenizer, template, rope, cursor, budget)?;
+    let context = match request.document {
+        Some(key) if budget.n_context_tokens > 0 => workspace.gather(&context::Request {
+            key,
+            rope,
+            syntax: request.syntax,
+            cursor,
+            window: window.prefix_start..window.suffix_end,
+        }),
+        _ => Context::default(),
+    };
+    Ok(prompt::assemble(tokenizer, template, window, &context, budget))
 }
 
 /// The document with `text` typed at `cursor`, its tree brought up to date.

@@ -28,6 +28,8 @@ use crate::syntax::{self, RopeText, StreamingIterator, Syntax};
 
 /// The header shown at most: imports beyond this are rarely what the cursor needs.
 const MAX_HEADER_LINES: usize = 24;
+/// Imports are looked for in this many lines at the top of the file.
+const HEADER_SEARCH_LINES: usize = 200;
 /// Identifiers are taken from this many lines above the cursor, and the cursor's line.
 const NEAR_LINES: usize = 16;
 const MAX_DEFINITIONS: usize = 8;
@@ -234,7 +236,8 @@ fn header(rope: &Rope, syntax: &Syntax, window_start: usize, comment: &str) -> O
     let queries = syntax.language.queries()?;
     let root = syntax.tree.root_node();
     let mut query_cursor = QueryCursor::new();
-    query_cursor.set_byte_range(0..rope.line_to_byte(window_start));
+    // Only the top of the file: querying all of a large file would cost more than the whole prompt.
+    query_cursor.set_byte_range(0..rope.line_to_byte(window_start.min(HEADER_SEARCH_LINES)));
     let mut matches = query_cursor.matches(&queries.imports, root, RopeText(rope));
     let mut lines = Vec::new();
     while let Some(m) = matches.next() {
