@@ -1,4 +1,4 @@
-//! `nib complete` and `nib --version`, as a user runs them.
+//! `nib complete`, `nib eval` and `nib --version`, as a user runs them.
 
 use std::process::Output;
 
@@ -75,4 +75,44 @@ fn a_template_the_model_cannot_fill_is_reported() {
     let _ = std::fs::remove_file(&config);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("template spm needs the FimSuf token"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_prompt_carries_definitions_from_other_files() {
+    let dir = std::env::temp_dir().join(format!("nib-context-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("util.py"), "def clamp(value, low, high):\n    return max(low, min(high, value))\n")
+        .unwrap();
+    std::fs::write(dir.join("main.py"), "import util\n\nx = util.clamp(5, 0, 3)\ny = clamp(\n").unwrap();
+    let model = model_path();
+    let location = format!("{}:4:11", dir.join("main.py").display());
+    let out = run(&["complete", &location, "--prompt", "--model", model.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let prompt = String::from_utf8_lossy(&out.stdout);
+    assert!(prompt.contains("# util.py\ndef clamp(value, low, high):"), "{prompt}");
+    assert!(prompt.ends_with("# main.py\nimport util\n\nx = util.clamp(5, 0, 3)\ny = clamp("), "{prompt}");
+}
+
+#[test]
+fn eval_scores_seeded_positions_per_language_and_mode() {
+    let json = std::env::temp_dir().join(format!("nib-eval-{}.json", std::process::id()));
+    let model = model_path();
+    let args = ["eval", "../tests/eval/corpus/python", "--samples", "1", "--context", "prefix,full", "--seed", "5"];
+    let out = run(&[&args[..], &["--json", json.to_str().unwrap(), "--model", model.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| python | prefix | 2 |") && table.contains("| python | full | 2 |"), "{table}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    assert_eq!(report["outcomes"].as_array().unwrap().len(), 4);
+    // Each hidden text is the rest of the sampled line, where the report says.
+    for case in cases {
+        let text = std::fs::read_to_string(case["file"].as_str().unwrap()).unwrap();
+        let line: Vec<char> = text.lines().nth(case["line"].as_u64().unwrap() as usize).unwrap().chars().collect();
+        let rest: String = line[case["column"].as_u64().unwrap() as usize..].iter().collect();
+        assert_eq!(rest, case["expected"].as_str().unwrap());
+    }
 }

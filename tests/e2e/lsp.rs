@@ -246,3 +246,56 @@ fn utf8_is_used_when_the_client_offers_it() {
     assert_eq!(doc["text"], "s = '𝄞' + 'x'\n");
     shut_down(client);
 }
+
+#[test]
+fn the_workspace_is_indexed_and_documents_parsed_by_language() {
+    let root = std::env::temp_dir().join(format!("nib-workspace-{}", std::process::id()));
+    for (path, text) in [
+        ("util.py", "def helper(x):\n    return x * 2\n"),
+        ("src/lib.rs", "pub fn twice(x: u32) -> u32 {\n    x * 2\n}\n"),
+        ("node_modules/dep/index.js", "function skipped() {}\n"),
+        ("notes.md", "# not code\n"),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    let mut client = serve(&model_path());
+    let root_uri = format!("file://{}", root.display());
+    let params = json!({"processId": null, "rootUri": root_uri, "capabilities": {},
+        "initializationOptions": {"completion": {"deadline_ms": 600_000}}});
+    let result = client.call("initialize", params).unwrap();
+    assert_eq!(result["capabilities"]["textDocumentSync"]["save"], true, "{result}");
+    client.notify("initialized", json!({})).unwrap();
+    let mut n_indexed = 0;
+    for _ in 0..200 {
+        n_indexed = client.status().unwrap()["n_indexed_files"].as_u64().unwrap();
+        if n_indexed >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(n_indexed, 2, "util.py and src/lib.rs; not node_modules, not markdown");
+
+    // The grammar comes from the languageId, else from the extension; other text is plain.
+    let docs = [
+        ("file:///w/a.tsx", "typescriptreact", Some("tsx")),
+        ("file:///w/b.rs", "plaintext", Some("rust")),
+        ("file:///w/c.txt", "plaintext", None),
+    ];
+    for (uri, language_id, _) in docs {
+        client.open(uri, language_id, "x\n").unwrap();
+    }
+    for (uri, _, syntax) in docs {
+        let doc = client.call("nib/document", json!({"uri": uri})).unwrap();
+        assert_eq!(doc["syntax"], json!(syntax), "{uri}: {doc}");
+    }
+    // A saved, edited document is indexed again; completing in it uses the index and answers.
+    let uri = format!("{root_uri}/main.py");
+    client.open(&uri, "python", "from util import helper\n\nvalue = helper(").unwrap();
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).unwrap();
+    let answer = inline(&mut client, &uri, 2, 15);
+    assert!(answer["items"].is_array(), "{answer}");
+    assert!(client.status().unwrap()["n_indexed_files"].as_u64().unwrap() >= 3);
+    shut_down(client);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -199,8 +199,9 @@ pub async fn run(
             let outcome = Outcome {
                 case: i,
                 mode,
-                exact: first.trim() == case.expected.trim(),
-                similarity: similarity(first.trim(), case.expected.trim()),
+                // Leading whitespace counts: it is inserted at the cursor as well.
+                exact: first.trim_end() == case.expected.trim_end(),
+                similarity: similarity(first.trim_end(), case.expected.trim_end()),
                 suggestion: first,
                 ms: started.elapsed().as_secs_f64() * 1000.0,
             };

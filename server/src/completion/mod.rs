@@ -86,6 +86,9 @@ struct Site {
     next_line: Option<String>,
     /// The opening line's indentation, when the cursor opens a block with a closer after it.
     closer_indent: Option<String>,
+    /// Only indentation precedes the cursor: the model, seeing a prompt end in spaces, often starts
+    /// with a space-led token, which would indent the line one space too deep.
+    in_indentation: bool,
     /// The document and its tree, to check suggestions against.
     tree: Option<(Rope, Syntax, usize)>,
 }
@@ -101,6 +104,7 @@ impl Site {
         let has_closer = !rest_of_line.trim().is_empty();
         Site {
             mode: Mode::detect(&before, max_lines, opens_block),
+            in_indentation: before.chars().all(|c| c == ' ' || c == '\t') && !before.is_empty(),
             closer_indent: (opens_block && has_closer)
                 .then(|| before.chars().take_while(|c| *c == ' ' || *c == '\t').collect()),
             rest_of_line,
@@ -116,6 +120,9 @@ impl Site {
         let (text, _) = postprocess::cut(&format!("{raw}\n"), &self.mode);
         let after = After { line: &self.rest_of_line, next_line: self.next_line.as_deref() };
         let mut text = postprocess::dedupe(&text, &self.mode, after);
+        if self.in_indentation {
+            text = text.trim_start_matches([' ', '\t']).to_owned();
+        }
         // `{|}` : the body goes between, and the closer onto its own line.
         if let Some(indent) = self.closer_indent.as_ref().filter(|_| text.contains('\n')) {
             text = format!("{text}\n{indent}");
@@ -264,7 +271,9 @@ impl Completer {
         {
             self.with_cache(|c| c.put(key, raw.clone()));
         }
-        let suggestion = Suggestion { text: site.finish(&raw), reason, stats, template: template.name.clone() };
+        let text = site.finish(&raw);
+        tracing::debug!(?raw, ?text, "completion post-processed");
+        let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, suggestion);
         if self.config.prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, tokenizer, template, serial);

@@ -16,6 +16,8 @@ pub struct Status {
     model: ModelStatus,
     position_encoding: String,
     n_open_documents: usize,
+    /// Files in the symbol index: open documents and workspace files.
+    n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
 }
@@ -42,6 +44,8 @@ pub struct DocumentParams {
 pub struct DocumentText {
     version: i32,
     language_id: String,
+    /// The grammar the document is parsed with; none for a language nib cannot parse.
+    syntax: Option<&'static str>,
     text: String,
 }
 
@@ -64,6 +68,7 @@ impl NibServer {
             },
             position_encoding: super::convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
             n_open_documents: session.documents.len(),
+            n_indexed_files: session.completer.workspace().n_indexed_files(),
             engine: session.completer.engine().counters(),
         })
     }
@@ -72,6 +77,11 @@ impl NibServer {
     pub(super) async fn document(&self, params: DocumentParams) -> Result<DocumentText> {
         let session = self.session()?;
         let doc = session.documents.snapshot(params.uri.as_str()).map_err(|e| Error::invalid_params(e.to_string()))?;
-        Ok(DocumentText { version: doc.version, language_id: doc.language_id.to_string(), text: doc.rope.to_string() })
+        Ok(DocumentText {
+            version: doc.version,
+            language_id: doc.language_id.to_string(),
+            syntax: doc.syntax.as_ref().map(|s| s.language.name()),
+            text: doc.rope.to_string(),
+        })
     }
 }
