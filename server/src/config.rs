@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::review::{Limits, Severity};
+
 /// The model catalogue, compiled in so the binary and `models/fetch.py` agree.
 const CATALOGUE: &str = include_str!("../../models/catalogue.toml");
 
@@ -20,6 +22,42 @@ pub struct Config {
     pub model: Option<PathBuf>,
     pub engine: EngineConfig,
     pub completion: CompletionConfig,
+    pub review: ReviewConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Review a file in the background when the editor saves it.
+    pub on_save: bool,
+    /// Findings below this severity are not reported.
+    pub min_severity: Severity,
+    /// Repository-relative path globs to review (empty: all) and to leave out.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// A review unit's size in chars: a longer function is split along its children.
+    pub unit_chars: u32,
+    /// Tokens the model may write per unit.
+    pub max_tokens: u32,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> ReviewConfig {
+        ReviewConfig {
+            on_save: true,
+            min_severity: Severity::Info,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            unit_chars: 3000,
+            max_tokens: 384,
+        }
+    }
+}
+
+impl ReviewConfig {
+    pub fn limits(&self) -> Limits {
+        Limits { unit_chars: self.unit_chars as usize, max_tokens: self.max_tokens as usize }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -94,7 +132,12 @@ impl ContextMode {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { model: None, engine: EngineConfig::default(), completion: CompletionConfig::default() }
+        Config {
+            model: None,
+            engine: EngineConfig::default(),
+            completion: CompletionConfig::default(),
+            review: ReviewConfig::default(),
+        }
     }
 }
 

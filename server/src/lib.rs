@@ -11,4 +11,5 @@ pub mod documents;
 pub mod engine;
 pub mod lsp;
 pub mod prompt;
+pub mod review;
 pub mod syntax;

@@ -11,8 +11,13 @@ use nib::completion::{Completer, CompletionError, Request, Suggestion};
 use nib::config::{self, Config, ContextMode, ModelChoice};
 use nib::context::Workspace;
 use nib::documents::{Column, Document, MAX_DOCUMENT_BYTES, Position, position};
-use nib::engine::{CancelToken, Engine, ModelState};
+use nib::engine::{CancelToken, Engine, ModelState, Priority};
 use nib::prompt::{Budget, Template};
+use nib::review::batch::{self, Batch, FilterMode, Target};
+use nib::review::cache::ReviewCache;
+use nib::review::noise::Baseline;
+use nib::review::report::{self, Format, Report};
+use nib::review::{Reviewer, Severity};
 use nib::syntax::Language;
 
 /// Local, private AI code completion: a language server backed by a GGUF model run in-process.
@@ -40,6 +45,47 @@ enum Command {
     Bench(BenchCommand),
     /// Measure completion quality: hide code at sampled positions and score what nib suggests.
     Eval(EvalArgs),
+    /// Review files, or what a diff changed, with the local model; write a report CI tools read.
+    Review(ReviewArgs),
+}
+
+#[derive(Args)]
+struct ReviewArgs {
+    /// Files or folders to review [default: the current folder], unless --diff is given.
+    paths: Vec<PathBuf>,
+    /// Review what changed since a git revision, or the unified diff on stdin with `-`.
+    #[arg(long, value_name = "REV|-")]
+    diff: Option<String>,
+    /// Which findings of a diff review to keep.
+    #[arg(long, value_enum, default_value = "added")]
+    filter_mode: FilterMode,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with 1 when a finding is at least this severe (after writing the report).
+    #[arg(long, value_enum, default_value = "error")]
+    fail_level: FailLevel,
+    /// Leave out findings below this severity [default: review.min_severity in the config].
+    #[arg(long, value_enum)]
+    min_severity: Option<Severity>,
+    /// Leave out findings recorded in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Record this run's findings as the baseline in FILE (the report is still written).
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum FailLevel {
+    Info,
+    Warning,
+    Error,
+    None,
 }
 
 #[derive(Args)]
@@ -166,6 +212,7 @@ fn main() -> Result<()> {
         Command::Bench(BenchCommand::Replay(args)) => bench_replay(args),
         Command::Bench(BenchCommand::Context(args)) => bench_context(args),
         Command::Eval(args) => eval(args),
+        Command::Review(args) => review(args),
     }
 }
 
@@ -437,4 +484,127 @@ fn eval(args: EvalArgs) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+fn review(args: ReviewArgs) -> Result<()> {
+    let root = repository_root()?;
+    let target = match args.diff.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading the diff on stdin")?;
+            Target::Diff(text)
+        }
+        Some(rev) => Target::Diff(git_diff(&root, rev)?),
+        None if args.paths.is_empty() => Target::Paths(vec![PathBuf::from(".")]),
+        None => Target::Paths(args.paths.clone()),
+    };
+    let config = Config::load()?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(Baseline::load(path).with_context(|| format!("reading the baseline {}", path.display()))?),
+        None => None,
+    };
+    let batch = Batch {
+        root: root.clone(),
+        target,
+        filter_mode: args.filter_mode,
+        min_severity: args.min_severity.unwrap_or(config.review.min_severity),
+        include: config.review.include.clone(),
+        exclude: config.review.exclude.clone(),
+        baseline,
+    };
+    let model = config::resolve_model(args.model.model.as_deref(), &config);
+    let model_sha256 = sha256_file(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?;
+    let engine = Engine::start(config.engine.clone(), model.path.clone());
+    let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
+    let reviewer = Reviewer::new(engine, config.review.limits(), cache, Priority::Foreground);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let result = runtime
+        .block_on(batch::run(&reviewer, &batch, |path, done, total| {
+            if show_progress {
+                let bar: String = (0..20).map(|i| if i * total < done * 20 { '#' } else { '.' }).collect();
+                eprint!("\r\x1b[2K[{bar}] {done}/{total} {path}");
+            }
+        }))
+        .map_err(|e| match e {
+            batch::BatchError::Review(nib::review::ReviewError::ModelUnavailable(m)) => anyhow!(model.problem(&m)),
+            other => anyhow!(other),
+        })?;
+    if show_progress {
+        eprintln!();
+    }
+    for (path, why) in &result.skipped {
+        eprintln!("nib: skipped {path}: {why}");
+    }
+    let stats = &result.stats;
+    eprintln!(
+        "nib: {} file(s), {} unit(s): {} reviewed ({:.0} ms per unit), {} from the cache",
+        result.n_files,
+        stats.n_units,
+        stats.n_reviewed,
+        stats.reviewed_ms / stats.n_reviewed.max(1) as f64,
+        stats.n_cached
+    );
+    let prompt = reviewer.prompt();
+    let report = Report {
+        findings: &result.findings,
+        rules: &prompt.rules,
+        model_path: &model.path.to_string_lossy(),
+        model_sha256: &model_sha256,
+        prompt_version: &prompt.version,
+    };
+    let rendered = report::render(&report, args.format);
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{rendered}"),
+    }
+    if let Some(path) = &args.write_baseline {
+        Baseline::of(&result.findings).save(path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let worst = result.findings.iter().map(|f| f.severity).max();
+    let fails = |level: Severity| worst.is_some_and(|w| w >= level);
+    let failed = match args.fail_level {
+        FailLevel::None => false,
+        FailLevel::Info => fails(Severity::Info),
+        FailLevel::Warning => fails(Severity::Warning),
+        FailLevel::Error => fails(Severity::Error),
+    };
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The git work tree's top folder, else the current folder.
+fn repository_root() -> Result<PathBuf> {
+    let out = std::process::Command::new("git").args(["rev-parse", "--show-toplevel"]).output();
+    match out {
+        Ok(out) if out.status.success() => Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())),
+        _ => std::env::current_dir().context("the current folder"),
+    }
+}
+
+/// `git diff REV` without anything the repository could configure to run: no external diff, no textconv.
+fn git_diff(root: &Path, rev: &str) -> Result<String> {
+    if rev.starts_with('-') {
+        bail!("{rev:?} is not a revision");
+    }
+    let out = std::process::Command::new("git")
+        .current_dir(root)
+        .args(["-c", "core.fsmonitor=false", "--no-pager", "diff", "--no-ext-diff", "--no-textconv", "--no-color"])
+        .args(["--unified=3", rev, "--"])
+        .output()
+        .context("running git diff")?;
+    if !out.status.success() {
+        bail!("git diff {rev}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path)?;
+    let mut digest = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut digest)?;
+    Ok(digest.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

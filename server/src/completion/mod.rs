@@ -237,6 +237,7 @@ impl Completer {
             cancel: cancel.clone(),
             owner: request.document.map(str::to_owned),
             priority: priority.clone(),
+            grammar: None,
         };
         let mut events = self.engine.generate(job);
         let mut raw = String::new();
@@ -403,6 +404,7 @@ impl Completer {
                 cancel: CancelToken::default(),
                 owner,
                 priority: PriorityHandle::new(Priority::Background),
+                grammar: None,
             };
             this.finish_in_background(this.engine.generate(job), String::new(), key);
         });

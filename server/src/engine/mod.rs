@@ -24,6 +24,7 @@ use crate::config::EngineConfig;
 use crate::prompt::TokenId;
 
 pub use kv::{CachedTokens, ReusePlan, Shift};
+pub use snapshots::model_id;
 pub use stats::{CacheHit, CompletionStats, EngineCounters};
 pub use tokenizer::ModelTokenizer;
 
@@ -31,6 +32,8 @@ pub use tokenizer::ModelTokenizer;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModelInfo {
     pub path: PathBuf,
+    /// Identifies the file cheaply (size and a hash of its start): cache keys use it.
+    pub id: String,
     pub name: String,
     pub architecture: String,
     pub n_bytes: u64,
@@ -56,6 +59,8 @@ pub enum EngineError {
     Llama(String),
     #[error("the job panicked: {0}")]
     Panicked(String),
+    #[error("the output grammar is invalid: {0}")]
+    Grammar(String),
     #[error("the engine has stopped")]
     Stopped,
 }
@@ -119,6 +124,8 @@ pub struct GenerateRequest {
     /// The document the prompt is for: its KV sequence and snapshot are kept together.
     pub owner: Option<String>,
     pub priority: PriorityHandle,
+    /// A GBNF grammar the output must follow (root rule `root`): structured answers whatever the prompt says.
+    pub grammar: Option<Arc<str>>,
 }
 
 /// Why generation ended.

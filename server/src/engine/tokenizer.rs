@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
 use crate::prompt::{Special, TokenId, Tokenizer};
@@ -21,6 +21,17 @@ impl std::fmt::Debug for ModelTokenizer {
 impl ModelTokenizer {
     pub(super) fn new(model: Arc<LlamaModel>) -> ModelTokenizer {
         ModelTokenizer { model }
+    }
+
+    /// A system and a user message in the model's chat template, ready for the answer; `None` when the
+    /// model has no template llama.cpp can apply.
+    pub fn chat(&self, system: &str, user: &str) -> Option<String> {
+        let template = self.model.chat_template(None).ok()?;
+        let messages = [
+            LlamaChatMessage::new("system".into(), system.into()).ok()?,
+            LlamaChatMessage::new("user".into(), user.into()).ok()?,
+        ];
+        self.model.apply_chat_template(&template, &messages, true).ok()
     }
 
     /// The text of `tokens`, control tokens spelled out: for showing a prompt.

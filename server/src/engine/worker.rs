@@ -184,6 +184,7 @@ fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path) -> Mod
     let has = |s| tokenizer.special(s).is_some();
     ModelInfo {
         path: path.to_path_buf(),
+        id: super::snapshots::model_id(path).unwrap_or_default(),
         name: model.meta_val_str("general.name").unwrap_or_else(|_| "unknown".into()),
         architecture: model.meta_val_str("general.architecture").unwrap_or_else(|_| "unknown".into()),
         n_bytes: model.size(),
@@ -356,7 +357,14 @@ impl<'m> Worker<'m> {
             }
         }
 
-        let mut sampler = LlamaSampler::greedy();
+        let mut sampler = match &request.grammar {
+            Some(gbnf) => {
+                let grammar = LlamaSampler::grammar(&self.model, gbnf, "root")
+                    .map_err(|e| EngineError::Grammar(e.to_string()))?;
+                LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()])
+            }
+            None => LlamaSampler::greedy(),
+        };
         let mut text = Utf8Stream::default();
         let mut emitted = String::new();
         let vocab = self.model.vocab();

@@ -1,0 +1,101 @@
+//! Noise control: `nib: ignore[rule]` comments, the baseline of accepted
+//! findings, and path globs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ropey::Rope;
+use serde::{Deserialize, Serialize};
+
+use super::Finding;
+
+/// Whether a comment on the finding's line, or the line above, suppresses it:
+/// `nib: ignore` for every rule, `nib: ignore[bug, style]` for those.
+pub fn suppressed(rope: &Rope, finding: &Finding) -> bool {
+    let line = finding.start.line as usize;
+    (line.saturating_sub(1)..=line).filter(|&l| l < rope.len_lines()).any(|l| {
+        let text = rope.line(l).to_string();
+        let Some(at) = text.find("nib: ignore") else { return false };
+        let rest = &text[at + "nib: ignore".len()..];
+        match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((rules, _)) => rules.split(',').any(|r| r.trim() == finding.rule),
+            None => true,
+        }
+    })
+}
+
+/// Findings accepted as they are, by fingerprint (rule, path and the quoted code, whitespace
+/// normalised): moving code around keeps them matched, changing it does not.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Baseline {
+    version: u32,
+    findings: BTreeSet<BaselineEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct BaselineEntry {
+    rule: String,
+    path: String,
+    fingerprint: String,
+}
+
+impl Baseline {
+    pub fn of(findings: &[Finding]) -> Baseline {
+        let entries = findings
+            .iter()
+            .map(|f| BaselineEntry { rule: f.rule.clone(), path: f.path.clone(), fingerprint: f.fingerprint.clone() })
+            .collect();
+        Baseline { version: 1, findings: entries }
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Baseline> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(self)? + "\n")
+    }
+
+    pub fn contains(&self, finding: &Finding) -> bool {
+        self.findings.iter().any(|e| e.fingerprint == finding.fingerprint && e.path == finding.path)
+    }
+}
+
+/// Whether `path` (repository-relative, `/`-separated) is selected by include and exclude globs.
+pub fn selected(path: &str, include: &[String], exclude: &[String]) -> bool {
+    (include.is_empty() || include.iter().any(|g| glob(g, path))) && !exclude.iter().any(|g| glob(g, path))
+}
+
+/// `*` matches within a path segment, `**` across segments, `?` one char.
+pub fn glob(pattern: &str, path: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p {
+            [] => s.is_empty(),
+            ['*', '*', '/', rest @ ..] => (0..=s.len()).any(|i| (i == 0 || s[i - 1] == '/') && go(rest, &s[i..])),
+            ['*', '*', rest @ ..] => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            ['*', rest @ ..] => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != '/').any(|i| go(rest, &s[i..])),
+            ['?', rest @ ..] => s.first().is_some_and(|c| *c != '/') && go(rest, &s[1..]),
+            [c, rest @ ..] => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), path.chars().collect());
+    go(&p, &s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("src/**/*.rs", "src/a/b/c.rs"));
+        assert!(glob("src/**/*.rs", "src/c.rs"));
+        assert!(!glob("src/*.rs", "src/a/c.rs"));
+        assert!(glob("**/test_*.py", "tests/test_x.py"));
+        assert!(glob("*.p?", "a.py"));
+        assert!(selected("src/a.rs", &[], &["vendor/**".into()]));
+        assert!(!selected("vendor/x/a.rs", &[], &["vendor/**".into()]));
+        assert!(!selected("docs/a.md", &["src/**".into()], &[]));
+    }
+}

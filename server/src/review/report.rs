@@ -1,0 +1,232 @@
+//! Review reports in the formats CI tools read: text, SARIF 2.1.0 (GitHub code
+//! scanning), reviewdog rdjson / rdjsonl, GitHub workflow annotations, GitLab
+//! Code Quality. Every report names the model file's sha256 and the prompt version.
+
+use serde_json::{Value, json};
+
+use super::prompt::Rule;
+use super::{Finding, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Sarif,
+    Rdjson,
+    Rdjsonl,
+    Github,
+    Gitlab,
+}
+
+/// What a run found, and what produced it.
+pub struct Report<'a> {
+    pub findings: &'a [Finding],
+    pub rules: &'a [Rule],
+    pub model_path: &'a str,
+    pub model_sha256: &'a str,
+    pub prompt_version: &'a str,
+}
+
+const INFORMATION_URI: &str = "https://github.com/nib-dev/nib";
+
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Text => text(report),
+        Format::Sarif => format!("{:#}\n", sarif(report)),
+        Format::Rdjson => format!("{:#}\n", rdjson(report)),
+        Format::Rdjsonl => report.findings.iter().map(|f| format!("{}\n", rd_diagnostic(f))).collect(),
+        Format::Github => github(report),
+        Format::Gitlab => format!("{:#}\n", gitlab(report)),
+    }
+}
+
+fn text(report: &Report) -> String {
+    let mut out = String::new();
+    for f in report.findings {
+        out.push_str(&format!(
+            "{}:{}:{}: {}[{}] {}\n    {}\n",
+            f.path,
+            f.start.line + 1,
+            f.start.utf8 + 1,
+            f.severity.name(),
+            f.rule,
+            f.message,
+            f.quote.lines().next().unwrap_or_default().trim()
+        ));
+        if let Some(replacement) = &f.replacement {
+            out.push_str(&format!("    suggested: {}\n", replacement.lines().next().unwrap_or_default().trim()));
+        }
+    }
+    out.push_str(&format!(
+        "{} finding(s); model {} (sha256 {}), prompt {}\n",
+        report.findings.len(),
+        report.model_path,
+        report.model_sha256,
+        report.prompt_version
+    ));
+    out
+}
+
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn sarif(report: &Report) -> Value {
+    let rules: Vec<Value> = report
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.name},
+                "fullDescription": {"text": r.description},
+                "defaultConfiguration": {"level": sarif_level(r.severity)},
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut result = json!({
+                "ruleId": f.rule,
+                "ruleIndex": report.rules.iter().position(|r| r.id == f.rule).unwrap_or(0),
+                "level": sarif_level(f.severity),
+                "message": {"text": f.message},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                    "region": sarif_region(f),
+                }}],
+                "partialFingerprints": {"nibFinding/v1": f.fingerprint},
+            });
+            if let Some(replacement) = &f.replacement {
+                result["fixes"] = json!([{
+                    "description": {"text": "Apply nib's suggestion"},
+                    "artifactChanges": [{
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "replacements": [{"deletedRegion": sarif_region(f), "insertedContent": {"text": replacement}}],
+                    }],
+                }]);
+            }
+            result
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "nib",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": INFORMATION_URI,
+                "rules": rules,
+            }},
+            "columnKind": "utf16CodeUnits",
+            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root"}}},
+            "results": results,
+            "properties": {"modelPath": report.model_path, "modelSha256": report.model_sha256, "promptVersion": report.prompt_version},
+        }],
+    })
+}
+
+/// 1-based lines and UTF-16 columns, as `columnKind` says.
+fn sarif_region(f: &Finding) -> Value {
+    json!({
+        "startLine": f.start.line + 1,
+        "startColumn": f.start.utf16 + 1,
+        "endLine": f.end.line + 1,
+        "endColumn": f.end.utf16 + 1,
+    })
+}
+
+fn rd_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    }
+}
+
+/// 1-based lines; columns 1-based in UTF-8 bytes, as reviewdog's format says.
+fn rd_range(f: &Finding) -> Value {
+    json!({
+        "start": {"line": f.start.line + 1, "column": f.start.utf8 + 1},
+        "end": {"line": f.end.line + 1, "column": f.end.utf8 + 1},
+    })
+}
+
+fn rd_diagnostic(f: &Finding) -> Value {
+    let mut diagnostic = json!({
+        "message": f.message,
+        "location": {"path": f.path, "range": rd_range(f)},
+        "severity": rd_severity(f.severity),
+        "source": {"name": "nib", "url": INFORMATION_URI},
+        "code": {"value": f.rule},
+        "original_output": f.quote,
+    });
+    if let Some(replacement) = &f.replacement {
+        diagnostic["suggestions"] = json!([{"range": rd_range(f), "text": replacement}]);
+    }
+    diagnostic
+}
+
+fn rdjson(report: &Report) -> Value {
+    json!({
+        "source": {"name": "nib", "url": INFORMATION_URI},
+        "diagnostics": report.findings.iter().map(rd_diagnostic).collect::<Vec<_>>(),
+    })
+}
+
+/// Workflow commands: data escapes `%`, CR and LF; property values also `:` and `,`.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn github(report: &Report) -> String {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            let command = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "notice",
+            };
+            format!(
+                "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+                escape_property(&f.path),
+                f.start.line + 1,
+                f.start.utf8 + 1,
+                f.end.line + 1,
+                f.end.utf8 + 1,
+                escape_property(&format!("nib {}", f.rule)),
+                escape_data(&f.message)
+            )
+        })
+        .collect()
+}
+
+fn gitlab(report: &Report) -> Value {
+    let issues: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "description": f.message,
+                "check_name": f.rule,
+                "fingerprint": f.fingerprint,
+                "severity": match f.severity { Severity::Error => "critical", Severity::Warning => "major", Severity::Info => "info" },
+                "location": {"path": f.path, "lines": {"begin": f.start.line + 1, "end": f.end.line + 1}},
+            })
+        })
+        .collect();
+    Value::Array(issues)
+}
