@@ -188,8 +188,18 @@ struct TypingArgs {
     model: ModelArg,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Exit codes: 0 done, 1 findings at the fail level (`nib review`), 2 an error.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let default_log = match cli.command {
         Command::Serve(_) => "warn,nib=info,llama-cpp-2=error",
         _ => "warn,llama-cpp-2=error",

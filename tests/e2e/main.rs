@@ -3,4 +3,5 @@
 mod cli;
 mod latency;
 mod lsp;
+mod review;
 mod support;

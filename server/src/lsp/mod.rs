@@ -7,6 +7,7 @@
 
 mod completion;
 mod convert;
+mod review;
 mod status;
 mod transport;
 
@@ -22,7 +23,9 @@ use crate::completion::Completer;
 use crate::config::{self, Config, ModelChoice};
 use crate::context::{self, Workspace};
 use crate::documents::DocumentStore;
-use crate::engine::{CancelToken, Engine, ModelState};
+use crate::engine::{CancelToken, Engine, ModelState, Priority};
+use crate::review::Reviewer;
+use crate::review::cache::ReviewCache;
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.
@@ -58,6 +61,7 @@ struct Session {
     warnings: Vec<String>,
     /// The line of each document's latest edit: saving remembers the code around it.
     edited: DashMap<String, usize>,
+    reviews: review::Reviews,
 }
 
 /// Indexes a document and remembers the code around `line`, off the async threads. With `settle_at`,
@@ -118,6 +122,12 @@ impl LanguageServer for NibServer {
             workspace.set_root(root);
         }
         let engine = Engine::start(config.engine.clone(), model.path.clone());
+        let caps = &params.capabilities;
+        let pull = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some());
+        let refresh = caps.workspace.as_ref().and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support);
+        let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
+        let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background);
+        let reviews = review::Reviews::new(reviewer, config.review.clone(), pull, refresh.unwrap_or(false));
         let session = Session {
             documents: DocumentStore::new(encoding),
             completer: Completer::new(engine, config.completion, workspace),
@@ -125,6 +135,7 @@ impl LanguageServer for NibServer {
             in_flight: DashMap::new(),
             warnings,
             edited: DashMap::new(),
+            reviews,
         };
         if self.session.set(Arc::new(session)).is_err() {
             return Err(Error::invalid_request());
@@ -140,6 +151,23 @@ impl LanguageServer for NibServer {
                 })),
                 completion_provider: Some(CompletionOptions::default()),
                 inline_completion_provider: Some(OneOf::Left(true)),
+                // Pull for clients that pull, push for the rest: never both to one client.
+                diagnostic_provider: pull.then(|| {
+                    DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                        identifier: Some("nib".into()),
+                        inter_file_dependencies: false,
+                        workspace_diagnostics: false,
+                        ..DiagnosticOptions::default()
+                    })
+                }),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..CodeActionOptions::default()
+                })),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![review::REVIEW_COMMAND.into()],
+                    ..ExecuteCommandOptions::default()
+                }),
                 ..ServerCapabilities::default()
             },
             server_info: Some(ServerInfo { name: "nib".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
@@ -208,6 +236,9 @@ impl LanguageServer for NibServer {
         let uri = params.text_document.uri;
         let line = session.edited.get(uri.as_str()).map_or(0, |l| *l);
         observe(session.clone(), uri.as_str(), line, None);
+        if session.reviews.config.on_save {
+            review::start(self.client.clone(), session.clone(), uri);
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -215,6 +246,7 @@ impl LanguageServer for NibServer {
         let uri = params.text_document.uri;
         session.documents.close(uri.as_str());
         session.edited.remove(uri.as_str());
+        review::clear(&self.client, session, &uri).await;
         if let Some((_, token)) = session.in_flight.remove(uri.as_str()) {
             token.cancel();
         }
@@ -222,5 +254,26 @@ impl LanguageServer for NibServer {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         self.classic_completion(params).await
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        self.pull_diagnostics(params).await
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        self.quick_fixes(params).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        let session = self.session()?;
+        let uri = params.arguments.first().and_then(|a| a.as_str()).and_then(|u| u.parse::<Uri>().ok());
+        match (params.command.as_str(), uri) {
+            (review::REVIEW_COMMAND, Some(uri)) if session.documents.snapshot(uri.as_str()).is_ok() => {
+                review::start(self.client.clone(), session.clone(), uri);
+                Ok(None)
+            }
+            (review::REVIEW_COMMAND, _) => Err(Error::invalid_params("nib.review takes the URI of an open document")),
+            (other, _) => Err(Error::invalid_params(format!("unknown command {other}"))),
+        }
     }
 }

@@ -209,10 +209,9 @@ impl Reviewer {
                     let answer = self.ask(&tokenizer, &user, cancel).await?;
                     stats.n_reviewed += 1;
                     stats.reviewed_ms += started.elapsed().as_secs_f64() * 1000.0;
-                    if let Some(found) = &answer {
-                        self.cache.put(&key, found);
-                    }
-                    answer.unwrap_or_default()
+                    // Decoding is greedy: the same unit would get the same answer again.
+                    self.cache.put(&key, &answer);
+                    answer
                 }
             };
             for finding in raw {
@@ -240,13 +239,13 @@ impl Reviewer {
         Ok((findings, stats))
     }
 
-    /// One unit through the model; `None` when the answer did not complete (too long).
+    /// One unit through the model.
     async fn ask(
         &self,
         tokenizer: &ModelTokenizer,
         user: &str,
         cancel: &CancelToken,
-    ) -> Result<Option<Vec<RawFinding>>, ReviewError> {
+    ) -> Result<Vec<RawFinding>, ReviewError> {
         let prompt = self.tokens(tokenizer, user);
         let grammar = self.grammar();
         loop {
@@ -275,13 +274,7 @@ impl Reviewer {
                 StopReason::Cancelled => tokio::time::sleep(RETRY_AFTER).await,
                 _ => {
                     tracing::debug!(answer = %text, "review answer");
-                    return Ok(match serde_json::from_str::<Answer>(&text) {
-                        Ok(answer) => Some(answer.findings),
-                        Err(err) => {
-                            tracing::debug!("review answer did not parse ({err}): {text}");
-                            None
-                        }
-                    });
+                    return Ok(parse_answer(&text));
                 }
             }
         }
@@ -306,6 +299,19 @@ impl Reviewer {
     }
 }
 
+/// The findings of an answer; of one cut off at the token limit, those it completed.
+fn parse_answer(text: &str) -> Vec<RawFinding> {
+    if let Ok(answer) = serde_json::from_str::<Answer>(text) {
+        return answer.findings;
+    }
+    // The grammar fixes the shape, so a cut answer is whole findings and then a partial one.
+    text.match_indices('}')
+        .rev()
+        .find_map(|(i, _)| serde_json::from_str::<Answer>(&format!("{}]}}", &text[..=i])).ok())
+        .map(|answer| answer.findings)
+        .unwrap_or_default()
+}
+
 /// Stable across line moves and whitespace changes; the same key for baseline, SARIF and GitLab.
 pub fn fingerprint(rule: &str, path: &str, quote: &str) -> String {
     let normalised: Vec<&str> = quote.split_whitespace().collect();
@@ -315,4 +321,17 @@ pub fn fingerprint(rule: &str, path: &str, quote: &str) -> String {
         digest.update([0]);
     }
     digest.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_answer_keeps_its_complete_findings() {
+        let one = r#"{"rule": "bug", "severity": "error", "quote": "a}b", "message": "m", "replacement": null}"#;
+        assert_eq!(parse_answer(&format!(r#"{{"findings": [{one}]}}"#)).len(), 1);
+        assert_eq!(parse_answer(&format!(r#"{{"findings": [{one},{one},{{"rule": "bu"#)).len(), 2);
+        assert_eq!(parse_answer(r#"{"findings": [{"rule": "#).len(), 0);
+    }
 }

@@ -99,3 +99,43 @@ mod tests {
         assert!(!selected("docs/a.md", &["src/**".into()], &[]));
     }
 }
+
+#[cfg(test)]
+mod suppression_tests {
+    use super::*;
+    use crate::review::{Position, Severity};
+
+    fn at_line(line: u32, rule: &str) -> Finding {
+        let position = Position { line, utf8: 0, utf16: 0 };
+        Finding {
+            path: "a.py".into(),
+            rule: rule.into(),
+            severity: Severity::Warning,
+            message: "m".into(),
+            quote: "q".into(),
+            replacement: None,
+            start: position,
+            end: position,
+            fingerprint: format!("f{line}{rule}"),
+        }
+    }
+
+    #[test]
+    fn ignore_comments_on_the_line_or_above() {
+        let rope = Rope::from_str("a = 1  # nib: ignore\n# nib: ignore[style, bug]\nb = 2\nc = 3\n");
+        assert!(suppressed(&rope, &at_line(0, "bug")));
+        assert!(suppressed(&rope, &at_line(2, "bug")));
+        assert!(!suppressed(&rope, &at_line(2, "security")));
+        assert!(!suppressed(&rope, &at_line(3, "bug")));
+    }
+
+    #[test]
+    fn a_baseline_round_trips_and_matches_by_fingerprint() {
+        let path = std::env::temp_dir().join(format!("nib-baseline-{}.json", std::process::id()));
+        Baseline::of(&[at_line(1, "bug")]).save(&path).unwrap();
+        let baseline = Baseline::load(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(baseline.contains(&at_line(1, "bug")));
+        assert!(!baseline.contains(&at_line(2, "bug")));
+    }
+}

@@ -230,3 +230,105 @@ fn gitlab(report: &Report) -> Value {
         .collect();
     Value::Array(issues)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::Position;
+    use crate::review::prompt::ReviewPrompt;
+
+    fn finding(replacement: Option<&str>) -> Finding {
+        Finding {
+            path: "src/a,b.py".into(),
+            rule: "bug".into(),
+            severity: Severity::Error,
+            message: "100% wrong:\nsee here".into(),
+            quote: "return x".into(),
+            replacement: replacement.map(str::to_owned),
+            start: Position { line: 2, utf8: 4, utf16: 4 },
+            end: Position { line: 2, utf8: 12, utf16: 12 },
+            fingerprint: "abc123".into(),
+        }
+    }
+
+    fn render_with(findings: &[Finding], format: Format) -> String {
+        let prompt = ReviewPrompt::builtin();
+        let report = Report {
+            findings,
+            rules: &prompt.rules,
+            model_path: "/m.gguf",
+            model_sha256: "ff00",
+            prompt_version: &prompt.version,
+        };
+        render(&report, format)
+    }
+
+    #[test]
+    fn sarif_has_the_structure_code_scanning_requires() {
+        let sarif: Value = serde_json::from_str(&render_with(&[finding(Some("return y"))], Format::Sarif)).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert!(sarif["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+        let run = &sarif["runs"][0];
+        assert_eq!(run["tool"]["driver"]["name"], "nib");
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        assert!(rules.iter().all(|r| r["id"].is_string() && r["shortDescription"]["text"].is_string()));
+        let result = &run["results"][0];
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        assert_eq!(result["level"], "error");
+        assert!(result["message"]["text"].is_string());
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], "src/a,b.py");
+        assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+        assert_eq!(location["region"], json!({"startLine": 3, "startColumn": 5, "endLine": 3, "endColumn": 13}));
+        assert_eq!(result["partialFingerprints"]["nibFinding/v1"], "abc123");
+        assert_eq!(result["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"], "return y");
+        assert_eq!(run["properties"]["modelSha256"], "ff00");
+        assert!(run["properties"]["promptVersion"].is_string());
+    }
+
+    #[test]
+    fn rdjson_and_rdjsonl_carry_reviewdog_fields() {
+        let rd: Value = serde_json::from_str(&render_with(&[finding(Some("return y"))], Format::Rdjson)).unwrap();
+        assert_eq!(rd["source"]["name"], "nib");
+        let d = &rd["diagnostics"][0];
+        assert_eq!(d["severity"], "ERROR");
+        assert_eq!(d["code"]["value"], "bug");
+        assert_eq!(d["location"]["path"], "src/a,b.py");
+        assert_eq!(d["location"]["range"]["start"], json!({"line": 3, "column": 5}));
+        assert_eq!(d["suggestions"][0]["text"], "return y");
+        let lines = render_with(&[finding(None), finding(None)], Format::Rdjsonl);
+        assert_eq!(lines.lines().count(), 2);
+        for line in lines.lines() {
+            let d: Value = serde_json::from_str(line).unwrap();
+            assert!(d["message"].is_string() && d.get("suggestions").is_none());
+        }
+    }
+
+    #[test]
+    fn github_annotations_are_escaped() {
+        let out = render_with(&[finding(None)], Format::Github);
+        assert_eq!(
+            out,
+            "::error file=src/a%2Cb.py,line=3,col=5,endLine=3,endColumn=13,title=nib bug::100%25 wrong:%0Asee here\n"
+        );
+    }
+
+    #[test]
+    fn gitlab_code_quality_fields() {
+        let gl: Value = serde_json::from_str(&render_with(&[finding(None)], Format::Gitlab)).unwrap();
+        let issue = &gl[0];
+        assert_eq!(issue["check_name"], "bug");
+        assert_eq!(issue["severity"], "critical");
+        assert_eq!(issue["fingerprint"], "abc123");
+        assert_eq!(issue["location"], json!({"path": "src/a,b.py", "lines": {"begin": 3, "end": 3}}));
+        assert!(issue["description"].is_string());
+    }
+
+    #[test]
+    fn text_names_the_model_and_prompt() {
+        let out = render_with(&[finding(None)], Format::Text);
+        assert!(out.starts_with("src/a,b.py:3:5: error[bug] 100% wrong:"), "{out}");
+        assert!(out.contains("sha256 ff00"));
+    }
+}

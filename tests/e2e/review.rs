@@ -1,0 +1,205 @@
+//! `nib review` and review diagnostics, with the real default model. Where a test needs
+//! known findings, it seeds the review cache with them (as a past run of the model would
+//! have left them): the real CLI or server then locates, filters and reports them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use nib::review::cache::ReviewCache;
+use nib::review::prompt::ReviewPrompt;
+
+use crate::support::{fresh_home, model_path, nib_at, serve_at, shut_down};
+
+const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+
+/// A git repository with `files`, committed.
+fn repository(files: &[(&str, &str)]) -> PathBuf {
+    let root = fresh_home().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    for (path, text) in files {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let ok = Command::new("git").args(args).current_dir(&root).output().unwrap().status.success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]);
+    root
+}
+
+/// Findings a past review of `unit` (Python) left in the cache under `home`.
+fn seed(home: &Path, unit: &str, findings: Value) {
+    let model_id = nib::engine::model_id(&model_path()).unwrap();
+    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", unit);
+    let dir = home.join("review-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{key}.json")), findings.to_string()).unwrap();
+}
+
+fn review(home: &Path, root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = nib_at(home);
+    cmd.current_dir(root).arg("review").args(args).arg("--model").arg(model_path());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let input = stdin.unwrap_or_default().to_owned();
+    let mut pipe = child.stdin.take().unwrap();
+    std::thread::spawn(move || std::io::Write::write_all(&mut pipe, input.as_bytes()));
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn seeded_findings() -> Value {
+    json!([
+        {"rule": "bug", "severity": "error", "message": "Off by one: the last index is len(items) - 1.",
+         "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"},
+        {"rule": "style", "severity": "info", "message": "Not in the file.", "quote": "print(items)", "replacement": null},
+    ])
+}
+
+#[test]
+fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
+    let home = fresh_home();
+    let root = repository(&[("src/items.py", BUGGY)]);
+    seed(&home, BUGGY, seeded_findings());
+    let out = review(&home, &root, &["--format", "rdjson", "--fail-level", "none"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rd: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diagnostics = rd["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "the finding whose quote is not in the file is dropped: {rd}");
+    let d = &diagnostics[0];
+    assert_eq!(d["location"]["path"], "src/items.py");
+    assert_eq!(d["location"]["range"], json!({"start": {"line": 2, "column": 12}, "end": {"line": 2, "column": 29}}));
+    assert_eq!(d["suggestions"][0]["text"], "items[len(items) - 1]");
+    assert!(stderr(&out).contains("0 reviewed") && stderr(&out).contains("1 from the cache"), "{}", stderr(&out));
+
+    // SARIF to a file; the error fails the run at the default fail level, after the report is written.
+    let sarif_path = home.join("out.sarif");
+    let out = review(&home, &root, &["--format", "sarif", "--output", sarif_path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sarif: Value = serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "bug");
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+    let sha = sarif["runs"][0]["properties"]["modelSha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+
+    let github = review(&home, &root, &["--format", "github", "--fail-level", "none"], None);
+    let line = String::from_utf8_lossy(&github.stdout).into_owned();
+    assert!(
+        line.starts_with("::error file=src/items.py,line=2,col=12,endLine=2,endColumn=29,title=nib bug::Off by one"),
+        "{line}"
+    );
+    let warning = review(&home, &root, &["--format", "gitlab", "--fail-level", "warning"], None);
+    assert_eq!(warning.status.code(), Some(1));
+    let gitlab: Value = serde_json::from_slice(&warning.stdout).unwrap();
+    assert_eq!(gitlab[0]["location"]["lines"]["begin"], 2);
+    let errors_only = review(&home, &root, &["--min-severity", "error", "--fail-level", "info"], None);
+    assert_eq!(errors_only.status.code(), Some(1));
+}
+
+#[test]
+fn suppressions_and_the_baseline_silence_findings() {
+    let home = fresh_home();
+    let suppressed = "def last_item(items):\n    return items[len(items)]  # nib: ignore[bug]\n";
+    let root = repository(&[("a.py", BUGGY), ("b.py", suppressed)]);
+    seed(&home, BUGGY, seeded_findings());
+    seed(&home, suppressed, seeded_findings());
+    let baseline = home.join("baseline.json");
+    let out = review(&home, &root, &["--write-baseline", baseline.to_str().unwrap(), "--fail-level", "none"], None);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("a.py:2:12: error[bug]") && !text.contains("b.py:"), "{text}");
+    let out = review(&home, &root, &["--baseline", baseline.to_str().unwrap(), "--fail-level", "info"], None);
+    assert!(out.status.success(), "everything is in the baseline: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("0 finding(s)"));
+}
+
+#[test]
+fn a_diff_on_stdin_reviews_only_what_changed_and_the_cache_serves_a_second_run() {
+    let home = fresh_home();
+    let other = "def first_item(items):\n    return items[0]\n";
+    let root = repository(&[("a.py", BUGGY), ("other.py", other)]);
+    let diff = "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n def last_item(items):\n-    return items[-1]\n+    return items[len(items)]\n";
+    let out = review(&home, &root, &["--diff", "-", "--format", "rdjsonl", "--fail-level", "none"], Some(diff));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 file(s), 1 unit(s): 1 reviewed"), "{}", stderr(&out));
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let d: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(d["location"]["path"], "a.py");
+        assert_eq!(d["location"]["range"]["start"]["line"], 2, "only added lines: {d}");
+    }
+    let again = review(&home, &root, &["--diff", "-", "--fail-level", "none"], Some(diff));
+    assert!(stderr(&again).contains("0 reviewed") && stderr(&again).contains("1 from the cache"), "{}", stderr(&again));
+    let outside = "--- a/x\n+++ b/../escape.py\n@@ -0,0 +1 @@\n+x\n";
+    let refused = review(&home, &root, &["--diff", "-"], Some(outside));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("outside the repository"), "{}", stderr(&refused));
+}
+
+#[test]
+fn saving_publishes_review_diagnostics_and_a_quick_fix_applies_the_replacement() {
+    let home = fresh_home();
+    seed(&home, BUGGY, seeded_findings());
+    let mut client = serve_at(&model_path(), &home);
+    client.initialize(json!({}), json!({})).unwrap();
+    let uri = "file:///work/items.py";
+    client.open(uri, "python", BUGGY).unwrap();
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).unwrap();
+    let published =
+        client.wait_for("publishDiagnostics", |m| m["method"] == "textDocument/publishDiagnostics").unwrap();
+    let diagnostics = published["params"]["diagnostics"].as_array().unwrap().clone();
+    assert_eq!(diagnostics.len(), 1, "{published}");
+    let d = &diagnostics[0];
+    assert_eq!((d["source"].as_str(), d["code"].as_str()), (Some("nib"), Some("bug")));
+    assert_eq!(d["range"], json!({"start": {"line": 1, "character": 11}, "end": {"line": 1, "character": 28}}));
+    let params = json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}});
+    let actions = client.call("textDocument/codeAction", params).unwrap();
+    let edit = &actions[0]["edit"]["changes"][uri][0];
+    assert_eq!(edit["newText"], "items[len(items) - 1]");
+    assert_eq!(edit["range"], d["range"]);
+    // Closing the file clears its diagnostics.
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).unwrap();
+    let cleared = client
+        .wait_for("cleared diagnostics", |m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["diagnostics"] == json!([])
+        })
+        .unwrap();
+    assert_eq!(cleared["params"]["uri"], uri);
+    shut_down(client);
+}
+
+#[test]
+fn a_pull_client_gets_diagnostics_by_request_and_none_pushed() {
+    let home = fresh_home();
+    seed(&home, BUGGY, seeded_findings());
+    let mut client = serve_at(&model_path(), &home);
+    let capabilities = json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}}});
+    let result = client.initialize(capabilities, json!({})).unwrap();
+    assert_eq!(result["capabilities"]["diagnosticProvider"]["identifier"], "nib");
+    let uri = "file:///work/items.py";
+    client.open(uri, "python", BUGGY).unwrap();
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).unwrap();
+    let mut items = Value::Null;
+    for _ in 0..200 {
+        let report = client.call("textDocument/diagnostic", json!({"textDocument": {"uri": uri}})).unwrap();
+        assert_eq!(report["kind"], "full");
+        if !report["items"].as_array().unwrap().is_empty() {
+            items = report["items"].clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(items[0]["code"], "bug", "{items}");
+    assert!(
+        client.drain().iter().all(|m| m["method"] != "textDocument/publishDiagnostics"),
+        "pull clients get no push"
+    );
+    shut_down(client);
+}
