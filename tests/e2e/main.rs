@@ -3,5 +3,6 @@
 mod cli;
 mod latency;
 mod lsp;
+mod neovim;
 mod review;
 mod support;

@@ -176,16 +176,20 @@ fn saving_publishes_review_diagnostics_and_a_quick_fix_applies_the_replacement()
 }
 
 #[test]
-fn a_pull_client_gets_diagnostics_by_request_and_none_pushed() {
+fn a_pull_client_is_asked_to_pull_and_gets_diagnostics_by_request_and_none_pushed() {
     let home = fresh_home();
     seed(&home, BUGGY, seeded_findings());
     let mut client = serve_at(&model_path(), &home);
-    let capabilities = json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}}});
+    let capabilities = json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}},
+        "workspace": {"diagnostics": {"refreshSupport": true}}});
     let result = client.initialize(capabilities, json!({})).unwrap();
     assert_eq!(result["capabilities"]["diagnosticProvider"]["identifier"], "nib");
     let uri = "file:///work/items.py";
     client.open(uri, "python", BUGGY).unwrap();
     client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).unwrap();
+    // Once the review is done the server asks the client to pull again.
+    let refresh = client.wait_for("a refresh request", |m| m["method"] == "workspace/diagnostic/refresh").unwrap();
+    client.send(&json!({"jsonrpc": "2.0", "id": refresh["id"], "result": null})).unwrap();
     let mut items = Value::Null;
     for _ in 0..200 {
         let report = client.call("textDocument/diagnostic", json!({"textDocument": {"uri": uri}})).unwrap();

@@ -123,11 +123,13 @@ impl LanguageServer for NibServer {
         }
         let engine = Engine::start(config.engine.clone(), model.path.clone());
         let caps = &params.capabilities;
-        let pull = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some());
+        // Pull only from clients that can be told to pull again when a review finishes (Neovim 0.11
+        // pulls, but only after edits): the others get pushed diagnostics.
         let refresh = caps.workspace.as_ref().and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support);
+        let pull = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some()) && refresh == Some(true);
         let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
         let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background);
-        let reviews = review::Reviews::new(reviewer, config.review.clone(), pull, refresh.unwrap_or(false));
+        let reviews = review::Reviews::new(reviewer, config.review.clone(), pull);
         let session = Session {
             documents: DocumentStore::new(encoding),
             completer: Completer::new(engine, config.completion, workspace),

@@ -18,6 +18,9 @@ use crate::documents::PositionEncoding;
 use crate::engine::CancelToken;
 use crate::review::{FileToReview, Finding, Reviewer, Severity, noise};
 
+/// How long to wait for a client to acknowledge `workspace/diagnostic/refresh`.
+const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The command a client runs to review a document now (argument: its URI).
 pub const REVIEW_COMMAND: &str = "nib.review";
 
@@ -25,10 +28,9 @@ pub const REVIEW_COMMAND: &str = "nib.review";
 pub struct Reviews {
     pub reviewer: Reviewer,
     pub config: ReviewConfig,
-    /// The client pulls diagnostics: store them and ask it to refresh, never push.
+    /// The client pulls diagnostics (and can be asked to pull again): store them and ask it to
+    /// refresh, never push.
     pub pull: bool,
-    /// The client can be asked to pull again.
-    pub refresh: bool,
     /// The review running per document: a newer save cancels it.
     running: DashMap<String, CancelToken>,
     /// The latest diagnostics per document.
@@ -36,8 +38,8 @@ pub struct Reviews {
 }
 
 impl Reviews {
-    pub fn new(reviewer: Reviewer, config: ReviewConfig, pull: bool, refresh: bool) -> Reviews {
-        Reviews { reviewer, config, pull, refresh, running: DashMap::new(), published: DashMap::new() }
+    pub fn new(reviewer: Reviewer, config: ReviewConfig, pull: bool) -> Reviews {
+        Reviews { reviewer, config, pull, running: DashMap::new(), published: DashMap::new() }
     }
 
     pub fn diagnostics(&self, uri: &str) -> Vec<Diagnostic> {
@@ -90,9 +92,8 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
         }
         reviews.published.insert(key.to_owned(), diagnostics.clone());
         if reviews.pull {
-            if reviews.refresh {
-                let _ = client.workspace_diagnostic_refresh().await;
-            }
+            // A client that never answers must not keep this task alive.
+            let _ = tokio::time::timeout(REFRESH_TIMEOUT, client.workspace_diagnostic_refresh()).await;
         } else {
             client.publish_diagnostics(uri, diagnostics, Some(doc.version)).await;
         }

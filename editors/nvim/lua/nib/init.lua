@@ -1,0 +1,109 @@
+-- nib for Neovim: starts `nib serve`, shows inline completions as ghost text,
+-- and shows review findings through vim.diagnostic (the LSP client does that).
+local ghost = require("nib.ghost")
+
+local M = {}
+
+local defaults = {
+  -- The command that starts the server; `model` is passed as --model when set.
+  cmd = { "nib", "serve" },
+  model = nil,
+  filetypes = { "python", "rust", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "c", "cpp",
+    "java", "lua" },
+  -- Wait this long after a keystroke before asking: typing fast asks once.
+  debounce_ms = 60,
+  -- nib's settings, sent as initializationOptions (see the README's Configuration).
+  settings = {},
+  keymaps = {
+    accept = "<Tab>",
+    accept_word = "<M-w>",
+    accept_line = "<M-l>",
+    dismiss = "<C-]>",
+    next = "<M-]>",
+    prev = "<M-[>",
+  },
+}
+
+M.config = vim.deepcopy(defaults)
+
+local function root_dir(buf)
+  local found = vim.fs.find({ ".git" }, { upward = true, path = vim.fs.dirname(vim.api.nvim_buf_get_name(buf)) })[1]
+  return found and vim.fs.dirname(found) or vim.fn.getcwd()
+end
+
+local function command()
+  local cmd = vim.deepcopy(M.config.cmd)
+  if M.config.model then
+    vim.list_extend(cmd, { "--model", M.config.model })
+  end
+  return cmd
+end
+
+--- Starts (or reuses) the client for a buffer.
+function M.attach(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  return vim.lsp.start({
+    name = "nib",
+    cmd = command(),
+    root_dir = root_dir(buf),
+    init_options = M.config.settings,
+  }, { bufnr = buf })
+end
+
+function M.client(buf)
+  return vim.lsp.get_clients({ name = "nib", bufnr = buf or vim.api.nvim_get_current_buf() })[1]
+end
+
+local function map_keys()
+  local keys = M.config.keymaps
+  local function imap(lhs, action, fallback)
+    if not lhs then
+      return
+    end
+    vim.keymap.set("i", lhs, function()
+      if ghost.visible() then
+        -- Text cannot change inside an expression mapping: act right after it.
+        vim.schedule(action)
+        return ""
+      end
+      return fallback and vim.api.nvim_replace_termcodes(lhs, true, false, true) or ""
+    end, { expr = true, silent = true, desc = "nib" })
+  end
+  imap(keys.accept, ghost.accept, true)
+  imap(keys.accept_word, ghost.accept_word, false)
+  imap(keys.accept_line, ghost.accept_line, false)
+  imap(keys.dismiss, ghost.clear, true)
+  imap(keys.next, function() ghost.cycle(1) end, false)
+  imap(keys.prev, function() ghost.cycle(-1) end, false)
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  local group = vim.api.nvim_create_augroup("nib", { clear = true })
+  vim.api.nvim_create_autocmd("FileType", {
+    group = group,
+    pattern = M.config.filetypes,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  ghost.setup(group, M)
+  map_keys()
+  vim.api.nvim_create_user_command("NibStatus", function()
+    require("nib.status").show(M.client())
+  end, { desc = "nib: model, latency and cache figures" })
+  vim.api.nvim_create_user_command("NibReview", function()
+    local client = M.client()
+    if client then
+      client:exec_cmd({ title = "nib review", command = "nib.review", arguments = { vim.uri_from_bufnr(0) } })
+    end
+  end, { desc = "nib: review the current file now" })
+  -- Buffers already open when setup runs.
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(M.config.filetypes, vim.bo[buf].filetype) then
+      M.attach(buf)
+    end
+  end
+end
+
+return M

