@@ -86,7 +86,13 @@ fn the_prompt_carries_definitions_from_other_files() {
     std::fs::write(dir.join("main.py"), "import util\n\nx = util.clamp(5, 0, 3)\ny = clamp(\n").unwrap();
     let model = model_path();
     let location = format!("{}:4:11", dir.join("main.py").display());
-    let out = run(&["complete", &location, "--prompt", "--model", model.to_str().unwrap()]);
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[completion]\ncontext = \"full\"\n").unwrap();
+    let out = nib()
+        .env("NIB_CONFIG", &config)
+        .args(["complete", &location, "--prompt", "--model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let prompt = String::from_utf8_lossy(&out.stdout);
