@@ -6,3 +6,4 @@ mod lsp;
 mod neovim;
 mod review;
 mod support;
+mod vscode;

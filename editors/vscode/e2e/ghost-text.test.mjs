@@ -33,6 +33,10 @@ writeFileSync(
     "security.workspace.trust.enabled": false,
     "editor.inlineSuggest.enabled": true,
     "files.autoSave": "off",
+    // Only the inline suggestion: no completion list competing for Tab.
+    "editor.quickSuggestions": { "other": "off", "comments": "off", "strings": "off" },
+    "editor.suggestOnTriggerCharacters": false,
+    "chat.disableAIFeatures": true,
   }),
 );
 const env = { ...process.env, HOME: dirs.home };
@@ -46,8 +50,17 @@ const server = spawn(
   codeServer,
   ["--bind-addr", `127.0.0.1:${port}`, "--auth", "none", "--disable-telemetry", "--disable-update-check",
     "--disable-workspace-trust", ...common, dirs.work],
-  { env, stdio: ["ignore", "pipe", "pipe"] },
+  { env, stdio: ["ignore", "pipe", "pipe"], detached: true },
 );
+// code-server starts children of its own: stop the whole group.
+const stopServer = () => {
+  try {
+    process.kill(-server.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+};
+process.on("exit", stopServer);
 let serverLog = "";
 server.stdout.on("data", (d) => (serverLog += d));
 server.stderr.on("data", (d) => (serverLog += d));
@@ -71,10 +84,13 @@ try {
 
   const open = async (name) => {
     await page.keyboard.press("Control+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 30_000 });
     await page.keyboard.type(name);
+    await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 30_000 });
     await page.keyboard.press("Enter");
-    await page.waitForSelector(`.monaco-editor[data-uri$="${name}"]`, { timeout: 30_000 });
-    await page.waitForTimeout(500);
+    await page.waitForSelector(`.tab.active[aria-label*="${name}"]`, { timeout: 30_000 });
+    await page.waitForSelector(".editor-instance .monaco-editor .view-lines", { timeout: 30_000 });
+    await page.waitForTimeout(1000);
   };
   await open("sample.py");
   // Line 24 is `        return ` in total_value.
@@ -102,10 +118,17 @@ try {
   await page.keyboard.press("Control+S");
   await page.waitForSelector(".monaco-editor .squiggly-error", { timeout: 120_000 });
   console.log("review diagnostic shown in VS Code");
+  if (process.env.NIB_SCREENSHOT) {
+    await page.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-review.png") });
+  }
 } catch (err) {
   console.error(serverLog.slice(-4000));
+  if (process.env.NIB_SCREENSHOT) {
+    await browser.pages()[0]?.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-failed.png") });
+  }
   throw err;
 } finally {
-  await browser.close();
-  server.kill();
+  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]);
+  stopServer();
 }
+process.exit(0);

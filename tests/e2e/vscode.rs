@@ -1,0 +1,71 @@
+//! The VS Code extension, packaged to a .vsix and installed into a real VS Code (code-server
+//! 4.139.1), driven by headless Chromium (`editors/vscode/e2e/ghost-text.test.mjs`): ghost text
+//! appears while typing and Tab inserts it; saving a file shows nib's review diagnostic.
+//! Node, Chromium and code-server come from `.ci/setup`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use nib::review::cache::ReviewCache;
+use nib::review::prompt::ReviewPrompt;
+
+use crate::support::{fresh_home, model_path};
+
+const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+
+fn node_bin() -> PathBuf {
+    let bin =
+        std::env::var_os("NIB_NODE_BIN").map(PathBuf::from).unwrap_or_else(|| nib::config::nib_home().join("node/bin"));
+    assert!(bin.join("npm").exists(), "no Node at {}: run .ci/setup", bin.display());
+    bin
+}
+
+fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)]) -> String {
+    let bin = node_bin();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new(bin.join(program));
+    cmd.current_dir(dir).args(args).env("PATH", path);
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().expect("run node");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{program} {args:?} failed:\n{log}");
+    log
+}
+
+#[test]
+fn ghost_text_and_review_diagnostics_in_code_server() {
+    let extension = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/vscode");
+    assert!(extension.join("e2e/node_modules/code-server").exists(), "no code-server: run .ci/setup");
+    run(&extension, "npm", &["run", "--silent", "build"], &[]);
+    run(&extension, "npm", &["run", "--silent", "package"], &[]);
+
+    // What a past review of items.py left in the cache: the review is known, the rest is real.
+    let home = fresh_home();
+    let model_id = nib::engine::model_id(&model_path()).unwrap();
+    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", BUGGY);
+    std::fs::create_dir_all(home.join("review-cache")).unwrap();
+    let finding = json!([{"rule": "bug", "severity": "error", "message": "Off by one.",
+        "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"}]);
+    std::fs::write(home.join("review-cache").join(format!("{key}.json")), finding.to_string()).unwrap();
+
+    let screenshot = home.join("ghost-text.png");
+    let log = run(
+        &extension.join("e2e"),
+        "node",
+        &["ghost-text.test.mjs"],
+        &[
+            ("NIB_BIN", Path::new(env!("CARGO_BIN_EXE_nib"))),
+            ("NIB_TEST_MODEL", &model_path()),
+            ("NIB_HOME", &home),
+            ("NIB_SCREENSHOT", &screenshot),
+        ],
+    );
+    assert!(log.contains("ghost text in VS Code:"), "{log}");
+    assert!(log.contains("review diagnostic shown in VS Code"), "{log}");
+    assert!(screenshot.exists());
+    eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
+}
