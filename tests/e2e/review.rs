@@ -207,3 +207,27 @@ fn a_pull_client_is_asked_to_pull_and_gets_diagnostics_by_request_and_none_pushe
     );
     shut_down(client);
 }
+
+#[test]
+fn a_git_revision_diff_reviews_the_changed_function_only() {
+    let home = fresh_home();
+    let stable = "def first_item(items):\n    return items[0]\n";
+    let root = repository(&[("a.py", "def last_item(items):\n    return items[-1]\n"), ("b.py", stable)]);
+    std::fs::write(root.join("a.py"), BUGGY).unwrap();
+    let commit = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "break it"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(commit.success());
+    seed(&home, BUGGY, seeded_findings());
+    let out = review(&home, &root, &["--diff", "HEAD~1", "--format", "rdjsonl", "--fail-level", "none"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 file(s), 1 unit(s): 0 reviewed"), "{}", stderr(&out));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["location"]["path"], "a.py");
+    let bad = review(&home, &root, &["--diff", "--output=/etc/x"], None);
+    assert_eq!(bad.status.code(), Some(2), "an option is never taken for a revision");
+}
