@@ -172,6 +172,14 @@ fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnost
     let status = nvim
         .lua("require('nib.status').format(require('nib').client():request_sync('nib/status', nil, 5000, 0).result)");
     assert!(status[0].as_str().unwrap().contains("ready"), "{status}");
+    // :checkhealth nib finds the binary and the model.
+    nvim.send("<Esc>:checkhealth nib<CR>");
+    let report = || nvim.lua("table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')");
+    nvim.wait("the health report", Duration::from_secs(20), |_| {
+        report().as_str().is_some_and(|r| r.contains("model:"))
+    });
+    let health = report().as_str().unwrap_or_default().to_owned();
+    assert!(health.contains("OK") && !health.contains("ERROR"), "{health}");
     let errors = nvim.lua("vim.v.errmsg");
     assert_eq!(errors, json!(""), "Neovim reported an error");
     let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
