@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use nib::review::cache::ReviewCache;
-use nib::review::prompt::ReviewPrompt;
-
-use crate::support::{fresh_home, model_path};
+use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review};
 
 const SAMPLE: &str = include_str!("../fixtures/sample.py");
-const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
 
 fn nvim_binary() -> PathBuf {
     let path = std::env::var_os("NIB_NVIM")
@@ -122,12 +118,7 @@ fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnost
     std::fs::write(dir.join("sample.py"), SAMPLE).unwrap();
     std::fs::write(dir.join("items.py"), BUGGY).unwrap();
     // What a past review of items.py left in the cache: the review is known, the rest is real.
-    let model_id = nib::engine::model_id(&model_path()).unwrap();
-    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", BUGGY);
-    std::fs::create_dir_all(home.join("review-cache")).unwrap();
-    let finding = json!([{"rule": "bug", "severity": "error", "message": "Off by one.",
-        "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"}]);
-    std::fs::write(home.join("review-cache").join(format!("{key}.json")), finding.to_string()).unwrap();
+    seed_review(&home, BUGGY, &off_by_one());
 
     let nvim = Nvim::start(&home, &dir);
     nvim.send(":edit sample.py<CR>");

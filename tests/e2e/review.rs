@@ -7,12 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use nib::review::cache::ReviewCache;
-use nib::review::prompt::ReviewPrompt;
-
-use crate::support::{fresh_home, model_path, nib_at, serve_at, shut_down};
-
-const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+use crate::support::{BUGGY, fresh_home, model_path, nib_at, off_by_one, seed_review, serve_at, shut_down};
 
 /// A git repository with `files`, committed.
 fn repository(files: &[(&str, &str)]) -> PathBuf {
@@ -32,15 +27,6 @@ fn repository(files: &[(&str, &str)]) -> PathBuf {
     root
 }
 
-/// Findings a past review of `unit` (Python) left in the cache under `home`.
-fn seed(home: &Path, unit: &str, findings: Value) {
-    let model_id = nib::engine::model_id(&model_path()).unwrap();
-    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", unit);
-    let dir = home.join("review-cache");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{key}.json")), findings.to_string()).unwrap();
-}
-
 fn review(home: &Path, root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = nib_at(home);
     cmd.current_dir(root).arg("review").args(args).arg("--model").arg(model_path());
@@ -57,18 +43,18 @@ fn stderr(out: &Output) -> String {
 }
 
 fn seeded_findings() -> Value {
-    json!([
-        {"rule": "bug", "severity": "error", "message": "Off by one: the last index is len(items) - 1.",
-         "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"},
-        {"rule": "style", "severity": "info", "message": "Not in the file.", "quote": "print(items)", "replacement": null},
-    ])
+    let mut findings = off_by_one();
+    let absent = json!({"rule": "style", "severity": "info", "message": "Not in the file.", "quote": "print(items)",
+        "replacement": null});
+    findings.as_array_mut().expect("a list").push(absent);
+    findings
 }
 
 #[test]
 fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
     let home = fresh_home();
     let root = repository(&[("src/items.py", BUGGY)]);
-    seed(&home, BUGGY, seeded_findings());
+    seed_review(&home, BUGGY, &seeded_findings());
     let out = review(&home, &root, &["--format", "rdjson", "--fail-level", "none"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let rd: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -110,8 +96,8 @@ fn suppressions_and_the_baseline_silence_findings() {
     let home = fresh_home();
     let suppressed = "def last_item(items):\n    return items[len(items)]  # nib: ignore[bug]\n";
     let root = repository(&[("a.py", BUGGY), ("b.py", suppressed)]);
-    seed(&home, BUGGY, seeded_findings());
-    seed(&home, suppressed, seeded_findings());
+    seed_review(&home, BUGGY, &seeded_findings());
+    seed_review(&home, suppressed, &seeded_findings());
     let baseline = home.join("baseline.json");
     let out = review(&home, &root, &["--write-baseline", baseline.to_str().unwrap(), "--fail-level", "none"], None);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -146,7 +132,7 @@ fn a_diff_on_stdin_reviews_only_what_changed_and_the_cache_serves_a_second_run()
 #[test]
 fn saving_publishes_review_diagnostics_and_a_quick_fix_applies_the_replacement() {
     let home = fresh_home();
-    seed(&home, BUGGY, seeded_findings());
+    seed_review(&home, BUGGY, &seeded_findings());
     let mut client = serve_at(&model_path(), &home);
     client.initialize(json!({}), json!({})).unwrap();
     let uri = "file:///work/items.py";
@@ -178,7 +164,7 @@ fn saving_publishes_review_diagnostics_and_a_quick_fix_applies_the_replacement()
 #[test]
 fn a_pull_client_is_asked_to_pull_and_gets_diagnostics_by_request_and_none_pushed() {
     let home = fresh_home();
-    seed(&home, BUGGY, seeded_findings());
+    seed_review(&home, BUGGY, &seeded_findings());
     let mut client = serve_at(&model_path(), &home);
     let capabilities = json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}},
         "workspace": {"diagnostics": {"refreshSupport": true}}});
@@ -220,7 +206,7 @@ fn a_git_revision_diff_reviews_the_changed_function_only() {
         .status()
         .unwrap();
     assert!(commit.success());
-    seed(&home, BUGGY, seeded_findings());
+    seed_review(&home, BUGGY, &seeded_findings());
     let out = review(&home, &root, &["--diff", "HEAD~1", "--format", "rdjsonl", "--fail-level", "none"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("1 file(s), 1 unit(s): 0 reviewed"), "{}", stderr(&out));

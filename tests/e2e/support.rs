@@ -62,3 +62,22 @@ pub fn init(client: &mut LspClient, capabilities: Value) -> Value {
 pub fn init_with(client: &mut LspClient, capabilities: Value, options: Value) -> Value {
     client.initialize(capabilities, options).expect("initialize")
 }
+
+/// A Python function with an off-by-one, and the finding a review of it gives.
+pub const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+
+pub fn off_by_one() -> Value {
+    serde_json::json!([{"rule": "bug", "severity": "error", "message": "Off by one: the last index is len(items) - 1.",
+        "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"}])
+}
+
+/// Leaves `findings` in the review cache under `home` as a past review of `unit` (Python) would have:
+/// the real binary or server then locates, filters and reports them.
+pub fn seed_review(home: &Path, unit: &str, findings: &Value) {
+    let model_id = nib::engine::model_id(&model_path()).expect("the model's id");
+    let version = nib::review::prompt::ReviewPrompt::builtin().version;
+    let key = nib::review::cache::ReviewCache::key(&model_id, &version, "python", unit);
+    let dir = home.join("review-cache");
+    std::fs::create_dir_all(&dir).expect("create the review cache");
+    std::fs::write(dir.join(format!("{key}.json")), findings.to_string()).expect("seed the review cache");
+}

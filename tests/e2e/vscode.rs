@@ -6,14 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
-
-use nib::review::cache::ReviewCache;
-use nib::review::prompt::ReviewPrompt;
-
-use crate::support::{fresh_home, model_path};
-
-const BUGGY: &str = "def last_item(items):\n    return items[len(items)]\n";
+use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review};
 
 fn node_bin() -> PathBuf {
     let bin =
@@ -45,12 +38,7 @@ fn ghost_text_and_review_diagnostics_in_code_server() {
 
     // What a past review of items.py left in the cache: the review is known, the rest is real.
     let home = fresh_home();
-    let model_id = nib::engine::model_id(&model_path()).unwrap();
-    let key = ReviewCache::key(&model_id, &ReviewPrompt::builtin().version, "python", BUGGY);
-    std::fs::create_dir_all(home.join("review-cache")).unwrap();
-    let finding = json!([{"rule": "bug", "severity": "error", "message": "Off by one.",
-        "quote": "items[len(items)]", "replacement": "items[len(items) - 1]"}]);
-    std::fs::write(home.join("review-cache").join(format!("{key}.json")), finding.to_string()).unwrap();
+    seed_review(&home, BUGGY, &off_by_one());
 
     let screenshot = home.join("ghost-text.png");
     let log = run(
