@@ -69,20 +69,13 @@ pub struct Row {
 /// The source files under `roots` that nib can parse, sorted, with their text.
 pub fn source_files(roots: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
-    let mut pending: Vec<PathBuf> = roots.to_vec();
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
-                let entry = entry?.path();
-                if !entry.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-                    pending.push(entry);
-                }
-            }
-        } else if Language::detect("", &path.to_string_lossy()).is_some() {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                files.push((path, text));
-            }
-        }
+    for root in roots {
+        let paths = if std::fs::metadata(root)?.is_dir() {
+            crate::syntax::source_files(root, usize::MAX)
+        } else {
+            vec![root.clone()]
+        };
+        files.extend(paths.into_iter().filter_map(|path| std::fs::read_to_string(&path).ok().map(|text| (path, text))));
     }
     files.sort();
     Ok(files)

@@ -13,8 +13,6 @@ use crate::syntax::{Language, Syntax};
 /// Bounds on the workspace scan: a monorepo must not stall start-up or fill memory.
 const MAX_SCANNED_FILES: usize = 5_000;
 const MAX_SCANNED_BYTES: u64 = 1024 * 1024;
-/// Folders that hold dependencies or build output rather than the user's code.
-const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "build", "dist", "out", "vendor", "__pycache__", "venv"];
 
 /// One indexed file.
 #[derive(Debug, Clone)]
@@ -83,29 +81,11 @@ impl SymbolIndex {
 
     /// Indexes the source files under `root` that nib can parse; returns how many.
     pub fn scan(&self, root: &Path) -> usize {
-        let mut pending = vec![root.to_path_buf()];
-        let mut n_indexed = 0;
-        while let Some(dir) = pending.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            entries.sort();
-            for path in entries {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                if name.starts_with('.') || SKIPPED_DIRS.contains(&name) {
-                    continue;
-                }
-                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-                if meta.is_dir() {
-                    pending.push(path);
-                } else if meta.is_file() && meta.len() <= MAX_SCANNED_BYTES {
-                    if n_indexed >= MAX_SCANNED_FILES {
-                        return n_indexed;
-                    }
-                    n_indexed += usize::from(self.index_file(root, &path));
-                }
-            }
-        }
-        n_indexed
+        crate::syntax::source_files(root, MAX_SCANNED_FILES)
+            .iter()
+            .filter(|path| std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_SCANNED_BYTES))
+            .filter(|path| self.index_file(root, path))
+            .count()
     }
 
     fn index_file(&self, root: &Path, path: &Path) -> bool {

@@ -63,8 +63,6 @@ pub enum BatchError {
     Io(String, std::io::Error),
 }
 
-/// Folders that hold dependencies or build output, not the code under review.
-const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "build", "dist", "vendor", "__pycache__", "venv"];
 /// Files larger than this are not reviewed (generated code, bundles).
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -135,27 +133,13 @@ pub async fn run(
 /// The repository-relative paths of the source files at `path` (a file, or a folder walked).
 fn collect(root: &Path, path: &Path, found: &mut Vec<String>) -> Result<(), BatchError> {
     let absolute = std::fs::canonicalize(path).map_err(|e| BatchError::Io(path.display().to_string(), e))?;
-    let relative = absolute
-        .strip_prefix(root)
-        .map_err(|_| BatchError::OutsideRoot(path.display().to_string(), root.display().to_string()))?;
-    if absolute.is_file() {
-        found.push(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-        return Ok(());
+    if !absolute.starts_with(root) {
+        return Err(BatchError::OutsideRoot(path.display().to_string(), root.display().to_string()));
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&absolute)
-        .map_err(|e| BatchError::Io(path.display().to_string(), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let is_dir = entry.symlink_metadata().is_ok_and(|m| m.is_dir());
-        if name.starts_with('.') || (is_dir && SKIPPED_DIRS.contains(&name.as_str())) {
-            continue;
-        }
-        if is_dir || Language::detect("", &name).is_some() {
-            collect(root, &entry, found)?;
-        }
+    let files = if absolute.is_file() { vec![absolute] } else { crate::syntax::source_files(&absolute, usize::MAX) };
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap_or(&file);
+        found.push(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
     }
     Ok(())
 }
