@@ -155,8 +155,9 @@ fn past_its_deadline_a_request_answers_and_finishes_into_the_cache() {
     client.call("textDocument/inlineCompletion", inline_params(SAMPLE_URI, 23, 15)).unwrap();
     assert!(started.elapsed().as_millis() < 500, "the deadline did not cut the request short");
     // The same request again, once the background generation has finished, comes from the cache.
+    // Up to two minutes: the editor tests' browsers and editors may share the two cores meanwhile.
     let mut cached = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..1200 {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let answer = client.call("textDocument/inlineCompletion", inline_params(SAMPLE_URI, 23, 15)).unwrap();
         if client.status().unwrap()["engine"]["last"]["cache"] == "completion" {
