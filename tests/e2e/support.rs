@@ -81,3 +81,17 @@ pub fn seed_review(home: &Path, unit: &str, findings: &Value) {
     std::fs::create_dir_all(&dir).expect("create the review cache");
     std::fs::write(dir.join(format!("{key}.json")), findings.to_string()).expect("seed the review cache");
 }
+
+/// The default model's copy that declares FIM token ids (`models/fim_copy.py`), for the FIM templates:
+/// its text is meaningless, its prompts, token counts and latencies are real.
+pub fn fim_model_path() -> PathBuf {
+    let model = nib::config::default_model_path();
+    let stem = model.file_stem().expect("the default model has a file name").to_string_lossy();
+    let path = model.with_file_name(format!("{stem}-fim.gguf"));
+    assert!(
+        path.exists(),
+        "no FIM copy of the model at {}: run `bash .ci/setup --editors` or `python3 models/fim_copy.py` first",
+        path.display()
+    );
+    path
+}
