@@ -73,7 +73,9 @@ function M.request()
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = 2 }
   local changedtick = vim.b[buf].changedtick
-  local ok, id = client:request("textDocument/inlineCompletion", params, function(err, result)
+  -- Declared first: the callback must see this request's id (a `local` is not in scope in its own initializer).
+  local ok, id
+  ok, id = client:request("textDocument/inlineCompletion", params, function(err, result)
     if pending and pending.id == id then
       pending = nil
     end
