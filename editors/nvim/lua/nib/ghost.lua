@@ -60,8 +60,10 @@ local function show(buf, row, col, items)
   render()
 end
 
---- Asks for a completion at the cursor now.
-function M.request()
+--- Asks for a completion at the cursor now. `explicit` (the user asked) sends triggerKind 1
+--- (Invoked): nib then waits for the whole suggestion, where an automatic request (2) may be
+--- answered empty at its deadline while a cold file's prompt is still being evaluated.
+function M.request(explicit)
   local buf = vim.api.nvim_get_current_buf()
   local client = nib.client(buf)
   if not client or vim.fn.mode() ~= "i" then
@@ -71,13 +73,20 @@ function M.request()
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
-  params.context = { triggerKind = 2 }
+  params.context = { triggerKind = explicit and 1 or 2 }
+  if explicit then
+    -- An explicit request may take seconds on a cold file: say that something is happening.
+    vim.api.nvim_echo({ { "nib: thinking…", "Comment" } }, false, {})
+  end
   local changedtick = vim.b[buf].changedtick
   -- Declared first: the callback must see this request's id (a `local` is not in scope in its own initializer).
   local ok, id
   ok, id = client:request("textDocument/inlineCompletion", params, function(err, result)
     if pending and pending.id == id then
       pending = nil
+    end
+    if explicit then
+      vim.api.nvim_echo({ { "" } }, false, {})
     end
     -- Stale: the buffer changed or the cursor moved since the request.
     local now = vim.api.nvim_win_get_cursor(0)
@@ -89,6 +98,22 @@ function M.request()
   if ok then
     pending = { client = client, id = id }
   end
+end
+
+--- :NibComplete and the `complete` key: an explicit request. From Normal mode it first starts
+--- Insert mode after the cursor, as `a` does (ghost text lives in Insert mode).
+function M.complete()
+  if vim.fn.mode() == "i" then
+    return M.request(true)
+  end
+  vim.api.nvim_create_autocmd("ModeChanged", {
+    pattern = "*:i",
+    once = true,
+    callback = vim.schedule_wrap(function()
+      M.request(true)
+    end),
+  })
+  vim.api.nvim_feedkeys("a", "n", false)
 end
 
 local function insert(text)
@@ -148,7 +173,7 @@ function M.setup(group, plugin)
     callback = function()
       M.clear()
       timer:stop()
-      timer:start(nib.config.debounce_ms, 0, vim.schedule_wrap(M.request))
+      timer:start(nib.config.debounce_ms, 0, vim.schedule_wrap(function() M.request(false) end))
     end,
   })
   vim.api.nvim_create_autocmd("CursorMovedI", {

@@ -1,6 +1,7 @@
 -- nib for Neovim: starts `nib serve`, shows inline completions as ghost text,
 -- and shows review findings through vim.diagnostic (the LSP client does that).
 local ghost = require("nib.ghost")
+local rest = require("nib.rest")
 
 local M = {}
 
@@ -12,6 +13,8 @@ local defaults = {
     "java", "lua" },
   -- Wait this long after a keystroke before asking: typing fast asks once.
   debounce_ms = 60,
+  -- After the cursor has rested this long, nib warms the prompt there (nib/cursorRest); 0 turns it off.
+  rest_ms = 250,
   -- nib's settings, sent as initializationOptions (see the README's Configuration).
   settings = {},
   keymaps = {
@@ -21,6 +24,8 @@ local defaults = {
     dismiss = "<C-]>",
     next = "<M-]>",
     prev = "<M-[>",
+    -- Ask explicitly (Insert or Normal mode): nib waits for the whole suggestion, even on a cold file.
+    complete = "<M-\\>",
   },
 }
 
@@ -47,6 +52,7 @@ function M.attach(buf)
     cmd = command(),
     root_dir = root_dir(buf),
     init_options = M.config.settings,
+    handlers = { ["nib/suggestionReady"] = rest.on_ready },
   }, { bufnr = buf })
 end
 
@@ -75,6 +81,9 @@ local function map_keys()
   imap(keys.dismiss, ghost.clear, true)
   imap(keys.next, function() ghost.cycle(1) end, false)
   imap(keys.prev, function() ghost.cycle(-1) end, false)
+  if keys.complete then
+    vim.keymap.set({ "i", "n" }, keys.complete, ghost.complete, { silent = true, desc = "nib: complete here" })
+  end
 end
 
 function M.setup(opts)
@@ -88,10 +97,13 @@ function M.setup(opts)
     end,
   })
   ghost.setup(group, M)
+  rest.setup(group, M)
   map_keys()
   vim.api.nvim_create_user_command("NibStatus", function()
     require("nib.status").show(M.client())
   end, { desc = "nib: model, latency and cache figures" })
+  vim.api.nvim_create_user_command("NibComplete", ghost.complete,
+    { desc = "nib: ask for a completion here and wait for it" })
   vim.api.nvim_create_user_command("NibReview", function()
     local client = M.client()
     if client then
