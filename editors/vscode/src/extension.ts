@@ -1,13 +1,29 @@
 // nib for VS Code: starts `nib serve`, and lets vscode-languageclient provide inline
-// completions (LSP 3.18), diagnostics and quick fixes; adds a status-bar item and commands.
+// completions (LSP 3.18), diagnostics and quick fixes; adds a status-bar item and commands, tells
+// nib where the cursor rests (nib/cursorRest) and asks again when nib says a suggestion is ready.
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
 import { initializationOptions, NibStatus, statusBarText, statusLines } from "./status";
 
 let client: LanguageClient | undefined;
 let enabled = true;
 
 const LANGUAGES = ["python", "rust", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "c", "cpp", "java", "lua"];
+const SELECTOR = LANGUAGES.map((language) => ({ language }));
+
+/** The cursor in the active editor, if nib has that document. */
+function currentSpot(): Spot | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!client?.isRunning() || !editor || vscode.languages.match(SELECTOR, editor.document) === 0) {
+    return undefined;
+  }
+  const c2p = client.code2ProtocolConverter;
+  return {
+    textDocument: { uri: c2p.asUri(editor.document.uri), version: editor.document.version },
+    position: c2p.asPosition(editor.selection.active),
+  };
+}
 
 async function status(): Promise<NibStatus | undefined> {
   try {
@@ -22,7 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   enabled = config.get<boolean>("completion.enabled", true);
   const serverOptions: ServerOptions = { command: config.get<string>("path", "nib"), args: ["serve"] };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: LANGUAGES.map((language) => ({ language })),
+    documentSelector: SELECTOR,
     initializationOptions: initializationOptions({
       model: config.get<string>("model"),
       context: config.get<string>("completion.context"),
@@ -31,13 +47,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       minSeverity: config.get<string>("review.minSeverity"),
     }),
     middleware: {
-      // Toggling completion off stops asking; the server keeps its caches.
+      // Toggling completion off stops asking; the server keeps its caches. The trigger kind is
+      // renumbered for LSP (see lspTriggerKind): an explicit trigger (Alt+\) must reach nib as
+      // Invoked (1), so nib waits for the whole suggestion instead of answering at its deadline.
       provideInlineCompletionItems: (document, position, ctx, token, next) =>
-        enabled ? next(document, position, ctx, token) : undefined,
+        enabled
+          ? next(document, position, { ...ctx, triggerKind: lspTriggerKind(ctx.triggerKind) as number }, token)
+          : undefined,
     },
   };
   client = new LanguageClient("nib", "nib", serverOptions, clientOptions);
   client.registerProposedFeatures();
+  // nib answered an automatic request empty while a cold file was evaluated; the suggestion is now
+  // cached: ask again if the cursor is still where it was.
+  client.onNotification("nib/suggestionReady", (spot: Spot) => {
+    if (enabled && sameSpot(currentSpot(), spot)) {
+      void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    }
+  });
+  // Toggled off, nothing is asked for, so there is nothing to warm either.
+  const rest = new RestTimer(config.get<number>("completion.restMs", 250), () => (enabled ? currentSpot() : undefined),
+    (spot) => client?.sendNotification("nib/cursorRest", spot).catch(() => undefined));
 
   const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   item.command = "nib.showStatus";
@@ -51,6 +81,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     item,
     { dispose: () => clearInterval(timer) },
+    rest,
+    // Each move, edit or editor switch starts the wait for rest again.
+    vscode.window.onDidChangeTextEditorSelection(() => rest.touch()),
+    vscode.window.onDidChangeActiveTextEditor(() => rest.touch()),
+    vscode.workspace.onDidChangeTextDocument(() => rest.touch()),
     vscode.commands.registerCommand("nib.toggleCompletion", async () => {
       enabled = !enabled;
       await refresh();
@@ -71,6 +106,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
   );
   await client.start();
+  rest.touch();
   await refresh();
 }
 
