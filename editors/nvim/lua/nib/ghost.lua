@@ -69,6 +69,8 @@ function M.request(explicit)
   if not client or vim.fn.mode() ~= "i" then
     return
   end
+  -- This request supersedes one still waiting for typing to pause (which would cancel an explicit one).
+  timer:stop()
   cancel_pending()
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
