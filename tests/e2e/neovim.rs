@@ -26,12 +26,18 @@ struct Nvim {
 }
 
 impl Nvim {
+    /// With no deadline: every request waits for its whole suggestion.
     fn start(home: &Path, dir: &Path) -> Nvim {
+        Nvim::start_with(home, dir, "{ completion = { deadline_ms = 600000, prefetch = false } }")
+    }
+
+    /// `settings`: nib's initializationOptions, as a Lua table.
+    fn start_with(home: &Path, dir: &Path, settings: &str) -> Nvim {
         let socket = dir.join("nvim.sock");
         let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/nvim");
         let setup = format!(
             "lua require('nib').setup({{ cmd = {{ '{}', 'serve' }}, model = '{}', debounce_ms = 20, \
-             settings = {{ completion = {{ deadline_ms = 600000, prefetch = false }} }} }})",
+             settings = {settings} }})",
             env!("CARGO_BIN_EXE_nib"),
             model_path().display()
         );
@@ -173,6 +179,66 @@ fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnost
     assert!(health.contains("OK") && !health.contains("ERROR"), "{health}");
     let errors = nvim.lua("vim.v.errmsg");
     assert_eq!(errors, json!(""), "Neovim reported an error");
+    let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
+    assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
+}
+
+/// A real file of several hundred lines from Python's standard library (textwrap.py, about 500
+/// lines), read where this machine's Python keeps it: not vendored.
+fn stdlib_file() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import textwrap; print(textwrap.__file__)"])
+        .output()
+        .expect("python3 finds textwrap.py");
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let n = text.lines().count();
+    assert!((300..=1000).contains(&n), "{path} has {n} lines: not the few hundred this test is about");
+    text
+}
+
+#[test]
+fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_deadline() {
+    // nib's own defaults (a 2 s deadline): the first automatic request on a cold file may be answered
+    // empty while the prompt is evaluated; nib/cursorRest has it warmed from the moment the file
+    // opened, and nib/suggestionReady makes the plugin ask again once the suggestion is cached.
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = stdlib_file();
+    std::fs::write(dir.join("textwrap.py"), &text).unwrap();
+    // The first `return <word>...` line past the middle of the file: cut it after `return `, type the
+    // word's first four characters, and the rest is what a model should suggest.
+    let lines: Vec<&str> = text.lines().collect();
+    let (n, prefix, typed) = lines
+        .iter()
+        .enumerate()
+        .skip(lines.len() / 2)
+        .find_map(|(i, line)| {
+            let rest = line.trim_start().strip_prefix("return ")?;
+            let typed = rest.get(..4)?;
+            (rest.len() > 8 && typed.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .then(|| (i + 1, &line[..line.len() - rest.len()], typed))
+        })
+        .expect("a `return` line in the second half of the file");
+
+    let nvim = Nvim::start_with(&home, &dir, "{}");
+    nvim.send(":edit textwrap.py<CR>");
+    nvim.wait("nib to attach", Duration::from_secs(30), |n| n.lua("require('nib').client() ~= nil") == json!(true));
+    nvim.send(&format!(":call setline({n}, '{prefix}')<CR>"));
+    nvim.wait("the line cut", Duration::from_secs(5), |v| v.line(n) == prefix);
+
+    let started = Instant::now();
+    nvim.send(&format!(":{n}<CR>A{typed}"));
+    nvim.wait("ghost text", Duration::from_secs(60), |n| n.lua("require('nib.ghost').visible()") == json!(true));
+    let ghost = nvim.lua("require('nib.ghost').text()");
+    eprintln!(
+        "ghost text on a cold {}-line file after {typed:?}, {:.1} s: {ghost}",
+        lines.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(ghost.as_str().is_some_and(|g| !g.is_empty()), "{ghost}");
+    assert_eq!(nvim.line(n), format!("{prefix}{typed}"), "the ghost text is not inserted until accepted");
     let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
     assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
 }
