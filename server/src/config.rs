@@ -92,8 +92,14 @@ pub struct CompletionConfig {
     pub max_tokens: u32,
     /// Most lines in a multi-line suggestion.
     pub max_lines: u32,
-    /// Time budget per request: past it, answer with the text so far and finish in the background.
+    /// Time budget per automatic request (the user is typing): past it, answer with the text so far and
+    /// finish in the background.
     pub deadline_ms: u64,
+    /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
+    pub invoked_timeout_ms: u64,
+    /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
+    /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
+    pub typing_suffix_tokens: u32,
     /// After a suggestion, compute the next one as if it were accepted, at idle priority.
     pub prefetch: bool,
     /// Finished completions kept for reuse.
@@ -165,6 +171,8 @@ impl Default for CompletionConfig {
             max_tokens: 64,
             max_lines: 8,
             deadline_ms: 2000,
+            invoked_timeout_ms: 30_000,
+            typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,
             template: None,

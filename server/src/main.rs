@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 
 use nib::bench::eval::{self, Hide};
-use nib::completion::{Completer, CompletionError, Request, Suggestion};
+use nib::completion::{Completer, CompletionError, Request, Suggestion, Trigger};
 use nib::config::{self, Config, ContextMode, ModelChoice};
 use nib::context::Workspace;
 use nib::documents::{Column, Document, MAX_DOCUMENT_BYTES, Position, position};
@@ -248,7 +248,8 @@ fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let model = config::resolve_model(model.model.as_deref(), &config);
     let engine = Engine::start(config.engine.clone(), model.path.clone());
     // One completion, run to its end: no deadline, nothing to prefetch for.
-    let completion = nib::config::CompletionConfig { deadline_ms: 3_600_000, prefetch: false, ..config.completion };
+    let completion =
+        nib::config::CompletionConfig { invoked_timeout_ms: 3_600_000, prefetch: false, ..config.completion };
     // Context from the file itself and its folder's files.
     let workspace = Arc::new(Workspace::default());
     if let Some(folder) = path.parent() {
@@ -275,6 +276,7 @@ fn complete(args: CompleteArgs) -> Result<()> {
         cursor: s.cursor,
         document: Some(&s.uri),
         syntax: s.document.syntax.as_ref(),
+        trigger: Trigger::Invoked,
     };
     if args.prompt {
         let prompt = s.runtime.block_on(s.completer.prompt_text(request)).map_err(|e| explain(e, &s.model))?;
@@ -355,6 +357,7 @@ fn bench_context(args: ContextArgs) -> Result<()> {
     let budget = Budget {
         n_tokens: config.completion.n_prompt_tokens as usize,
         suffix_percent: config.completion.suffix_percent as usize,
+        n_suffix_max: usize::MAX,
         n_context_tokens: config.completion.context_tokens as usize,
     };
     let report = nib::bench::context::context(tokenizer.as_ref(), &template, &text, language, budget, args.runs);

@@ -2,6 +2,7 @@
 
 mod cli;
 mod emacs;
+mod first_contact;
 mod latency;
 mod lsp;
 mod neovim;

@@ -13,6 +13,16 @@ pub fn model_path() -> PathBuf {
     path
 }
 
+/// A file of the Python standard library on this machine, read at run time: real code nobody here wrote.
+pub fn stdlib_file(name: &str) -> String {
+    let output = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
+        .output()
+        .expect("python3 runs");
+    let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name} in {}: {e}", dir.display()))
+}
+
 /// The built binary, isolated from the user's own model, config and snapshots.
 pub fn nib() -> Command {
     nib_at(&fresh_home())

@@ -15,7 +15,7 @@ use ropey::Rope;
 use serde::Serialize;
 
 use super::quantile;
-use crate::completion::{Completer, CompletionError, Request};
+use crate::completion::{Completer, CompletionError, Request, Trigger};
 use crate::config::{CompletionConfig, ContextMode};
 use crate::context::Workspace;
 use crate::engine::{CancelToken, Engine};
@@ -175,7 +175,8 @@ pub async fn run(
     let mut outcomes = Vec::new();
     for &mode in modes {
         // One run to its end per case: no deadline, nothing prefetched.
-        let config = CompletionConfig { context: mode, deadline_ms: 3_600_000, prefetch: false, ..config.clone() };
+        let config =
+            CompletionConfig { context: mode, invoked_timeout_ms: 3_600_000, prefetch: false, ..config.clone() };
         let completer = Completer::new(engine.clone(), config, workspace.clone());
         for (i, case) in cases.iter().enumerate() {
             let path = std::fs::canonicalize(&case.file).unwrap_or_else(|_| case.file.clone());
@@ -185,7 +186,13 @@ pub async fn run(
             // The index must see the file as the model does, or a definition could carry the hidden text.
             workspace.observe(&uri, &rope, syntax.as_ref(), case.line);
             let cursor = rope.line_to_char(case.line) + case.column;
-            let request = Request { rope: &rope, cursor, document: Some(&uri), syntax: syntax.as_ref() };
+            let request = Request {
+                rope: &rope,
+                cursor,
+                document: Some(&uri),
+                syntax: syntax.as_ref(),
+                trigger: Trigger::Invoked,
+            };
             let started = std::time::Instant::now();
             let suggestion = completer.complete(request, CancelToken::default(), |_| {}).await?;
             let first = suggestion.text.trim_start_matches('\n').lines().next().unwrap_or_default().to_owned();

@@ -13,7 +13,7 @@ pub mod trace;
 use ropey::Rope;
 use serde::Serialize;
 
-use crate::completion::{Completer, CompletionError, Request};
+use crate::completion::{Completer, CompletionError, Request, Trigger};
 use crate::engine::{CancelToken, CompletionStats};
 
 #[derive(Debug, Serialize)]
@@ -37,21 +37,22 @@ pub async fn typing(
     mut cursor: usize,
     n_keystrokes: usize,
 ) -> Result<TypingReport, CompletionError> {
-    let complete = |rope: &Rope, cursor| {
+    let complete = |rope: &Rope, cursor, trigger| {
         let rope = rope.clone();
         async move {
-            let request = Request { rope: &rope, cursor, document: None, syntax: None };
+            let request = Request { rope: &rope, cursor, document: None, syntax: None, trigger };
             completer.complete(request, CancelToken::default(), |_| {}).await
         }
     };
-    let cold = complete(&rope, cursor).await?;
+    // The first request waits for the cold prompt, as one the user asked for does.
+    let cold = complete(&rope, cursor, Trigger::Invoked).await?;
     let typed: Vec<char> =
         cold.text.chars().filter(|c| *c != '\n').chain(std::iter::repeat('x')).take(n_keystrokes).collect();
     let mut warm = Vec::with_capacity(n_keystrokes);
     for c in typed {
         rope.insert_char(cursor, c);
         cursor += 1;
-        warm.push(complete(&rope, cursor).await?.stats);
+        warm.push(complete(&rope, cursor, Trigger::Automatic).await?.stats);
     }
     let ttft: Vec<f64> = warm.iter().map(|s| s.ttft_ms).collect();
     let reuse: Vec<f64> = warm.iter().map(|s| s.n_reused_tokens as f64 / s.n_prompt_tokens.max(1) as f64).collect();

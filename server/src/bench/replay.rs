@@ -169,6 +169,7 @@ pub fn replay_server(
     let budget = Budget {
         n_tokens: config.n_prompt_tokens as usize,
         suffix_percent: config.suffix_percent as usize,
+        n_suffix_max: usize::MAX,
         n_context_tokens: 0,
     };
     let mut samples = Vec::with_capacity(replay.events.len());

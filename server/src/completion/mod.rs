@@ -23,7 +23,7 @@ use crate::engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
     Priority, PriorityHandle, StopReason,
 };
-use crate::prompt::{self, Budget, Prompt, Template, TemplateError, Tokenizer};
+use crate::prompt::{self, Budget, Prompt, Template, TemplateError, TokenId, Tokenizer};
 use crate::syntax::{self, Syntax};
 use cache::{CompletionCache, Place};
 use postprocess::{After, Mode};
@@ -57,6 +57,17 @@ pub struct Request<'a> {
     pub document: Option<&'a str>,
     /// The document's tree, in step with `rope`.
     pub syntax: Option<&'a Syntax>,
+    pub trigger: Trigger,
+}
+
+/// Why a completion is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The editor asks as the user types: answer within `deadline_ms`, with a short suffix.
+    Automatic,
+    /// The user asked: answer when the suggestion is complete (within `invoked_timeout_ms`), never empty for
+    /// lack of time; the cursor rests, so the prompt carries the whole suffix share.
+    Invoked,
 }
 
 /// Runs completions against one engine, with the caches they share.
@@ -65,9 +76,10 @@ pub struct Completer {
     engine: Engine,
     config: CompletionConfig,
     cache: Arc<Mutex<CompletionCache>>,
-    /// Generations finishing in the background (past a deadline, or prefetched), by cache key:
-    /// a request for the same prompt waits for one instead of pre-empting it.
-    running: Arc<Mutex<HashMap<u64, watch::Receiver<Option<String>>>>>,
+    /// Jobs on the engine, by cache key: every request for the same prompt waits on the same job.
+    running: Arc<Mutex<HashMap<u64, Running>>>,
+    /// Counts jobs that have ended: `settled` waits on it.
+    n_ended: watch::Sender<u64>,
     /// Requests so far: a prefetch starts only if no newer request came while it waited.
     n_requests: Arc<AtomicU64>,
     workspace: Arc<Workspace>,
@@ -75,9 +87,47 @@ pub struct Completer {
     template: Arc<std::sync::OnceLock<Result<Template, TemplateError>>>,
 }
 
+/// A job on the engine, and what it has produced so far.
+#[derive(Clone)]
+struct Running {
+    owner: Option<String>,
+    prompt: Arc<[TokenId]>,
+    cancel: CancelToken,
+    priority: PriorityHandle,
+    progress: watch::Receiver<Progress>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    raw: String,
+    /// A cold prompt (`COLD_TOKENS` or more to evaluate) is being evaluated.
+    evaluating: bool,
+    done: Option<Result<(StopReason, CompletionStats), EngineError>>,
+}
+
+/// How waiting for a job ended.
+enum Waited {
+    Done(StopReason, String, CompletionStats),
+    Failed(EngineError),
+    /// The request was outdated by a newer one or an edit.
+    Superseded,
+    /// The deadline passed; the text so far.
+    OutOfTime(String),
+}
+
+/// A prompt with this many tokens to evaluate is cold: it takes longer than a keystroke's wait.
+const COLD_TOKENS: usize = 64;
+
+/// A newer prompt carries on an evaluation when it shares all of it but this many tokens at the end:
+/// typing changes the tokens at the cursor, and with a prefix-suffix-middle template the short suffix after it.
+const CARRY_ON_TOKENS: usize = 64;
+
 /// A prefetch waits this long for the user to stop typing: while typing, its work
 /// would only delay the next keystroke's completion (measured with the replay benchmark).
 const PREFETCH_IDLE: Duration = Duration::from_millis(300);
+
+/// How often a waiting request looks whether it has been superseded.
+const SUPERSEDED_POLL: Duration = Duration::from_millis(20);
 
 /// The cursor's surroundings, which decide the mode and the post-processing.
 struct Site {
@@ -138,7 +188,17 @@ impl Completer {
     pub fn new(engine: Engine, config: CompletionConfig, workspace: Arc<Workspace>) -> Completer {
         let cache = Arc::new(Mutex::new(CompletionCache::new(config.cache_entries as usize)));
         let template = Arc::default();
-        Completer { engine, config, cache, running: Arc::default(), n_requests: Arc::default(), workspace, template }
+        let n_ended = watch::Sender::new(0);
+        Completer {
+            engine,
+            config,
+            cache,
+            running: Arc::default(),
+            n_ended,
+            n_requests: Arc::default(),
+            workspace,
+            template,
+        }
     }
 
     pub fn workspace(&self) -> &Arc<Workspace> {
@@ -161,7 +221,12 @@ impl Completer {
         self.cache.lock().ok().map(|mut cache| f(&mut cache))
     }
 
-    /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows.
+    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
+        self.running.lock().ok().map(|mut running| f(&mut running))
+    }
+
+    /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows. `cancel` outdated
+    /// (a newer request, an edit) ends the wait at once with an empty answer.
     pub async fn complete(
         &self,
         request: Request<'_>,
@@ -188,11 +253,10 @@ impl Completer {
             self.engine.record_cache_answer(&stats);
             Suggestion { text, reason: StopReason::Cached, stats, template: template.name.clone() }
         };
-        // Out of time: answer with what there is; the generation goes on into the cache.
-        let at_deadline = |text: String| {
-            self.engine.record_deadline_answer();
+        // Answered without the model's text: out of time, superseded, or waiting for an evaluation.
+        let early = |text: String, reason: StopReason| {
             let stats = CompletionStats { total_ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
-            Suggestion { text, reason: StopReason::Deadline, stats, template: template.name.clone() }
+            Suggestion { text, reason, stats, template: template.name.clone() }
         };
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
@@ -214,80 +278,183 @@ impl Completer {
             return Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)));
         }
 
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config.deadline_ms);
-        let running = self.running.lock().ok().and_then(|r| r.get(&key).cloned());
-        if let Some(mut running) = running {
-            let n_prompt = prompt.tokens.len();
-            return match tokio::time::timeout_at(deadline, running.wait_for(Option::is_some)).await {
-                Ok(Ok(raw)) => {
-                    let raw = raw.clone().unwrap_or_default();
-                    Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)))
-                }
-                // Still running: nothing yet, and no second job for the same prompt.
-                Err(_) => Ok(at_deadline(String::new())),
-                Ok(Err(_)) => Err(EngineError::Stopped.into()),
-            };
-        }
-
-        let priority = PriorityHandle::new(Priority::Foreground);
-        let job = GenerateRequest {
-            prompt: prompt.tokens,
-            max_tokens,
-            stop,
-            cancel: cancel.clone(),
-            owner: request.document.map(str::to_owned),
-            priority: priority.clone(),
-            grammar: None,
+        let wait_ms = match request.trigger {
+            Trigger::Automatic => self.config.deadline_ms,
+            Trigger::Invoked => self.config.invoked_timeout_ms,
         };
-        let mut events = self.engine.generate(job);
-        let mut raw = String::new();
-        let (reason, stats) = loop {
-            let event = match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(event) => event,
-                Err(_) => {
-                    priority.set(Priority::Background);
-                    self.finish_in_background(events, raw.clone(), key);
-                    return Ok(at_deadline(site.finish(postprocess::whole_words(&raw))));
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+        // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
+        let (reason, raw, stats) = loop {
+            let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
+                Some(job) => (job, false),
+                None => {
+                    if request.trigger == Trigger::Automatic
+                        && let Some(evaluation) = request.document.and_then(|d| self.evaluation(d))
+                        && carries_on(&evaluation.prompt, &prompt.tokens)
+                    {
+                        // This keystroke waits for nobody: the evaluation goes on for the requests after it,
+                        // at full speed, and skips generating for a prompt that is gone.
+                        evaluation.priority.set(Priority::Foreground);
+                        evaluation.cancel.outdate();
+                        self.engine.record_evaluating_answer();
+                        return Ok(early(String::new(), StopReason::Evaluating));
+                    }
+                    let job = GenerateRequest {
+                        prompt: prompt.tokens.clone(),
+                        max_tokens,
+                        stop: stop.clone(),
+                        cancel: CancelToken::default(),
+                        owner: request.document.map(str::to_owned),
+                        priority: PriorityHandle::new(Priority::Foreground),
+                        grammar: None,
+                    };
+                    (self.start(key, job, site.mode.clone()), true)
                 }
             };
-            match event {
-                Some(Event::Text(text)) => {
-                    raw.push_str(&text);
-                    let (so_far, complete) = postprocess::cut(&raw, &site.mode);
-                    if !so_far.is_empty() {
-                        on_partial(&so_far);
+            if request.trigger == Trigger::Invoked {
+                job.priority.set(Priority::Foreground);
+            }
+            match self.wait(&job, &site.mode, &cancel, deadline, &mut on_partial).await {
+                Waited::Done(reason, raw, _)
+                    if reason == StopReason::Cancelled && !postprocess::cut(&raw, &site.mode).1 => {}
+                Waited::Done(reason, raw, stats) => break (reason, raw, stats),
+                Waited::Failed(err) => return Err(err.into()),
+                Waited::Superseded => {
+                    if own {
+                        job.cancel.outdate();
                     }
-                    if complete {
-                        // Enough text: stop the engine, then collect its figures.
-                        cancel.cancel();
-                    }
+                    return Ok(early(String::new(), StopReason::Cancelled));
                 }
-                Some(Event::Done { reason, stats }) => break (reason, stats),
-                Some(Event::Failed(err)) => return Err(err.into()),
-                None => return Err(EngineError::Stopped.into()),
+                Waited::OutOfTime(raw) => {
+                    // Answer with what there is; the job goes on into the cache, behind any completion.
+                    job.priority.set(Priority::Background);
+                    self.engine.record_deadline_answer();
+                    return Ok(early(site.finish(postprocess::whole_words(&raw)), StopReason::Deadline));
+                }
             }
         };
-        if matches!(reason, StopReason::EndOfGeneration | StopReason::StopSequence | StopReason::MaxTokens)
-            || postprocess::cut(&raw, &site.mode).1
-        {
-            self.with_cache(|c| c.put(key, raw.clone()));
-        }
         let text = site.finish(&raw);
         tracing::debug!(?raw, ?text, "completion post-processed");
         let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, suggestion);
         if self.config.prefetch && !suggestion.text.is_empty() {
-            self.prefetch(request, &suggestion.text, tokenizer, template, serial);
+            self.prefetch(request, &suggestion.text, serial);
         }
         Ok(suggestion)
     }
 
-    /// The prompt's budget; context gets its share only in `full` mode.
-    pub fn budget(&self) -> Budget {
+    /// Follows `job` until it ends, the request is superseded, or `deadline` passes.
+    async fn wait(
+        &self,
+        job: &Running,
+        mode: &Mode,
+        cancel: &CancelToken,
+        deadline: tokio::time::Instant,
+        on_partial: &mut impl FnMut(&str),
+    ) -> Waited {
+        let mut progress = job.progress.clone();
+        let mut shown_so_far = String::new();
+        loop {
+            let now = progress.borrow_and_update().clone();
+            let (so_far, complete) = postprocess::cut(&now.raw, mode);
+            if so_far != shown_so_far && !so_far.is_empty() {
+                on_partial(&so_far);
+                shown_so_far = so_far;
+            }
+            if complete {
+                // Enough text: stop the engine; the job caches what it has.
+                job.cancel.cancel();
+            }
+            match now.done {
+                Some(Ok((reason, stats))) => return Waited::Done(reason, now.raw, stats),
+                Some(Err(err)) => return Waited::Failed(err),
+                None if cancel.is_outdated() => return Waited::Superseded,
+                None => {}
+            }
+            let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
+            match tokio::time::timeout_at(poll, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Waited::Failed(EngineError::Stopped),
+                Err(_) if tokio::time::Instant::now() < deadline => {}
+                Err(_) => return Waited::OutOfTime(now.raw),
+            }
+        }
+    }
+
+    /// Starts a job whose events a task of its own collects, so it outlives the request that started it:
+    /// its text goes into the completion cache, and later requests for the same prompt wait on it.
+    fn start(&self, key: u64, request: GenerateRequest, mode: Mode) -> Running {
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let job = Running {
+            owner: request.owner.clone(),
+            prompt: request.prompt.clone().into(),
+            cancel: request.cancel.clone(),
+            priority: request.priority.clone(),
+            progress,
+        };
+        self.with_running(|r| r.insert(key, job.clone()));
+        let mut events = self.engine.generate(request);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut now = Progress::default();
+            while now.done.is_none() {
+                match events.recv().await {
+                    Some(Event::Started { n_evaluate }) => now.evaluating = n_evaluate >= COLD_TOKENS,
+                    Some(Event::Text(text)) => {
+                        now.evaluating = false;
+                        now.raw.push_str(&text);
+                    }
+                    Some(Event::Done { reason, stats }) => {
+                        now.evaluating = false;
+                        let finished = matches!(
+                            reason,
+                            StopReason::EndOfGeneration | StopReason::StopSequence | StopReason::MaxTokens
+                        );
+                        if finished || postprocess::cut(&now.raw, &mode).1 {
+                            this.with_cache(|c| c.put(key, now.raw.clone()));
+                        }
+                        now.done = Some(Ok((reason, stats)));
+                    }
+                    Some(Event::Failed(err)) => now.done = Some(Err(err)),
+                    None => now.done = Some(Err(EngineError::Stopped)),
+                }
+                progress_tx.send_replace(now.clone());
+            }
+            this.with_running(|r| r.remove(&key));
+            this.n_ended.send_modify(|n| *n += 1);
+        });
+        job
+    }
+
+    /// The cold evaluation running for `document`, if any.
+    fn evaluation(&self, document: &str) -> Option<Running> {
+        self.with_running(|r| {
+            r.values().find(|j| j.owner.as_deref() == Some(document) && j.progress.borrow().evaluating).cloned()
+        })
+        .flatten()
+    }
+
+    /// Waits until no job for `document` runs: a suggestion answered empty for lack of time is then
+    /// in the completion cache, or the prompt it waited for is in the KV cache.
+    pub async fn settled(&self, document: &str) {
+        let mut n_ended = self.n_ended.subscribe();
+        loop {
+            let busy = self.with_running(|r| r.values().any(|j| j.owner.as_deref() == Some(document)));
+            if busy != Some(true) || n_ended.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The prompt's budget; context gets its share only in `full` mode. While the user types, a suffix that
+    /// follows the prefix is kept short: each keystroke evaluates it again.
+    pub fn budget(&self, trigger: Trigger, template: &Template) -> Budget {
         let full = self.config.context == ContextMode::Full;
+        let typing = trigger == Trigger::Automatic && template.suffix_follows_prefix();
         Budget {
             n_tokens: self.config.n_prompt_tokens as usize,
             suffix_percent: self.config.suffix_percent as usize,
+            n_suffix_max: if typing { self.config.typing_suffix_tokens as usize } else { usize::MAX },
             n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
         }
     }
@@ -324,12 +491,12 @@ impl Completer {
         template: &Template,
         request: Request<'_>,
     ) -> Result<Prompt, CompletionError> {
-        let budget = self.budget();
+        let budget = self.budget(request.trigger, template);
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
-        let (rope, cursor) = (request.rope.clone(), request.cursor);
+        let (rope, cursor, trigger) = (request.rope.clone(), request.cursor, request.trigger);
         let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let prompt = tokio::task::spawn_blocking(move || {
-            let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref() };
+            let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref(), trigger };
             build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget)
         })
         .await
@@ -337,42 +504,26 @@ impl Completer {
         Ok(prompt)
     }
 
-    /// Lets a job finish in the background, and caches its text.
-    fn finish_in_background(&self, mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, mut raw: String, key: u64) {
-        let (done, watcher) = watch::channel(None);
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(key, watcher);
-        }
-        let (cache, running) = (self.cache.clone(), self.running.clone());
+    /// Evaluates the prompt where the cursor rests, and computes its suggestion, at idle priority: the
+    /// requests that follow there find the prompt in the KV cache (or the suggestion in the cache).
+    pub fn warm(&self, request: Request<'_>) {
+        let (rope, cursor, owner, syntax) =
+            (request.rope.clone(), request.cursor, request.document.map(str::to_owned), request.syntax.cloned());
+        let this = self.clone();
         tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                match event {
-                    Event::Text(text) => raw.push_str(&text),
-                    Event::Done { reason, .. } if reason != StopReason::Cancelled => {
-                        if let Ok(mut cache) = cache.lock() {
-                            cache.put(key, raw.clone());
-                        }
-                        let _ = done.send(Some(raw));
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-            if let Ok(mut running) = running.lock() {
-                running.remove(&key);
-            }
+            let request = Request {
+                rope: &rope,
+                cursor,
+                document: owner.as_deref(),
+                syntax: syntax.as_ref(),
+                trigger: Trigger::Invoked,
+            };
+            this.in_background(request).await;
         });
     }
 
     /// Computes, at idle priority, the suggestion that follows once `accepted` is accepted.
-    fn prefetch(
-        &self,
-        request: Request<'_>,
-        accepted: &str,
-        tokenizer: Arc<ModelTokenizer>,
-        template: Template,
-        serial: u64,
-    ) {
+    fn prefetch(&self, request: Request<'_>, accepted: &str, serial: u64) {
         let (rope, cursor, accepted) = (request.rope.clone(), request.cursor, accepted.to_owned());
         let n_accepted = accepted.chars().count();
         let (owner, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
@@ -387,28 +538,50 @@ impl Completer {
             else {
                 return;
             };
+            // The request after an accepted suggestion is the next keystroke's.
             let cursor = cursor + n_accepted;
-            let request = Request { rope: &rope, cursor, document: owner.as_deref(), syntax: syntax.as_ref() };
-            let Ok(prompt) = this.prompt(&tokenizer, &template, request).await else { return };
-            let site = Site::new(&rope, cursor, this.config.max_lines as usize, syntax.as_ref());
-            let stop = site.mode.stop_sequences();
-            let max_tokens = this.config.max_tokens as usize;
-            let key = cache::key(&prompt.tokens, &stop, max_tokens);
-            if this.with_cache(|c| c.get(key)).flatten().is_some() {
-                return;
-            }
-            let job = GenerateRequest {
-                prompt: prompt.tokens,
-                max_tokens,
-                stop,
-                cancel: CancelToken::default(),
-                owner,
-                priority: PriorityHandle::new(Priority::Background),
-                grammar: None,
+            let request = Request {
+                rope: &rope,
+                cursor,
+                document: owner.as_deref(),
+                syntax: syntax.as_ref(),
+                trigger: Trigger::Automatic,
             };
-            this.finish_in_background(this.engine.generate(job), String::new(), key);
+            this.in_background(request).await;
         });
     }
+
+    /// Starts a background job for `request`'s prompt unless its suggestion is cached or on its way.
+    async fn in_background(&self, request: Request<'_>) {
+        let Ok((model_name, tokenizer)) = self.model().await else { return };
+        let Ok(template) = self.template(&tokenizer, &model_name) else { return };
+        let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
+        let site = Site::new(request.rope, request.cursor, self.config.max_lines as usize, request.syntax);
+        let stop = site.mode.stop_sequences();
+        let max_tokens = self.config.max_tokens as usize;
+        let key = cache::key(&prompt.tokens, &stop, max_tokens);
+        let known = self.with_cache(|c| c.get(key)).flatten().is_some()
+            || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);
+        if known {
+            return;
+        }
+        let job = GenerateRequest {
+            prompt: prompt.tokens,
+            max_tokens,
+            stop,
+            cancel: CancelToken::default(),
+            owner: request.document.map(str::to_owned),
+            priority: PriorityHandle::new(Priority::Background),
+            grammar: None,
+        };
+        self.start(key, job, site.mode);
+    }
+}
+
+/// Whether `newer` carries on `older`'s evaluation: the same text up to near its end.
+fn carries_on(older: &[TokenId], newer: &[TokenId]) -> bool {
+    let common = older.iter().zip(newer).take_while(|(a, b)| a == b).count();
+    common + CARRY_ON_TOKENS >= older.len().min(newer.len())
 }
 
 /// The window around the cursor, the context that fits beside it (when the budget has room for

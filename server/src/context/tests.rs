@@ -32,7 +32,7 @@ fn fixtures() -> PathBuf {
 
 /// Splits a fixture into (path, text) files; the first line may set `budget=N context=N`.
 fn parse_fixture(text: &str) -> (Budget, Vec<(String, String)>) {
-    let mut budget = Budget { n_tokens: 4000, suffix_percent: 25, n_context_tokens: 1500 };
+    let mut budget = Budget { n_tokens: 4000, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 1500 };
     let mut files: Vec<(String, String)> = Vec::new();
     for line in text.split_inclusive('\n') {
         let marker = line.strip_prefix("//- ").or_else(|| line.strip_prefix("#- "));
@@ -123,7 +123,7 @@ fn the_budget_holds_for_a_20000_line_file() {
     let syntax = Syntax::parse(Language::detect("python", "").unwrap(), &rope).unwrap();
     let workspace = Workspace::default();
     workspace.observe("file:///big.py", &rope, Some(&syntax), 0);
-    let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_context_tokens: 384 };
+    let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 384 };
     let cursor = rope.line_to_char(10_005) + 8;
     let template = Template::prefix_only();
     let window = prompt::window(&Chars, &template, &rope, cursor, budget).unwrap();

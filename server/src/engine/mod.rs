@@ -14,7 +14,7 @@ mod tokenizer;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,17 +65,31 @@ pub enum EngineError {
     Stopped,
 }
 
-/// A shared flag that stops a job at its next decode step.
+/// A shared flag that stops a job. `cancel`: at its next decode step. `outdate`: its answer is no longer
+/// wanted but its prompt may be (text typed since usually extends it), so a job already evaluating its prompt
+/// finishes that (yielding to any waiting completion) and stops before generating; a queued job is dropped.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<AtomicU8>);
+
+const OUTDATED: u8 = 1;
+const CANCELLED: u8 = 2;
 
 impl CancelToken {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.fetch_max(CANCELLED, Ordering::Relaxed);
+    }
+
+    pub fn outdate(&self) {
+        self.0.fetch_max(OUTDATED, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) >= CANCELLED
+    }
+
+    /// Outdated or cancelled: nobody waits for the answer.
+    pub fn is_outdated(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= OUTDATED
     }
 
     pub fn same_as(&self, other: &CancelToken) -> bool {
@@ -140,13 +154,23 @@ pub enum StopReason {
     Deadline,
     /// Answered from the completion cache.
     Cached,
+    /// Answered at once, empty: the document's prompt is still being evaluated for an earlier request.
+    Evaluating,
 }
 
-/// What a job sends back, in order: any number of `Text`, then one `Done` or `Failed`.
+/// What a job sends back, in order: `Started` once it reaches the model, any number of `Text`, then one
+/// `Done` or `Failed`.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// How many prompt tokens it must evaluate (those not found in the KV cache).
+    Started {
+        n_evaluate: usize,
+    },
     Text(String),
-    Done { reason: StopReason, stats: CompletionStats },
+    Done {
+        reason: StopReason,
+        stats: CompletionStats,
+    },
     Failed(EngineError),
 }
 
@@ -263,6 +287,11 @@ impl Engine {
     /// Records a completion answered at its deadline; its figures come when its job ends.
     pub fn record_deadline_answer(&self) {
         self.shared.bump(|c| c.n_deadline_answers += 1);
+    }
+
+    /// Records a completion answered at once while its document's prompt was still evaluating.
+    pub fn record_evaluating_answer(&self) {
+        self.shared.bump(|c| c.n_evaluating_answers += 1);
     }
 
     pub fn counters(&self) -> EngineCounters {

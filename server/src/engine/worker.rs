@@ -32,6 +32,9 @@ use crate::prompt::{Special, TokenId, Tokenizer};
 
 /// Prompt tokens a background job evaluates between checks for waiting completions.
 const BACKGROUND_STEP: usize = 8;
+/// The same for other jobs: an outdated evaluation must yield soon to the completion after it, and a
+/// cancelled one stop soon; bigger batches gain little prompt speed on a CPU.
+const FOREGROUND_STEP: usize = 64;
 
 /// A snapshot is restored only if it saves at least this many evaluations.
 const MIN_RESTORE_GAIN: usize = 32;
@@ -91,7 +94,7 @@ pub(super) fn run(
             shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
         }
         shared.bump(|c| c.n_jobs += 1);
-        if job.request.cancel.is_cancelled() || job.events.is_closed() {
+        if job.request.cancel.is_outdated() || job.events.is_closed() {
             // Stale or superseded: it never reaches the model.
             shared.bump(|c| c.n_dropped += 1);
             let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
@@ -306,11 +309,12 @@ impl<'m> Worker<'m> {
         }
         let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
         let shared = self.shared.clone();
-        let stop_now = || {
-            request.cancel.is_cancelled()
-                || job.events.is_closed()
-                || (job.priority() == Priority::Background && shared.pending_foreground.load(Ordering::Acquire) > 0)
-        };
+        let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
+        // Nobody waits for the answer; the prompt is still worth having in the cache.
+        let unwanted = || request.cancel.is_outdated() || job.events.is_closed();
+        let yields = || job.priority() == Priority::Background || unwanted();
+        let stop_evaluating = || request.cancel.is_cancelled() || (yields() && completion_waits());
+        let stop_generating = || unwanted() || (job.priority() == Priority::Background && completion_waits());
 
         let owner = request.owner.as_deref();
         let choice = self.slots.choose(owner, prompt, self.can_shift);
@@ -329,6 +333,7 @@ impl<'m> Worker<'m> {
             cache = CacheHit::Snapshot;
         }
         self.slots.touch(index, owner);
+        let _ = job.events.send(Event::Started { n_evaluate: plan.n_evaluate });
         let mut stats = CompletionStats {
             cache,
             n_prompt_tokens: prompt.len(),
@@ -341,20 +346,26 @@ impl<'m> Worker<'m> {
         self.remove_and_shift(seq, &plan)?;
         let ranges = self.slots.get_mut(index).cached.apply(&plan, prompt);
         let last = ranges.last().map_or(0, |r| r.end);
-        // Background work goes in small steps, so a completion never waits long behind it.
-        let step = if job.priority() == Priority::Background { BACKGROUND_STEP } else { self.n_batch };
+        // Prompts are evaluated in steps, so that waiting completions and cancellation are seen soon.
         for range in ranges {
-            for start in range.clone().step_by(step) {
-                if stop_now() {
+            let mut start = range.start;
+            while start < range.end {
+                if stop_evaluating() {
                     // Keep what was evaluated; forget the rest.
                     self.slots.get_mut(index).cached.truncate(start);
                     self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(start as u32), None).map_err(llama)?;
                     stats.total_ms = ms(Instant::now());
                     return Ok((StopReason::Cancelled, stats));
                 }
-                let end = (start + step).min(range.end);
+                let step = if job.priority() == Priority::Background { BACKGROUND_STEP } else { FOREGROUND_STEP };
+                let end = (start + step.min(self.n_batch)).min(range.end);
                 self.decode(index, start, &prompt[start..end], end == last)?;
+                start = end;
             }
+        }
+        if stop_generating() {
+            stats.total_ms = ms(Instant::now());
+            return Ok((StopReason::Cancelled, stats));
         }
 
         let mut sampler = match &request.grammar {
@@ -393,7 +404,7 @@ impl<'m> Worker<'m> {
             if stats.n_generated_tokens >= max_tokens {
                 break StopReason::MaxTokens;
             }
-            if stop_now() {
+            if stop_generating() {
                 break StopReason::Cancelled;
             }
             let at = self.slots.get(index).cached.len();

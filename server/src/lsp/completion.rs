@@ -2,14 +2,17 @@
 //! completion pipeline for one suggestion at the cursor and shape it.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::notification::Notification;
+
+use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
 
-use super::{NibServer, convert};
-use crate::completion::{self, CompletionError, Suggestion};
+use super::{NibServer, Session, convert};
+use crate::completion::{self, CompletionError, Suggestion, Trigger};
 use crate::documents::{Document, PositionEncoding};
-use crate::engine::CancelToken;
+use crate::engine::{CancelToken, StopReason};
 
 /// `InlineCompletionParams` plus the partial result token that ls-types leaves out.
 #[derive(Debug, Deserialize)]
@@ -34,6 +37,25 @@ impl Notification for PartialResult {
     const METHOD: &'static str = "$/progress";
 }
 
+/// `nib/suggestionReady`: a request answered empty for lack of time now has its suggestion; asking again
+/// at this position (of this version) gets it from the cache.
+pub enum SuggestionReady {}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorParams {
+    pub text_document: VersionedTextDocumentIdentifier,
+    pub position: Position,
+}
+
+impl Notification for SuggestionReady {
+    type Params = CursorParams;
+    const METHOD: &'static str = "nib/suggestionReady";
+}
+
+/// How long a request answered empty for lack of time may wait for its suggestion in the background.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A suggestion and where it goes.
 struct Placed {
     suggestion: Suggestion,
@@ -44,6 +66,10 @@ struct Placed {
 impl NibServer {
     pub(super) async fn inline_completion(&self, params: InlineParams) -> Result<InlineCompletionList> {
         let at = params.base.text_document_position;
+        let trigger = match params.base.context.trigger_kind {
+            InlineCompletionTriggerKind::INVOKED => Trigger::Invoked,
+            _ => Trigger::Automatic,
+        };
         let encoding = self.session()?.documents.encoding();
         let partial = params.partial_result_token;
         // One forwarding task keeps the partial results in order, and all of them before the response.
@@ -57,7 +83,7 @@ impl NibServer {
             })
         });
         let placed = self
-            .suggest(&at.text_document.uri, at.position, move |doc, cursor, text| {
+            .suggest(&at.text_document.uri, at.position, trigger, move |doc, cursor, text| {
                 if let Some(token) = &partial {
                     let item = inline_item(text.to_owned(), doc, cursor, encoding);
                     let _ = tx.send(PartialResultParams { token: token.clone(), value: vec![item] });
@@ -76,7 +102,7 @@ impl NibServer {
     pub(super) async fn classic_completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let at = params.text_document_position;
         let encoding = self.session()?.documents.encoding();
-        let Some(p) = self.suggest(&at.text_document.uri, at.position, |_, _, _| {}).await? else {
+        let Some(p) = self.suggest(&at.text_document.uri, at.position, Trigger::Automatic, |_, _, _| {}).await? else {
             return Ok(Some(CompletionResponse::Array(Vec::new())));
         };
         // Clients filter items by the word before the cursor, so the item replaces that word.
@@ -115,33 +141,114 @@ impl NibServer {
         &self,
         uri: &Uri,
         position: Position,
-        mut on_partial: impl FnMut(&Document, usize, &str),
+        trigger: Trigger,
+        on_partial: impl FnMut(&Document, usize, &str),
     ) -> Result<Option<Placed>> {
         let session = self.session()?;
-        let key = uri.as_str();
-        let document = session.documents.snapshot(key).map_err(|e| Error::invalid_params(e.to_string()))?;
-        let cursor = document
-            .char_offset(convert::position(position, session.documents.encoding()))
-            .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
-        let cancel = CancelToken::default();
-        if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
-            older.cancel();
-        }
-        let request =
-            completion::Request { rope: &document.rope, cursor, document: Some(key), syntax: document.syntax.as_ref() };
-        let result =
-            session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
-        let superseded = session.in_flight.remove_if(key, |_, t| t.same_as(&cancel)).is_none();
-        match result {
-            _ if superseded => Ok(None),
-            Ok(suggestion) if suggestion.text.is_empty() => Ok(None),
-            Ok(suggestion) => Ok(Some(Placed { suggestion, document, cursor })),
-            Err(CompletionError::ModelUnavailable(_)) => Ok(None),
-            Err(err) => {
-                tracing::error!("completion failed: {err}");
-                Err(Error { message: err.to_string().into(), ..Error::internal_error() })
+        let (placed, suggestion) = suggest(session, uri, position, trigger, on_partial).await?;
+        let (client, session, uri) = (self.client.clone(), session.clone(), uri.clone());
+        match suggestion.map(|s| s.reason) {
+            _ if placed.is_some() => {
+                session.awaiting.remove(uri.as_str());
             }
+            Some(StopReason::Deadline | StopReason::Evaluating) => {
+                if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() {
+                    tokio::spawn(tell_when_ready(client, session, uri));
+                }
+            }
+            _ => {}
         }
+        Ok(placed)
+    }
+
+    /// `nib/cursorRest`: evaluate the prompt where the cursor rests, before the user types there.
+    pub(super) async fn cursor_rest(&self, params: CursorParams) {
+        let Ok(session) = self.session() else { return };
+        let key = params.text_document.uri.as_str();
+        let Ok(document) = session.documents.snapshot(key) else { return };
+        let position = convert::position(params.position, session.documents.encoding());
+        let Ok(cursor) = document.char_offset(position) else { return };
+        if document.version != params.text_document.version {
+            return;
+        }
+        let request = completion::Request {
+            rope: &document.rope,
+            cursor,
+            document: Some(key),
+            syntax: document.syntax.as_ref(),
+            trigger: Trigger::Invoked,
+        };
+        session.completer.warm(request);
+    }
+}
+
+/// Snapshot, cursor, pipeline; the suggestion (also when it is empty or superseded), and where it goes
+/// when there is one to show.
+async fn suggest(
+    session: &Session,
+    uri: &Uri,
+    position: Position,
+    trigger: Trigger,
+    mut on_partial: impl FnMut(&Document, usize, &str),
+) -> Result<(Option<Placed>, Option<Suggestion>)> {
+    let key = uri.as_str();
+    let document = session.documents.snapshot(key).map_err(|e| Error::invalid_params(e.to_string()))?;
+    let cursor = document
+        .char_offset(convert::position(position, session.documents.encoding()))
+        .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
+    let cancel = CancelToken::default();
+    if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
+        older.outdate();
+    }
+    let request = completion::Request {
+        rope: &document.rope,
+        cursor,
+        document: Some(key),
+        syntax: document.syntax.as_ref(),
+        trigger,
+    };
+    let result = session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
+    let superseded = session.in_flight.remove_if(key, |_, t| t.same_as(&cancel)).is_none();
+    match result {
+        _ if superseded => Ok((None, None)),
+        Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),
+        Ok(suggestion) => Ok((Some(Placed { suggestion: suggestion.clone(), document, cursor }), Some(suggestion))),
+        Err(CompletionError::ModelUnavailable(_)) => Ok((None, None)),
+        Err(err) => {
+            tracing::error!("completion failed: {err}");
+            Err(Error { message: err.to_string().into(), ..Error::internal_error() })
+        }
+    }
+}
+
+/// Once the work a request was answered empty for is done, computes its suggestion (from the caches, or
+/// the few tokens typed since) and tells the client, if the document and the request are still current:
+/// a client that stopped typing is not left without a suggestion.
+async fn tell_when_ready(client: Client, session: Arc<Session>, uri: Uri) {
+    let key = uri.as_str();
+    let until = tokio::time::Instant::now() + READY_WITHIN;
+    let ready = loop {
+        let settled = tokio::time::timeout_at(until, session.completer.settled(key)).await.is_ok();
+        // The latest request answered empty, unless the client has asked again since.
+        let Some(position) = session.awaiting.get(key).map(|p| *p).filter(|_| settled) else { break None };
+        let Ok(version) = session.documents.snapshot(key).map(|d| d.version) else { break None };
+        if session.in_flight.contains_key(key) {
+            // The client is asking itself; its answer decides whether this task still has work.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            continue;
+        }
+        // Asked as the client will ask again, so that its request finds this suggestion in the cache.
+        match suggest(&session, &uri, position, Trigger::Automatic, |_, _, _| {}).await {
+            Ok((Some(_), _)) => break Some((position, version)),
+            Ok((None, Some(s))) if matches!(s.reason, StopReason::Deadline | StopReason::Evaluating) => continue,
+            _ => break None,
+        }
+    };
+    let current = session.awaiting.remove(key).map(|(_, p)| p);
+    let Some((position, version)) = ready.filter(|(p, _)| current == Some(*p)) else { return };
+    if session.documents.snapshot(key).is_ok_and(|d| d.version == version) {
+        let text_document = VersionedTextDocumentIdentifier { uri: uri.clone(), version };
+        client.send_notification::<SuggestionReady>(CursorParams { text_document, position }).await;
     }
 }
 

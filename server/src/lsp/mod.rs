@@ -43,6 +43,7 @@ pub async fn serve(cli_model: Option<PathBuf>) {
         .custom_method("textDocument/inlineCompletion", NibServer::inline_completion)
         .custom_method("nib/status", NibServer::status)
         .custom_method("nib/document", NibServer::document)
+        .custom_method("nib/cursorRest", NibServer::cursor_rest)
         .finish();
     transport::guard(tokio::io::stdin(), tokio::io::stdout(), |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
@@ -55,8 +56,11 @@ struct Session {
     documents: DocumentStore,
     completer: Completer,
     model: ModelChoice,
-    /// The newest completion per document: a new one cancels the one before.
+    /// The newest completion per document: a new one outdates the one before.
     in_flight: DashMap<String, CancelToken>,
+    /// Documents whose latest request was answered empty for lack of time, and where: one task per document
+    /// computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
+    awaiting: DashMap<String, Position>,
     /// Problems found while starting, shown to the user once initialized.
     warnings: Vec<String>,
     /// The line of each document's latest edit: saving remembers the code around it.
@@ -135,6 +139,7 @@ impl LanguageServer for NibServer {
             completer: Completer::new(engine, config.completion, workspace),
             model,
             in_flight: DashMap::new(),
+            awaiting: DashMap::new(),
             warnings,
             edited: DashMap::new(),
             reviews,
@@ -219,9 +224,9 @@ impl LanguageServer for NibServer {
         let Ok(session) = self.session() else { return };
         let uri = params.text_document.uri;
         let changes = convert::changes(params.content_changes, session.documents.encoding());
-        // A completion for the old text is stale: it must not reach the model.
+        // A completion for the old text is stale: it must not reach the model (its prompt still may).
         if let Some(token) = session.in_flight.get(uri.as_str()) {
-            token.cancel();
+            token.outdate();
         }
         let version = params.text_document.version;
         if let Err(err) = session.documents.change(uri.as_str(), version, &changes) {
@@ -248,6 +253,7 @@ impl LanguageServer for NibServer {
         let uri = params.text_document.uri;
         session.documents.close(uri.as_str());
         session.edited.remove(uri.as_str());
+        session.awaiting.remove(uri.as_str());
         review::clear(&self.client, session, &uri).await;
         if let Some((_, token)) = session.in_flight.remove(uri.as_str()) {
             token.cancel();

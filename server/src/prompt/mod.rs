@@ -32,6 +32,9 @@ pub trait Tokenizer {
 pub struct Budget {
     pub n_tokens: usize,
     pub suffix_percent: usize,
+    /// The most tokens the suffix may take whatever its share: small while typing, since with a
+    /// prefix-suffix-middle template every keystroke evaluates the suffix again.
+    pub n_suffix_max: usize,
     /// Set aside for context whether or not it is all used, so the window holds still as context changes.
     pub n_context_tokens: usize,
 }
@@ -96,7 +99,11 @@ pub fn window(
         .sum();
     let n_fixed = n_literal + usize::from(tokenizer.bos().is_some());
     let available = budget.n_tokens.saturating_sub(n_fixed + budget.n_context_tokens);
-    let n_suffix_budget = if template.uses_suffix() { available * budget.suffix_percent.min(100) / 100 } else { 0 };
+    let n_suffix_budget = if template.uses_suffix() {
+        (available * budget.suffix_percent.min(100) / 100).min(budget.n_suffix_max)
+    } else {
+        0
+    };
     let (suffix_end, suffix) = if template.uses_suffix() {
         suffix_window(tokenizer, rope, cursor, n_suffix_budget)
     } else {
@@ -283,7 +290,7 @@ mod tests {
         let text = fixture.replace("$0", "");
         let rope = Rope::from_str(&text);
         let cursor = rope.byte_to_char(cursor);
-        let budget = Budget { n_tokens, suffix_percent: 25, n_context_tokens: 0 };
+        let budget = Budget { n_tokens, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let prompt = build(&CharTokenizer { fim }, &template(fim), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
@@ -305,7 +312,7 @@ mod tests {
         let prompt = |fixture: &str| {
             let cursor = fixture.find("$0").unwrap();
             let rope = Rope::from_str(&fixture.replace("$0", ""));
-            let budget = Budget { n_tokens: 100, suffix_percent: 25, n_context_tokens: 0 };
+            let budget = Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
             build(&CharTokenizer { fim: true }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
         };
         let before = prompt("a = 1\nb = $0\nc = 3\n");
@@ -329,7 +336,7 @@ mod tests {
     #[test]
     fn a_fim_template_on_a_model_without_fim_tokens_is_an_error() {
         let rope = Rope::from_str("x");
-        let budget = Budget { n_tokens: 10, suffix_percent: 25, n_context_tokens: 0 };
+        let budget = Budget { n_tokens: 10, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let err = build(&CharTokenizer { fim: false }, &template(true), &rope, 1, budget).unwrap_err();
         assert!(matches!(err, TemplateError::MissingToken { .. }));
     }
@@ -338,7 +345,7 @@ mod tests {
     fn the_window_start_stays_put_while_the_cursor_moves_nearby() {
         let text: String = (0..2000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
-        let budget = Budget { n_tokens: 400, suffix_percent: 25, n_context_tokens: 0 };
+        let budget = Budget { n_tokens: 400, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let template = template(false);
         let starts: std::collections::BTreeSet<usize> = (1000..1010)
             .map(|line| {
@@ -354,7 +361,7 @@ mod tests {
     fn budget_holds_for_a_large_file() {
         let text: String = (0..20_000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
-        let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_context_tokens: 0 };
+        let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let cursor = rope.line_to_char(10_000) + 4;
         let prompt = build(&CharTokenizer { fim: true }, &template(true), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= 1536);

@@ -178,6 +178,13 @@ impl Template {
         self.parts.contains(&Part::Suffix)
     }
 
+    /// The suffix follows the prefix (prefix-suffix-middle): text typed at the cursor moves the suffix,
+    /// so every keystroke evaluates it again.
+    pub fn suffix_follows_prefix(&self) -> bool {
+        let at = |part: Part| self.parts.iter().position(|p| *p == part);
+        matches!((at(Part::Prefix), at(Part::Suffix)), (Some(prefix), Some(suffix)) if prefix < suffix)
+    }
+
     /// The special tokens this template needs by id.
     pub fn specials(&self) -> impl Iterator<Item = Special> + '_ {
         self.parts.iter().filter_map(|p| match p {

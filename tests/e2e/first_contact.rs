@@ -1,0 +1,155 @@
+//! The moments a user first meets nib, end to end on the real model and a real file of several hundred
+//! lines: an explicit request on a cold prompt, typing while that prompt is evaluated, the cursor resting,
+//! and the tokens a FIM template evaluates per keystroke.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nib::bench::lsp_client::{LspClient, inline_params};
+use serde_json::{Value, json};
+
+use crate::support::{fim_model_path, fresh_home, init_with, model_path, serve_at, shut_down, stdlib_file};
+
+const URI: &str = "file:///work/textwrap.py";
+
+/// textwrap.py (~490 lines) with the rest of a line ~340 lines down blanked: a prompt of ~1,500 tokens.
+/// Returns the text and the cursor (0-based line, column).
+fn cold_file() -> (String, u32, u32) {
+    let text = stdlib_file("textwrap.py");
+    let target = "        return self._split(text)";
+    let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
+    let blanked: Vec<&str> =
+        text.lines().enumerate().map(|(i, l)| if i == line { "        return " } else { l }).collect();
+    (blanked.join("\n") + "\n", line as u32, 15)
+}
+
+fn started(model: &Path, options: Value) -> LspClient {
+    let mut client = serve_at(model, &fresh_home());
+    init_with(&mut client, json!({}), options);
+    // Time requests, not the model's loading.
+    while client.status().unwrap()["model"]["state"] != "ready" {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    client
+}
+
+fn explicit(uri: &str, line: u32, character: u32) -> Value {
+    let mut params = inline_params(uri, line, character);
+    params["context"]["triggerKind"] = json!(1);
+    params
+}
+
+fn insert_text(result: &Value) -> &str {
+    result["items"][0]["insertText"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn an_explicit_request_on_a_cold_prompt_answers_with_a_suggestion() {
+    // The default 2 s deadline; a long cap, since the tests share two cores.
+    let mut client = started(&model_path(), json!({"completion": {"invoked_timeout_ms": 600_000}}));
+    let (text, line, col) = cold_file();
+    client.open(URI, "python", &text).unwrap();
+    let result = client.call("textDocument/inlineCompletion", explicit(URI, line, col)).unwrap();
+    let engine = client.status().unwrap()["engine"].clone();
+    assert!(!insert_text(&result).is_empty(), "an explicit request answered empty: {result}\n{engine}");
+    assert!(engine["last"]["n_prompt_tokens"].as_u64() > Some(1200), "not a cold prompt of real size: {engine}");
+    assert_eq!(engine["n_deadline_answers"], 0, "{engine}");
+    shut_down(client);
+}
+
+#[test]
+fn keystrokes_during_a_cold_evaluation_answer_at_once_and_the_suggestion_follows() {
+    let mut client = started(&model_path(), json!({"completion": {"prefetch": false}}));
+    let (text, line, col) = cold_file();
+    client.open(URI, "python", &text).unwrap();
+    // The first automatic request starts the cold evaluation.
+    let first = client.request("textDocument/inlineCompletion", inline_params(URI, line, col)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut slowest = Duration::ZERO;
+    let mut col = col;
+    for (i, c) in "self._".chars().enumerate() {
+        client.insert(URI, 2 + i as i32, line, col, &c.to_string()).unwrap();
+        col += 1;
+        let asked = Instant::now();
+        let result = client.call("textDocument/inlineCompletion", inline_params(URI, line, col)).unwrap();
+        slowest = slowest.max(asked.elapsed());
+        assert_eq!(result["items"], json!([]), "a keystroke answered during the cold evaluation: {result}");
+    }
+    client.response(first).unwrap();
+    let engine = client.status().unwrap()["engine"].clone();
+    assert!(engine["n_evaluating_answers"].as_u64() >= Some(1), "{engine}");
+    // The deadline is 2 s: no keystroke waited it out.
+    assert!(slowest < Duration::from_millis(1500), "a keystroke waited {slowest:?}: {engine}");
+
+    // The client stopped typing: nib says when the suggestion for the cursor is ready, and asking again gets it.
+    let ready = client.wait_for("nib/suggestionReady", |m| m["method"] == "nib/suggestionReady").unwrap();
+    let params = &ready["params"];
+    assert_eq!(params["textDocument"]["uri"], URI, "{ready}");
+    assert_eq!(params["textDocument"]["version"], 7, "{ready}");
+    assert_eq!(params["position"], json!({"line": line, "character": col}), "{ready}");
+    let result = client.call("textDocument/inlineCompletion", inline_params(URI, line, col)).unwrap();
+    let last = client.status().unwrap()["engine"]["last"].clone();
+    assert!(!insert_text(&result).is_empty(), "{result}");
+    assert_eq!(last["cache"], "completion", "the suggestion was not ready in the cache: {last}");
+    shut_down(client);
+}
+
+#[test]
+fn a_resting_cursor_gets_its_prompt_evaluated_ahead() {
+    let mut client = started(&model_path(), json!({"completion": {"prefetch": false}}));
+    let (text, line, col) = cold_file();
+    client.open(URI, "python", &text).unwrap();
+    let at = json!({"textDocument": {"uri": URI, "version": 1}, "position": {"line": line, "character": col}});
+    client.notify("nib/cursorRest", at).unwrap();
+    // Up to two minutes: the editor tests may share the two cores meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.status().unwrap()["engine"]["n_completed"] == 0 {
+        assert!(Instant::now() < deadline, "the resting cursor's prompt was never evaluated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result = client.call("textDocument/inlineCompletion", inline_params(URI, line, col)).unwrap();
+    let last = client.status().unwrap()["engine"]["last"].clone();
+    assert!(!insert_text(&result).is_empty(), "{result}");
+    assert_eq!(last["cache"], "completion", "{last}");
+    shut_down(client);
+}
+
+/// Prompt tokens evaluated for each of `n` keystrokes typed at the end of a line (after an explicit request
+/// there), with the FIM-declaring model and `template`.
+fn evaluated_per_keystroke(template: &str, n: usize) -> Vec<u64> {
+    let options = json!({"completion": {"template": template, "prefetch": false, "deadline_ms": 600_000,
+        "invoked_timeout_ms": 600_000, "max_tokens": 4}});
+    let mut client = started(&fim_model_path(), options);
+    let (text, line, mut col) = cold_file();
+    client.open(URI, "python", &text).unwrap();
+    client.call("textDocument/inlineCompletion", explicit(URI, line, col)).unwrap();
+    let mut evaluated = Vec::new();
+    // Letters the meaningless model is unlikely to have suggested, so each one reaches the model.
+    for (i, c) in "zqxjzqxjzqxj".chars().take(n).enumerate() {
+        client.insert(URI, 2 + i as i32, line, col, &c.to_string()).unwrap();
+        col += 1;
+        client.call("textDocument/inlineCompletion", inline_params(URI, line, col)).unwrap();
+        let last = client.status().unwrap()["engine"]["last"].clone();
+        assert!(last["n_prompt_tokens"].as_u64() > Some(1000) && last["cache"] != "completion", "{last}");
+        evaluated.push(last["n_evaluated_tokens"].as_u64().unwrap_or(u64::MAX));
+    }
+    shut_down(client);
+    evaluated
+}
+
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+#[test]
+fn typing_with_a_prefix_suffix_middle_template_evaluates_a_short_suffix() {
+    let evaluated = evaluated_per_keystroke("psm", 6);
+    assert!(median(evaluated.clone()) <= 32, "prompt tokens evaluated per keystroke: {evaluated:?}");
+}
+
+#[test]
+fn typing_with_a_suffix_first_template_evaluates_only_the_end() {
+    let evaluated = evaluated_per_keystroke("spm", 6);
+    assert!(median(evaluated.clone()) <= 4, "prompt tokens evaluated per keystroke: {evaluated:?}");
+}
