@@ -327,7 +327,7 @@ impl Completer {
                 }
                 Waited::OutOfTime(raw) => {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
-                    job.priority.set(Priority::Background);
+                    job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
                     return Ok(early(site.finish(postprocess::whole_words(&raw)), StopReason::Deadline));
                 }

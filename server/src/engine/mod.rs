@@ -97,15 +97,17 @@ impl CancelToken {
     }
 }
 
-/// Completions run before background work (prefetch, a completion finishing
-/// after its deadline), and background work stops when a completion arrives.
+/// Completions a user waits for run first; a completion past its deadline (still wanted: someone will ask
+/// again) goes on at full speed but yields to them; idle work (prefetch, warm-ahead, review) yields too, in
+/// small steps so a completion never waits long behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
-    Foreground,
-    Background,
+    Foreground = 0,
+    Late = 1,
+    Background = 2,
 }
 
-/// A job's priority, which its owner may lower while it runs.
+/// A job's priority, which its owner may change while it runs.
 #[derive(Debug, Clone)]
 pub struct PriorityHandle(Arc<AtomicU8>);
 
@@ -115,10 +117,10 @@ impl PriorityHandle {
     }
 
     pub fn get(&self) -> Priority {
-        if self.0.load(Ordering::Acquire) == Priority::Foreground as u8 {
-            Priority::Foreground
-        } else {
-            Priority::Background
+        match self.0.load(Ordering::Acquire) {
+            0 => Priority::Foreground,
+            1 => Priority::Late,
+            _ => Priority::Background,
         }
     }
 

@@ -312,9 +312,10 @@ impl<'m> Worker<'m> {
         let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
         // Nobody waits for the answer; the prompt is still worth having in the cache.
         let unwanted = || request.cancel.is_outdated() || job.events.is_closed();
-        let yields = || job.priority() == Priority::Background || unwanted();
+        // Only a completion a user waits for holds the engine against the next one.
+        let yields = || job.priority() != Priority::Foreground || unwanted();
         let stop_evaluating = || request.cancel.is_cancelled() || (yields() && completion_waits());
-        let stop_generating = || unwanted() || (job.priority() == Priority::Background && completion_waits());
+        let stop_generating = || unwanted() || (yields() && completion_waits());
 
         let owner = request.owner.as_deref();
         let choice = self.slots.choose(owner, prompt, self.can_shift);
