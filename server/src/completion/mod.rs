@@ -399,7 +399,10 @@ impl Completer {
             let mut now = Progress::default();
             while now.done.is_none() {
                 match events.recv().await {
-                    Some(Event::Started { n_evaluate }) => now.evaluating = n_evaluate >= COLD_TOKENS,
+                    Some(Event::Started { n_evaluate }) => {
+                        tracing::debug!(n_evaluate, "job started");
+                        now.evaluating = n_evaluate >= COLD_TOKENS;
+                    }
                     Some(Event::Text(text)) => {
                         now.evaluating = false;
                         now.raw.push_str(&text);
@@ -420,6 +423,7 @@ impl Completer {
                 }
                 progress_tx.send_replace(now.clone());
             }
+            tracing::debug!(done = ?now.done, n_chars = now.raw.len(), "job ended");
             this.with_running(|r| r.remove(&key));
             this.n_ended.send_modify(|n| *n += 1);
         });
@@ -504,8 +508,9 @@ impl Completer {
         Ok(prompt)
     }
 
-    /// Evaluates the prompt where the cursor rests, and computes its suggestion, at idle priority: the
-    /// requests that follow there find the prompt in the KV cache (or the suggestion in the cache).
+    /// Evaluates the prompt where the cursor rests, and computes its suggestion, behind any completion a user
+    /// waits for (in full steps: the user is likely to type there next): the requests that follow there find the
+    /// prompt in the KV cache (or the suggestion in the cache).
     pub fn warm(&self, request: Request<'_>) {
         let (rope, cursor, owner, syntax) =
             (request.rope.clone(), request.cursor, request.document.map(str::to_owned), request.syntax.cloned());
@@ -518,7 +523,7 @@ impl Completer {
                 syntax: syntax.as_ref(),
                 trigger: Trigger::Invoked,
             };
-            this.in_background(request).await;
+            this.in_background(request, Priority::Late).await;
         });
     }
 
@@ -547,12 +552,12 @@ impl Completer {
                 syntax: syntax.as_ref(),
                 trigger: Trigger::Automatic,
             };
-            this.in_background(request).await;
+            this.in_background(request, Priority::Background).await;
         });
     }
 
-    /// Starts a background job for `request`'s prompt unless its suggestion is cached or on its way.
-    async fn in_background(&self, request: Request<'_>) {
+    /// Starts a job for `request`'s prompt that nobody waits for, unless its suggestion is cached or on its way.
+    async fn in_background(&self, request: Request<'_>, priority: Priority) {
         let Ok((model_name, tokenizer)) = self.model().await else { return };
         let Ok(template) = self.template(&tokenizer, &model_name) else { return };
         let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
@@ -571,9 +576,10 @@ impl Completer {
             stop,
             cancel: CancelToken::default(),
             owner: request.document.map(str::to_owned),
-            priority: PriorityHandle::new(Priority::Background),
+            priority: PriorityHandle::new(priority),
             grammar: None,
         };
+        tracing::debug!(n_prompt = job.prompt.len(), ?priority, "background job");
         self.start(key, job, site.mode);
     }
 }

@@ -196,10 +196,8 @@ async fn suggest(
     let cursor = document
         .char_offset(convert::position(position, session.documents.encoding()))
         .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
-    let cancel = CancelToken::default();
-    if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
-        older.outdate();
-    }
+    let in_flight = InFlight::new(session, key);
+    let cancel = in_flight.cancel.clone();
     let request = completion::Request {
         rope: &document.rope,
         cursor,
@@ -208,7 +206,7 @@ async fn suggest(
         trigger,
     };
     let result = session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
-    let superseded = session.in_flight.remove_if(key, |_, t| t.same_as(&cancel)).is_none();
+    let superseded = !in_flight.finish();
     match result {
         _ if superseded => Ok((None, None)),
         Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),
@@ -218,6 +216,36 @@ async fn suggest(
             tracing::error!("completion failed: {err}");
             Err(Error { message: err.to_string().into(), ..Error::internal_error() })
         }
+    }
+}
+
+/// A request's place in `Session::in_flight`, which it leaves when it ends, also when the client cancels it
+/// (tower-lsp then drops its future): a stale entry would hold back `tell_when_ready`.
+struct InFlight<'a> {
+    session: &'a Session,
+    key: &'a str,
+    cancel: CancelToken,
+}
+
+impl<'a> InFlight<'a> {
+    /// Outdates the document's older request, if any.
+    fn new(session: &'a Session, key: &'a str) -> InFlight<'a> {
+        let cancel = CancelToken::default();
+        if let Some(older) = session.in_flight.insert(key.to_owned(), cancel.clone()) {
+            older.outdate();
+        }
+        InFlight { session, key, cancel }
+    }
+
+    /// Leaves; false when a newer request had taken the place.
+    fn finish(self) -> bool {
+        self.session.in_flight.remove_if(self.key, |_, t| t.same_as(&self.cancel)).is_some()
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.session.in_flight.remove_if(self.key, |_, t| t.same_as(&self.cancel));
     }
 }
 
@@ -245,6 +273,7 @@ async fn tell_when_ready(client: Client, session: Arc<Session>, uri: Uri) {
         }
     };
     let current = session.awaiting.remove(key).map(|(_, p)| p);
+    tracing::debug!(?ready, ?current, "suggestion ready check");
     let Some((position, version)) = ready.filter(|(p, _)| current == Some(*p)) else { return };
     if session.documents.snapshot(key).is_ok_and(|d| d.version == version) {
         let text_document = VersionedTextDocumentIdentifier { uri: uri.clone(), version };
