@@ -154,6 +154,9 @@ struct ReplayArgs {
     /// Write every sample and summary row as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// initializationOptions for `nib serve`, as JSON (e.g. '{"completion": {"deadline_ms": 1000}}').
+    #[arg(long, value_name = "JSON")]
+    options: Option<String>,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -384,7 +387,15 @@ fn bench_replay(args: ReplayArgs) -> Result<()> {
     use nib::bench::{replay, trace::Replay};
     let config = Config::load()?;
     let model = config::resolve_model(args.model.model.as_deref(), &config);
-    let nib = std::env::current_exe().context("cannot find the nib binary")?;
+    let options = match &args.options {
+        Some(text) => serde_json::from_str(text).context("--options is not JSON")?,
+        None => serde_json::Value::Null,
+    };
+    let serve = replay::NibServe {
+        binary: std::env::current_exe().context("cannot find the nib binary")?,
+        model: model.path.clone(),
+        options,
+    };
     let tokenizer = match &args.vs_server {
         Some(_) => Some(nib::engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),
         None => None,
@@ -392,8 +403,8 @@ fn bench_replay(args: ReplayArgs) -> Result<()> {
     let mut report = Vec::new();
     for path in &args.traces {
         let trace = Replay::load(path)?;
-        eprintln!("replaying {} ({} events) through nib...", trace.name, trace.events.len());
-        let ours = replay::replay_nib(&trace, &nib, &model.path)?;
+        eprintln!("replaying {} ({} requests) through nib...", trace.name, trace.events().count());
+        let ours = replay::replay_nib(&trace, &serve)?;
         let theirs = match (&args.vs_server, &tokenizer) {
             (Some(url), Some(tokenizer)) => {
                 eprintln!("replaying {} through llama-server at {url}...", trace.name);

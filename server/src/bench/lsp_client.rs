@@ -92,17 +92,27 @@ impl LspClient {
 
     /// The next message matching `pred` and when it arrived; others are kept for later.
     pub fn wait_timed(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Result<Timed, ClientError> {
-        if let Some(i) = self.backlog.iter().position(|(_, m)| pred(m)) {
-            return Ok(self.backlog.remove(i));
+        match self.wait_until(Instant::now() + TIMEOUT, what, pred)? {
+            Some(found) => Ok(found),
+            None => Err(ClientError::Timeout { what: what.to_owned(), stderr: self.stderr() }),
         }
-        let deadline = Instant::now() + TIMEOUT;
+    }
+
+    /// Like `wait_timed`, but reaching `until` without a match is `None`, not an error.
+    pub fn wait_until(
+        &mut self,
+        until: Instant,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Option<Timed>, ClientError> {
+        if let Some(i) = self.backlog.iter().position(|(_, m)| pred(m)) {
+            return Ok(Some(self.backlog.remove(i)));
+        }
         loop {
-            match self.incoming.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok((at, message)) if pred(&message) => return Ok((at, message)),
+            match self.incoming.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok((at, message)) if pred(&message) => return Ok(Some((at, message))),
                 Ok(other) => self.backlog.push(other),
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(ClientError::Timeout { what: what.to_owned(), stderr: self.stderr() });
-                }
+                Err(RecvTimeoutError::Timeout) => return Ok(None),
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(ClientError::Closed { what: what.to_owned(), stderr: self.stderr() });
                 }

@@ -15,8 +15,9 @@ pub struct Trace {
     pub description: String,
     /// Pause between keystrokes, as a person types.
     pub keystroke_ms: u64,
-    /// File name in the trace -> path of its initial text, relative to the trace file.
-    pub files: BTreeMap<String, PathBuf>,
+    /// File name in the trace -> where its initial text is: a path relative to the trace file, or
+    /// `stdlib:PATH`, a path inside the Python standard library of `python3` (read at run time, not vendored).
+    pub files: BTreeMap<String, String>,
     pub steps: Vec<Step>,
 }
 
@@ -32,7 +33,15 @@ pub enum Step {
     Jump { at: [u32; 2] },
     /// Insert `text` at `at`, above the cursor, in one edit; the cursor keeps its place in the text.
     Edit { at: [u32; 2], text: String },
+    /// The cursor rests for `ms`: no request, but the editor tells nib (`nib/cursorRest`).
+    Rest { ms: u64 },
+    /// An explicit request at the cursor (the user invoked completion). Braces, so that
+    /// `deny_unknown_fields` holds for it too: a unit variant would ignore stray fields.
+    Ask {},
 }
+
+/// Keystrokes this soon after a file's first opening (by the trace's clock) are `type (cold)`.
+pub const COLD_MS: u64 = 3_000;
 
 /// What a measured event was, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -40,10 +49,14 @@ pub enum Step {
 pub enum EventKind {
     /// A keystroke at the cursor.
     Type,
+    /// A keystroke within `COLD_MS` of the file's first opening.
+    TypeCold,
     /// A cursor jump inside the active file.
     Jump,
     /// An edit above the cursor.
     EditAbove,
+    /// An explicit request (`triggerKind: 1`); every other request is automatic.
+    Explicit,
     /// Opening a file for the first time.
     SwitchFirst,
     /// Returning to a file used before.
@@ -54,15 +67,31 @@ impl EventKind {
     pub fn label(self) -> &'static str {
         match self {
             EventKind::Type => "type",
+            EventKind::TypeCold => "type (cold)",
             EventKind::Jump => "jump",
             EventKind::EditAbove => "edit above",
+            EventKind::Explicit => "explicit",
             EventKind::SwitchFirst => "switch (first)",
             EventKind::SwitchReturn => "switch (return)",
         }
     }
+
+    /// Whether the user asked (`triggerKind: 1`) rather than the editor (`triggerKind: 2`).
+    pub fn is_explicit(self) -> bool {
+        self == EventKind::Explicit
+    }
 }
 
-/// One thing the replay does, followed by a completion request at `cursor`.
+/// One thing the replay does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// An optional edit, then a completion request.
+    Request(Event),
+    /// The cursor rests at `cursor` in `file` (opening it if needed): `nib/cursorRest`, then a pause of `ms`.
+    Rest { file: String, cursor: Position, ms: u64 },
+}
+
+/// An optional edit followed by a completion request at `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventKind,
@@ -84,17 +113,19 @@ pub enum TraceError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
     Parse { path: PathBuf, source: serde_json::Error },
+    #[error("cannot find the Python standard library for the trace's `stdlib:` files: {0}")]
+    Stdlib(String),
     #[error("{0}")]
     Invalid(String),
 }
 
-/// A loaded trace: the events and the initial text of each file.
+/// A loaded trace: what to do and the initial text of each file.
 #[derive(Debug, Clone)]
 pub struct Replay {
     pub name: String,
     pub keystroke_ms: u64,
     pub files: BTreeMap<String, String>,
-    pub events: Vec<Event>,
+    pub actions: Vec<Action>,
 }
 
 impl Replay {
@@ -105,35 +136,81 @@ impl Replay {
         let trace: Trace =
             serde_json::from_str(&read(path)?).map_err(|source| TraceError::Parse { path: path.to_owned(), source })?;
         let dir = path.parent().unwrap_or(Path::new("."));
+        // Asked once, and only when a file needs it: traces without `stdlib:` files run without Python.
+        let stdlib = if trace.files.values().any(|source| source.starts_with("stdlib:")) {
+            Some(python_stdlib().map_err(TraceError::Stdlib)?)
+        } else {
+            None
+        };
         let mut files = BTreeMap::new();
-        for (name, file) in &trace.files {
-            files.insert(name.clone(), read(&dir.join(file))?);
+        for (name, source) in &trace.files {
+            let path = match (source.strip_prefix("stdlib:"), &stdlib) {
+                (Some(inner), Some(root)) => root.join(inner),
+                _ => dir.join(source),
+            };
+            files.insert(name.clone(), read(&path)?);
         }
-        let events = expand(&trace.steps, &files)?;
-        Ok(Replay { name: trace.name, keystroke_ms: trace.keystroke_ms, files, events })
+        let actions = expand(&trace.steps, trace.keystroke_ms, &files)?;
+        Ok(Replay { name: trace.name, keystroke_ms: trace.keystroke_ms, files, actions })
+    }
+
+    /// The requests, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.actions.iter().filter_map(|action| match action {
+            Action::Request(event) => Some(event),
+            Action::Rest { .. } => None,
+        })
     }
 }
 
-/// Expands steps into events: one per keystroke, jump, edit or switch.
-pub fn expand(steps: &[Step], files: &BTreeMap<String, String>) -> Result<Vec<Event>, TraceError> {
-    let mut events = Vec::new();
-    let mut visited: Vec<&str> = Vec::new();
+/// Where `python3` keeps its standard library: real files nobody's cache has seen, without vendoring them.
+fn python_stdlib() -> Result<PathBuf, String> {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("python3 failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+}
+
+/// Expands steps into actions: one request per keystroke, jump, edit, ask or switch, and one rest per rest.
+///
+/// A rest right after a switch comes between opening the file and the switch's request, as when an editor opens a
+/// file and the cursor rests there before anything is asked. The trace's clock (`keystroke_ms` per keystroke, a
+/// rest's `ms`) tells which keystrokes are cold.
+pub fn expand(steps: &[Step], keystroke_ms: u64, files: &BTreeMap<String, String>) -> Result<Vec<Action>, TraceError> {
+    let mut actions = Vec::new();
+    let mut clock_ms = 0;
+    // File -> the trace clock when it was first opened.
+    let mut opened_ms: BTreeMap<&str, u64> = BTreeMap::new();
     let mut active: Option<(String, Position)> = None;
-    for step in steps {
+    let mut steps = steps.iter().peekable();
+    while let Some(step) = steps.next() {
         match step {
             Step::Switch { file, at } => {
                 if !files.contains_key(file) {
                     return Err(TraceError::Invalid(format!("switch to {file}, which is not among the files")));
                 }
-                let kind =
-                    if visited.contains(&file.as_str()) { EventKind::SwitchReturn } else { EventKind::SwitchFirst };
-                visited.push(file);
+                let kind = if opened_ms.contains_key(file.as_str()) {
+                    EventKind::SwitchReturn
+                } else {
+                    opened_ms.insert(file, clock_ms);
+                    EventKind::SwitchFirst
+                };
                 let cursor = Position { line: at[0], col: at[1] };
-                events.push(Event { kind, file: file.clone(), insert: None, cursor });
+                if let Some(Step::Rest { ms }) = steps.peek() {
+                    actions.push(Action::Rest { file: file.clone(), cursor, ms: *ms });
+                    clock_ms += ms;
+                    steps.next();
+                }
+                actions.push(Action::Request(Event { kind, file: file.clone(), insert: None, cursor }));
                 active = Some((file.clone(), cursor));
             }
             Step::Type { text } => {
                 let (file, cursor) = active.as_mut().ok_or_else(|| no_file("type"))?;
+                let cold_until_ms = opened_ms.get(file.as_str()).map_or(0, |opened| opened + COLD_MS);
                 for c in text.chars() {
                     let at = *cursor;
                     *cursor = if c == '\n' {
@@ -141,14 +218,21 @@ pub fn expand(steps: &[Step], files: &BTreeMap<String, String>) -> Result<Vec<Ev
                     } else {
                         Position { line: at.line, col: at.col + c.len_utf16() as u32 }
                     };
+                    let kind = if clock_ms < cold_until_ms { EventKind::TypeCold } else { EventKind::Type };
                     let insert = Some((at, c.to_string()));
-                    events.push(Event { kind: EventKind::Type, file: file.clone(), insert, cursor: *cursor });
+                    actions.push(Action::Request(Event { kind, file: file.clone(), insert, cursor: *cursor }));
+                    clock_ms += keystroke_ms;
                 }
             }
             Step::Jump { at } => {
                 let (file, cursor) = active.as_mut().ok_or_else(|| no_file("jump"))?;
                 *cursor = Position { line: at[0], col: at[1] };
-                events.push(Event { kind: EventKind::Jump, file: file.clone(), insert: None, cursor: *cursor });
+                actions.push(Action::Request(Event {
+                    kind: EventKind::Jump,
+                    file: file.clone(),
+                    insert: None,
+                    cursor: *cursor,
+                }));
             }
             Step::Edit { at, text } => {
                 let (file, cursor) = active.as_mut().ok_or_else(|| no_file("edit"))?;
@@ -158,11 +242,30 @@ pub fn expand(steps: &[Step], files: &BTreeMap<String, String>) -> Result<Vec<Ev
                 }
                 cursor.line += text.matches('\n').count() as u32;
                 let insert = Some((at, text.clone()));
-                events.push(Event { kind: EventKind::EditAbove, file: file.clone(), insert, cursor: *cursor });
+                actions.push(Action::Request(Event {
+                    kind: EventKind::EditAbove,
+                    file: file.clone(),
+                    insert,
+                    cursor: *cursor,
+                }));
+            }
+            Step::Rest { ms } => {
+                let (file, cursor) = active.as_ref().ok_or_else(|| no_file("rest"))?;
+                actions.push(Action::Rest { file: file.clone(), cursor: *cursor, ms: *ms });
+                clock_ms += ms;
+            }
+            Step::Ask {} => {
+                let (file, cursor) = active.as_ref().ok_or_else(|| no_file("ask"))?;
+                actions.push(Action::Request(Event {
+                    kind: EventKind::Explicit,
+                    file: file.clone(),
+                    insert: None,
+                    cursor: *cursor,
+                }));
             }
         }
     }
-    Ok(events)
+    Ok(actions)
 }
 
 fn no_file(what: &str) -> TraceError {
@@ -173,34 +276,97 @@ fn no_file(what: &str) -> TraceError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn steps_expand_into_events() {
+    /// Expands `steps` (files `a.py` and `b.py`, 100 ms keystrokes) and compares one line per action.
+    fn check(steps: &str, expected: &str) {
         let files = BTreeMap::from([("a.py".to_owned(), String::new()), ("b.py".to_owned(), String::new())]);
-        let steps: Vec<Step> = serde_json::from_str(
-            r#"[
-                {"kind": "switch", "file": "a.py", "at": [5, 4]},
-                {"kind": "type", "text": "x\ny"},
-                {"kind": "edit", "at": [0, 0], "text": "import os\n"},
-                {"kind": "switch", "file": "b.py", "at": [0, 0]},
-                {"kind": "switch", "file": "a.py", "at": [7, 1]},
-                {"kind": "jump", "at": [2, 0]}
-            ]"#,
-        )
-        .unwrap();
-        let events = expand(&steps, &files).unwrap();
-        let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
-        use EventKind::*;
-        assert_eq!(kinds, [SwitchFirst, Type, Type, Type, EditAbove, SwitchFirst, SwitchReturn, Jump]);
-        assert_eq!(events[1].insert, Some((Position { line: 5, col: 4 }, "x".into())));
-        assert_eq!(events[3].cursor, Position { line: 6, col: 1 });
-        assert_eq!(events[4].cursor, Position { line: 7, col: 1 });
+        let steps: Vec<Step> = serde_json::from_str(steps).expect("steps parse");
+        let actions = expand(&steps, 100, &files).expect("steps expand");
+        let at = |p: &Position| format!("{}:{}", p.line, p.col);
+        let lines: Vec<String> = actions
+            .iter()
+            .map(|action| match action {
+                Action::Request(event) => {
+                    let insert = event.insert.as_ref().map(|(p, text)| format!(" +{text:?}@{}", at(p)));
+                    format!("{} {} {}{}", event.kind.label(), event.file, at(&event.cursor), insert.unwrap_or_default())
+                }
+                Action::Rest { file, cursor, ms } => format!("rest {file} {} {ms}ms", at(cursor)),
+            })
+            .collect();
+        assert_eq!(lines.join("\n"), expected.trim(), "steps: {steps:?}");
+    }
+
+    #[test]
+    fn steps_expand_into_actions() {
+        let cases = [
+            // Keystrokes, an edit above (the cursor moves down with its text), switches, a jump.
+            (
+                r#"[{"kind": "switch", "file": "a.py", "at": [5, 4]},
+                    {"kind": "rest", "ms": 3000},
+                    {"kind": "type", "text": "x\ny"},
+                    {"kind": "edit", "at": [0, 0], "text": "import os\n"},
+                    {"kind": "switch", "file": "b.py", "at": [0, 0]},
+                    {"kind": "switch", "file": "a.py", "at": [7, 1]},
+                    {"kind": "jump", "at": [2, 0]}]"#,
+                r#"
+rest a.py 5:4 3000ms
+switch (first) a.py 5:4
+type a.py 5:5 +"x"@5:4
+type a.py 6:0 +"\n"@5:5
+type a.py 6:1 +"y"@6:0
+edit above a.py 7:1 +"import os\n"@0:0
+switch (first) b.py 0:0
+switch (return) a.py 7:1
+jump a.py 2:0"#,
+            ),
+            // Keystrokes within 3 s of a first opening are cold, rests count; a return does not make them cold.
+            (
+                r#"[{"kind": "switch", "file": "a.py", "at": [0, 0]},
+                    {"kind": "rest", "ms": 2800},
+                    {"kind": "type", "text": "abc"},
+                    {"kind": "switch", "file": "b.py", "at": [0, 0]},
+                    {"kind": "switch", "file": "a.py", "at": [0, 3]},
+                    {"kind": "type", "text": "d"}]"#,
+                r#"
+rest a.py 0:0 2800ms
+switch (first) a.py 0:0
+type (cold) a.py 0:1 +"a"@0:0
+type (cold) a.py 0:2 +"b"@0:1
+type a.py 0:3 +"c"@0:2
+switch (first) b.py 0:0
+switch (return) a.py 0:3
+type a.py 0:4 +"d"@0:3"#,
+            ),
+            // A rest elsewhere rests at the cursor after the last request; an ask asks there.
+            (
+                r#"[{"kind": "switch", "file": "a.py", "at": [1, 0]},
+                    {"kind": "type", "text": "x"},
+                    {"kind": "rest", "ms": 500},
+                    {"kind": "ask"},
+                    {"kind": "jump", "at": [0, 0]},
+                    {"kind": "ask"}]"#,
+                r#"
+switch (first) a.py 1:0
+type (cold) a.py 1:1 +"x"@1:0
+rest a.py 1:1 500ms
+explicit a.py 1:1
+jump a.py 0:0
+explicit a.py 0:0"#,
+            ),
+        ];
+        for (steps, expected) in cases {
+            check(steps, expected);
+        }
     }
 
     #[test]
     fn bad_traces_are_reported() {
         let files = BTreeMap::new();
-        let steps: Vec<Step> = serde_json::from_str(r#"[{"kind": "type", "text": "x"}]"#).unwrap();
-        assert!(expand(&steps, &files).is_err());
-        assert!(serde_json::from_str::<Vec<Step>>(r#"[{"kind": "teleport"}]"#).is_err());
+        for steps in [r#"[{"kind": "type", "text": "x"}]"#, r#"[{"kind": "rest", "ms": 1}]"#, r#"[{"kind": "ask"}]"#] {
+            let steps: Vec<Step> = serde_json::from_str(steps).expect("steps parse");
+            assert!(expand(&steps, 100, &files).is_err(), "{steps:?}");
+        }
+        for step in [r#"{"kind": "teleport"}"#, r#"{"kind": "ask", "at": [0, 0]}"#, r#"{"kind": "rest"}"#] {
+            assert!(serde_json::from_str::<Step>(step).is_err(), "{step}");
+        }
     }
 }
