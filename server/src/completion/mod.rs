@@ -285,6 +285,13 @@ impl Completer {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
+            if cancel.is_outdated() {
+                return Ok(early(String::new(), StopReason::Cancelled));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.engine.record_deadline_answer();
+                return Ok(early(String::new(), StopReason::Deadline));
+            }
             let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
                 Some(job) => (job, false),
                 None => {
