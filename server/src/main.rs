@@ -154,6 +154,9 @@ struct ReplayArgs {
     /// Write every sample and summary row as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Open this folder as nib's workspace, so it is indexed while the trace plays.
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -386,11 +389,14 @@ fn bench_replay(args: ReplayArgs) -> Result<()> {
         Some(_) => Some(nib::engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),
         None => None,
     };
+    let workspace = (args.workspace.as_ref())
+        .map(|dir| std::fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
+        .transpose()?;
     let mut report = Vec::new();
     for path in &args.traces {
         let trace = Replay::load(path)?;
         eprintln!("replaying {} ({} events) through nib...", trace.name, trace.events.len());
-        let ours = replay::replay_nib(&trace, &nib, &model.path)?;
+        let ours = replay::replay_nib(&trace, &nib, &model.path, workspace.as_deref())?;
         let theirs = match (&args.vs_server, &tokenizer) {
             (Some(url), Some(tokenizer)) => {
                 eprintln!("replaying {} through llama-server at {url}...", trace.name);

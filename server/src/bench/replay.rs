@@ -3,7 +3,7 @@
 //! llama.cpp `llama-server`, and reports both per event kind.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -96,15 +96,22 @@ fn pace(replay: &Replay, event: &Event, started: Instant) {
     }
 }
 
-/// Replays through `nib serve` (the binary at `nib`, with `model`).
-pub fn replay_nib(replay: &Replay, nib: &PathBuf, model: &PathBuf) -> Result<Vec<Sample>, ReplayError> {
+/// Replays through `nib serve` (the binary at `nib`, with `model`), with `workspace` as its root when given
+/// (it is indexed while the trace plays).
+pub fn replay_nib(
+    replay: &Replay,
+    nib: &PathBuf,
+    model: &PathBuf,
+    workspace: Option<&Path>,
+) -> Result<Vec<Sample>, ReplayError> {
     // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures.
     let home = std::env::temp_dir().join(format!("nib-replay-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     let mut command = Command::new(nib);
     command.arg("serve").arg("--model").arg(model).env("NIB_HOME", &home);
     let mut client = LspClient::spawn(command)?;
-    client.initialize(json!({}), Value::Null)?;
+    let root_uri = workspace.map(|dir| format!("file://{}", dir.display()));
+    client.initialize_in(root_uri.as_deref(), json!({}), Value::Null)?;
     let mut versions: BTreeMap<String, i32> = BTreeMap::new();
     let mut samples = Vec::with_capacity(replay.events.len());
     for (i, event) in replay.events.iter().enumerate() {
