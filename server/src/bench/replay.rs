@@ -31,6 +31,8 @@ pub struct Sample {
     pub n_evaluated_tokens: usize,
     /// Which cache answered (nib only).
     pub cache: Option<String>,
+    /// Files in the symbol index after the answer, still growing while a workspace is indexed (nib only).
+    pub n_indexed_files: Option<u64>,
     pub empty: bool,
 }
 
@@ -152,6 +154,7 @@ pub fn replay_nib(
             n_evaluated_tokens: count("n_evaluated_tokens"),
             cache: if at_deadline { Some("deadline".into()) } else { last["cache"].as_str().map(str::to_owned) },
             empty: response["result"]["items"].as_array().is_none_or(Vec::is_empty),
+            n_indexed_files: status["n_indexed_files"].as_u64(),
         });
         pace(replay, event, started);
     }
@@ -207,6 +210,7 @@ pub fn replay_server(
             n_evaluated_tokens: streamed.n_evaluated.unwrap_or(0),
             cache: None,
             empty: streamed.content.trim().is_empty(),
+            n_indexed_files: None,
         });
         pace(replay, event, started);
     }
