@@ -157,6 +157,9 @@ struct ReplayArgs {
     /// initializationOptions for `nib serve`, as JSON (e.g. '{"completion": {"deadline_ms": 1000}}').
     #[arg(long, value_name = "JSON")]
     options: Option<String>,
+    /// Open this folder as nib's workspace, so it is indexed while the trace plays.
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -398,10 +401,14 @@ fn bench_replay(args: ReplayArgs) -> Result<()> {
         Some(text) => serde_json::from_str(text).context("--options is not JSON")?,
         None => serde_json::Value::Null,
     };
+    let workspace = (args.workspace.as_ref())
+        .map(|dir| std::fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
+        .transpose()?;
     let serve = replay::NibServe {
         binary: std::env::current_exe().context("cannot find the nib binary")?,
         model: model.path.clone(),
         options,
+        workspace,
     };
     let tokenizer = match &args.vs_server {
         Some(_) => Some(nib::engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),

@@ -146,10 +146,20 @@ impl LspClient {
         all
     }
 
-    /// `initialize` then `initialized`; returns the initialize result.
+    /// `initialize` then `initialized`, without a workspace; returns the initialize result.
     pub fn initialize(&mut self, capabilities: Value, options: Value) -> Result<Value, ClientError> {
+        self.initialize_in(None, capabilities, options)
+    }
+
+    /// `initialize` then `initialized` with `root_uri` as the workspace; returns the initialize result.
+    pub fn initialize_in(
+        &mut self,
+        root_uri: Option<&str>,
+        capabilities: Value,
+        options: Value,
+    ) -> Result<Value, ClientError> {
         let params = json!({
-            "processId": null, "rootUri": null, "capabilities": capabilities, "initializationOptions": options,
+            "processId": null, "rootUri": root_uri, "capabilities": capabilities, "initializationOptions": options,
         });
         let result = self.call("initialize", params)?;
         self.notify("initialized", json!({}))?;

@@ -34,6 +34,8 @@ pub struct Sample {
     /// Which cache answered (nib only): the engine's `last.cache`, `deadline` (answered at the deadline, its job
     /// still running), or `none` (the answer came without a completion that reached `last`).
     pub cache: Option<String>,
+    /// Files in the symbol index after the answer, still growing while a workspace is indexed (nib only).
+    pub n_indexed_files: Option<u64>,
     pub empty: bool,
     /// For an empty automatic answer from nib: request sent to the `nib/suggestionReady` for its position, when one
     /// came before the next request.
@@ -57,6 +59,8 @@ pub struct NibServe {
     pub model: PathBuf,
     /// Sent as `initializationOptions`.
     pub options: Value,
+    /// The workspace root, indexed while the trace plays.
+    pub workspace: Option<PathBuf>,
 }
 
 /// The text of every file as the replay goes, to build the peer's prompts.
@@ -207,6 +211,7 @@ impl NibSession {
             cache: Some(cache.to_owned()),
             empty,
             ready_ms: None,
+            n_indexed_files: status["n_indexed_files"].as_u64(),
         });
         self.pause_until(pace_until(replay, event, started))
     }
@@ -247,7 +252,8 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, Repl
         samples: Vec::new(),
         pending: None,
     };
-    session.client.initialize(json!({}), serve.options.clone())?;
+    let root_uri = serve.workspace.as_ref().map(|dir| format!("file://{}", dir.display()));
+    session.client.initialize_in(root_uri.as_deref(), json!({}), serve.options.clone())?;
     for (i, action) in replay.actions.iter().enumerate() {
         match action {
             Action::Rest { file, cursor, ms } => session.rest(replay, file, *cursor, *ms)?,
@@ -316,6 +322,7 @@ pub fn replay_server(
             cache: None,
             empty: streamed.content.trim().is_empty(),
             ready_ms: None,
+            n_indexed_files: None,
         });
         std::thread::sleep(pace_until(replay, event, started).saturating_duration_since(Instant::now()));
     }

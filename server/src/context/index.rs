@@ -10,9 +10,8 @@ use ropey::Rope;
 use super::outline::{self, Symbol};
 use crate::syntax::{Language, Syntax};
 
-/// Bounds on the workspace scan: a monorepo must not stall start-up or fill memory.
+/// A bound on the workspace scan: a monorepo must not stall start-up or fill memory.
 const MAX_SCANNED_FILES: usize = 5_000;
-const MAX_SCANNED_BYTES: u64 = 1024 * 1024;
 
 /// One indexed file.
 #[derive(Debug, Clone)]
@@ -81,11 +80,7 @@ impl SymbolIndex {
 
     /// Indexes the source files under `root` that nib can parse; returns how many.
     pub fn scan(&self, root: &Path) -> usize {
-        crate::syntax::source_files(root, MAX_SCANNED_FILES)
-            .iter()
-            .filter(|path| std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_SCANNED_BYTES))
-            .filter(|path| self.index_file(root, path))
-            .count()
+        crate::syntax::source_files(root, MAX_SCANNED_FILES).iter().filter(|path| self.index_file(root, path)).count()
     }
 
     fn index_file(&self, root: &Path, path: &Path) -> bool {

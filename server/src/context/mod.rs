@@ -15,7 +15,7 @@ mod recent;
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ropey::Rope;
 use tree_sitter::QueryCursor;
@@ -90,6 +90,20 @@ impl Workspace {
     pub fn scan(&self) -> usize {
         let root = self.root.read().ok().and_then(|r| r.clone());
         root.map(|root| self.index.scan(&root)).unwrap_or(0)
+    }
+
+    /// Indexes the workspace's files on a thread of its own at background priority, so that typing, the
+    /// model and the async threads keep the cores.
+    pub fn scan_in_background(self: &Arc<Self>) {
+        let workspace = self.clone();
+        let spawned = std::thread::Builder::new().name("nib-index".into()).spawn(move || {
+            lower_priority();
+            let n_files = workspace.scan();
+            tracing::info!(n_files, "workspace indexed");
+        });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot start the index thread; no workspace index");
+        }
     }
 
     pub fn n_indexed_files(&self) -> usize {
@@ -214,6 +228,20 @@ impl Workspace {
         found
     }
 }
+
+/// Gives the calling thread the lowest scheduling priority (nice 19). Linux only: there a thread id names
+/// one thread, where elsewhere `setpriority` would slow the whole process.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: two system calls without pointers, about the calling thread only.
+    let status = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+    if status != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "the index thread keeps its priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 /// The index key of a document: its file path when it has one, so scanned files and open documents meet.
 fn key(uri: &str) -> String {

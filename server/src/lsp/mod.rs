@@ -188,11 +188,7 @@ impl LanguageServer for NibServer {
             self.client.show_message(MessageType::WARNING, warning.clone()).await;
         }
         // The workspace's symbols, for definitions from files that are not open.
-        let workspace = session.completer.workspace().clone();
-        tokio::task::spawn_blocking(move || {
-            let n_files = workspace.scan();
-            tracing::info!(n_files, "workspace indexed");
-        });
+        session.completer.workspace().scan_in_background();
         // Report a model problem once loading has settled, without holding up initialization.
         let (client, session) = (self.client.clone(), session.clone());
         tokio::spawn(async move {

@@ -5,6 +5,7 @@
 //! edited with; parsing is bounded in time, and a document that cannot be
 //! parsed in time simply has no tree (plain-text context).
 
+mod files;
 mod language;
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use ropey::Rope;
 use tree_sitter::{InputEdit, Node, ParseOptions, Parser, Point, TextProvider, Tree};
 
+pub use files::source_files;
 pub use language::{Language, Queries, QueryError};
 pub use tree_sitter::StreamingIterator;
 
@@ -111,34 +113,6 @@ pub fn input_edit(rope: &Rope, start: usize, end: usize, new_text: &str) -> Inpu
 fn point(rope: &Rope, byte: usize) -> Point {
     let row = rope.byte_to_line(byte);
     Point { row, column: byte - rope.line_to_byte(row) }
-}
-
-/// Folders that hold dependencies or build output rather than the user's code.
-const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "build", "dist", "out", "vendor", "__pycache__", "venv"];
-
-/// The files under `dir` in a language nib parses, in path order, at most `max_files`: hidden entries,
-/// dependency and build folders, and symlinked folders are left out; unreadable folders are skipped.
-pub fn source_files(dir: &std::path::Path, max_files: usize) -> Vec<std::path::PathBuf> {
-    fn walk(dir: &std::path::Path, max_files: usize, found: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for path in entries {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            if found.len() >= max_files || name.starts_with('.') {
-                continue;
-            }
-            if meta.is_dir() && !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, max_files, found);
-            } else if meta.is_file() && Language::detect("", &name).is_some() {
-                found.push(path);
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(dir, max_files, &mut found);
-    found
 }
 
 /// The last line a node has text on (a node ending with its line's newline ends at column 0 of the next).
