@@ -196,13 +196,6 @@ struct TypingArgs {
 
 /// Exit codes: 0 done, 1 findings at the fail level (`nib review`), 2 an error.
 fn main() -> std::process::ExitCode {
-    // llama.cpp's OpenMP threads otherwise spin at every barrier: when another process takes a core (the
-    // editor, a compiler), a spinning thread waits on a descheduled one, and a cold 1,434-token prompt took
-    // 110 s instead of 11 s on two loaded cores. Set before any thread starts; a user's own setting wins.
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        // SAFETY: no other thread exists yet.
-        unsafe { std::env::set_var("OMP_WAIT_POLICY", "PASSIVE") };
-    }
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -227,8 +227,13 @@ impl<'m> Worker<'m> {
         config: &EngineConfig,
         shared: Arc<Shared>,
     ) -> Result<Worker<'m>, EngineError> {
+        let n_cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
         let n_threads = match config.n_threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()) as i32,
+            0 => n_cores,
+            n => n as i32,
+        };
+        let n_threads_generate = match config.n_threads_generate {
+            0 => (n_cores / 2).max(1),
             n => n as i32,
         };
         let flash = if config.flash_attention {
@@ -246,7 +251,7 @@ impl<'m> Worker<'m> {
             .with_kv_unified(false)
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
-            .with_n_threads(n_threads)
+            .with_n_threads(n_threads_generate)
             .with_n_threads_batch(n_threads)
             .with_flash_attention_policy(flash)
             // Sliding-window models otherwise drop old entries that prefix reuse relies on.
