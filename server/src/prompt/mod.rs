@@ -99,18 +99,17 @@ pub fn window(
         .sum();
     let n_fixed = n_literal + usize::from(tokenizer.bos().is_some());
     let available = budget.n_tokens.saturating_sub(n_fixed + budget.n_context_tokens);
-    let n_suffix_budget = if template.uses_suffix() {
-        (available * budget.suffix_percent.min(100) / 100).min(budget.n_suffix_max)
+    let n_suffix_share = if template.uses_suffix() { available * budget.suffix_percent.min(100) / 100 } else { 0 };
+    let (full_end, full) = suffix_window(tokenizer, rope, cursor, n_suffix_share);
+    // The prefix may use what the suffix share leaves unused; it is sized by the whole share even when the
+    // suffix is kept short, so that a short-suffix prompt (typing) and a whole-suffix one (asked, resting)
+    // start at the same place and share the KV cache.
+    let (prefix_start, prefix) = prefix_window(tokenizer, rope, cursor, available - full.len());
+    let (suffix_end, suffix) = if full.len() > budget.n_suffix_max {
+        suffix_window(tokenizer, rope, cursor, budget.n_suffix_max)
     } else {
-        0
+        (full_end, full)
     };
-    let (suffix_end, suffix) = if template.uses_suffix() {
-        suffix_window(tokenizer, rope, cursor, n_suffix_budget)
-    } else {
-        (cursor, Vec::new())
-    };
-    // The prefix may use what the suffix left unused.
-    let (prefix_start, prefix) = prefix_window(tokenizer, rope, cursor, available - suffix.len());
     Ok(Window { prefix_start, suffix_end, prefix, suffix, n_fixed })
 }
 
@@ -320,6 +319,26 @@ mod tests {
         let after = prompt("a = 1\nb = 2$0\nc = 3\n");
         let common = before.iter().zip(&after).take_while(|(x, y)| x == y).count();
         assert_eq!(common, before.len() - 1, "only <MID> moves: {}", render(&after));
+    }
+
+    #[test]
+    fn a_short_suffix_while_typing_keeps_the_prefix_where_the_whole_suffix_puts_it() {
+        let text: String = (0..200).map(|i| format!("x{i} = {i}\n")).collect();
+        let rope = Rope::from_str(&text);
+        let cursor = rope.line_to_char(150) + 2;
+        let window = |n_suffix_max| {
+            let budget = Budget { n_tokens: 400, suffix_percent: 25, n_suffix_max, n_context_tokens: 0 };
+            super::window(&CharTokenizer { fim: true }, &template(true), &rope, cursor, budget).unwrap()
+        };
+        let (typing, resting) = (window(12), window(usize::MAX));
+        assert_eq!(typing.prefix_start, resting.prefix_start);
+        assert_eq!(typing.prefix, resting.prefix);
+        assert!(
+            typing.suffix.len() <= 12 && resting.suffix.len() > 50,
+            "{} {}",
+            typing.suffix.len(),
+            resting.suffix.len()
+        );
     }
 
     #[test]
