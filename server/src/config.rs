@@ -175,7 +175,7 @@ impl Default for CompletionConfig {
             suffix_percent: 25,
             max_tokens: 64,
             max_lines: 8,
-            deadline_ms: 2000,
+            deadline_ms: 4000,
             invoked_timeout_ms: 30_000,
             typing_suffix_tokens: 24,
             prefetch: true,

@@ -45,7 +45,7 @@ fn insert_text(result: &Value) -> &str {
 
 #[test]
 fn an_explicit_request_on_a_cold_prompt_answers_with_a_suggestion() {
-    // The default 2 s deadline; a long cap, since the tests share two cores.
+    // The default deadline; a long cap on the explicit request, for a slow machine.
     let mut client = started(&model_path(), json!({"completion": {"invoked_timeout_ms": 600_000}}));
     let (text, line, col) = cold_file();
     client.open(URI, "python", &text).unwrap();
@@ -78,7 +78,7 @@ fn keystrokes_during_a_cold_evaluation_answer_at_once_and_the_suggestion_follows
     client.response(first).unwrap();
     let engine = client.status().unwrap()["engine"].clone();
     assert!(engine["n_evaluating_answers"].as_u64() >= Some(1), "{engine}");
-    // The deadline is 2 s: no keystroke waited it out.
+    // No keystroke waited for the deadline (4 s by default), nor anywhere near it.
     assert!(slowest < Duration::from_millis(1500), "a keystroke waited {slowest:?}: {engine}");
 
     // The client stopped typing: nib says when the suggestion for the cursor is ready, and asking again gets it.

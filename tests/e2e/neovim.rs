@@ -199,7 +199,7 @@ fn stdlib_file() -> String {
 
 #[test]
 fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_deadline() {
-    // nib's own defaults (a 2 s deadline): the first automatic request on a cold file may be answered
+    // nib's own defaults (a 4 s deadline): the first automatic request on a cold file may be answered
     // empty while the prompt is evaluated; nib/cursorRest has it warmed from the moment the file
     // opened, and nib/suggestionReady makes the plugin ask again once the suggestion is cached.
     let home = fresh_home();

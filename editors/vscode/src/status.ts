@@ -60,7 +60,7 @@ export function initializationOptions(settings: {
   minSeverity?: string;
 }): Record<string, unknown> {
   const options: Record<string, unknown> = {
-    completion: { context: settings.context ?? "window", deadline_ms: settings.deadlineMs ?? 2000 },
+    completion: { context: settings.context ?? "window", deadline_ms: settings.deadlineMs ?? 4000 },
     review: { on_save: settings.reviewOnSave ?? true, min_severity: settings.minSeverity ?? "info" },
   };
   if (settings.model) {
