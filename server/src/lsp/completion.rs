@@ -151,10 +151,11 @@ impl NibServer {
             _ if placed.is_some() => {
                 session.awaiting.remove(uri.as_str());
             }
-            Some(StopReason::Deadline | StopReason::Evaluating) => {
-                if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() {
-                    tokio::spawn(tell_when_ready(client, session, uri));
-                }
+            // One task per document: a later empty answer only moves the position it waits for.
+            Some(StopReason::Deadline | StopReason::Evaluating)
+                if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() =>
+            {
+                tokio::spawn(tell_when_ready(client, session, uri));
             }
             _ => {}
         }
