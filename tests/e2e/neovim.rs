@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review};
+use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review, stdlib_file};
 
 const SAMPLE: &str = include_str!("../fixtures/sample.py");
 
@@ -183,20 +183,6 @@ fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnost
     assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
 }
 
-/// A real file of several hundred lines from Python's standard library (textwrap.py, about 500
-/// lines), read where this machine's Python keeps it: not vendored.
-fn stdlib_file() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import textwrap; print(textwrap.__file__)"])
-        .output()
-        .expect("python3 finds textwrap.py");
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let n = text.lines().count();
-    assert!((300..=1000).contains(&n), "{path} has {n} lines: not the few hundred this test is about");
-    text
-}
-
 #[test]
 fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_deadline() {
     // nib's own defaults (a 4 s deadline): the first automatic request on a cold file may be answered
@@ -205,7 +191,10 @@ fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_dead
     let home = fresh_home();
     let dir = home.join("work");
     std::fs::create_dir_all(&dir).unwrap();
-    let text = stdlib_file();
+    // A real file of several hundred lines (about 500), read where this machine's Python keeps it: not vendored.
+    let text = stdlib_file("textwrap.py");
+    let n_lines = text.lines().count();
+    assert!((300..=1000).contains(&n_lines), "textwrap.py has {n_lines} lines: not the few hundred this test is about");
     std::fs::write(dir.join("textwrap.py"), &text).unwrap();
     // The first `return <word>...` line past the middle of the file: cut it after `return `, type the
     // word's first four characters, and the rest is what a model should suggest.

@@ -221,6 +221,11 @@ impl Completer {
         self.cache.lock().ok().map(|mut cache| f(&mut cache))
     }
 
+    /// The completion cache's key for a prompt: the same prompt, stops and length give the same text.
+    fn cache_key(&self, prompt: &[TokenId], mode: &Mode) -> u64 {
+        cache::key(prompt, &mode.stop_sequences(), self.config.max_tokens as usize)
+    }
+
     fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
         self.running.lock().ok().map(|mut running| f(&mut running))
     }
@@ -270,9 +275,7 @@ impl Completer {
             }
         }
         let prompt = self.prompt(&tokenizer, &template, request).await?;
-        let max_tokens = self.config.max_tokens as usize;
-        let stop = site.mode.stop_sequences();
-        let key = cache::key(&prompt.tokens, &stop, max_tokens);
+        let key = self.cache_key(&prompt.tokens, &site.mode);
         if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
             let n_prompt = prompt.tokens.len();
             return Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)));
@@ -306,16 +309,8 @@ impl Completer {
                         self.engine.record_evaluating_answer();
                         return Ok(early(String::new(), StopReason::Evaluating));
                     }
-                    let job = GenerateRequest {
-                        prompt: prompt.tokens.clone(),
-                        max_tokens,
-                        stop: stop.clone(),
-                        cancel: CancelToken::default(),
-                        owner: request.document.map(str::to_owned),
-                        priority: PriorityHandle::new(Priority::Foreground),
-                        grammar: None,
-                    };
-                    (self.start(key, job, site.mode.clone()), true)
+                    let job = self.start(key, &prompt.tokens, &site.mode, request.document, Priority::Foreground);
+                    (job, true)
                 }
             };
             if request.trigger == Trigger::Invoked {
@@ -389,12 +384,22 @@ impl Completer {
     }
 
     /// Starts a job whose events a task of its own collects, so it outlives the request that started it:
-    /// its text goes into the completion cache, and later requests for the same prompt wait on it.
-    fn start(&self, key: u64, request: GenerateRequest, mode: Mode) -> Running {
+    /// its text goes into the completion cache (under `key`), and later requests for the same prompt wait on it.
+    fn start(&self, key: u64, prompt: &[TokenId], mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
+        let request = GenerateRequest {
+            prompt: prompt.to_vec(),
+            max_tokens: self.config.max_tokens as usize,
+            stop: mode.stop_sequences(),
+            cancel: CancelToken::default(),
+            owner: owner.map(str::to_owned),
+            priority: PriorityHandle::new(priority),
+            grammar: None,
+        };
+        let mode = mode.clone();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let job = Running {
             owner: request.owner.clone(),
-            prompt: request.prompt.clone().into(),
+            prompt: prompt.into(),
             cancel: request.cancel.clone(),
             priority: request.priority.clone(),
             progress,
@@ -569,25 +574,14 @@ impl Completer {
         let Ok(template) = self.template(&tokenizer, &model_name) else { return };
         let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
         let site = Site::new(request.rope, request.cursor, self.config.max_lines as usize, request.syntax);
-        let stop = site.mode.stop_sequences();
-        let max_tokens = self.config.max_tokens as usize;
-        let key = cache::key(&prompt.tokens, &stop, max_tokens);
+        let key = self.cache_key(&prompt.tokens, &site.mode);
         let known = self.with_cache(|c| c.get(key)).flatten().is_some()
             || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);
         if known {
             return;
         }
-        let job = GenerateRequest {
-            prompt: prompt.tokens,
-            max_tokens,
-            stop,
-            cancel: CancelToken::default(),
-            owner: request.document.map(str::to_owned),
-            priority: PriorityHandle::new(priority),
-            grammar: None,
-        };
-        tracing::debug!(n_prompt = job.prompt.len(), ?priority, "background job");
-        self.start(key, job, site.mode);
+        tracing::debug!(n_prompt = prompt.tokens.len(), ?priority, "background job");
+        self.start(key, &prompt.tokens, &site.mode, request.document, priority);
     }
 }
 

@@ -207,7 +207,8 @@ async fn suggest(
         trigger,
     };
     let result = session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
-    let superseded = !in_flight.finish();
+    let superseded = in_flight.superseded();
+    drop(in_flight);
     match result {
         _ if superseded => Ok((None, None)),
         Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),
@@ -238,9 +239,9 @@ impl<'a> InFlight<'a> {
         InFlight { session, key, cancel }
     }
 
-    /// Leaves; false when a newer request had taken the place.
-    fn finish(self) -> bool {
-        self.session.in_flight.remove_if(self.key, |_, t| t.same_as(&self.cancel)).is_some()
+    /// Whether a newer request has taken the place.
+    fn superseded(&self) -> bool {
+        !self.session.in_flight.get(self.key).is_some_and(|t| t.same_as(&self.cancel))
     }
 }
 
