@@ -15,7 +15,7 @@ use crate::review::{Limits, Severity};
 const CATALOGUE: &str = include_str!("../../models/catalogue.toml");
 
 /// Everything a user can set. Every field has a default, so `{}` is a valid config.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Path to a GGUF model file.
@@ -137,17 +137,6 @@ impl ContextMode {
             ContextMode::Prefix => "prefix",
             ContextMode::Window => "window",
             ContextMode::Full => "full",
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            model: None,
-            engine: EngineConfig::default(),
-            completion: CompletionConfig::default(),
-            review: ReviewConfig::default(),
         }
     }
 }

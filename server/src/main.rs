@@ -484,19 +484,6 @@ fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_split_from_the_right() {
-        assert_eq!(parse_location("a:b.py:3:7").unwrap(), (PathBuf::from("a:b.py"), 3, 7));
-        assert!(parse_location("a.py:0:1").is_err());
-        assert!(parse_location("a.py:3").is_err());
-        assert!(parse_location("a.py:x:1").is_err());
-    }
-}
-
 fn eval(args: EvalArgs) -> Result<()> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from("tests/eval/corpus")] } else { args.paths };
     let files = eval::source_files(&paths).with_context(|| format!("reading {}", paths[0].display()))?;
@@ -660,4 +647,17 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut digest = sha2::Sha256::new();
     std::io::copy(&mut file, &mut digest)?;
     Ok(digest.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_split_from_the_right() {
+        assert_eq!(parse_location("a:b.py:3:7").unwrap(), (PathBuf::from("a:b.py"), 3, 7));
+        assert!(parse_location("a.py:0:1").is_err());
+        assert!(parse_location("a.py:3").is_err());
+        assert!(parse_location("a.py:x:1").is_err());
+    }
 }

@@ -88,7 +88,8 @@ fn snapshots_survive_a_restart_and_damaged_ones_are_refused() {
     assert_eq!(warm, cold);
     shut_down(client);
 
-    let damages: [(&str, fn(&mut Vec<u8>, &mut Vec<u8>)); 3] = [
+    type Damage = fn(state: &mut Vec<u8>, header: &mut Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
         ("truncated", |state, _| state.truncate(state.len() / 2)),
         ("flipped", |state, _| {
             let mid = state.len() / 2;

@@ -37,28 +37,25 @@ pub fn synthetic_python(n_lines: usize) -> String {
             break;
         }
         let previous = i.saturating_sub(1);
-        lines.extend(
-            [
-                format!("class Store{i}:"),
-                "    def __init__(self, size):".into(),
-                "        self.size = size".into(),
-                "        self.items = defaultdict(list)".into(),
-                "".into(),
-                "    def add(self, key, value):".into(),
-                "        self.items[key].append(value)".into(),
-                "        return len(self.items[key])".into(),
-                "".into(),
-                "".into(),
-                format!("def helper_{i}(values, store):"),
-                "    total = 0".into(),
-                "    for v in values:".into(),
-                format!("        total += store.add(v, helper_{previous}(values, store))"),
-                "    return total".into(),
-                "".into(),
-                "".into(),
-            ]
-            .into_iter(),
-        );
+        lines.extend([
+            format!("class Store{i}:"),
+            "    def __init__(self, size):".into(),
+            "        self.size = size".into(),
+            "        self.items = defaultdict(list)".into(),
+            "".into(),
+            "    def add(self, key, value):".into(),
+            "        self.items[key].append(value)".into(),
+            "        return len(self.items[key])".into(),
+            "".into(),
+            "".into(),
+            format!("def helper_{i}(values, store):"),
+            "    total = 0".into(),
+            "    for v in values:".into(),
+            format!("        total += store.add(v, helper_{previous}(values, store))"),
+            "    return total".into(),
+            "".into(),
+            "".into(),
+        ]);
     }
     lines.truncate(n_lines);
     lines.iter().map(|l| format!("{l}\n")).collect()

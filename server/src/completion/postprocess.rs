@@ -75,10 +75,10 @@ pub fn dedupe(text: &str, mode: &Mode, after: After<'_>) -> String {
     let mut text = text.trim_end().to_owned();
     if let Mode::MultiLine { .. } = mode {
         // Stop before a line that repeats the next line of the document.
-        if let Some(next) = after.next_line.map(str::trim).filter(|l| l.len() > 3) {
-            if let Some((i, _)) = text.split('\n').enumerate().skip(1).find(|(_, l)| l.trim() == next) {
-                text = text.split('\n').take(i).collect::<Vec<_>>().join("\n").trim_end().to_owned();
-            }
+        if let Some(next) = after.next_line.map(str::trim).filter(|l| l.len() > 3)
+            && let Some((i, _)) = text.split('\n').enumerate().skip(1).find(|(_, l)| l.trim() == next)
+        {
+            text = text.split('\n').take(i).collect::<Vec<_>>().join("\n").trim_end().to_owned();
         }
     }
     let rest = after.line.trim_end();

@@ -376,8 +376,8 @@ impl<'m> Worker<'m> {
 
         let mut sampler = match &request.grammar {
             Some(gbnf) => {
-                let grammar = LlamaSampler::grammar(&self.model, gbnf, "root")
-                    .map_err(|e| EngineError::Grammar(e.to_string()))?;
+                let grammar =
+                    LlamaSampler::grammar(self.model, gbnf, "root").map_err(|e| EngineError::Grammar(e.to_string()))?;
                 LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()])
             }
             None => LlamaSampler::greedy(),

@@ -77,10 +77,10 @@ async fn forward_input(
 
 async fn relay_output(mut from_server: impl AsyncBufRead + Unpin, bodies: mpsc::UnboundedSender<Vec<u8>>) {
     while let Ok(Some(frame)) = read_frame(&mut from_server).await {
-        if let Ok(body) = frame {
-            if bodies.send(body).is_err() {
-                return;
-            }
+        if let Ok(body) = frame
+            && bodies.send(body).is_err()
+        {
+            return;
         }
     }
 }
@@ -109,10 +109,10 @@ async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<
             continue;
         }
         in_headers = true;
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                content_length = Some(value.trim().parse().map_err(|_| format!("bad Content-Length {value:?}")));
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("content-length")
+        {
+            content_length = Some(value.trim().parse().map_err(|_| format!("bad Content-Length {value:?}")));
         }
     }
     let length = match content_length {

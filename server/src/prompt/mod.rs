@@ -373,7 +373,7 @@ mod tests {
             })
             .collect();
         assert!(starts.len() <= 2, "{starts:?}");
-        assert!(starts.iter().all(|&s| rope.char_to_line(s) % ANCHOR_LINES == 0));
+        assert!(starts.iter().all(|&s| rope.char_to_line(s).is_multiple_of(ANCHOR_LINES)));
     }
 
     #[test]
