@@ -317,9 +317,16 @@ impl Completer {
                 job.priority.set(Priority::Foreground);
             }
             match self.wait(&job, &site.mode, &cancel, deadline, &mut on_partial).await {
-                Waited::Done(reason, raw, _)
-                    if reason == StopReason::Cancelled && !postprocess::cut(&raw, &site.mode).1 => {}
+                // Stopped by another request or by a completion it yielded to: start again unless its text is
+                // complete (the KV cache keeps what it evaluated).
+                Waited::Done(StopReason::Cancelled, raw, stats) => {
+                    if postprocess::cut(&raw, &site.mode).1 {
+                        break (StopReason::Enough, raw, stats);
+                    }
+                }
                 Waited::Done(reason, raw, stats) => break (reason, raw, stats),
+                // A job shared with a request that dropped it: this request runs its own.
+                Waited::Failed(EngineError::Stopped) if !own => {}
                 Waited::Failed(err) => return Err(err.into()),
                 Waited::Superseded => {
                     if own {
@@ -365,12 +372,15 @@ impl Completer {
             }
             if complete {
                 // Enough text: stop the engine; the job caches what it has.
-                job.cancel.cancel();
+                job.cancel.enough();
+            }
+            // Its text is for the document as it was: it answers only a request that is still current.
+            if cancel.is_outdated() {
+                return Waited::Superseded;
             }
             match now.done {
                 Some(Ok((reason, stats))) => return Waited::Done(reason, now.raw, stats),
                 Some(Err(err)) => return Waited::Failed(err),
-                None if cancel.is_outdated() => return Waited::Superseded,
                 None => {}
             }
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
@@ -423,7 +433,10 @@ impl Completer {
                         now.evaluating = false;
                         let finished = matches!(
                             reason,
-                            StopReason::EndOfGeneration | StopReason::StopSequence | StopReason::MaxTokens
+                            StopReason::EndOfGeneration
+                                | StopReason::StopSequence
+                                | StopReason::MaxTokens
+                                | StopReason::Enough
                         );
                         if finished || postprocess::cut(&now.raw, &mode).1 {
                             this.with_cache(|c| c.put(key, now.raw.clone()));

@@ -68,11 +68,13 @@ pub enum EngineError {
 /// A shared flag that stops a job. `cancel`: at its next decode step. `outdate`: its answer is no longer
 /// wanted but its prompt may be (text typed since usually extends it), so a job already evaluating its prompt
 /// finishes that (yielding to any waiting completion) and stops before generating; a queued job is dropped.
+/// `enough`: the caller has all the text it wants; the job stops generating and ends `Enough`, not `Cancelled`.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicU8>);
 
 const OUTDATED: u8 = 1;
-const CANCELLED: u8 = 2;
+const ENOUGH: u8 = 2;
+const CANCELLED: u8 = 3;
 
 impl CancelToken {
     pub fn cancel(&self) {
@@ -83,13 +85,22 @@ impl CancelToken {
         self.0.fetch_max(OUTDATED, Ordering::Relaxed);
     }
 
+    pub fn enough(&self) {
+        self.0.fetch_max(ENOUGH, Ordering::Relaxed);
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed) >= CANCELLED
     }
 
-    /// Outdated or cancelled: nobody waits for the answer.
+    /// Outdated, cancelled or done: nobody waits for more of the answer.
     pub fn is_outdated(&self) -> bool {
         self.0.load(Ordering::Relaxed) >= OUTDATED
+    }
+
+    /// Stopped because the caller had enough text, and by nothing else.
+    pub fn is_enough(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == ENOUGH
     }
 
     pub fn same_as(&self, other: &CancelToken) -> bool {
@@ -151,6 +162,9 @@ pub enum StopReason {
     EndOfGeneration,
     MaxTokens,
     StopSequence,
+    /// Stopped by its caller, which had all the text it wanted: a complete answer.
+    Enough,
+    /// Superseded or cancelled: the text, if any, is for a document that is gone.
     Cancelled,
     /// The request's time budget ran out; generation went on in the background.
     Deadline,

@@ -411,7 +411,7 @@ impl<'m> Worker<'m> {
                 break StopReason::MaxTokens;
             }
             if stop_generating() {
-                break StopReason::Cancelled;
+                break if request.cancel.is_enough() { StopReason::Enough } else { StopReason::Cancelled };
             }
             let at = self.slots.get(index).cached.len();
             self.decode(index, at, &[token.0], true)?;
