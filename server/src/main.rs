@@ -284,7 +284,7 @@ fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
         workspace.set_root(folder.to_path_buf());
         workspace.scan();
     }
-    workspace.observe(&uri, rope, document.syntax.as_ref(), rope.char_to_line(cursor));
+    workspace.observe(&uri, rope, document.syntax(), rope.char_to_line(cursor));
     let completer = Completer::new(engine, completion, workspace);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     Ok(Setup { model, completer, uri, document, cursor, runtime })
@@ -303,7 +303,7 @@ fn complete(args: CompleteArgs) -> Result<()> {
         rope: &s.document.rope,
         cursor: s.cursor,
         document: Some(&s.uri),
-        syntax: s.document.syntax.as_ref(),
+        syntax: s.document.syntax(),
         trigger: Trigger::Invoked,
     };
     if args.prompt {

@@ -3,14 +3,20 @@
 //!
 //! Invariants: a document's version only grows; a rejected edit leaves the
 //! buffer exactly as it was; the tree is edited with the same changes as the
-//! rope and reparsed incrementally; nothing here panics on client input.
+//! rope at once (so its positions always match) and reparsed incrementally off
+//! the async threads, one parse per document at a time; nothing here panics on
+//! client input.
 
 pub mod position;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use dashmap::DashMap;
 use ropey::Rope;
+use tokio::sync::watch;
+use tree_sitter::InputEdit;
 
 use crate::syntax::{self, Language, Syntax};
 
@@ -26,8 +32,28 @@ pub struct Document {
     pub rope: Rope,
     pub version: i32,
     pub language_id: Arc<str>,
-    /// `None` for a language nib cannot parse, or a file too big to parse in time.
+    /// Minified or generated (`syntax::looks_generated`): opaque text, never parsed, indexed or reviewed.
+    pub generated: bool,
+    /// `None` for a language nib cannot parse.
+    language: Option<Language>,
+    /// Whole-text replacements so far: a parse started before one is of no use after it.
+    n_replaced: u32,
+    /// The tree, edited with every change so its positions match the rope; `parsed` says whether it was
+    /// also reparsed since. `None` until the first parse.
     pub syntax: Option<Syntax>,
+    parse: ParseState,
+}
+
+/// Where a document's tree stands. Parsing runs off the async threads (`DocumentStore::parse`), one
+/// parse per document at a time.
+#[derive(Debug, Clone, Default)]
+struct ParseState {
+    /// The tree describes the text, structure included.
+    parsed: bool,
+    /// A parse of this document is under way.
+    running: bool,
+    /// Edits since the last parse (by version): a parse of an older text gets them applied, as the rope did.
+    edits: Vec<(i32, InputEdit)>,
 }
 
 /// One change from the editor: a replaced range, or the whole text when `range` is None.
@@ -50,10 +76,33 @@ pub enum DocumentError {
 }
 
 impl Document {
+    /// A document whose tree is still to be parsed (`parse_now`, or `DocumentStore::parse`).
+    fn unparsed(uri: &str, text: &str, version: i32, language_id: &str) -> Document {
+        let mut doc = Document {
+            rope: Rope::from_str(text),
+            version,
+            language_id: language_id.into(),
+            generated: syntax::looks_generated(uri, text),
+            language: Language::detect(language_id, uri),
+            n_replaced: 0,
+            syntax: None,
+            parse: ParseState::default(),
+        };
+        doc.parse.parsed = doc.parseable().is_none();
+        doc
+    }
+
+    /// The language to parse the text as, if it is to be parsed.
+    fn parseable(&self) -> Option<Language> {
+        self.language.filter(|_| !self.generated)
+    }
+
+    /// A document parsed on this thread: for tools that read one file.
     pub fn new(uri: &str, text: &str, version: i32, language_id: &str) -> Document {
-        let rope = Rope::from_str(text);
-        let syntax = Language::detect(language_id, uri).and_then(|language| Syntax::parse(language, &rope));
-        Document { rope, version, language_id: language_id.into(), syntax }
+        let mut doc = Document::unparsed(uri, text, version, language_id);
+        doc.syntax = doc.parseable().and_then(|language| Syntax::parse(language, &doc.rope));
+        doc.parse.parsed = true;
+        doc
     }
 
     /// Char offset of `pos`: see [`position::to_char_offset`].
@@ -61,16 +110,28 @@ impl Document {
         position::to_char_offset(&self.rope, pos)
     }
 
-    /// Applies `changes` in order, all or nothing.
-    fn apply(&mut self, changes: &[TextChange]) -> Result<(), PositionError> {
+    /// Whether the tree describes the text: reparsed since the last edit (or there is none to have).
+    pub fn is_parsed(&self) -> bool {
+        self.parse.parsed
+    }
+
+    /// The tree, once it describes the text (`is_parsed`).
+    pub fn syntax(&self) -> Option<&Syntax> {
+        self.syntax.as_ref().filter(|_| self.parse.parsed)
+    }
+
+    /// Applies `changes` in order, all or nothing, as `version`. The tree is edited along (cheap);
+    /// reparsing it is left to `DocumentStore::parse`.
+    fn apply(&mut self, uri: &str, version: i32, changes: &[TextChange]) -> Result<(), PositionError> {
         let mut rope = self.rope.clone();
-        let mut syntax = self.syntax.clone();
-        let mut whole_text_replaced = false;
+        let mut edits = Vec::new();
+        let mut replaced = None;
         for change in changes {
             match change.range {
                 None => {
                     rope = Rope::from_str(&change.text);
-                    whole_text_replaced = true;
+                    replaced = Some(change.text.as_str());
+                    edits.clear();
                 }
                 Some((start, end)) => {
                     let start = position::to_char_offset(&rope, start)?;
@@ -78,64 +139,132 @@ impl Document {
                     if end < start {
                         return Err(PositionError::InvertedRange { start, end });
                     }
-                    if let Some(syntax) = &mut syntax {
-                        syntax.edit(&syntax::input_edit(&rope, start, end, &change.text));
-                    }
+                    edits.push(syntax::input_edit(&rope, start, end, &change.text));
                     rope.remove(start..end);
                     rope.insert(start, &change.text);
                 }
             }
         }
-        self.syntax = match syntax {
-            Some(syntax) if whole_text_replaced => Syntax::parse(syntax.language, &rope),
-            Some(syntax) => syntax.reparse(&rope),
-            None => None,
-        };
+        if let Some(text) = replaced {
+            // A new text: parsed from scratch, and looked at again for being generated.
+            self.generated = syntax::looks_generated(uri, text);
+            self.n_replaced += 1;
+            self.syntax = None;
+            self.parse.edits.clear();
+        }
+        if let Some(syntax) = &mut self.syntax {
+            edits.iter().for_each(|edit| syntax.edit(edit));
+        }
+        self.parse.edits.extend(edits.into_iter().map(|edit| (version, edit)));
+        self.parse.parsed = self.parseable().is_none() || (changes.is_empty() && self.parse.parsed);
         self.rope = rope;
+        self.version = version;
         Ok(())
     }
 }
 
 /// The open documents, keyed by URI. Handlers take short-lived entries and
-/// never hold one across an `.await`.
+/// never hold one across an `.await`, nor while parsing.
 #[derive(Debug, Default)]
 pub struct DocumentStore {
     documents: DashMap<String, Document>,
     encoding: PositionEncoding,
+    /// Counts finished parses: `parsed` waits on it.
+    n_parses: watch::Sender<u64>,
 }
 
 impl DocumentStore {
     pub fn new(encoding: PositionEncoding) -> DocumentStore {
-        DocumentStore { documents: DashMap::new(), encoding }
+        DocumentStore { documents: DashMap::new(), encoding, n_parses: watch::Sender::new(0) }
     }
 
     pub fn encoding(&self) -> PositionEncoding {
         self.encoding
     }
 
-    pub fn open(&self, uri: &str, text: &str, version: i32, language_id: &str) -> Result<(), DocumentError> {
+    /// Opens a document; `Ok(true)` when its tree is to be parsed (`parse`, off the async threads).
+    pub fn open(&self, uri: &str, text: &str, version: i32, language_id: &str) -> Result<bool, DocumentError> {
         if text.len() > MAX_DOCUMENT_BYTES {
             self.documents.remove(uri);
             return Err(DocumentError::TooLarge { uri: uri.to_owned(), n_bytes: text.len() });
         }
-        self.documents.insert(uri.to_owned(), Document::new(uri, text, version, language_id));
-        Ok(())
+        let mut doc = Document::unparsed(uri, text, version, language_id);
+        let parse = !doc.parse.parsed;
+        doc.parse.running = parse;
+        self.documents.insert(uri.to_owned(), doc);
+        Ok(parse)
     }
 
-    pub fn change(&self, uri: &str, version: i32, changes: &[TextChange]) -> Result<(), DocumentError> {
+    /// Applies a change; `Ok(true)` when a parse is to be started (`parse`): none runs for it yet.
+    pub fn change(&self, uri: &str, version: i32, changes: &[TextChange]) -> Result<bool, DocumentError> {
         let mut doc = self.documents.get_mut(uri).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))?;
         if version <= doc.version {
             return Err(DocumentError::StaleVersion { uri: uri.to_owned(), have: doc.version, got: version });
         }
-        doc.apply(changes).map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
+        doc.apply(uri, version, changes).map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
         if doc.rope.len_bytes() > MAX_DOCUMENT_BYTES {
             let n_bytes = doc.rope.len_bytes();
             drop(doc);
             self.documents.remove(uri);
             return Err(DocumentError::TooLarge { uri: uri.to_owned(), n_bytes });
         }
-        doc.version = version;
-        Ok(())
+        let start = !doc.parse.parsed && !doc.parse.running;
+        doc.parse.running |= start;
+        Ok(start)
+    }
+
+    /// Brings `uri`'s tree up to its text. CPU work (up to the parse budget): call it off the async threads,
+    /// once per `true` from `open` or `change`. Edits that land meanwhile are applied to the new tree, and it
+    /// parses again until it has caught up.
+    pub fn parse(&self, uri: &str) {
+        loop {
+            let Some((rope, version, n_replaced, base, language)) = self.documents.get_mut(uri).and_then(|mut doc| {
+                let Some(language) = doc.parseable() else {
+                    doc.parse = ParseState { parsed: true, ..ParseState::default() };
+                    return None;
+                };
+                Some((doc.rope.clone(), doc.version, doc.n_replaced, doc.syntax.clone(), language))
+            }) else {
+                return;
+            };
+            let tree = match base {
+                Some(syntax) => syntax.reparse(&rope),
+                None => Syntax::parse(language, &rope),
+            };
+            let Some(mut doc) = self.documents.get_mut(uri) else { return };
+            let doc = &mut *doc;
+            if doc.parseable() != Some(language) {
+                continue;
+            }
+            if doc.n_replaced == n_replaced {
+                doc.syntax = tree.map(|mut syntax| {
+                    doc.parse.edits.iter().filter(|(v, _)| *v > version).for_each(|(_, edit)| syntax.edit(edit));
+                    syntax
+                });
+                doc.parse.edits.retain(|(v, _)| *v > version);
+            }
+            if doc.version == version {
+                doc.parse = ParseState { parsed: true, ..ParseState::default() };
+                self.n_parses.send_modify(|n| *n += 1);
+                return;
+            }
+        }
+    }
+
+    /// Waits (at most `timeout`) until `uri`'s tree describes its text; the document as it then is.
+    pub async fn parsed(&self, uri: &str, timeout: Duration) -> Result<Document, DocumentError> {
+        let mut n_parses = self.n_parses.subscribe();
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let doc = self.snapshot(uri)?;
+            if doc.is_parsed() {
+                return Ok(doc);
+            }
+            match tokio::time::timeout_at(until, n_parses.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.snapshot(uri),
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -150,7 +279,8 @@ impl DocumentStore {
         self.documents.remove(uri);
     }
 
-    /// A cheap copy of the document (ropes share their nodes).
+    /// A cheap copy of the document (ropes share their nodes). Its tree may lag the text by a
+    /// parse (`Document::is_parsed`); `parsed` waits for it.
     pub fn snapshot(&self, uri: &str) -> Result<Document, DocumentError> {
         self.documents.get(uri).map(|doc| doc.clone()).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))
     }
@@ -233,6 +363,46 @@ mod tests {
         let at8 = |col| Position { line: 0, column: Column::Utf8(col) };
         s.change(URI, 2, &[edit(at8(2), at8(2), "=")]).unwrap();
         assert_eq!(s.snapshot(URI).unwrap().rope.to_string(), "é==1\n");
+    }
+
+    fn sexp(doc: &Document) -> Option<String> {
+        doc.syntax().map(|s| s.tree.root_node().to_sexp())
+    }
+
+    #[test]
+    fn the_tree_is_parsed_apart_and_catches_up_with_edits() {
+        let s = DocumentStore::new(PositionEncoding::Utf16);
+        assert_eq!(s.open(URI, "def f():\n    pass\n", 1, "python"), Ok(true));
+        assert!(s.snapshot(URI).unwrap().syntax().is_none(), "a tree before its parse");
+        s.parse(URI);
+        assert!(s.snapshot(URI).unwrap().is_parsed());
+        // A second edit while the first one's parse is pending starts no second parse.
+        assert_eq!(s.change(URI, 2, &[edit(at(1, 4), at(1, 8), "return [")]), Ok(true));
+        assert_eq!(s.change(URI, 3, &[edit(at(1, 12), at(1, 12), "1]")]), Ok(false));
+        assert!(s.snapshot(URI).unwrap().syntax().is_none(), "a stale tree offered as current");
+        s.parse(URI);
+        let doc = s.snapshot(URI).unwrap();
+        let fresh = Document::new(URI, &doc.rope.to_string(), 3, "python");
+        assert_eq!(sexp(&doc), sexp(&fresh));
+        assert_eq!(s.change(URI, 4, &[TextChange { range: None, text: "x = (".into() }]), Ok(true));
+        s.parse(URI);
+        let doc = s.snapshot(URI).unwrap();
+        assert_eq!(sexp(&doc), sexp(&Document::new(URI, "x = (", 4, "python")));
+    }
+
+    #[test]
+    fn generated_documents_are_opaque_text() {
+        let s = DocumentStore::new(PositionEncoding::Utf16);
+        assert_eq!(s.open("file:///app.min.js", "var a=1;\n", 1, "javascript"), Ok(false));
+        let minified = format!("var a={};\n", "1+".repeat(5_000) + "1");
+        assert_eq!(s.open("file:///app.js", &minified, 1, "javascript"), Ok(false));
+        let doc = s.snapshot("file:///app.js").unwrap();
+        assert!(doc.generated && doc.is_parsed() && doc.syntax().is_none());
+        // Replaced by written code, it is parsed again.
+        let written = TextChange { range: None, text: "function f() {}\n".into() };
+        assert_eq!(s.change("file:///app.js", 2, &[written]), Ok(true));
+        s.parse("file:///app.js");
+        assert!(s.snapshot("file:///app.js").unwrap().syntax().is_some());
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl NibServer {
     pub(super) async fn cursor_rest(&self, params: CursorParams) {
         let Ok(session) = self.session() else { return };
         let key = params.text_document.uri.as_str();
-        let Ok(document) = session.documents.snapshot(key) else { return };
+        let Ok(document) = session.documents.parsed(key, super::PARSE_WAIT).await else { return };
         let position = convert::position(params.position, session.documents.encoding());
         let Ok(cursor) = document.char_offset(position) else { return };
         if document.version != params.text_document.version {
@@ -176,7 +176,7 @@ impl NibServer {
             rope: &document.rope,
             cursor,
             document: Some(key),
-            syntax: document.syntax.as_ref(),
+            syntax: document.syntax(),
             trigger: Trigger::Invoked,
         };
         session.completer.warm(request);
@@ -193,17 +193,19 @@ async fn suggest(
     mut on_partial: impl FnMut(&Document, usize, &str),
 ) -> Result<(Option<Placed>, Option<Suggestion>)> {
     let key = uri.as_str();
-    let document = session.documents.snapshot(key).map_err(|e| Error::invalid_params(e.to_string()))?;
+    // Its place first, in arrival order: a newer request outdates this one also while its tree is parsed.
+    let in_flight = InFlight::new(session, key);
+    let document =
+        session.documents.parsed(key, super::PARSE_WAIT).await.map_err(|e| Error::invalid_params(e.to_string()))?;
     let cursor = document
         .char_offset(convert::position(position, session.documents.encoding()))
         .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
-    let in_flight = InFlight::new(session, key);
     let cancel = in_flight.cancel.clone();
     let request = completion::Request {
         rope: &document.rope,
         cursor,
         document: Some(key),
-        syntax: document.syntax.as_ref(),
+        syntax: document.syntax(),
         trigger,
     };
     let result = session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;

@@ -34,6 +34,9 @@ const MAX_CONCURRENT_REQUESTS: usize = 64;
 /// A document is indexed again once edits pause this long: re-indexing on every keystroke is wasted work.
 const REINDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How long a request waits for a document's tree to catch up with its text: longer than a parse may take.
+const PARSE_WAIT: std::time::Duration = std::time::Duration::from_millis(600);
+
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -68,22 +71,30 @@ struct Session {
     reviews: review::Reviews,
 }
 
-/// Indexes a document and remembers the code around `line`, off the async threads. With `settle_at`,
-/// only once edits have paused and the document is still at that version: edits come in bursts.
+/// Indexes a document and remembers the code around `line`, off the async threads, once its tree is
+/// parsed. With `settle_at`, only once edits have paused and the document is still at that version:
+/// edits come in bursts. Generated files are not indexed.
 fn observe(session: Arc<Session>, uri: &str, line: usize, settle_at: Option<i32>) {
     let uri = uri.to_owned();
     tokio::spawn(async move {
         if settle_at.is_some() {
             tokio::time::sleep(REINDEX_AFTER).await;
         }
+        let Ok(doc) = session.documents.parsed(&uri, PARSE_WAIT).await else { return };
+        if doc.generated || settle_at.is_some_and(|version| version != doc.version) {
+            return;
+        }
         let _ = tokio::task::spawn_blocking(move || {
-            let Ok(doc) = session.documents.snapshot(&uri) else { return };
-            if settle_at.is_none_or(|version| version == doc.version) {
-                session.completer.workspace().observe(&uri, &doc.rope, doc.syntax.as_ref(), line);
-            }
+            session.completer.workspace().observe(&uri, &doc.rope, doc.syntax(), line);
         })
         .await;
     });
+}
+
+/// Parses a document's tree off the async threads; edits keep landing meanwhile.
+fn parse(session: &Arc<Session>, uri: &str) {
+    let (session, uri) = (session.clone(), uri.to_owned());
+    tokio::task::spawn_blocking(move || session.documents.parse(&uri));
 }
 
 pub struct NibServer {
@@ -211,7 +222,12 @@ impl LanguageServer for NibServer {
         let Ok(session) = self.session() else { return };
         let doc = params.text_document;
         match session.documents.open(doc.uri.as_str(), &doc.text, doc.version, &doc.language_id) {
-            Ok(()) => observe(session.clone(), doc.uri.as_str(), 0, None),
+            Ok(needs_parse) => {
+                if needs_parse {
+                    parse(session, doc.uri.as_str());
+                }
+                observe(session.clone(), doc.uri.as_str(), 0, None);
+            }
             Err(err) => self.warn(err.to_string()).await,
         }
     }
@@ -225,9 +241,13 @@ impl LanguageServer for NibServer {
             token.outdate();
         }
         let version = params.text_document.version;
-        if let Err(err) = session.documents.change(uri.as_str(), version, &changes) {
-            self.warn(err.to_string()).await;
-            return;
+        match session.documents.change(uri.as_str(), version, &changes) {
+            Ok(true) => parse(session, uri.as_str()),
+            Ok(false) => {}
+            Err(err) => {
+                self.warn(err.to_string()).await;
+                return;
+            }
         }
         let line = changes.first().and_then(|c| c.range).map_or(0, |(start, _)| start.line as usize);
         session.edited.insert(uri.as_str().to_owned(), line);

@@ -56,17 +56,18 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
     }
     tokio::spawn(async move {
         let key = uri.as_str();
-        let Ok(doc) = session.documents.snapshot(key) else { return };
+        let Ok(doc) = session.documents.parsed(key, super::PARSE_WAIT).await else { return };
         let path = session.completer.workspace().label(key);
         let reviews = &session.reviews;
-        if !noise::selected(&path, &reviews.config.include, &reviews.config.exclude) {
+        // Generated files (the CLI's limit is the same size) are not the user's code to review.
+        if doc.generated || !noise::selected(&path, &reviews.config.include, &reviews.config.exclude) {
             return;
         }
         let file = FileToReview {
             path: &path,
-            language: doc.syntax.as_ref().map_or("text", |s| s.language.name()),
+            language: doc.syntax().map_or("text", |s| s.language.name()),
             rope: &doc.rope,
-            syntax: doc.syntax.as_ref(),
+            syntax: doc.syntax(),
             focus: None,
         };
         let findings = match reviews.reviewer.review(file, &cancel, |_, _| {}).await {

@@ -80,7 +80,7 @@ impl NibServer {
         Ok(DocumentText {
             version: doc.version,
             language_id: doc.language_id.to_string(),
-            syntax: doc.syntax.as_ref().map(|s| s.language.name()),
+            syntax: doc.syntax().map(|s| s.language.name()),
             text: doc.rope.to_string(),
         })
     }

@@ -64,7 +64,7 @@ pub enum BatchError {
 }
 
 /// Files larger than this are not reviewed (generated code, bundles).
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
+const MAX_FILE_BYTES: u64 = crate::syntax::MAX_SOURCE_BYTES as u64;
 
 pub async fn run(
     reviewer: &Reviewer,

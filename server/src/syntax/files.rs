@@ -10,13 +10,13 @@ use super::Language;
 const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "build", "dist", "out", "vendor", "__pycache__", "venv"];
 
 /// Files over this are generated code, bundles or data, not source worth parsing.
-const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
 
 /// A line this long marks a file as minified or generated: formatters wrap written code far sooner.
 const MAX_LINE_BYTES: usize = 1_000;
 
 /// How much of a file is read to look for such a line; a bundle shows itself at once.
-const SNIFFED_BYTES: u64 = 64 * 1024;
+const SNIFFED_BYTES: usize = 64 * 1024;
 
 /// The files under `dir` in a language nib parses, in path order, at most `max_files`. Left out: what
 /// `.gitignore`, `.ignore` and git's global excludes name (also outside a git repository), hidden entries,
@@ -39,22 +39,34 @@ pub fn source_files(dir: &Path, max_files: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Whether a file looks generated rather than written: minified by its name (`*.min.*`), over
-/// `MAX_SOURCE_BYTES`, or with a line over `MAX_LINE_BYTES` in its first `SNIFFED_BYTES`. An unreadable
-/// file counts as generated: there is nothing to index or review in it either.
+/// Whether a file looks generated rather than written (`looks_generated`). An unreadable file counts as
+/// generated: there is nothing to index or review in it either.
 fn is_generated(path: &Path) -> bool {
-    if path.file_name().and_then(|n| n.to_str()).is_some_and(|name| name.contains(".min.")) {
-        return true;
-    }
     let Ok(file) = std::fs::File::open(path) else { return true };
-    if file.metadata().map_or(true, |meta| meta.len() > MAX_SOURCE_BYTES) {
+    if file.metadata().map_or(true, |meta| meta.len() > MAX_SOURCE_BYTES as u64) {
         return true;
     }
     let mut prefix = Vec::new();
-    if file.take(SNIFFED_BYTES).read_to_end(&mut prefix).is_err() {
+    if file.take(SNIFFED_BYTES as u64).read_to_end(&mut prefix).is_err() {
         return true;
     }
-    prefix.split(|&byte| byte == b'\n').any(|line| line.len() > MAX_LINE_BYTES)
+    minified_name(&path.to_string_lossy()) || has_long_line(&prefix)
+}
+
+/// Whether a text (of a file or URI named `name`) looks generated rather than written: minified by its
+/// name (`*.min.*`), over `MAX_SOURCE_BYTES`, or with a line over `MAX_LINE_BYTES` in its first
+/// `SNIFFED_BYTES`. Such text is opaque to nib: never parsed, indexed or reviewed.
+pub fn looks_generated(name: &str, text: &str) -> bool {
+    let sniffed = &text.as_bytes()[..text.len().min(SNIFFED_BYTES)];
+    text.len() > MAX_SOURCE_BYTES || minified_name(name) || has_long_line(sniffed)
+}
+
+fn minified_name(name: &str) -> bool {
+    name.rsplit(['/', '\\']).next().is_some_and(|file| file.contains(".min."))
+}
+
+fn has_long_line(bytes: &[u8]) -> bool {
+    bytes.split(|&byte| byte == b'\n').any(|line| line.len() > MAX_LINE_BYTES)
 }
 
 #[cfg(test)]
@@ -80,7 +92,7 @@ mod tests {
     #[test]
     fn the_walk_keeps_source_and_leaves_out_the_rest() {
         let long_line = format!("var a = [{}];\n", "1,".repeat(2_500));
-        let oversized = "x = 1\n".repeat(MAX_SOURCE_BYTES as usize / 6 + 1);
+        let oversized = "x = 1\n".repeat(MAX_SOURCE_BYTES / 6 + 1);
         check("plain", &[("main.rs", "fn main() {}\n"), ("src/lib.py", "x = 1\n")], &["main.rs", "src/lib.py"]);
         check(
             "gitignore without git",
