@@ -129,6 +129,9 @@ const PREFETCH_IDLE: Duration = Duration::from_millis(300);
 /// How often a waiting request looks whether it has been superseded.
 const SUPERSEDED_POLL: Duration = Duration::from_millis(20);
 
+/// How much of a line on either side of the cursor `Site` looks at.
+const MAX_SITE_CHARS: usize = 4096;
+
 /// The cursor's surroundings, which decide the mode and the post-processing.
 struct Site {
     mode: Mode,
@@ -146,8 +149,9 @@ struct Site {
 impl Site {
     fn new(rope: &Rope, cursor: usize, max_lines: usize, syntax: Option<&Syntax>) -> Site {
         let line = rope.char_to_line(cursor);
-        let line_start = rope.line_to_char(line);
-        let line_end = line_start + line_len_chars(rope, line);
+        // A line of minified code can be megabytes: what decides the mode is near the cursor.
+        let line_start = rope.line_to_char(line).max(cursor.saturating_sub(MAX_SITE_CHARS));
+        let line_end = (rope.line_to_char(line) + line_len_chars(rope, line)).min(cursor + MAX_SITE_CHARS);
         let before = rope.slice(line_start..cursor).to_string();
         let rest_of_line = rope.slice(cursor..line_end).to_string();
         let opens_block = syntax_check::opens_block(rope, syntax, cursor);
@@ -159,7 +163,8 @@ impl Site {
                 .then(|| before.chars().take_while(|c| *c == ' ' || *c == '\t').collect()),
             rest_of_line,
             next_line: (line + 1..rope.len_lines().min(line + 50))
-                .map(|l| rope.line(l).to_string())
+                .map(|l| rope.line(l))
+                .map(|l| l.slice(..l.len_chars().min(MAX_SITE_CHARS)).to_string())
                 .find(|l| !l.trim().is_empty()),
             tree: syntax.map(|s| (rope.clone(), s.clone(), cursor)),
         }

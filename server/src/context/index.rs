@@ -13,6 +13,9 @@ use crate::syntax::{Language, Syntax};
 /// A bound on the workspace scan: a monorepo must not stall start-up or fill memory.
 const MAX_SCANNED_FILES: usize = 5_000;
 
+/// A bound on the index's text: a repository of generated code must not fill memory.
+const MAX_INDEX_BYTES: usize = 32 * 1024 * 1024;
+
 /// One indexed file.
 #[derive(Debug, Clone)]
 pub struct FileSymbols {
@@ -29,16 +32,23 @@ pub struct SymbolIndex {
 #[derive(Debug, Default)]
 struct Inner {
     files: HashMap<String, Arc<FileSymbols>>,
+    /// The text of every file's symbols, against `MAX_INDEX_BYTES`.
+    n_bytes: usize,
     /// Name -> files that define it.
     names: HashMap<String, Vec<String>>,
 }
 
 impl SymbolIndex {
-    /// Replaces what `key` defines.
+    /// Replaces what `key` defines; a file that would take the index over `MAX_INDEX_BYTES` is left out.
     pub fn update(&self, key: &str, path: &str, rope: &Rope, syntax: &Syntax) {
         let file = Arc::new(FileSymbols { path: path.into(), symbols: outline::symbols(rope, syntax) });
         let Ok(mut inner) = self.inner.write() else { return };
         inner.remove(key);
+        if inner.n_bytes + file.n_bytes() > MAX_INDEX_BYTES {
+            tracing::debug!(key, "symbol index full");
+            return;
+        }
+        inner.n_bytes += file.n_bytes();
         for symbol in &file.symbols {
             let files = inner.names.entry(symbol.name.clone()).or_default();
             if !files.iter().any(|f| f == key) {
@@ -94,9 +104,16 @@ impl SymbolIndex {
     }
 }
 
+impl FileSymbols {
+    fn n_bytes(&self) -> usize {
+        self.symbols.iter().map(|s| s.name.len() + s.text.len()).sum()
+    }
+}
+
 impl Inner {
     fn remove(&mut self, key: &str) {
         let Some(old) = self.files.remove(key) else { return };
+        self.n_bytes -= old.n_bytes();
         for symbol in &old.symbols {
             if let Some(files) = self.names.get_mut(&symbol.name) {
                 files.retain(|f| f != key);

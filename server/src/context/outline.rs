@@ -9,6 +9,12 @@ use crate::syntax::{self, RopeText, StreamingIterator, Syntax};
 /// A definition longer than this many lines is shown by its signature.
 const MAX_WHOLE_LINES: usize = 12;
 
+/// A definition is shown in at most this many bytes: in minified code one line is the whole file.
+const MAX_SHOWN_BYTES: usize = 2048;
+
+/// What may precede a definition on its first line for it to be shown from the line's start.
+const MAX_LEAD_BYTES: usize = 120;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbol {
     pub name: String,
@@ -64,11 +70,13 @@ pub fn symbols(rope: &Rope, syntax: &Syntax) -> Vec<Symbol> {
     found
 }
 
-/// A definition as a prompt shows it: whole when short, else up to its body, then an elision.
+/// A definition as a prompt shows it: whole when short, else up to its body, then an elision; never more
+/// than `MAX_SHOWN_BYTES`.
 pub fn shown(rope: &Rope, node: Node, comment: &str) -> String {
     let n_lines = node.end_position().row - node.start_position().row + 1;
     // Whole lines: `export function f` reads better than `function f`.
     let line_start = rope.line_to_byte(node.start_position().row);
+    let start = if node.start_byte() - line_start <= MAX_LEAD_BYTES { line_start } else { node.start_byte() };
     let (end, elided) = match node.child_by_field_name("body") {
         Some(body) if n_lines > MAX_WHOLE_LINES => (body.start_byte() + usize::from(opens_block(rope, body)), true),
         None if n_lines > MAX_WHOLE_LINES => {
@@ -76,7 +84,12 @@ pub fn shown(rope: &Rope, node: Node, comment: &str) -> String {
         }
         _ => (node.end_byte(), false),
     };
-    let text = rope.get_byte_slice(line_start..end).map(String::from).unwrap_or_default();
+    let (end, elided) = match end > start + MAX_SHOWN_BYTES {
+        // Cut at a char boundary: slices must not split a character.
+        true => (rope.char_to_byte(rope.byte_to_char(start + MAX_SHOWN_BYTES)), true),
+        false => (end, elided),
+    };
+    let text = rope.get_byte_slice(start..end).map(String::from).unwrap_or_default();
     let mut shown = text.trim_end().to_owned();
     shown.push('\n');
     if elided {

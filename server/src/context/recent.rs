@@ -9,6 +9,8 @@ use ropey::Rope;
 const CAPACITY: usize = 16;
 /// Lines per chunk, centred on where the user was.
 const CHUNK_LINES: usize = 32;
+/// A region longer than this is not kept: its lines are minified or generated, not code to learn from.
+const MAX_CHUNK_BYTES: usize = 8 * 1024;
 /// A chunk sharing more than this share of its lines with a newer one is dropped.
 const NEAR_DUPLICATE: f64 = 0.5;
 
@@ -31,6 +33,9 @@ impl Recent {
         let n_lines = rope.len_lines();
         let start = line.saturating_sub(CHUNK_LINES / 2).min(n_lines.saturating_sub(CHUNK_LINES));
         let end = (start + CHUNK_LINES).min(n_lines);
+        if rope.line_to_byte(end) - rope.line_to_byte(start) > MAX_CHUNK_BYTES {
+            return;
+        }
         let text: String = rope.slice(rope.line_to_char(start)..rope.line_to_char(end)).into();
         let lines: HashSet<String> = text.lines().map(str::trim).filter(|l| l.len() > 3).map(str::to_owned).collect();
         if lines.len() < 3 {

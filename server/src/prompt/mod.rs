@@ -65,6 +65,8 @@ pub struct Window {
 const MAX_CHARS_PER_TOKEN: usize = 8;
 /// A window cut by the budget starts at a multiple of this many lines.
 const ANCHOR_LINES: usize = 16;
+/// The same, in characters, for a line too long for the window.
+const ANCHOR_CHARS: usize = 256;
 
 /// The prompt for a cursor at char offset `cursor` of `rope`, without context.
 pub fn build(
@@ -187,11 +189,15 @@ pub fn assemble(
 /// Whole lines above the cursor plus the cursor line up to the cursor, within `n_max` tokens.
 fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
     let cursor_line = rope.char_to_line(cursor);
+    let earliest = cursor.saturating_sub(n_max * MAX_CHARS_PER_TOKEN);
+    // A cursor line longer than the window (minified code) is cut by characters before it is tokenized, at a
+    // multiple of `ANCHOR_CHARS` so the window's start holds still while typing.
+    let cut = earliest.next_multiple_of(ANCHOR_CHARS).min(cursor);
     let tokens_from = |line: usize| {
         let start = rope.line_to_char(line);
+        let start = if start < earliest { cut } else { start };
         (start, tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false))
     };
-    let earliest = cursor.saturating_sub(n_max * MAX_CHARS_PER_TOKEN);
     let mut line = rope.char_to_line(earliest);
     if rope.line_to_char(line) < earliest {
         line = (line + 1).min(cursor_line);
@@ -228,6 +234,15 @@ fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
     let mut end_line = rope.char_to_line(latest);
     loop {
         let end = if end_line + 1 < rope.len_lines() { rope.line_to_char(end_line + 1) } else { rope.len_chars() };
+        // Long lines (minified code) are cut by characters, or left out, before anything is tokenized.
+        let end = match end_line == cursor_line {
+            true => end.min(latest),
+            false if end - cursor > 2 * n_max * MAX_CHARS_PER_TOKEN => {
+                end_line -= 1;
+                continue;
+            }
+            false => end,
+        };
         let tokens = tokenizer.tokenize(&rope.slice(cursor..end.max(cursor)).to_string(), false);
         if tokens.len() <= n_max {
             return (end.max(cursor), tokens);
@@ -245,13 +260,16 @@ fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
 mod tests {
     use super::*;
 
-    /// One token per char; specials are negative so they stand out.
+    /// One token per char; specials are negative so they stand out. Remembers the longest text it was given.
+    #[derive(Default)]
     struct CharTokenizer {
         fim: bool,
+        longest: std::cell::Cell<usize>,
     }
 
     impl Tokenizer for CharTokenizer {
         fn tokenize(&self, text: &str, _: bool) -> Vec<TokenId> {
+            self.longest.set(self.longest.get().max(text.len()));
             text.chars().map(|c| c as TokenId).collect()
         }
         fn special(&self, special: Special) -> Option<TokenId> {
@@ -290,7 +308,7 @@ mod tests {
         let rope = Rope::from_str(&text);
         let cursor = rope.byte_to_char(cursor);
         let budget = Budget { n_tokens, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-        let prompt = build(&CharTokenizer { fim }, &template(fim), &rope, cursor, budget).unwrap();
+        let prompt = build(&CharTokenizer { fim, ..CharTokenizer::default() }, &template(fim), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
     }
@@ -312,7 +330,7 @@ mod tests {
             let cursor = fixture.find("$0").unwrap();
             let rope = Rope::from_str(&fixture.replace("$0", ""));
             let budget = Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-            build(&CharTokenizer { fim: true }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
+            build(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
         };
         let before = prompt("a = 1\nb = $0\nc = 3\n");
         assert_eq!(render(&before), "<BOS><SUF>\nc = 3\n<PRE>a = 1\nb = <MID>");
@@ -328,7 +346,7 @@ mod tests {
         let cursor = rope.line_to_char(150) + 2;
         let window = |n_suffix_max| {
             let budget = Budget { n_tokens: 400, suffix_percent: 25, n_suffix_max, n_context_tokens: 0 };
-            super::window(&CharTokenizer { fim: true }, &template(true), &rope, cursor, budget).unwrap()
+            super::window(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &template(true), &rope, cursor, budget).unwrap()
         };
         let (typing, resting) = (window(12), window(usize::MAX));
         assert_eq!(typing.prefix_start, resting.prefix_start);
@@ -353,10 +371,25 @@ mod tests {
     }
 
     #[test]
+    fn a_megabyte_line_is_cut_by_characters_before_it_is_tokenized() {
+        // Minified code: one line of 2 MB, the cursor in its middle, then a line that is as long.
+        let line = "var a=1;".repeat(256 * 1024);
+        let rope = Rope::from_str(&format!("{line}{line}\n{line}\n"));
+        let tokenizer = CharTokenizer { fim: true, ..CharTokenizer::default() };
+        let budget = Budget { n_tokens: 1000, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
+        let prompt = build(&tokenizer, &template(true), &rope, line.len(), budget).unwrap();
+        assert!(prompt.tokens.len() <= 1000);
+        assert!(tokenizer.longest.get() <= 1000 * MAX_CHARS_PER_TOKEN, "{} bytes tokenized", tokenizer.longest.get());
+        // Typing moves the cut only at multiples of `ANCHOR_CHARS`: the KV cache behind the window holds.
+        let moved = build(&tokenizer, &template(true), &rope, line.len() + 3, budget).unwrap();
+        assert_eq!(moved.prefix_start, prompt.prefix_start);
+    }
+
+    #[test]
     fn a_fim_template_on_a_model_without_fim_tokens_is_an_error() {
         let rope = Rope::from_str("x");
         let budget = Budget { n_tokens: 10, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-        let err = build(&CharTokenizer { fim: false }, &template(true), &rope, 1, budget).unwrap_err();
+        let err = build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template(true), &rope, 1, budget).unwrap_err();
         assert!(matches!(err, TemplateError::MissingToken { .. }));
     }
 
@@ -369,7 +402,7 @@ mod tests {
         let starts: std::collections::BTreeSet<usize> = (1000..1010)
             .map(|line| {
                 let cursor = rope.line_to_char(line) + 3;
-                build(&CharTokenizer { fim: false }, &template, &rope, cursor, budget).unwrap().prefix_start
+                build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template, &rope, cursor, budget).unwrap().prefix_start
             })
             .collect();
         assert!(starts.len() <= 2, "{starts:?}");
@@ -382,7 +415,7 @@ mod tests {
         let rope = Rope::from_str(&text);
         let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let cursor = rope.line_to_char(10_000) + 4;
-        let prompt = build(&CharTokenizer { fim: true }, &template(true), &rope, cursor, budget).unwrap();
+        let prompt = build(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &template(true), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= 1536);
         // Anchoring gives up at most 15 lines of the window.
         assert!(prompt.n_prefix_tokens > 900, "{}", prompt.n_prefix_tokens);
