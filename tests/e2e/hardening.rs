@@ -1,6 +1,6 @@
 //! What a long-running server must survive: edits racing a generation, big and minified files.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nib::bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
@@ -52,5 +52,59 @@ fn an_edit_during_generation_answers_empty_not_text_for_the_old_document() {
     params["context"]["triggerKind"] = json!(1);
     let result = client.call("textDocument/inlineCompletion", params).unwrap();
     assert!(result["items"].is_array(), "{result}");
+    shut_down(client);
+}
+
+/// 2 MB of minified JavaScript on one line.
+fn minified_bundle() -> String {
+    let mut text = String::from("!function(){\"use strict\";");
+    let mut i = 0;
+    while text.len() < 2_000_000 {
+        text.push_str(&format!("var a{i}=function(t,e){{return t.map(function(n){{return n*e+{i}}})}};"));
+        i += 1;
+    }
+    text.push_str("}();");
+    text
+}
+
+#[test]
+fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
+    let mut client = started(json!({}));
+    // Warm up on a real file, so the baseline holds what any session holds.
+    let text = stdlib_file("calendar.py");
+    client.open(URI, "python", &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("class TextCalendar")).unwrap() as u32 + 1;
+    let mut explicit = inline_params(URI, line, 4);
+    explicit["context"]["triggerKind"] = json!(1);
+    client.call("textDocument/inlineCompletion", explicit).unwrap();
+    let before = client.rss_bytes().unwrap();
+
+    let bundle = minified_bundle();
+    let uri = "file:///work/dist/app.js";
+    client.open(uri, "javascript", &bundle).unwrap();
+    let middle = (bundle.len() / 2) as u32;
+    let mut slowest = Duration::ZERO;
+    for (i, typed) in ["v", "a", "r", " ", "x"].iter().enumerate() {
+        client.insert(uri, 2 + i as i32, 0, middle + i as u32, typed).unwrap();
+        let asked = Instant::now();
+        let result =
+            client.call("textDocument/inlineCompletion", inline_params(uri, 0, middle + 1 + i as u32)).unwrap();
+        slowest = slowest.max(asked.elapsed());
+        assert!(result["items"].is_array(), "{result}");
+    }
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}})).unwrap();
+    let status = client.status().unwrap();
+    let after = client.rss_bytes().unwrap();
+    let grown = after.saturating_sub(before) as f64 / 1e6;
+    eprintln!(
+        "rss {:.0} MB -> {:.0} MB (+{grown:.1} MB); slowest keystroke {slowest:?}",
+        before as f64 / 1e6,
+        after as f64 / 1e6
+    );
+    assert!(grown < 50.0, "a 2 MB file took {grown:.1} MB: {status}");
+    // The default deadline is 4 s; the answer must not wait on parsing or tokenizing the whole line.
+    assert!(slowest < Duration::from_secs(6), "a keystroke in the bundle waited {slowest:?}");
+    let doc = client.call("nib/document", json!({"uri": uri})).unwrap();
+    assert_eq!((&doc["syntax"], &doc["generated"]), (&Value::Null, &json!(true)), "a minified file was parsed");
     shut_down(client);
 }

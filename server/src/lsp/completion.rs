@@ -201,13 +201,8 @@ async fn suggest(
         .char_offset(convert::position(position, session.documents.encoding()))
         .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
     let cancel = in_flight.cancel.clone();
-    let request = completion::Request {
-        rope: &document.rope,
-        cursor,
-        document: Some(key),
-        syntax: document.syntax(),
-        trigger,
-    };
+    let request =
+        completion::Request { rope: &document.rope, cursor, document: Some(key), syntax: document.syntax(), trigger };
     let result = session.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
     let superseded = in_flight.superseded();
     drop(in_flight);

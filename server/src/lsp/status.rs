@@ -44,8 +44,10 @@ pub struct DocumentParams {
 pub struct DocumentText {
     version: i32,
     language_id: String,
-    /// The grammar the document is parsed with; none for a language nib cannot parse.
+    /// The grammar the document is parsed with; none for a language nib cannot parse, or generated code.
     syntax: Option<&'static str>,
+    /// Minified or generated: opaque text to nib.
+    generated: bool,
     text: String,
 }
 
@@ -76,11 +78,13 @@ impl NibServer {
     /// The server's copy of a document, so clients and tests can check that sync kept up.
     pub(super) async fn document(&self, params: DocumentParams) -> Result<DocumentText> {
         let session = self.session()?;
-        let doc = session.documents.snapshot(params.uri.as_str()).map_err(|e| Error::invalid_params(e.to_string()))?;
+        let doc = session.documents.parsed(params.uri.as_str(), super::PARSE_WAIT).await;
+        let doc = doc.map_err(|e| Error::invalid_params(e.to_string()))?;
         Ok(DocumentText {
             version: doc.version,
             language_id: doc.language_id.to_string(),
             syntax: doc.syntax().map(|s| s.language.name()),
+            generated: doc.generated,
             text: doc.rope.to_string(),
         })
     }

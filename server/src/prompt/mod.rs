@@ -308,7 +308,8 @@ mod tests {
         let rope = Rope::from_str(&text);
         let cursor = rope.byte_to_char(cursor);
         let budget = Budget { n_tokens, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-        let prompt = build(&CharTokenizer { fim, ..CharTokenizer::default() }, &template(fim), &rope, cursor, budget).unwrap();
+        let prompt =
+            build(&CharTokenizer { fim, ..CharTokenizer::default() }, &template(fim), &rope, cursor, budget).unwrap();
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
     }
@@ -330,7 +331,15 @@ mod tests {
             let cursor = fixture.find("$0").unwrap();
             let rope = Rope::from_str(&fixture.replace("$0", ""));
             let budget = Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-            build(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &spm, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
+            build(
+                &CharTokenizer { fim: true, ..CharTokenizer::default() },
+                &spm,
+                &rope,
+                rope.byte_to_char(cursor),
+                budget,
+            )
+            .unwrap()
+            .tokens
         };
         let before = prompt("a = 1\nb = $0\nc = 3\n");
         assert_eq!(render(&before), "<BOS><SUF>\nc = 3\n<PRE>a = 1\nb = <MID>");
@@ -346,7 +355,14 @@ mod tests {
         let cursor = rope.line_to_char(150) + 2;
         let window = |n_suffix_max| {
             let budget = Budget { n_tokens: 400, suffix_percent: 25, n_suffix_max, n_context_tokens: 0 };
-            super::window(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &template(true), &rope, cursor, budget).unwrap()
+            super::window(
+                &CharTokenizer { fim: true, ..CharTokenizer::default() },
+                &template(true),
+                &rope,
+                cursor,
+                budget,
+            )
+            .unwrap()
         };
         let (typing, resting) = (window(12), window(usize::MAX));
         assert_eq!(typing.prefix_start, resting.prefix_start);
@@ -389,7 +405,8 @@ mod tests {
     fn a_fim_template_on_a_model_without_fim_tokens_is_an_error() {
         let rope = Rope::from_str("x");
         let budget = Budget { n_tokens: 10, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-        let err = build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template(true), &rope, 1, budget).unwrap_err();
+        let err = build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template(true), &rope, 1, budget)
+            .unwrap_err();
         assert!(matches!(err, TemplateError::MissingToken { .. }));
     }
 
@@ -402,7 +419,9 @@ mod tests {
         let starts: std::collections::BTreeSet<usize> = (1000..1010)
             .map(|line| {
                 let cursor = rope.line_to_char(line) + 3;
-                build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template, &rope, cursor, budget).unwrap().prefix_start
+                build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template, &rope, cursor, budget)
+                    .unwrap()
+                    .prefix_start
             })
             .collect();
         assert!(starts.len() <= 2, "{starts:?}");
@@ -415,7 +434,9 @@ mod tests {
         let rope = Rope::from_str(&text);
         let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let cursor = rope.line_to_char(10_000) + 4;
-        let prompt = build(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &template(true), &rope, cursor, budget).unwrap();
+        let prompt =
+            build(&CharTokenizer { fim: true, ..CharTokenizer::default() }, &template(true), &rope, cursor, budget)
+                .unwrap();
         assert!(prompt.tokens.len() <= 1536);
         // Anchoring gives up at most 15 lines of the window.
         assert!(prompt.n_prefix_tokens > 900, "{}", prompt.n_prefix_tokens);
