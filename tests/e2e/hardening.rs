@@ -108,3 +108,29 @@ fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
     assert_eq!((&doc["syntax"], &doc["generated"]), (&Value::Null, &json!(true)), "a minified file was parsed");
     shut_down(client);
 }
+
+#[test]
+fn a_shutdown_while_the_engine_is_busy_is_orderly_and_saves_the_sequence() {
+    let home = fresh_home();
+    let mut client = serve_at(&model_path(), &home);
+    init_with(&mut client, json!({}), json!({}));
+    let text = stdlib_file("calendar.py");
+    client.open(URI, "python", &text).unwrap();
+    let line = text.lines().count() as u32 - 2;
+    let mut explicit = inline_params(URI, line, 0);
+    explicit["context"]["triggerKind"] = json!(1);
+    let busy = client.request("textDocument/inlineCompletion", explicit).unwrap();
+    // Well into the cold prompt's evaluation (several thousand tokens: many seconds on two cores).
+    while client.status().unwrap()["engine"]["n_jobs"] == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = Instant::now();
+    let _ = busy; // Answered or not: the client is going away.
+    shut_down(client);
+    let took = asked.elapsed();
+    let saved: Vec<_> = std::fs::read_dir(home.join("snapshots")).unwrap().filter_map(Result::ok).collect();
+    assert!(saved.iter().any(|e| e.path().extension().is_some_and(|x| x == "snap")), "nothing saved: {saved:?}");
+    // The busy job stops within a step, the sequence is written, the engine frees llama.cpp, the process exits.
+    assert!(took < Duration::from_secs(10), "shutting down took {took:?}");
+}

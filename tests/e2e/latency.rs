@@ -70,13 +70,12 @@ fn snapshots_survive_a_restart_and_damaged_ones_are_refused() {
     let cold = client.call("textDocument/inlineCompletion", inline_params(SAMPLE_URI, 23, 15)).unwrap();
     shut_down(client);
     let snapshots = home.join("snapshots");
-    let state = std::fs::read_dir(&snapshots)
+    let file = std::fs::read_dir(&snapshots)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "state"))
+        .find(|p| p.extension().is_some_and(|x| x == "snap"))
         .expect("a snapshot on disk after shutdown");
-    let header = state.with_extension("json");
-    let pristine = (std::fs::read(&state).unwrap(), std::fs::read(&header).unwrap());
+    let pristine = std::fs::read(&file).unwrap();
 
     // Restored on the next start: the same answer, with next to nothing evaluated.
     let mut client = started(&home);
@@ -88,31 +87,31 @@ fn snapshots_survive_a_restart_and_damaged_ones_are_refused() {
     assert_eq!(warm, cold);
     shut_down(client);
 
-    type Damage = fn(state: &mut Vec<u8>, header: &mut Vec<u8>);
+    let header_end = pristine.iter().position(|&b| b == b'\n').unwrap();
+    type Damage = fn(file: &mut Vec<u8>, header_end: usize);
     let damages: [(&str, Damage); 3] = [
-        ("truncated", |state, _| state.truncate(state.len() / 2)),
-        ("flipped", |state, _| {
-            let mid = state.len() / 2;
-            state[mid] ^= 0xff;
+        ("truncated", |file, _| file.truncate(file.len() / 2)),
+        ("flipped", |file, header_end| {
+            let mid = header_end + (file.len() - header_end) / 2;
+            file[mid] ^= 0xff;
         }),
-        ("another model", |_, header| {
-            let mut h: Value = serde_json::from_slice(header).unwrap();
+        ("another model", |file, header_end| {
+            let mut h: Value = serde_json::from_slice(&file[..header_end]).unwrap();
             h["model_id"] = json!("0000000000000000");
-            *header = serde_json::to_vec(&h).unwrap();
+            file.splice(..header_end, serde_json::to_vec(&h).unwrap());
         }),
     ];
     for (what, damage) in damages {
-        let (mut s, mut h) = pristine.clone();
-        damage(&mut s, &mut h);
-        std::fs::write(&state, s).unwrap();
-        std::fs::write(&header, h).unwrap();
+        let mut damaged = pristine.clone();
+        damage(&mut damaged, header_end);
+        std::fs::write(&file, damaged).unwrap();
         let mut client = started(&home);
         client.open(SAMPLE_URI, "python", SAMPLE).unwrap();
         let answer = client.call("textDocument/inlineCompletion", inline_params(SAMPLE_URI, 23, 15)).unwrap();
         let stats = client.status().unwrap()["engine"]["last"].clone();
         assert_eq!(stats["cache"], "cold", "{what}: {stats}");
         assert_eq!(answer, cold, "{what}");
-        assert!(!state.exists() || std::fs::read(&state).unwrap() != pristine.0 || what == "another model");
+        assert!(!file.exists() || std::fs::read(&file).unwrap() != pristine, "{what}");
         shut_down(client);
     }
     let _ = std::fs::remove_dir_all(home);

@@ -133,6 +133,7 @@ const SUPERSEDED_POLL: Duration = Duration::from_millis(20);
 const MAX_SITE_CHARS: usize = 4096;
 
 /// The cursor's surroundings, which decide the mode and the post-processing.
+#[derive(Clone)]
 struct Site {
     mode: Mode,
     rest_of_line: String,
@@ -168,6 +169,15 @@ impl Site {
                 .find(|l| !l.trim().is_empty()),
             tree: syntax.map(|s| (rope.clone(), s.clone(), cursor)),
         }
+    }
+
+    /// `finish`, off the async threads when it checks the suggestion against the tree (a dozen reparses).
+    async fn finished(&self, raw: String) -> String {
+        if self.tree.is_none() {
+            return self.finish(&raw);
+        }
+        let site = self.clone();
+        tokio::task::spawn_blocking(move || site.finish(&raw)).await.unwrap_or_default()
     }
 
     /// The suggestion from raw model text.
@@ -274,7 +284,7 @@ impl Completer {
         if let Some(rest) =
             seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))).flatten()
         {
-            let text = site.finish(&rest);
+            let text = site.finished(rest).await;
             if !text.is_empty() {
                 return Ok(self.shown(&seen, answer(text, 0)));
             }
@@ -283,7 +293,7 @@ impl Completer {
         let key = self.cache_key(&prompt.tokens, &site.mode);
         if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
             let n_prompt = prompt.tokens.len();
-            return Ok(self.shown(&seen, answer(site.finish(&raw), n_prompt)));
+            return Ok(self.shown(&seen, answer(site.finished(raw).await, n_prompt)));
         }
 
         let wait_ms = match request.trigger {
@@ -343,11 +353,14 @@ impl Completer {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
                     job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
-                    return Ok(early(site.finish(postprocess::whole_words(&raw)), StopReason::Deadline));
+                    return Ok(early(
+                        site.finished(postprocess::whole_words(&raw).to_owned()).await,
+                        StopReason::Deadline,
+                    ));
                 }
             }
         };
-        let text = site.finish(&raw);
+        let text = site.finished(raw.clone()).await;
         tracing::debug!(?raw, ?text, "completion post-processed");
         let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, suggestion);
@@ -458,6 +471,11 @@ impl Completer {
             this.n_ended.send_modify(|n| *n += 1);
         });
         job
+    }
+
+    /// Cancels every job: the server is shutting down.
+    pub fn cancel_all(&self) {
+        self.with_running(|r| r.values().for_each(|job| job.cancel.cancel()));
     }
 
     /// The cold evaluation running for `document`, if any.

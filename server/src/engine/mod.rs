@@ -208,6 +208,8 @@ enum Msg {
     Generate(Job),
     /// Save every sequence to disk, then answer.
     Persist(tokio::sync::oneshot::Sender<()>),
+    /// Fail what is queued, free llama.cpp's context and end the thread.
+    Stop,
 }
 
 /// What the handles and the worker share.
@@ -237,6 +239,8 @@ pub struct Engine {
     messages: std::sync::mpsc::Sender<Msg>,
     state: watch::Receiver<ModelState>,
     shared: Arc<Shared>,
+    /// Becomes true once the engine thread has ended.
+    stopped: watch::Receiver<bool>,
 }
 
 impl Engine {
@@ -246,13 +250,22 @@ impl Engine {
         let (state_tx, state) = watch::channel(ModelState::Loading);
         let shared = Arc::new(Shared::default());
         let worker_shared = shared.clone();
+        let (stopped_tx, stopped) = watch::channel(false);
         let spawned = std::thread::Builder::new().name("nib-engine".into()).spawn(move || {
-            worker::run(config, model_path, state_tx, message_rx, worker_shared);
+            worker::run(config, model_path, state_tx, message_rx, worker_shared, stopped_tx);
         });
         if let Err(err) = spawned {
             tracing::error!("cannot start the engine thread: {err}");
         }
-        Engine { messages, state, shared }
+        Engine { messages, state, shared, stopped }
+    }
+
+    /// Stops the engine thread once its current job yields (cancel jobs first to make that soon) and waits,
+    /// at most `timeout`, until it has freed llama.cpp's context: a process must not exit while llama.cpp runs.
+    pub async fn stop(&self, timeout: Duration) {
+        let _ = self.messages.send(Msg::Stop);
+        let mut stopped = self.stopped.clone();
+        let _ = tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await;
     }
 
     /// Queues a job. The receiver yields its events; dropping it cancels the job.

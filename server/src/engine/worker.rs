@@ -36,6 +36,9 @@ const BACKGROUND_STEP: usize = 8;
 /// cancelled one stop soon; bigger batches gain little prompt speed on a CPU.
 const FOREGROUND_STEP: usize = 64;
 
+/// How long saving every sequence before exit may wait for the disk.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A snapshot is restored only if it saves at least this many evaluations.
 const MIN_RESTORE_GAIN: usize = 32;
 
@@ -58,7 +61,10 @@ pub(super) fn run(
     state: watch::Sender<ModelState>,
     messages: std::sync::mpsc::Receiver<Msg>,
     shared: Arc<Shared>,
+    stopped: watch::Sender<bool>,
 ) {
+    // Declared first, so dropped last: after the context and model are freed.
+    let _stopped = Stopped(stopped);
     let loaded = load_model(&model_path).and_then(|model| Ok((backend()?, Arc::new(model))));
     let (backend, model) = match loaded {
         Ok(loaded) => loaded,
@@ -74,15 +80,22 @@ pub(super) fn run(
     state.send_replace(ModelState::Ready { info, tokenizer });
 
     let mut queue: Vec<Job> = Vec::new();
+    let mut stop = false;
     loop {
         if queue.is_empty() {
             match messages.recv() {
-                Ok(msg) => worker.receive(msg, &mut queue),
+                Ok(msg) => stop |= worker.receive(msg, &mut queue),
                 Err(_) => break,
             }
         }
         while let Ok(msg) = messages.try_recv() {
-            worker.receive(msg, &mut queue);
+            stop |= worker.receive(msg, &mut queue);
+        }
+        if stop {
+            for job in queue.drain(..) {
+                let _ = job.events.send(Event::Failed(EngineError::Stopped));
+            }
+            break;
         }
         if queue.is_empty() {
             continue;
@@ -156,7 +169,17 @@ fn refuse_all(
             Msg::Persist(done) => {
                 let _ = done.send(());
             }
+            Msg::Stop => return,
         }
+    }
+}
+
+/// Tells `Engine::stop` that the engine thread has ended and freed llama.cpp's context.
+struct Stopped(watch::Sender<bool>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
     }
 }
 
@@ -217,6 +240,8 @@ struct Worker<'m> {
     /// Restored states of sliding-window models cannot be truncated.
     append_only_restore: bool,
     shared: Arc<Shared>,
+    /// The last grammar's sampler, for the next job with the same grammar.
+    grammar: Option<(Arc<str>, LlamaSampler)>,
 }
 
 impl<'m> Worker<'m> {
@@ -285,17 +310,33 @@ impl<'m> Worker<'m> {
             can_shift: config.kv_shift && !swa && !model.is_recurrent() && !model.is_hybrid(),
             append_only_restore: swa,
             shared,
+            grammar: None,
         })
     }
 
-    fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) {
+    /// Takes a message; `true` when it asks the engine to stop.
+    fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) -> bool {
         match msg {
             Msg::Generate(job) => queue.push(job),
             Msg::Persist(done) => {
-                self.persist_all();
+                self.persist_all(FLUSH_TIMEOUT);
                 let _ = done.send(());
             }
+            Msg::Stop => return true,
         }
+        false
+    }
+
+    /// A sampler that follows `gbnf`, then picks greedily. Compiling a grammar costs more than a short
+    /// answer: the last one is kept and reset (a review sends the same grammar for every unit).
+    fn grammar_sampler(&mut self, gbnf: &Arc<str>) -> Result<LlamaSampler, EngineError> {
+        if let Some((_, mut sampler)) = self.grammar.take().filter(|(kept, _)| kept == gbnf) {
+            sampler.reset();
+            return Ok(sampler);
+        }
+        let grammar =
+            LlamaSampler::grammar(self.model, gbnf, "root").map_err(|e| EngineError::Grammar(e.to_string()))?;
+        Ok(LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()]))
     }
 
     /// Forgets the whole cache: after a failure its contents are unknown.
@@ -375,11 +416,7 @@ impl<'m> Worker<'m> {
         }
 
         let mut sampler = match &request.grammar {
-            Some(gbnf) => {
-                let grammar =
-                    LlamaSampler::grammar(self.model, gbnf, "root").map_err(|e| EngineError::Grammar(e.to_string()))?;
-                LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()])
-            }
+            Some(gbnf) => self.grammar_sampler(gbnf)?,
             None => LlamaSampler::greedy(),
         };
         let mut text = Utf8Stream::default();
@@ -416,6 +453,9 @@ impl<'m> Worker<'m> {
             let at = self.slots.get(index).cached.len();
             self.decode(index, at, &[token.0], true)?;
         };
+        if let Some(gbnf) = &request.grammar {
+            self.grammar = Some((gbnf.clone(), sampler));
+        }
         stats.total_ms = ms(Instant::now());
         Ok((reason, stats))
     }
@@ -457,38 +497,50 @@ impl<'m> Worker<'m> {
     }
 
     /// Saves slot `index` as `owner`'s snapshot, in memory and on disk.
+    /// Keeps slot `index`'s sequence in the memory tier and queues it for the disk tier, whose writer
+    /// thread writes it from memory: a completion waiting for the slot never waits for the disk.
     fn snapshot(&mut self, index: usize, owner: &str) {
-        let tokens = self.slots.get(index).cached.tokens().to_vec();
-        match self.ctx.state_seq_get(index as i32, LlamaStateSeqFlags::empty()) {
-            Ok(state) => self.memory.insert(owner, Snapshot { tokens: tokens.clone(), state }),
-            Err(e) => tracing::warn!("cannot snapshot {owner}: {e}"),
+        let Some(snapshot) = self.capture(index) else { return };
+        if let Some(disk) = &self.disk {
+            disk.save(owner, snapshot.clone());
         }
-        self.save_to_disk(index, owner, &tokens);
+        self.memory.insert(owner, snapshot);
     }
 
-    fn save_to_disk(&mut self, index: usize, owner: &str, tokens: &[TokenId]) {
-        let Some(disk) = &self.disk else { return };
-        let (path, _) = disk.paths(owner);
-        let llama_tokens: Vec<LlamaToken> = tokens.iter().map(|&t| LlamaToken(t)).collect();
-        let saved = self
-            .ctx
-            .state_seq_save_file(&path, index as i32, &llama_tokens)
-            .map_err(|e| e.to_string())
-            .and_then(|_| disk.seal(owner, tokens).map_err(|e| e.to_string()));
-        if let Err(e) = saved {
-            tracing::warn!("cannot save the snapshot of {owner}: {e}");
-            disk.remove(owner);
+    /// Slot `index`'s tokens and state bytes.
+    fn capture(&self, index: usize) -> Option<Snapshot> {
+        let (seq, flags) = (index as i32, LlamaStateSeqFlags::empty());
+        let size = self.ctx.state_seq_get_size_ext(seq, flags);
+        let mut state = vec![0u8; size];
+        // SAFETY: `state` has the size llama.cpp just reported for this sequence.
+        let written = unsafe { self.ctx.state_seq_get_data_ext(state.as_mut_ptr(), seq, flags) };
+        if written != size {
+            tracing::warn!(size, written, "cannot capture a KV sequence");
+            return None;
         }
+        Some(Snapshot { tokens: self.slots.get(index).cached.tokens().to_vec(), state: state.into() })
     }
 
-    /// Writes every slot that holds a document to disk (before exit).
-    fn persist_all(&mut self) {
+    /// Loads state bytes (captured by `capture` for this model and context size) into slot `index`.
+    fn load_state(&mut self, index: usize, state: &[u8]) -> bool {
+        // SAFETY: the bytes come from `capture` with this model and context size, in memory or from a file
+        // whose size and checksum were checked; llama.cpp checks the layout again and fails rather than
+        // read past `state`.
+        unsafe { self.ctx.state_seq_set_data_ext(state, index as i32, LlamaStateSeqFlags::empty()) }
+    }
+
+    /// Saves every slot that holds a document to disk and waits for the writes, at most `timeout` (before exit).
+    fn persist_all(&mut self, timeout: std::time::Duration) {
         for index in 0..self.slots.len() {
             let slot = self.slots.get(index);
-            if let Some(owner) = slot.owner.clone().filter(|_| slot.cached.len() >= MIN_SNAPSHOT_TOKENS) {
-                let tokens = slot.cached.tokens().to_vec();
-                self.save_to_disk(index, &owner, &tokens);
+            if let Some(owner) = slot.owner.clone().filter(|_| slot.cached.len() >= MIN_SNAPSHOT_TOKENS)
+                && let (Some(snapshot), Some(disk)) = (self.capture(index), &self.disk)
+            {
+                disk.save(&owner, snapshot);
             }
+        }
+        if let Some(disk) = &self.disk {
+            disk.flush(timeout);
         }
     }
 
@@ -502,7 +554,6 @@ impl<'m> Worker<'m> {
             let allowed = !this.append_only_restore || appends;
             (allowed && plan.n_reused() >= n_reused + MIN_RESTORE_GAIN).then_some(plan)
         };
-        let seq = index as i32;
         if let Some(snapshot) = self.memory.take(owner) {
             let Some(plan) = worth(&snapshot.tokens, self) else {
                 self.memory.insert(owner, snapshot);
@@ -512,29 +563,26 @@ impl<'m> Worker<'m> {
             let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
             let cached = &mut self.slots.get_mut(index).cached;
             cached.clear();
-            if self.ctx.state_seq_set(&snapshot.state, seq).is_ok() {
+            if self.load_state(index, &snapshot.state) {
                 self.slots.get_mut(index).cached.extend(&snapshot.tokens);
                 return Some(plan);
             }
             let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
         }
-        let disk = self.disk.as_ref()?;
-        let (path, header) = disk.verify(owner).ok()?;
+        let (header, state) = self.disk.as_ref()?.load(owner).ok()?;
         let plan = worth(&header.tokens, self)?;
         let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
         self.slots.get_mut(index).cached.clear();
-        match self.ctx.state_seq_load_file(&path, seq, self.n_ctx_seq) {
-            Ok((tokens, _)) if tokens.iter().map(|t| t.0).eq(header.tokens.iter().copied()) => {
-                self.slots.get_mut(index).cached.extend(&header.tokens);
-                Some(plan)
-            }
-            _ => {
-                tracing::warn!("removed a snapshot llama.cpp would not load: {}", path.display());
-                disk.remove(owner);
-                let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
-                None
-            }
+        if self.load_state(index, &state) {
+            self.slots.get_mut(index).cached.extend(&header.tokens);
+            return Some(plan);
         }
+        if let Some(disk) = &self.disk {
+            tracing::warn!("removed a snapshot llama.cpp would not load: {}", disk.path(owner).display());
+            disk.remove(owner);
+        }
+        let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        None
     }
 }
 

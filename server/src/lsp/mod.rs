@@ -40,18 +40,28 @@ const PARSE_WAIT: std::time::Duration = std::time::Duration::from_millis(600);
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Runs the server on stdin/stdout until `exit`.
+/// How long the end of the process may wait for the engine to free llama.cpp (its job stops within a step).
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the server on stdin/stdout until `exit` (or the end of input), then stops the engine: the process
+/// must not exit while llama.cpp runs on another thread.
 pub async fn serve(cli_model: Option<PathBuf>) {
-    let (service, socket) = LspService::build(|client| NibServer { client, cli_model, session: OnceLock::new() })
-        .custom_method("textDocument/inlineCompletion", NibServer::inline_completion)
-        .custom_method("nib/status", NibServer::status)
-        .custom_method("nib/document", NibServer::document)
-        .custom_method("nib/cursorRest", NibServer::cursor_rest)
-        .finish();
+    let engine = Arc::new(OnceLock::new());
+    let server_engine = engine.clone();
+    let (service, socket) =
+        LspService::build(|client| NibServer { client, cli_model, session: OnceLock::new(), engine: server_engine })
+            .custom_method("textDocument/inlineCompletion", NibServer::inline_completion)
+            .custom_method("nib/status", NibServer::status)
+            .custom_method("nib/document", NibServer::document)
+            .custom_method("nib/cursorRest", NibServer::cursor_rest)
+            .finish();
     transport::guard(tokio::io::stdin(), tokio::io::stdout(), |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
     })
     .await;
+    if let Some(engine) = engine.get() {
+        engine.stop(STOP_TIMEOUT).await;
+    }
 }
 
 /// Everything that exists once the client has said who it is.
@@ -101,6 +111,8 @@ pub struct NibServer {
     client: Client,
     cli_model: Option<PathBuf>,
     session: OnceLock<Arc<Session>>,
+    /// The engine, for `serve` to stop once the server has ended.
+    engine: Arc<OnceLock<Engine>>,
 }
 
 impl NibServer {
@@ -137,6 +149,7 @@ impl LanguageServer for NibServer {
             workspace.set_root(root);
         }
         let engine = Engine::start(config.engine.clone(), model.path.clone());
+        let _ = self.engine.set(engine.clone());
         let caps = &params.capabilities;
         // Pull only from clients that can be told to pull again when a review finishes (Neovim 0.11
         // pulls, but only after edits): the others get pushed diagnostics.
@@ -211,9 +224,13 @@ impl LanguageServer for NibServer {
 
     async fn shutdown(&self) -> Result<()> {
         if let Ok(session) = self.session() {
+            // Stop the work first, so the engine is free to save its sequences at once.
             session.in_flight.iter().for_each(|entry| entry.value().cancel());
+            session.reviews.cancel_all();
+            session.completer.cancel_all();
             // The next start restores these instead of evaluating whole files again.
             session.completer.engine().persist(PERSIST_TIMEOUT).await;
+            session.completer.engine().stop(STOP_TIMEOUT).await;
         }
         Ok(())
     }

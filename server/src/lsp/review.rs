@@ -42,6 +42,10 @@ impl Reviews {
         Reviews { reviewer, config, pull, running: DashMap::new(), published: DashMap::new() }
     }
 
+    pub fn cancel_all(&self) {
+        self.running.iter().for_each(|entry| entry.value().cancel());
+    }
+
     pub fn diagnostics(&self, uri: &str) -> Vec<Diagnostic> {
         self.published.get(uri).map(|d| d.clone()).unwrap_or_default()
     }
