@@ -272,8 +272,18 @@ pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
 pub fn nib_home() -> PathBuf {
     match std::env::var_os("NIB_HOME").filter(|v| !v.is_empty()) {
         Some(home) => PathBuf::from(home),
-        None => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("nib"),
+        None => dirs::cache_dir().map_or_else(per_user_temp, |cache| cache.join("nib")),
     }
+}
+
+/// With no home to cache in: a folder of this user's in the temporary folder, never one shared by all.
+fn per_user_temp() -> PathBuf {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let user = unsafe { libc::getuid() }.to_string();
+    #[cfg(not(target_os = "linux"))]
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+    std::env::temp_dir().join(format!("nib-{user}"))
 }
 
 /// Where the catalogue's default model is stored once fetched.
