@@ -141,6 +141,20 @@ enum BenchCommand {
     Replay(ReplayArgs),
     /// Parse, reparse and prompt-building times on a large file, with the model's tokenizer.
     Context(ContextArgs),
+    /// Typing, cancellations, saves, file switches and a 2 MB bundle through `nib serve` for N minutes:
+    /// resident memory and latency per minute.
+    Soak(SoakArgs),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    #[arg(long, default_value_t = 60)]
+    minutes: usize,
+    /// Write the minutes as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
 }
 
 #[derive(Args)]
@@ -249,6 +263,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Typing(args)) => bench_typing(args),
         Command::Bench(BenchCommand::Replay(args)) => bench_replay(args),
         Command::Bench(BenchCommand::Context(args)) => bench_context(args),
+        Command::Bench(BenchCommand::Soak(args)) => bench_soak(args),
         Command::Eval(args) => eval(args),
         Command::Review(args) => review(args),
     }
@@ -404,6 +419,28 @@ fn bench_context(args: ContextArgs) -> Result<()> {
             "prompt tokens      at most {} of {}; context median {:.0} tokens",
             report.n_tokens_max, report.budget, report.n_context_tokens_median
         );
+    }
+    Ok(())
+}
+
+fn bench_soak(args: SoakArgs) -> Result<()> {
+    use nib::bench::soak;
+    let config = Config::load()?;
+    let model = config::resolve_model(args.model.model.as_deref(), &config);
+    let binary = std::env::current_exe().context("cannot find the nib binary")?;
+    let stdlib = nib::bench::trace::python_stdlib()
+        .map_err(|e| anyhow!("the soak types into Python's standard library: {e}"))?;
+    println!("| minute | rss MiB | requests | empty | errors | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|");
+    let minutes = soak::soak(&binary, &model.path, &stdlib, args.minutes, |m| {
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {:.0} | {:.0} |",
+            m.minute, m.rss_mib, m.n_requests, m.n_empty, m.n_errors, m.p50_ms, m.p95_ms
+        );
+    })?;
+    print!("\n{}", soak::summary(&minutes));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&minutes)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

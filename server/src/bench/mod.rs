@@ -1,4 +1,4 @@
-//! Benchmarks: `nib bench typing` (below) and `nib bench replay` (`replay.rs`).
+//! Benchmarks: `nib bench typing` (below), `nib bench replay` (`replay.rs`) and `nib bench soak` (`soak.rs`).
 //!
 //! `nib bench typing`: cold and warm time-to-first-token through the same
 //! completion pipeline the server uses, typing one character at a time.
@@ -8,6 +8,7 @@ pub mod eval;
 pub mod llama_server;
 pub mod lsp_client;
 pub mod replay;
+pub mod soak;
 pub mod trace;
 
 use ropey::Rope;

@@ -164,7 +164,7 @@ impl Replay {
 }
 
 /// Where `python3` keeps its standard library: real files nobody's cache has seen, without vendoring them.
-fn python_stdlib() -> Result<PathBuf, String> {
+pub fn python_stdlib() -> Result<PathBuf, String> {
     let output = std::process::Command::new("python3")
         .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
         .output()
