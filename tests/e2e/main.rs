@@ -3,6 +3,7 @@
 mod cli;
 mod emacs;
 mod first_contact;
+mod interop;
 mod latency;
 mod lsp;
 mod neovim;

@@ -34,6 +34,26 @@ pub struct ModelStatus {
     info: Option<ModelInfo>,
 }
 
+/// The params of a request that takes none: clients say so with none (the transport makes that `null`),
+/// `null`, `{}` or `[]`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct NoParams;
+
+impl TryFrom<serde_json::Value> for NoParams {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> std::result::Result<NoParams, String> {
+        let empty = match &value {
+            serde_json::Value::Null => true,
+            serde_json::Value::Object(object) => object.is_empty(),
+            serde_json::Value::Array(array) => array.is_empty(),
+            _ => false,
+        };
+        if empty { Ok(NoParams) } else { Err(format!("this request takes no params, got {value}")) }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DocumentParams {
     uri: Uri,
@@ -50,7 +70,7 @@ pub struct DocumentText {
 }
 
 impl NibServer {
-    pub(super) async fn status(&self) -> Result<Status> {
+    pub(super) async fn status(&self, _: NoParams) -> Result<Status> {
         let session = self.session()?;
         let (state, error, info) = match session.completer.engine().state() {
             ModelState::Loading => ("loading", None, None),
