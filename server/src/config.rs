@@ -1,5 +1,5 @@
 //! One `Config` with defaults, fed by the config file and the LSP
-//! `initializationOptions`, and the model resolution order.
+//! `initializationOptions` or configuration changes, and the model resolution order.
 //!
 //! Model resolution, first match wins: `--model PATH`, `$NIB_MODEL`,
 //! `initializationOptions.model`, the config file's `model`, the catalogue's
@@ -182,7 +182,7 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
-    #[error("invalid initializationOptions: {0}")]
+    #[error("invalid settings: {0}")]
     Options(serde_json::Error),
 }
 
@@ -203,8 +203,8 @@ impl Config {
         }
     }
 
-    /// Overlays LSP `initializationOptions` (same shape as the config file, in JSON).
-    /// Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
+    /// Overlays LSP `initializationOptions` or `workspace/didChangeConfiguration` settings (same shape as
+    /// the config file, in JSON). Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
     pub fn with_init_options(mut self, options: &serde_json::Value) -> Result<Config, ConfigError> {
         let mut merged = serde_json::to_value(&self).map_err(ConfigError::Options)?;
         merge_json(&mut merged, options);

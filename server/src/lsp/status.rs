@@ -7,6 +7,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::Uri;
 
 use super::NibServer;
+use crate::config::{CompletionConfig, EngineConfig, ReviewConfig};
 use crate::engine::{EngineCounters, ModelInfo, ModelState};
 
 /// Field names are snake_case, like `nib complete --json`.
@@ -20,6 +21,15 @@ pub struct Status {
     n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
+    /// The settings in effect (the model is `model.path`).
+    settings: Settings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    engine: EngineConfig,
+    completion: CompletionConfig,
+    review: ReviewConfig,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +100,11 @@ impl NibServer {
             n_open_documents: session.documents.len(),
             n_indexed_files: session.completer.workspace().n_indexed_files(),
             engine: session.completer.engine().counters(),
+            settings: Settings {
+                engine: session.engine_config.clone(),
+                completion: (*session.completer.config()).clone(),
+                review: session.reviews.config(),
+            },
         })
     }
 
