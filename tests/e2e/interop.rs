@@ -1,5 +1,5 @@
-//! What clients other than the tests' own send: `$/` requests, params spelled `{}`, configuration changes,
-//! files changed on disk, several workspace folders. Real server, real model.
+//! What clients other than the tests' own send: `$/` requests, params spelled `{}`, settings as `[]`,
+//! configuration changes, files changed on disk, several workspace folders. Real server, real model.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nib::bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
-use crate::support::{init, model_path, serve, shut_down};
+use crate::support::{init, init_with, model_path, serve, shut_down};
 
 /// Polls `nib/status` until `done` holds for it; returns it.
 fn status_when(client: &mut LspClient, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -90,6 +90,25 @@ fn every_request_gets_exactly_one_response() {
     let ids: Vec<&Value> = expected.iter().map(|(id, _)| id).collect();
     let extra: Vec<Value> = client.drain().into_iter().filter(|m| ids.contains(&&m["id"])).collect();
     assert!(extra.is_empty(), "answered twice: {extra:?}");
+    shut_down(client);
+}
+
+#[test]
+fn settings_sent_as_an_empty_array_are_no_settings() {
+    // Neovim sends an empty Lua table as `[]`, at the top and inside.
+    for options in [json!([]), json!({"completion": [], "review": []})] {
+        let mut client = serve(&model_path());
+        init_with(&mut client, json!({}), options.clone());
+        let status = client.status().unwrap();
+        assert_eq!(status["settings"]["completion"]["deadline_ms"], 4000, "{options}: {status}");
+        assert_eq!(shown_message(&mut client, Duration::from_secs(1)), None, "{options}");
+        shut_down(client);
+    }
+    // What nib says about options it cannot use: the message the ones above must not get.
+    let mut client = serve(&model_path());
+    init_with(&mut client, json!({}), json!({"completion": {"deadline": 5}}));
+    let message = shown_message(&mut client, Duration::from_secs(30)).expect("a warning");
+    assert!(message.contains("initializationOptions") && message.contains("ignoring them"), "{message}");
     shut_down(client);
 }
 
