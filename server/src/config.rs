@@ -182,7 +182,7 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
-    #[error("invalid initializationOptions: {0}")]
+    #[error("invalid settings: {0}")]
     Options(serde_json::Error),
 }
 
@@ -203,11 +203,16 @@ impl Config {
         }
     }
 
-    /// Overlays LSP `initializationOptions` (same shape as the config file, in JSON).
-    /// Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
+    /// Overlays LSP `initializationOptions` or `workspace/didChangeConfiguration` settings (same shape as
+    /// the config file, in JSON). Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
+    /// `null` is no options, and an empty array an empty object: Lua cannot tell `{}` from `[]`, and
+    /// Neovim sends an empty table as `[]`.
     pub fn with_init_options(mut self, options: &serde_json::Value) -> Result<Config, ConfigError> {
+        if options.is_null() {
+            return Ok(self);
+        }
         let mut merged = serde_json::to_value(&self).map_err(ConfigError::Options)?;
-        merge_json(&mut merged, options);
+        merge_json(&mut merged, options).map_err(|message| ConfigError::Options(serde::de::Error::custom(message)))?;
         self = serde_json::from_value(merged).map_err(ConfigError::Options)?;
         Ok(self)
     }
@@ -307,15 +312,25 @@ fn default_model_file() -> String {
     catalogue.model.into_iter().find(|m| m.default).map(|m| m.file).expect("the catalogue names a default model")
 }
 
-fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) {
+/// Overlays `overlay` on `base`, key by key. A table given as a list is refused: serde would read a struct
+/// from it field by field, in declaration order.
+fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) -> Result<(), String> {
     match (base, overlay) {
         (serde_json::Value::Object(base), serde_json::Value::Object(overlay)) => {
             for (key, value) in overlay {
-                merge_json(base.entry(key.clone()).or_insert(serde_json::Value::Null), value);
+                merge_json(base.entry(key.clone()).or_insert(serde_json::Value::Null), value)?;
             }
+        }
+        (serde_json::Value::Object(_), serde_json::Value::Array(overlay)) if overlay.is_empty() => {}
+        (serde_json::Value::Object(_), serde_json::Value::Array(overlay)) => {
+            return Err(format!(
+                "expected a table of settings, got the list {}",
+                serde_json::Value::from(overlay.clone())
+            ));
         }
         (base, overlay) => *base = overlay.clone(),
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -336,6 +351,21 @@ mod tests {
         assert_eq!(merged.completion.max_tokens, 10);
         assert_eq!(merged.completion.max_lines, 3);
         assert_eq!(merged.engine, EngineConfig::default());
+    }
+
+    #[test]
+    fn no_options_change_nothing_however_a_client_spells_them() {
+        let base: Config = toml::from_str("[completion]\nmax_tokens = 10\n[review]\nexclude = ['a/**']\n").unwrap();
+        for none in [serde_json::json!(null), serde_json::json!({}), serde_json::json!([])] {
+            assert_eq!(base.clone().with_init_options(&none).unwrap(), base, "{none}");
+        }
+        // An empty Lua table inside, too; a list setting may still be emptied.
+        let options = serde_json::json!({"completion": [], "review": {"exclude": []}});
+        let merged = base.clone().with_init_options(&options).unwrap();
+        assert_eq!(merged.completion, base.completion);
+        assert!(merged.review.exclude.is_empty());
+        assert!(base.clone().with_init_options(&serde_json::json!([1])).is_err());
+        assert!(base.with_init_options(&serde_json::json!({"engine": [4096]})).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod cli;
 mod emacs;
 mod first_contact;
 mod hardening;
+mod interop;
 mod latency;
 mod lsp;
 mod neovim;

@@ -214,6 +214,8 @@ fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_dead
     let nvim = Nvim::start_with(&home, &dir, "{}");
     nvim.send(":edit textwrap.py<CR>");
     nvim.wait("nib to attach", Duration::from_secs(30), |n| n.lua("require('nib').client() ~= nil") == json!(true));
+    // Empty settings reach nib as a JSON object: a plain empty Lua table would go out as `[]`.
+    assert_eq!(nvim.lua("require('nib').client().config.init_options"), json!({}));
     nvim.send(&format!(":call setline({n}, '{prefix}')<CR>"));
     nvim.wait("the line cut", Duration::from_secs(5), |v| v.line(n) == prefix);
 
@@ -230,4 +232,5 @@ fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_dead
     assert_eq!(nvim.line(n), format!("{prefix}{typed}"), "the ghost text is not inserted until accepted");
     let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
     assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
+    assert!(!messages.contains("ignoring them"), "nib refused the plugin's settings: {messages}");
 }

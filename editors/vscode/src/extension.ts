@@ -4,7 +4,7 @@
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
-import { initializationOptions, NibStatus, statusBarText, statusLines } from "./status";
+import { initializationOptions, NibStatus, statusBarText, statusLines, userValue } from "./status";
 
 let client: LanguageClient | undefined;
 let enabled = true;
@@ -33,19 +33,26 @@ async function status(): Promise<NibStatus | undefined> {
   }
 }
 
+/** nib's settings as the user set them (not the defaults VS Code fills in: nib's config file decides those). */
+function nibOptions(): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration("nib");
+  const set = <T>(key: string): T | undefined => userValue(config.inspect<T>(key));
+  return initializationOptions({
+    model: set<string>("model"),
+    context: set<string>("completion.context"),
+    deadlineMs: set<number>("completion.deadlineMs"),
+    reviewOnSave: set<boolean>("review.onSave"),
+    minSeverity: set<string>("review.minSeverity"),
+  });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration("nib");
   enabled = config.get<boolean>("completion.enabled", true);
   const serverOptions: ServerOptions = { command: config.get<string>("path", "nib"), args: ["serve"] };
   const clientOptions: LanguageClientOptions = {
     documentSelector: SELECTOR,
-    initializationOptions: initializationOptions({
-      model: config.get<string>("model"),
-      context: config.get<string>("completion.context"),
-      deadlineMs: config.get<number>("completion.deadlineMs"),
-      reviewOnSave: config.get<boolean>("review.onSave"),
-      minSeverity: config.get<string>("review.minSeverity"),
-    }),
+    initializationOptions: nibOptions(),
     middleware: {
       // Toggling completion off stops asking; the server keeps its caches. The trigger kind is
       // renumbered for LSP (see lspTriggerKind): an explicit trigger (Alt+\) must reach nib as
@@ -86,6 +93,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.window.onDidChangeTextEditorSelection(() => rest.touch()),
     vscode.window.onDidChangeActiveTextEditor(() => rest.touch()),
     vscode.workspace.onDidChangeTextDocument(() => rest.touch()),
+    // Changed settings reach nib at once; it says which ones wait for a restart (the model).
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("nib") && client?.isRunning()) {
+        void client.sendNotification("workspace/didChangeConfiguration", { settings: { nib: nibOptions() } })
+          .catch(() => undefined);
+      }
+    }),
     vscode.commands.registerCommand("nib.toggleCompletion", async () => {
       enabled = !enabled;
       await refresh();

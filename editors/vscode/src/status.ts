@@ -51,7 +51,22 @@ export function statusLines(status: NibStatus): string[] {
   return lines;
 }
 
-/** VS Code settings to nib's initializationOptions (the keys of nib's config file). */
+/** What `WorkspaceConfiguration.inspect` says about one setting: the scopes a user can set it in. */
+export interface Inspected<T> {
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+}
+
+/** The value the user set, in the narrowest scope that has one; undefined where only the default applies. */
+export function userValue<T>(inspected: Inspected<T> | undefined): T | undefined {
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+}
+
+/**
+ * VS Code settings the user set to nib's initializationOptions (the keys of nib's config file). A setting
+ * the user did not set is left out, so nib's config file (then nib's own default) decides it.
+ */
 export function initializationOptions(settings: {
   model?: string;
   context?: string;
@@ -59,12 +74,18 @@ export function initializationOptions(settings: {
   reviewOnSave?: boolean;
   minSeverity?: string;
 }): Record<string, unknown> {
-  const options: Record<string, unknown> = {
-    completion: { context: settings.context ?? "window", deadline_ms: settings.deadlineMs ?? 4000 },
-    review: { on_save: settings.reviewOnSave ?? true, min_severity: settings.minSeverity ?? "info" },
+  const options: Record<string, unknown> = {};
+  const section = (name: string, values: Record<string, unknown>) => {
+    const set = Object.entries(values).filter(([, value]) => value !== undefined);
+    if (set.length > 0) {
+      options[name] = Object.fromEntries(set);
+    }
   };
+  // An empty path is the setting's "unset".
   if (settings.model) {
     options.model = settings.model;
   }
+  section("completion", { context: settings.context, deadline_ms: settings.deadlineMs });
+  section("review", { on_save: settings.reviewOnSave, min_severity: settings.minSeverity });
   return options;
 }

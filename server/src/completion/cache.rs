@@ -60,6 +60,11 @@ impl CompletionCache {
         CompletionCache { raw: LruCache::new(n), shown: LruCache::new(NonZeroUsize::new(64).unwrap_or(n)) }
     }
 
+    /// Keeps at most `n_entries` finished completions from now on (the least recently used go first).
+    pub fn resize(&mut self, n_entries: usize) {
+        self.raw.resize(NonZeroUsize::new(n_entries.max(1)).unwrap_or(NonZeroUsize::MIN));
+    }
+
     pub fn get(&mut self, key: u64) -> Option<String> {
         self.raw.get(&key).cloned()
     }

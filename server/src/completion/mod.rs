@@ -10,7 +10,7 @@ pub mod syntax_check;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ropey::Rope;
@@ -74,7 +74,8 @@ pub enum Trigger {
 #[derive(Clone)]
 pub struct Completer {
     engine: Engine,
-    config: CompletionConfig,
+    /// Replaced whole when the client's settings change; each use reads the current one.
+    config: Arc<RwLock<Arc<CompletionConfig>>>,
     cache: Arc<Mutex<CompletionCache>>,
     /// Jobs on the engine, by cache key: every request for the same prompt waits on the same job.
     running: Arc<Mutex<HashMap<u64, Running>>>,
@@ -83,8 +84,8 @@ pub struct Completer {
     /// Requests so far: a prefetch starts only if no newer request came while it waited.
     n_requests: Arc<AtomicU64>,
     workspace: Arc<Workspace>,
-    /// The model's template, chosen once it has loaded.
-    template: Arc<std::sync::OnceLock<Result<Template, TemplateError>>>,
+    /// The model's template, chosen once it has loaded (again when `completion.template` changes).
+    template: Arc<Mutex<Option<Result<Template, TemplateError>>>>,
 }
 
 /// A job on the engine, and what it has produced so far.
@@ -206,7 +207,7 @@ impl Completer {
         let n_ended = watch::Sender::new(0);
         Completer {
             engine,
-            config,
+            config: Arc::new(RwLock::new(Arc::new(config))),
             cache,
             running: Arc::default(),
             n_ended,
@@ -220,12 +221,39 @@ impl Completer {
         &self.workspace
     }
 
+    /// The settings in effect.
+    pub fn config(&self) -> Arc<CompletionConfig> {
+        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+    }
+
+    /// New settings, for the requests that start from now on.
+    pub fn set_config(&self, config: CompletionConfig) {
+        let old = self.config();
+        if old.template != config.template
+            && let Ok(mut template) = self.template.lock()
+        {
+            *template = None;
+        }
+        if old.cache_entries != config.cache_entries {
+            self.with_cache(|c| c.resize(config.cache_entries as usize));
+        }
+        match self.config.write() {
+            Ok(mut slot) => *slot = Arc::new(config),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
+        }
+    }
+
     /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
     fn template(&self, tokenizer: &ModelTokenizer, model_name: &str) -> Result<Template, TemplateError> {
-        if self.config.context == ContextMode::Prefix {
+        let config = self.config();
+        if config.context == ContextMode::Prefix {
             return Ok(Template::prefix_only());
         }
-        self.template.get_or_init(|| Template::choose(self.config.template.as_deref(), tokenizer, model_name)).clone()
+        let choose = || Template::choose(config.template.as_deref(), tokenizer, model_name);
+        match self.template.lock() {
+            Ok(mut chosen) => chosen.get_or_insert_with(choose).clone(),
+            Err(_) => choose(),
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -238,7 +266,7 @@ impl Completer {
 
     /// The completion cache's key for a prompt: the same prompt, stops and length give the same text.
     fn cache_key(&self, prompt: &[TokenId], mode: &Mode) -> u64 {
-        cache::key(prompt, &mode.stop_sequences(), self.config.max_tokens as usize)
+        cache::key(prompt, &mode.stop_sequences(), self.config().max_tokens as usize)
     }
 
     fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
@@ -259,7 +287,7 @@ impl Completer {
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(&tokenizer, &model_name)?;
-        let site = Site::new(rope, cursor, self.config.max_lines as usize, request.syntax);
+        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
@@ -297,8 +325,8 @@ impl Completer {
         }
 
         let wait_ms = match request.trigger {
-            Trigger::Automatic => self.config.deadline_ms,
-            Trigger::Invoked => self.config.invoked_timeout_ms,
+            Trigger::Automatic => self.config().deadline_ms,
+            Trigger::Invoked => self.config().invoked_timeout_ms,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
@@ -364,7 +392,7 @@ impl Completer {
         tracing::debug!(?raw, ?text, "completion post-processed");
         let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, suggestion);
-        if self.config.prefetch && !suggestion.text.is_empty() {
+        if self.config().prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, serial);
         }
         Ok(suggestion)
@@ -416,7 +444,7 @@ impl Completer {
     fn start(&self, key: u64, prompt: &[TokenId], mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
         let request = GenerateRequest {
             prompt: prompt.to_vec(),
-            max_tokens: self.config.max_tokens as usize,
+            max_tokens: self.config().max_tokens as usize,
             stop: mode.stop_sequences(),
             cancel: CancelToken::default(),
             owner: owner.map(str::to_owned),
@@ -501,13 +529,14 @@ impl Completer {
     /// The prompt's budget; context gets its share only in `full` mode. While the user types, a suffix that
     /// follows the prefix is kept short: each keystroke evaluates it again.
     pub fn budget(&self, trigger: Trigger, template: &Template) -> Budget {
-        let full = self.config.context == ContextMode::Full;
+        let config = self.config();
+        let full = config.context == ContextMode::Full;
         let typing = trigger == Trigger::Automatic && template.suffix_follows_prefix();
         Budget {
-            n_tokens: self.config.n_prompt_tokens as usize,
-            suffix_percent: self.config.suffix_percent as usize,
-            n_suffix_max: if typing { self.config.typing_suffix_tokens as usize } else { usize::MAX },
-            n_context_tokens: if full { self.config.context_tokens as usize } else { 0 },
+            n_tokens: config.n_prompt_tokens as usize,
+            suffix_percent: config.suffix_percent as usize,
+            n_suffix_max: if typing { config.typing_suffix_tokens as usize } else { usize::MAX },
+            n_context_tokens: if full { config.context_tokens as usize } else { 0 },
         }
     }
 
@@ -609,7 +638,7 @@ impl Completer {
         let Ok((model_name, tokenizer)) = self.model().await else { return };
         let Ok(template) = self.template(&tokenizer, &model_name) else { return };
         let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
-        let site = Site::new(request.rope, request.cursor, self.config.max_lines as usize, request.syntax);
+        let site = Site::new(request.rope, request.cursor, self.config().max_lines as usize, request.syntax);
         let key = self.cache_key(&prompt.tokens, &site.mode);
         let known = self.with_cache(|c| c.get(key)).flatten().is_some()
             || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);

@@ -10,8 +10,8 @@ use ropey::Rope;
 use super::outline::{self, Symbol};
 use crate::syntax::{Language, Syntax};
 
-/// A bound on the workspace scan: a monorepo must not stall start-up or fill memory.
-const MAX_SCANNED_FILES: usize = 5_000;
+/// A bound on the workspace scan (all folders together): a monorepo must not stall start-up or fill memory.
+pub const MAX_SCANNED_FILES: usize = 5_000;
 
 /// A bound on the index's text: a repository of generated code must not fill memory.
 const MAX_INDEX_BYTES: usize = 32 * 1024 * 1024;
@@ -58,9 +58,17 @@ impl SymbolIndex {
         inner.files.insert(key.to_owned(), file);
     }
 
-    pub fn remove(&self, key: &str) {
-        if let Ok(mut inner) = self.inner.write() {
-            inner.remove(key);
+    /// Forgets the files at or under `path` (a file or a folder) that `forget` agrees to.
+    pub fn remove_under(&self, path: &Path, forget: impl Fn(&Path) -> bool) {
+        let Ok(mut inner) = self.inner.write() else { return };
+        let keys: Vec<String> = inner
+            .files
+            .keys()
+            .filter(|key| Path::new(key).starts_with(path) && forget(Path::new(key)))
+            .cloned()
+            .collect();
+        for key in keys {
+            inner.remove(&key);
         }
     }
 
@@ -88,9 +96,19 @@ impl SymbolIndex {
         self.inner.read().map(|i| i.files.len()).unwrap_or(0)
     }
 
-    /// Indexes the source files under `root` that nib can parse; returns how many.
-    pub fn scan(&self, root: &Path) -> usize {
-        crate::syntax::source_files(root, MAX_SCANNED_FILES).iter().filter(|path| self.index_file(root, path)).count()
+    /// Indexes the source files under `root` that nib can parse, of the first `max_files`; returns how many.
+    pub fn scan(&self, root: &Path, max_files: usize) -> usize {
+        crate::syntax::source_files(root, max_files).iter().filter(|path| self.index_file(root, path)).count()
+    }
+
+    /// Indexes the files `source_files(root, ..)` keeps at or under `path` again, and forgets the others
+    /// there: `path` was created, changed or deleted.
+    pub fn sync(&self, root: &Path, path: &Path) {
+        let files = crate::syntax::source_files_at(root, path, MAX_SCANNED_FILES);
+        self.remove_under(path, |key| !files.iter().any(|f| f == key));
+        files.iter().for_each(|file| {
+            self.index_file(root, file);
+        });
     }
 
     fn index_file(&self, root: &Path, path: &Path) -> bool {

@@ -14,8 +14,8 @@ mod recent;
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 
 use ropey::Rope;
 use tree_sitter::QueryCursor;
@@ -74,35 +74,139 @@ pub struct Request<'a> {
 /// What nib knows beyond the current document: the symbol index and recent chunks.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    root: RwLock<Option<PathBuf>>,
+    /// The workspace folders.
+    roots: RwLock<Vec<PathBuf>>,
     index: SymbolIndex,
     recent: Mutex<Recent>,
+    /// Work for the index thread, which starts with its first job. One thread, so jobs apply in order:
+    /// a file created then deleted ends up gone.
+    jobs: Mutex<Option<mpsc::Sender<IndexJob>>>,
+}
+
+/// What the index thread does.
+#[derive(Debug)]
+enum IndexJob {
+    /// Index these folders' source files.
+    Scan(Vec<PathBuf>),
+    /// These files or folders were created, changed or deleted.
+    Changed(Vec<PathBuf>),
+    /// This folder left the workspace.
+    Forget(PathBuf),
 }
 
 impl Workspace {
     pub fn set_root(&self, root: PathBuf) {
-        if let Ok(mut slot) = self.root.write() {
-            *slot = Some(root);
+        self.set_roots(vec![root]);
+    }
+
+    pub fn set_roots(&self, roots: Vec<PathBuf>) {
+        if let Ok(mut slot) = self.roots.write() {
+            *slot = roots;
         }
+    }
+
+    fn roots(&self) -> Vec<PathBuf> {
+        self.roots.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The innermost workspace folder holding `path`.
+    fn root_of(&self, path: &Path) -> Option<PathBuf> {
+        self.roots().into_iter().filter(|root| path.starts_with(root)).max_by_key(|root| root.components().count())
     }
 
     /// Indexes the workspace's files (blocking; run it off the async threads). Returns how many.
     pub fn scan(&self) -> usize {
-        let root = self.root.read().ok().and_then(|r| r.clone());
-        root.map(|root| self.index.scan(&root)).unwrap_or(0)
+        self.scan_roots(&self.roots())
     }
 
-    /// Indexes the workspace's files on a thread of its own at background priority, so that typing, the
-    /// model and the async threads keep the cores.
+    /// At most `MAX_SCANNED_FILES` from all of `roots` together.
+    fn scan_roots(&self, roots: &[PathBuf]) -> usize {
+        roots
+            .iter()
+            .fold(0, |n_files, root| n_files + self.index.scan(root, index::MAX_SCANNED_FILES.saturating_sub(n_files)))
+    }
+
+    /// Indexes the workspace's files on the index thread (see `queue`).
     pub fn scan_in_background(self: &Arc<Self>) {
-        let workspace = self.clone();
+        self.queue(IndexJob::Scan(self.roots()));
+    }
+
+    /// A workspace folder was added: index it in the background.
+    pub fn add_root(self: &Arc<Self>, root: PathBuf) {
+        if let Ok(mut roots) = self.roots.write()
+            && !roots.contains(&root)
+        {
+            roots.push(root.clone());
+        }
+        self.queue(IndexJob::Scan(vec![root]));
+    }
+
+    /// A workspace folder was removed: forget its files (those no other folder holds) in the background.
+    pub fn remove_root(self: &Arc<Self>, root: &Path) {
+        if let Ok(mut roots) = self.roots.write() {
+            roots.retain(|r| r != root);
+        }
+        self.queue(IndexJob::Forget(root.to_path_buf()));
+    }
+
+    /// Files or folders were created, changed or deleted on disk: index them again in the background. Paths
+    /// outside the workspace folders are not its business.
+    pub fn files_changed(self: &Arc<Self>, paths: Vec<PathBuf>) {
+        if !paths.is_empty() {
+            self.queue(IndexJob::Changed(paths));
+        }
+    }
+
+    fn run(&self, job: IndexJob) {
+        match job {
+            IndexJob::Scan(roots) => {
+                let n_files = self.scan_roots(&roots);
+                tracing::info!(n_files, ?roots, "workspace indexed");
+            }
+            IndexJob::Changed(paths) => {
+                for path in &paths {
+                    if let Some(root) = self.root_of(path) {
+                        self.index.sync(&root, path);
+                    }
+                }
+                tracing::debug!(n_paths = paths.len(), "changed files indexed again");
+            }
+            IndexJob::Forget(root) => {
+                self.index.remove_under(&root, |key| self.root_of(key).is_none());
+                tracing::info!(?root, "workspace folder forgotten");
+            }
+        }
+    }
+
+    /// Hands a job to the index thread, starting it if there is none (or it ended): indexing reads and parses
+    /// files, so it runs on a thread of its own at background priority, and typing, the model and the async
+    /// threads keep the cores.
+    fn queue(self: &Arc<Self>, job: IndexJob) {
+        let Ok(mut jobs) = self.jobs.lock() else { return };
+        // A thread that panicked has dropped its receiver: the job goes to a new one.
+        let job = match jobs.as_ref() {
+            Some(sender) => match sender.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (sender, receiver) = mpsc::channel();
+        // The thread must not keep the workspace alive: it ends once the workspace (and so `sender`) is gone.
+        let workspace = Arc::downgrade(self);
         let spawned = std::thread::Builder::new().name("nib-index".into()).spawn(move || {
             lower_priority();
-            let n_files = workspace.scan();
-            tracing::info!(n_files, "workspace indexed");
+            while let Ok(job) = receiver.recv() {
+                let Some(workspace) = workspace.upgrade() else { return };
+                workspace.run(job);
+            }
         });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "cannot start the index thread; no workspace index");
+        match spawned {
+            Ok(_) => {
+                let _ = sender.send(job);
+                *jobs = Some(sender);
+            }
+            Err(error) => tracing::warn!(%error, "cannot start the index thread; the workspace is not indexed"),
         }
     }
 
@@ -121,14 +225,15 @@ impl Workspace {
         }
     }
 
-    /// How prompts name a file: relative to the workspace root when under it.
+    /// How prompts name a file: relative to its workspace folder when in one.
     pub fn label(&self, uri: &str) -> String {
-        let path = uri_to_path(uri);
-        let root = self.root.read().ok().and_then(|r| r.clone());
-        match (path, root) {
-            (Some(path), Some(root)) => index::label_path(&root, &path),
-            (Some(path), None) => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            (None, _) => uri.to_owned(),
+        let Some(path) = uri_to_path(uri) else { return uri.to_owned() };
+        match self.root_of(&path) {
+            Some(root) => index::label_path(&root, &path),
+            None if self.roots().is_empty() => {
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            }
+            None => path.to_string_lossy().into_owned(),
         }
     }
 

@@ -140,3 +140,52 @@ fn the_budget_holds_for_a_20000_line_file() {
     assert!(prompt.tokens.len() <= 1536);
     assert!(prompt.n_context_tokens > 0);
 }
+
+/// Writes `files` (path, text) under a fresh folder named `name`.
+fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("nib-ws-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    root
+}
+
+fn defined_in(workspace: &Workspace, name: &str) -> Vec<String> {
+    workspace.index.lookup(name).into_iter().map(|(_, file, _)| file.path.to_string()).collect()
+}
+
+#[test]
+fn every_folder_is_indexed_and_files_changed_on_disk_are_followed() {
+    let a = folder("a", &[("util.py", "def helper(x):\n    return x\n"), ("src/lib.rs", "fn twice() {}\n")]);
+    let b = folder("b", &[("other.go", "package b\n\nfunc Other() {}\n")]);
+    let workspace = Workspace::default();
+    workspace.set_roots(vec![a.clone(), b.clone()]);
+    assert_eq!(workspace.scan(), 3);
+    assert_eq!(defined_in(&workspace, "helper"), ["util.py"]);
+    assert_eq!(defined_in(&workspace, "Other"), ["other.go"]);
+
+    // Deleted: its definitions leave the index. Created: indexed, unless the walk would leave it out.
+    std::fs::remove_file(a.join("util.py")).unwrap();
+    std::fs::write(a.join("src/more.py"), "def extra():\n    pass\n").unwrap();
+    std::fs::create_dir_all(a.join("node_modules")).unwrap();
+    std::fs::write(a.join("node_modules/dep.js"), "function dep() {}\n").unwrap();
+    let changed = ["util.py", "src/more.py", "node_modules/dep.js"].map(|p| a.join(p));
+    workspace.run(IndexJob::Changed(changed.to_vec()));
+    assert!(defined_in(&workspace, "helper").is_empty());
+    assert_eq!(defined_in(&workspace, "extra"), ["src/more.py"]);
+    assert!(defined_in(&workspace, "dep").is_empty());
+    // A deleted folder is reported alone: what was under it goes too.
+    std::fs::remove_dir_all(a.join("src")).unwrap();
+    workspace.run(IndexJob::Changed(vec![a.join("src")]));
+    assert!(defined_in(&workspace, "extra").is_empty() && defined_in(&workspace, "twice").is_empty());
+
+    // A folder that leaves the workspace takes its files along (what `remove_root` does, without the thread).
+    workspace.set_roots(vec![a.clone()]);
+    workspace.run(IndexJob::Forget(b.clone()));
+    assert!(defined_in(&workspace, "Other").is_empty());
+    assert_eq!(workspace.n_indexed_files(), 0);
+    let _ = (std::fs::remove_dir_all(a), std::fs::remove_dir_all(b));
+}

@@ -275,6 +275,10 @@ impl DocumentStore {
         self.documents.is_empty()
     }
 
+    pub fn is_open(&self, uri: &str) -> bool {
+        self.documents.contains_key(uri)
+    }
+
     pub fn close(&self, uri: &str) {
         self.documents.remove(uri);
     }

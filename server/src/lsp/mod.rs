@@ -10,6 +10,7 @@ mod convert;
 mod review;
 mod status;
 mod transport;
+mod workspace;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -20,7 +21,7 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::completion::Completer;
-use crate::config::{self, Config, ModelChoice};
+use crate::config::{self, Config, EngineConfig, ModelChoice};
 use crate::context::{self, Workspace};
 use crate::documents::DocumentStore;
 use crate::engine::{CancelToken, Engine, ModelState, Priority};
@@ -69,6 +70,10 @@ struct Session {
     documents: DocumentStore,
     completer: Completer,
     model: ModelChoice,
+    /// The engine's settings, fixed at start: a change is reported, not applied.
+    engine_config: EngineConfig,
+    /// The client can watch files for nib (dynamic registration of `workspace/didChangeWatchedFiles`).
+    can_watch_files: bool,
     /// The newest completion per document: a new one outdates the one before.
     in_flight: DashMap<String, CancelToken>,
     /// Documents whose latest request was answered empty for lack of time, and where: one task per document
@@ -137,20 +142,25 @@ impl LanguageServer for NibServer {
         if let Some(options) = &params.initialization_options {
             match config.clone().with_init_options(options) {
                 Ok(merged) => config = merged,
-                Err(err) => warnings.push(format!("nib: {err}; ignoring them")),
+                Err(err) => warnings.push(format!("nib: initializationOptions: {err}; ignoring them")),
             }
         }
         let model = config::resolve_model(self.cli_model.as_deref(), &config);
         let workspace = Arc::new(Workspace::default());
+        // Every workspace folder is indexed.
+        let folders: Vec<&Uri> = params.workspace_folders.iter().flatten().map(|f| &f.uri).collect();
         #[allow(deprecated)] // root_uri: older clients send only that.
-        let root =
-            params.workspace_folders.as_ref().and_then(|f| f.first()).map(|f| &f.uri).or(params.root_uri.as_ref());
-        if let Some(root) = root.and_then(|uri| context::uri_to_path(uri.as_str())) {
-            workspace.set_root(root);
-        }
+        let roots = if folders.is_empty() { params.root_uri.iter().collect() } else { folders };
+        workspace.set_roots(roots.into_iter().filter_map(|uri| context::uri_to_path(uri.as_str())).collect());
         let engine = Engine::start(config.engine.clone(), model.path.clone());
         let _ = self.engine.set(engine.clone());
         let caps = &params.capabilities;
+        let can_watch_files = caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            == Some(true);
         // Pull only from clients that can be told to pull again when a review finishes (Neovim 0.11
         // pulls, but only after edits): the others get pushed diagnostics.
         let refresh = caps.workspace.as_ref().and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support);
@@ -162,6 +172,8 @@ impl LanguageServer for NibServer {
             documents: DocumentStore::new(encoding),
             completer: Completer::new(engine, config.completion, workspace),
             model,
+            engine_config: config.engine,
+            can_watch_files,
             in_flight: DashMap::new(),
             awaiting: DashMap::new(),
             warnings,
@@ -199,6 +211,13 @@ impl LanguageServer for NibServer {
                     commands: vec![review::REVIEW_COMMAND.into()],
                     ..ExecuteCommandOptions::default()
                 }),
+                workspace: Some(WorkspaceServerCapabilities {
+                    workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                        supported: Some(true),
+                        change_notifications: Some(OneOf::Left(true)),
+                    }),
+                    file_operations: None,
+                }),
                 ..ServerCapabilities::default()
             },
             server_info: Some(ServerInfo { name: "nib".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
@@ -211,8 +230,12 @@ impl LanguageServer for NibServer {
         for warning in &session.warnings {
             self.client.show_message(MessageType::WARNING, warning.clone()).await;
         }
-        // The workspace's symbols, for definitions from files that are not open.
+        // The workspace's symbols, for definitions from files that are not open, kept up to date as files
+        // change on disk where the client can tell.
         session.completer.workspace().scan_in_background();
+        if session.can_watch_files {
+            self.watch_files();
+        }
         // Report a model problem once loading has settled, without holding up initialization.
         let (client, session) = (self.client.clone(), session.clone());
         tokio::spawn(async move {
@@ -276,7 +299,7 @@ impl LanguageServer for NibServer {
         let uri = params.text_document.uri;
         let line = session.edited.get(uri.as_str()).map_or(0, |l| *l);
         observe(session.clone(), uri.as_str(), line, None);
-        if session.reviews.config.on_save {
+        if session.reviews.config().on_save {
             review::start(self.client.clone(), session.clone(), uri);
         }
     }
@@ -291,6 +314,18 @@ impl LanguageServer for NibServer {
         if let Some((_, token)) = session.in_flight.remove(uri.as_str()) {
             token.cancel();
         }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        self.configuration_changed(params).await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        self.watched_files_changed(params).await;
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        self.workspace_folders_changed(params).await;
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {

@@ -4,7 +4,7 @@
 //! clients that declare pull support, never both. Replacements become quick fixes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use serde_json::json;
@@ -26,8 +26,9 @@ pub const REVIEW_COMMAND: &str = "nib.review";
 
 /// What the session keeps for reviews.
 pub struct Reviews {
-    pub reviewer: Reviewer,
-    pub config: ReviewConfig,
+    reviewer: Reviewer,
+    /// Replaced whole when the client's settings change; each review reads the current one.
+    config: RwLock<ReviewConfig>,
     /// The client pulls diagnostics (and can be asked to pull again): store them and ask it to
     /// refresh, never push.
     pub pull: bool,
@@ -39,7 +40,20 @@ pub struct Reviews {
 
 impl Reviews {
     pub fn new(reviewer: Reviewer, config: ReviewConfig, pull: bool) -> Reviews {
-        Reviews { reviewer, config, pull, running: DashMap::new(), published: DashMap::new() }
+        Reviews { reviewer, config: RwLock::new(config), pull, running: DashMap::new(), published: DashMap::new() }
+    }
+
+    /// The settings in effect.
+    pub fn config(&self) -> ReviewConfig {
+        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+    }
+
+    /// New settings, for the reviews that start from now on.
+    pub fn set_config(&self, config: ReviewConfig) {
+        match self.config.write() {
+            Ok(mut slot) => *slot = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
     }
 
     pub fn cancel_all(&self) {
@@ -63,8 +77,9 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
         let Ok(doc) = session.documents.parsed(key, super::PARSE_WAIT).await else { return };
         let path = session.completer.workspace().label(key);
         let reviews = &session.reviews;
+        let config = reviews.config();
         // Generated files (the CLI's limit is the same size) are not the user's code to review.
-        if doc.generated || !noise::selected(&path, &reviews.config.include, &reviews.config.exclude) {
+        if doc.generated || !noise::selected(&path, &config.include, &config.exclude) {
             return;
         }
         let file = FileToReview {
@@ -74,7 +89,7 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
             syntax: doc.syntax(),
             focus: None,
         };
-        let findings = match reviews.reviewer.review(file, &cancel, |_, _| {}).await {
+        let findings = match reviews.reviewer.with_limits(config.limits()).review(file, &cancel, |_, _| {}).await {
             Ok((findings, stats)) => {
                 tracing::info!(uri = key, n_findings = findings.len(), ?stats, "reviewed");
                 findings
@@ -88,7 +103,7 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
         let encoding = session.documents.encoding();
         let diagnostics: Vec<Diagnostic> = findings
             .iter()
-            .filter(|f| f.severity >= reviews.config.min_severity && !noise::suppressed(&doc.rope, f))
+            .filter(|f| f.severity >= config.min_severity && !noise::suppressed(&doc.rope, f))
             .map(|f| diagnostic(f, encoding))
             .collect();
         // A document closed meanwhile keeps no diagnostics.

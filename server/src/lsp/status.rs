@@ -7,6 +7,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::Uri;
 
 use super::NibServer;
+use crate::config::{CompletionConfig, EngineConfig, ReviewConfig};
 use crate::engine::{EngineCounters, ModelInfo, ModelState};
 
 /// Field names are snake_case, like `nib complete --json`.
@@ -20,6 +21,15 @@ pub struct Status {
     n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
+    /// The settings in effect (the model is `model.path`).
+    settings: Settings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    engine: EngineConfig,
+    completion: CompletionConfig,
+    review: ReviewConfig,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,6 +42,26 @@ pub struct ModelStatus {
     /// What is wrong and how to fix it, when `failed`.
     error: Option<String>,
     info: Option<ModelInfo>,
+}
+
+/// The params of a request that takes none: clients say so with none (the transport makes that `null`),
+/// `null`, `{}` or `[]`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct NoParams;
+
+impl TryFrom<serde_json::Value> for NoParams {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> std::result::Result<NoParams, String> {
+        let empty = match &value {
+            serde_json::Value::Null => true,
+            serde_json::Value::Object(object) => object.is_empty(),
+            serde_json::Value::Array(array) => array.is_empty(),
+            _ => false,
+        };
+        if empty { Ok(NoParams) } else { Err(format!("this request takes no params, got {value}")) }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,7 +82,7 @@ pub struct DocumentText {
 }
 
 impl NibServer {
-    pub(super) async fn status(&self) -> Result<Status> {
+    pub(super) async fn status(&self, _: NoParams) -> Result<Status> {
         let session = self.session()?;
         let (state, error, info) = match session.completer.engine().state() {
             ModelState::Loading => ("loading", None, None),
@@ -72,6 +102,11 @@ impl NibServer {
             n_open_documents: session.documents.len(),
             n_indexed_files: session.completer.workspace().n_indexed_files(),
             engine: session.completer.engine().counters(),
+            settings: Settings {
+                engine: session.engine_config.clone(),
+                completion: (*session.completer.config()).clone(),
+                review: session.reviews.config(),
+            },
         })
     }
 

@@ -6,6 +6,13 @@
 //! that is not JSON-RPC with an error response (id null), and passes only
 //! well-formed messages on. All output goes through one writer, so an error
 //! response can never land inside another message.
+//!
+//! It also keeps "one response per request" where tower-lsp does not: it answers
+//! a `$/` request that carries an id itself (tower-lsp drops tower's
+//! `MethodNotFound` for every `$/` method, and nib handles no `$/` request), and it
+//! gives a request without `params` a `null` one, so a method that takes none
+//! accepts absent, `null` and `{}` params alike (tower-lsp rejects `{}` for a
+//! method without params and requires `params` for a method with them).
 
 use serde_json::{Value, json};
 use tokio::io::{
@@ -60,11 +67,14 @@ async fn forward_input(
             // End of input, or a read error: the server sees end of input and stops.
             Ok(None) | Err(_) => return,
         };
-        match frame.and_then(|body| check_message(&body).map(|()| body)) {
-            Ok(body) => {
+        match frame.and_then(|body| check_message(&body).map(|message| route(body, message))) {
+            Ok(Routed::Pass(body)) => {
                 if write_frame(&mut to_server, &body).await.is_err() {
                     return;
                 }
+            }
+            Ok(Routed::Answer(response)) => {
+                let _ = bodies.send(response.to_string().into_bytes());
             }
             Err(reason) => {
                 tracing::error!("ignored a malformed message: {reason}");
@@ -132,9 +142,36 @@ async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<
     }
 }
 
+/// What the guard does with a well-formed message.
+#[derive(Debug, PartialEq)]
+enum Routed {
+    /// On to tower-lsp, as this body.
+    Pass(Vec<u8>),
+    /// Answered here with this response.
+    Answer(Value),
+}
+
+fn route(body: Vec<u8>, mut message: Value) -> Routed {
+    let Some(method) = message.get("method").and_then(Value::as_str) else { return Routed::Pass(body) };
+    // The spec: a `$/` request the server does not know is answered with MethodNotFound, never dropped.
+    if method.starts_with("$/")
+        && let Some(id) = message.get("id")
+    {
+        let error = json!({"code": -32601, "message": format!("nib does not handle the request {method}")});
+        return Routed::Answer(json!({"jsonrpc": "2.0", "id": id, "error": error}));
+    }
+    match message.as_object_mut() {
+        Some(object) if !object.contains_key("params") => {
+            object.insert("params".into(), Value::Null);
+            Routed::Pass(message.to_string().into_bytes())
+        }
+        _ => Routed::Pass(body),
+    }
+}
+
 /// Accepts exactly what tower-lsp can decode: a JSON-RPC 2.0 request,
-/// notification or response.
-fn check_message(body: &[u8]) -> Result<(), String> {
+/// notification or response; returns it parsed.
+fn check_message(body: &[u8]) -> Result<Value, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let Some(object) = value.as_object() else { return Err("the body is not a JSON object".into()) };
     if object.get("jsonrpc") != Some(&json!("2.0")) {
@@ -150,7 +187,7 @@ fn check_message(body: &[u8]) -> Result<(), String> {
     }
     let is_request = object.get("method").is_some_and(Value::is_string);
     let is_response = object.contains_key("id") && (object.contains_key("result") || object.contains_key("error"));
-    if is_request || is_response { Ok(()) } else { Err("the message is neither a request nor a response".into()) }
+    if is_request || is_response { Ok(value) } else { Err("the message is neither a request nor a response".into()) }
 }
 
 #[cfg(test)]
@@ -174,6 +211,22 @@ mod tests {
         ] {
             assert!(check_message(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn dollar_requests_are_answered_here_and_missing_params_become_null() {
+        let routed = |text: &str| route(text.as_bytes().to_vec(), serde_json::from_str(text).unwrap());
+        let Routed::Answer(answer) = routed(r#"{"jsonrpc":"2.0","id":7,"method":"$/something"}"#) else {
+            panic!("a $/ request must be answered here")
+        };
+        assert_eq!((&answer["id"], &answer["error"]["code"]), (&json!(7), &json!(-32601)), "{answer}");
+        // A `$/` notification goes on (`$/cancelRequest` is one), and so does a request's own params.
+        let cancel = r#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#;
+        assert_eq!(routed(cancel), Routed::Pass(cancel.as_bytes().to_vec()));
+        let Routed::Pass(body) = routed(r#"{"jsonrpc":"2.0","id":1,"method":"nib/status"}"#) else { panic!() };
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["params"], Value::Null);
+        let response = r#"{"jsonrpc":"2.0","id":3,"result":null}"#;
+        assert_eq!(routed(response), Routed::Pass(response.as_bytes().to_vec()));
     }
 
     #[tokio::test]

@@ -159,6 +159,11 @@ impl Reviewer {
         Reviewer { engine, prompt, cache, limits, priority, grammar: Arc::default() }
     }
 
+    /// The same reviewer (sharing the cache) with other limits.
+    pub fn with_limits(&self, limits: Limits) -> Reviewer {
+        Reviewer { limits, ..self.clone() }
+    }
+
     pub fn prompt(&self) -> &ReviewPrompt {
         &self.prompt
     }

@@ -22,21 +22,41 @@ const SNIFFED_BYTES: usize = 64 * 1024;
 /// `.gitignore`, `.ignore` and git's global excludes name (also outside a git repository), hidden entries,
 /// dependency and build folders, symlinks, unreadable folders, and generated files (`is_generated`).
 pub fn source_files(dir: &Path, max_files: usize) -> Vec<PathBuf> {
+    walk(dir, |_| true).take(max_files).collect()
+}
+
+/// The files `source_files(root, ..)` keeps at or under `path` (a file or a folder; none when it is gone), at
+/// most `max_files`: the same walk, pruned to the way there, so the rules of the folders above `path` hold too.
+pub fn source_files_at(root: &Path, path: &Path, max_files: usize) -> Vec<PathBuf> {
+    // What the walk never enters, answered without walking: build output changes by the thousand.
+    let never_entered = path.strip_prefix(root).is_ok_and(|relative| {
+        relative
+            .components()
+            .any(|c| c.as_os_str().to_str().is_some_and(|n| n.starts_with('.') || SKIPPED_DIRS.contains(&n)))
+    });
+    if never_entered {
+        return Vec::new();
+    }
+    let path = path.to_path_buf();
+    walk(root, move |entry| path.starts_with(entry) || entry.starts_with(&path)).take(max_files).collect()
+}
+
+/// The walk behind `source_files`, into the entries `keep` accepts.
+fn walk(dir: &Path, keep: impl Fn(&Path) -> bool + Send + Sync + 'static) -> impl Iterator<Item = PathBuf> {
     let walk = ignore::WalkBuilder::new(dir)
         // A workspace not (yet) under git still says in its .gitignore what is not source.
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|entry| {
+        .filter_entry(move |entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir && entry.file_name().to_str().is_some_and(|name| SKIPPED_DIRS.contains(&name)))
+            let skipped = is_dir && entry.file_name().to_str().is_some_and(|name| SKIPPED_DIRS.contains(&name));
+            !skipped && keep(entry.path())
         })
         .build();
     walk.filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
         .map(ignore::DirEntry::into_path)
         .filter(|path| Language::detect("", &path.to_string_lossy()).is_some() && !is_generated(path))
-        .take(max_files)
-        .collect()
 }
 
 /// Whether a file looks generated rather than written (`looks_generated`). An unreadable file counts as
@@ -87,6 +107,37 @@ mod tests {
             found.iter().map(|p| p.strip_prefix(&root).expect("under root").to_string_lossy().into_owned()).collect();
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(found, expect, "{name}");
+    }
+
+    #[test]
+    fn one_path_is_kept_or_left_out_as_the_whole_walk_would() {
+        let root = std::env::temp_dir().join(format!("nib-walk-at-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (path, text) in [
+            (".gitignore", "gen/\n"),
+            ("gen/sub/a.py", "a = 1\n"),
+            ("src/b.py", "b = 1\n"),
+            ("src/c/d.rs", "fn d() {}\n"),
+            ("src/notes.md", "# notes\n"),
+            ("node_modules/e.js", "e()\n"),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("a file in a folder")).expect("create folder");
+            std::fs::write(&path, text).expect("write file");
+        }
+        let at = |path: &str| -> Vec<String> {
+            let found = source_files_at(&root, &root.join(path), usize::MAX);
+            found.iter().map(|p| p.strip_prefix(&root).expect("under root").to_string_lossy().into_owned()).collect()
+        };
+        assert_eq!(at("src/b.py"), ["src/b.py"]);
+        assert_eq!(at("src"), ["src/b.py", "src/c/d.rs"]);
+        // Ignored by a rule of a folder above it, in a dependency folder, not a language, or gone.
+        assert!(at("gen/sub/a.py").is_empty());
+        assert!(at("node_modules/e.js").is_empty());
+        assert!(at("node_modules").is_empty());
+        assert!(at("src/notes.md").is_empty());
+        assert!(at("src/gone.py").is_empty());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

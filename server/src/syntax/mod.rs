@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ropey::Rope;
 use tree_sitter::{InputEdit, Node, ParseOptions, Parser, Point, TextProvider, Tree};
 
-pub use files::{MAX_SOURCE_BYTES, looks_generated, source_files};
+pub use files::{MAX_SOURCE_BYTES, looks_generated, source_files, source_files_at};
 pub use language::{Language, Queries, QueryError};
 pub use tree_sitter::StreamingIterator;
 

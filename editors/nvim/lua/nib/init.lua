@@ -15,7 +15,8 @@ local defaults = {
   debounce_ms = 60,
   -- After the cursor has rested this long, nib warms the prompt there (nib/cursorRest); 0 turns it off.
   rest_ms = 250,
-  -- nib's settings, sent as initializationOptions (see the README's Configuration).
+  -- nib's settings, sent as initializationOptions (see the README's Configuration); those left out come from
+  -- nib's config file.
   settings = {},
   keymaps = {
     accept = "<Tab>",
@@ -51,7 +52,8 @@ function M.attach(buf)
     name = "nib",
     cmd = command(),
     root_dir = root_dir(buf),
-    init_options = M.config.settings,
+    -- vim.json.encode sends an empty table as `[]`; nib's settings are a JSON object.
+    init_options = vim.tbl_isempty(M.config.settings) and vim.empty_dict() or M.config.settings,
     handlers = { ["nib/suggestionReady"] = rest.on_ready },
   }, { bufnr = buf })
 end

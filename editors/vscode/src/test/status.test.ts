@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initializationOptions, statusBarText, statusLines } from "../status";
+import { initializationOptions, statusBarText, statusLines, userValue } from "../status";
 
 test("the status bar shows loading, failure, and the last latency with cache hits", () => {
   assert.equal(statusBarText(undefined, true), "$(loading~spin) nib");
@@ -27,11 +27,22 @@ test("the full status names the model, documents, reuse and the last completion"
   ]);
 });
 
-test("settings become nib's initializationOptions", () => {
+test("only the settings the user set become nib's initializationOptions", () => {
   assert.deepEqual(initializationOptions({ model: "/m.gguf", context: "window", deadlineMs: 500, reviewOnSave: false }), {
     model: "/m.gguf",
     completion: { context: "window", deadline_ms: 500 },
-    review: { on_save: false, min_severity: "info" },
+    review: { on_save: false },
   });
-  assert.equal(initializationOptions({}).model, undefined);
+  // Nothing set: nib's config file decides everything.
+  assert.deepEqual(initializationOptions({}), {});
+  assert.deepEqual(initializationOptions({ model: "", minSeverity: "error" }), { review: { min_severity: "error" } });
+});
+
+test("a user's value comes from the narrowest scope that has one, never from the default", () => {
+  assert.equal(userValue(undefined), undefined);
+  assert.equal(userValue({}), undefined);
+  assert.equal(userValue({ globalValue: 1 }), 1);
+  assert.equal(userValue({ globalValue: 1, workspaceValue: 2 }), 2);
+  assert.equal(userValue({ globalValue: 1, workspaceValue: 2, workspaceFolderValue: 3 }), 3);
+  assert.equal(userValue({ globalValue: false }), false);
 });
