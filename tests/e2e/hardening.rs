@@ -134,3 +134,23 @@ fn a_shutdown_while_the_engine_is_busy_is_orderly_and_saves_the_sequence() {
     // The busy job stops within a step, the sequence is written, the engine frees llama.cpp, the process exits.
     assert!(took < Duration::from_secs(10), "shutting down took {took:?}");
 }
+
+#[test]
+fn a_minute_of_soak_answers_every_request_without_errors() {
+    let json = std::env::temp_dir().join(format!("nib-soak-test-{}.json", std::process::id()));
+    let output = crate::support::nib()
+        .args(["bench", "soak", "--minutes", "1", "--json"])
+        .arg(&json)
+        .arg("--model")
+        .arg(model_path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let minutes: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let minute = &minutes[0];
+    assert!(minute["n_requests"].as_u64() > Some(50), "{stdout}");
+    assert_eq!(minute["n_errors"], 0, "{stdout}");
+    assert!(minute["n_requests"].as_u64() > minute["n_empty"].as_u64(), "every answer empty: {stdout}");
+}
