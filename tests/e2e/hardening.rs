@@ -154,3 +154,38 @@ fn a_minute_of_soak_answers_every_request_without_errors() {
     assert_eq!(minute["n_errors"], 0, "{stdout}");
     assert!(minute["n_requests"].as_u64() > minute["n_empty"].as_u64(), "every answer empty: {stdout}");
 }
+
+#[test]
+fn two_servers_with_different_models_share_a_home_without_losing_snapshots() {
+    let home = fresh_home();
+    let text = stdlib_file("textwrap.py");
+    let line = text.lines().count() as u32 - 1;
+    let explicit = || {
+        let mut params = inline_params(URI, line, 0);
+        params["context"]["triggerKind"] = json!(1);
+        params
+    };
+    // Side by side, as the Neovim plugin runs one server per project root.
+    let mut first = serve_at(&model_path(), &home);
+    let mut second = serve_at(&crate::support::fim_model_path(), &home);
+    for client in [&mut first, &mut second] {
+        init_with(client, json!({}), json!({}));
+        client.open(URI, "python", &text).unwrap();
+    }
+    let answered = first.call("textDocument/inlineCompletion", explicit()).unwrap();
+    second.call("textDocument/inlineCompletion", explicit()).unwrap();
+    shut_down(first);
+    shut_down(second);
+    let files: Vec<_> = std::fs::read_dir(home.join("snapshots")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.len(), 2, "one snapshot per model, nothing else: {files:?}");
+
+    // The first model's sequence is still there for it: restored, not evaluated again.
+    let mut again = serve_at(&model_path(), &home);
+    init_with(&mut again, json!({}), json!({}));
+    again.open(URI, "python", &text).unwrap();
+    let restored = again.call("textDocument/inlineCompletion", explicit()).unwrap();
+    let last = again.status().unwrap()["engine"]["last"].clone();
+    assert_eq!(last["cache"], "snapshot", "{last}");
+    assert_eq!(restored, answered);
+    shut_down(again);
+}
