@@ -5,6 +5,8 @@
 //! buffer exactly as it was; the tree is edited with the same changes as the
 //! rope and reparsed incrementally; nothing here panics on client input.
 
+#[cfg(test)]
+mod fuzz;
 pub mod position;
 
 use std::sync::Arc;
