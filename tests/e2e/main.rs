@@ -3,6 +3,7 @@
 mod cli;
 mod emacs;
 mod first_contact;
+mod fuzz;
 mod hardening;
 mod interop;
 mod latency;

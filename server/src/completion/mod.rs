@@ -318,6 +318,11 @@ impl Completer {
             }
         }
         let prompt = self.prompt(&tokenizer, &template, request).await?;
+        // Nothing to continue from (an empty document, with a template that only continues the text before the
+        // cursor): nothing to suggest. The engine refuses an empty prompt, and a refused job clears its cache.
+        if prompt.tokens.is_empty() {
+            return Ok(early(String::new(), StopReason::EndOfGeneration));
+        }
         let key = self.cache_key(&prompt.tokens, &site.mode);
         if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
             let n_prompt = prompt.tokens.len();
@@ -638,6 +643,9 @@ impl Completer {
         let Ok((model_name, tokenizer)) = self.model().await else { return };
         let Ok(template) = self.template(&tokenizer, &model_name) else { return };
         let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
+        if prompt.tokens.is_empty() {
+            return;
+        }
         let site = Site::new(request.rope, request.cursor, self.config().max_lines as usize, request.syntax);
         let key = self.cache_key(&prompt.tokens, &site.mode);
         let known = self.with_cache(|c| c.get(key)).flatten().is_some()

@@ -7,6 +7,8 @@
 //! the async threads, one parse per document at a time; nothing here panics on
 //! client input.
 
+#[cfg(test)]
+mod fuzz;
 pub mod position;
 
 use std::sync::Arc;

@@ -14,11 +14,13 @@
 //! accepts absent, `null` and `{}` params alike (tower-lsp rejects `{}` for a
 //! method without params and requires `params` for a method with them).
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
 };
 use tokio::sync::mpsc;
+use tower_lsp_server::jsonrpc::{Request, Response};
 
 /// Larger messages are skipped: documents themselves are capped well below this.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -169,6 +171,16 @@ fn route(body: Vec<u8>, mut message: Value) -> Routed {
     }
 }
 
+/// What tower-lsp decodes each body as (its own `Message`, which it keeps private). A body it cannot decode
+/// ends its reading for good, so none may pass that does not decode as this.
+#[derive(Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only decoded, never read.
+enum Decodable {
+    Response(Response),
+    Request(Request),
+}
+
 /// Accepts exactly what tower-lsp can decode: a JSON-RPC 2.0 request,
 /// notification or response; returns it parsed.
 fn check_message(body: &[u8]) -> Result<Value, String> {
@@ -187,7 +199,13 @@ fn check_message(body: &[u8]) -> Result<Value, String> {
     }
     let is_request = object.get("method").is_some_and(Value::is_string);
     let is_response = object.contains_key("id") && (object.contains_key("result") || object.contains_key("error"));
-    if is_request || is_response { Ok(value) } else { Err("the message is neither a request nor a response".into()) }
+    if !is_request && !is_response {
+        return Err("the message is neither a request nor a response".into());
+    }
+    // What the checks above let through that tower-lsp still refuses: a key given twice (a struct takes no
+    // duplicates where a Value keeps the last), a response whose error is not an error object.
+    serde_json::from_slice::<Decodable>(body).map_err(|e| format!("the message is not JSON-RPC: {e}"))?;
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -208,6 +226,10 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
             br#"{"jsonrpc":"2.0","method":7}"#,
             b"\xff\xfe",
+            // Each would stop tower-lsp reading, and so end the server.
+            br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#,
+            br#"{"jsonrpc":"2.0","jsonrpc":"2.0","method":"x"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":7,"error":"x"}"#,
         ] {
             assert!(check_message(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
