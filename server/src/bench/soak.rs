@@ -53,7 +53,8 @@ pub fn summary(minutes: &[Minute]) -> String {
         let n: usize = block.iter().map(|m| m.n_requests).sum();
         let (from, to) = (block[0].minute, block[block.len() - 1].minute);
         text.push_str(&format!(
-            "minutes {from}-{to}: {n} requests, p50 {:.0} ms, p95 {:.0} ms, {} empty, {} errors\n",
+            "minutes {from}-{to}: rss {:.0} MiB at the end, {n} requests, p50 {:.0} ms, p95 {:.0} ms, {} empty, {} errors\n",
+            block[block.len() - 1].rss_mib,
             quantile(&all, 0.5),
             quantile(&all, 0.95),
             block.iter().map(|m| m.n_empty).sum::<usize>(),

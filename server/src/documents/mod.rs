@@ -95,7 +95,7 @@ impl Document {
     }
 
     /// The language to parse the text as, if it is to be parsed.
-    fn parseable(&self) -> Option<Language> {
+    pub fn parseable(&self) -> Option<Language> {
         self.language.filter(|_| !self.generated)
     }
 

@@ -113,12 +113,12 @@ impl NibServer {
     /// The server's copy of a document, so clients and tests can check that sync kept up.
     pub(super) async fn document(&self, params: DocumentParams) -> Result<DocumentText> {
         let session = self.session()?;
-        let doc = session.documents.parsed(params.uri.as_str(), super::PARSE_WAIT).await;
-        let doc = doc.map_err(|e| Error::invalid_params(e.to_string()))?;
+        // As it is when asked: edits that follow must not show (a parse is not waited for).
+        let doc = session.documents.snapshot(params.uri.as_str()).map_err(|e| Error::invalid_params(e.to_string()))?;
         Ok(DocumentText {
             version: doc.version,
             language_id: doc.language_id.to_string(),
-            syntax: doc.syntax().map(|s| s.language.name()),
+            syntax: doc.parseable().map(|language| language.name()),
             generated: doc.generated,
             text: doc.rope.to_string(),
         })
