@@ -39,7 +39,9 @@ pub struct Minute {
     pub latencies_ms: Vec<f64>,
 }
 
-/// The soak in a few lines: memory at the start, after warm-up and at the end, and p95 latency per 10 minutes.
+/// The soak in a few lines: memory at the start, after warm-up and at the end, and per 10 minutes its median
+/// and highest (a minute's figure is one sample, taken whenever the minute ends: a bundle just opened shows) with
+/// the latencies.
 pub fn summary(minutes: &[Minute]) -> String {
     let (Some(first), Some(last)) = (minutes.first(), minutes.last()) else { return String::new() };
     let warm = &minutes[WARM_UP_MINUTES.min(minutes.len()) - 1];
@@ -50,11 +52,13 @@ pub fn summary(minutes: &[Minute]) -> String {
     );
     for block in minutes.chunks(10) {
         let all: Vec<f64> = block.iter().flat_map(|m| m.latencies_ms.iter().copied()).collect();
+        let rss: Vec<f64> = block.iter().map(|m| m.rss_mib).collect();
         let n: usize = block.iter().map(|m| m.n_requests).sum();
         let (from, to) = (block[0].minute, block[block.len() - 1].minute);
         text.push_str(&format!(
-            "minutes {from}-{to}: rss {:.0} MiB at the end, {n} requests, p50 {:.0} ms, p95 {:.0} ms, {} empty, {} errors\n",
-            block[block.len() - 1].rss_mib,
+            "minutes {from}-{to}: rss median {:.0} MiB, highest {:.0} MiB; {n} requests, p50 {:.0} ms, p95 {:.0} ms, {} empty, {} errors\n",
+            quantile(&rss, 0.5),
+            quantile(&rss, 1.0),
             quantile(&all, 0.5),
             quantile(&all, 0.95),
             block.iter().map(|m| m.n_empty).sum::<usize>(),
