@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use nib::bench::SplitMix;
 use nib::bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
@@ -37,31 +38,6 @@ const URIS: &[&str] = &[
     "not a uri",
     "",
 ];
-
-/// Small, fast and the same everywhere: the generated cases depend on the seed alone (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn percent(&mut self, p: usize) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// What the server should make of one frame's body, read the way JSON-RPC 2.0 says.
 enum Kind {
@@ -397,7 +373,7 @@ impl Ids {
         Ids { next: 1_000_000, extremes: vec![json!(i64::MAX), json!(i64::MIN), json!(0), json!(""), json!(long)] }
     }
 
-    fn any(&mut self, rng: &mut Rng) -> Value {
+    fn any(&mut self, rng: &mut SplitMix) -> Value {
         self.next += 1;
         let n = self.next;
         match rng.below(100) {
@@ -420,11 +396,11 @@ impl Ids {
 const PIECES: &[&str] =
     &["\n", "\r\n", "\r", "    ", "def f(x):", "return x", "fn g() {", "}", "é", "😀", "𝕏", "\u{0}"];
 
-fn text(rng: &mut Rng) -> String {
+fn text(rng: &mut SplitMix) -> String {
     (0..rng.below(12)).map(|_| *rng.pick(PIECES)).collect()
 }
 
-fn number(rng: &mut Rng) -> Value {
+fn number(rng: &mut SplitMix) -> Value {
     match rng.below(20) {
         0..12 => json!(rng.below(6)),
         12..14 => json!(rng.below(1000)),
@@ -437,28 +413,28 @@ fn number(rng: &mut Rng) -> Value {
     }
 }
 
-fn position(rng: &mut Rng) -> Value {
+fn position(rng: &mut SplitMix) -> Value {
     json!({"line": number(rng), "character": number(rng)})
 }
 
-fn range(rng: &mut Rng) -> Value {
+fn range(rng: &mut SplitMix) -> Value {
     json!({"start": position(rng), "end": position(rng)})
 }
 
-fn uri(rng: &mut Rng) -> Value {
+fn uri(rng: &mut SplitMix) -> Value {
     if rng.percent(15) { json!(KEEP_URI) } else { json!(rng.pick(URIS)) }
 }
 
-fn document(rng: &mut Rng) -> Value {
+fn document(rng: &mut SplitMix) -> Value {
     json!({"uri": uri(rng)})
 }
 
-fn fuzz_uri(rng: &mut Rng) -> Value {
+fn fuzz_uri(rng: &mut SplitMix) -> Value {
     json!(rng.pick(URIS))
 }
 
 /// A method nib handles (and some it does not) with params that fit it; `mutate` then breaks them.
-fn message(rng: &mut Rng) -> (String, Value) {
+fn message(rng: &mut SplitMix) -> (String, Value) {
     let (method, params) = match rng.below(21) {
         0..3 => {
             let context = json!({"triggerKind": rng.pick(&[1, 2, 3, 0])});
@@ -515,7 +491,7 @@ fn message(rng: &mut Rng) -> (String, Value) {
 
 /// An edit of the document the fuzz may only damage, which nib must refuse: a line past the end (in any change
 /// of a batch: all or nothing), an inverted range, or a stale version.
-fn refused_edit(rng: &mut Rng) -> Value {
+fn refused_edit(rng: &mut SplitMix) -> Value {
     let n_lines = KEEP_TEXT.lines().count() + 1;
     let at = |line: usize, character: usize| json!({"line": line, "character": character});
     let good = json!({"range": {"start": at(0, 0), "end": at(1, 2)}, "text": "x"});
@@ -533,7 +509,7 @@ fn refused_edit(rng: &mut Rng) -> Value {
     json!({"textDocument": {"uri": KEEP_URI, "version": version}, "contentChanges": changes})
 }
 
-fn weird(rng: &mut Rng) -> Value {
+fn weird(rng: &mut SplitMix) -> Value {
     match rng.below(12) {
         0 => Value::Null,
         1 => json!(true),
@@ -561,7 +537,7 @@ fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
 }
 
 /// Breaks `params` one way or another, or leaves them alone; `None` leaves them out.
-fn mutate(rng: &mut Rng, params: Value) -> Option<Value> {
+fn mutate(rng: &mut SplitMix, params: Value) -> Option<Value> {
     let mut params = params;
     let mut all = Vec::new();
     pointers(&params, String::new(), &mut all);
@@ -606,7 +582,7 @@ struct Generated {
     dead: Vec<Vec<u8>>,
 }
 
-fn generate(rng: &mut Rng, ids: &mut Ids) -> Generated {
+fn generate(rng: &mut SplitMix, ids: &mut Ids) -> Generated {
     // The message: a request or notification of a method nib handles, or an edit nib must refuse.
     let (method, params) = if rng.percent(8) {
         ("textDocument/didChange".to_owned(), Some(refused_edit(rng)))
@@ -712,7 +688,7 @@ fn generate(rng: &mut Rng, ids: &mut Ids) -> Generated {
 fn generated_jsonrpc_gets_one_answer_per_request() {
     let seed = std::env::var("NIB_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(SEED);
     let n_cases = std::env::var("NIB_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(N_GENERATED);
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let mut ids = Ids::new();
     let mut client = started();
     // Documents for the requests to find (until the fuzz closes or changes them).

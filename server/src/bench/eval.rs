@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ropey::Rope;
 use serde::Serialize;
 
-use super::quantile;
+use super::{SplitMix, quantile};
 use crate::completion::{Completer, CompletionError, Request, Trigger};
 use crate::config::{CompletionConfig, ContextMode};
 use crate::context::Workspace;
@@ -278,23 +278,6 @@ pub fn similarity(a: &str, b: &str) -> f64 {
         }
     }
     1.0 - row[b.len()] as f64 / longest as f64
-}
-
-/// SplitMix64: tiny, seedable, and the same everywhere.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// FNV-1a: seeds each file's sampling by its name, so adding a file leaves the others' positions alone.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::lsp_client::{ClientError, LspClient, inline_params};
-use super::quantile;
+use super::{SplitMix, quantile};
 
 /// Real files of several hundred lines each.
 const FILES: &[&str] = &["textwrap.py", "calendar.py", "json/decoder.py", "csv.py", "fractions.py", "shlex.py"];
@@ -79,18 +79,6 @@ pub enum SoakError {
     Setup(String),
 }
 
-/// A small deterministic generator: the same soak every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
-
 struct Open {
     uri: String,
     lines: Vec<String>,
@@ -123,7 +111,8 @@ pub fn soak(
         });
         client.open(&files[files.len() - 1].uri, "python", &text)?;
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // The same soak every run.
+    let mut rng = SplitMix(0x9e37_79b9_7f4a_7c15);
     let (mut current, mut at, mut last_key) = (0, 0, Instant::now());
     let mut report = Vec::new();
     let started = Instant::now();
@@ -206,7 +195,7 @@ pub fn soak(
 }
 
 /// Opens a 2 MB single-line bundle, types into it with a request per keystroke, and closes it.
-fn bundle(client: &mut LspClient, rng: &mut Rng) -> Result<(), SoakError> {
+fn bundle(client: &mut LspClient, rng: &mut SplitMix) -> Result<(), SoakError> {
     let uri = "file:///soak/dist/app.min.js";
     let mut text = String::from("!function(){");
     let mut i = rng.below(1000);
