@@ -2,13 +2,12 @@
 //! lines: an explicit request on a cold prompt, typing while that prompt is evaluated, the cursor resting,
 //! and the tokens a FIM template evaluates per keystroke.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib::bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
-use crate::support::{fim_model_path, fresh_home, init_with, model_path, serve_at, shut_down, stdlib_file};
+use crate::support::{fim_model_path, model_path, ready, shut_down, stdlib_file};
 
 const URI: &str = "file:///work/textwrap.py";
 
@@ -21,16 +20,6 @@ fn cold_file() -> (String, u32, u32) {
     let blanked: Vec<&str> =
         text.lines().enumerate().map(|(i, l)| if i == line { "        return " } else { l }).collect();
     (blanked.join("\n") + "\n", line as u32, 15)
-}
-
-fn started(model: &Path, options: Value) -> LspClient {
-    let mut client = serve_at(model, &fresh_home());
-    init_with(&mut client, json!({}), options);
-    // Time requests, not the model's loading.
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    client
 }
 
 fn explicit(uri: &str, line: u32, character: u32) -> Value {
@@ -46,7 +35,7 @@ fn insert_text(result: &Value) -> &str {
 #[test]
 fn an_explicit_request_on_a_cold_prompt_answers_with_a_suggestion() {
     // The default deadline; a long cap on the explicit request, for a slow machine.
-    let mut client = started(&model_path(), json!({"completion": {"invoked_timeout_ms": 600_000}}));
+    let mut client = ready(&model_path(), json!({"completion": {"invoked_timeout_ms": 600_000}}));
     let (text, line, col) = cold_file();
     client.open(URI, "python", &text).unwrap();
     let result = client.call("textDocument/inlineCompletion", explicit(URI, line, col)).unwrap();
@@ -59,7 +48,7 @@ fn an_explicit_request_on_a_cold_prompt_answers_with_a_suggestion() {
 
 #[test]
 fn keystrokes_during_a_cold_evaluation_answer_at_once_and_the_suggestion_follows() {
-    let mut client = started(&model_path(), json!({"completion": {"prefetch": false}}));
+    let mut client = ready(&model_path(), json!({"completion": {"prefetch": false}}));
     let (text, line, col) = cold_file();
     client.open(URI, "python", &text).unwrap();
     // The first automatic request starts the cold evaluation.
@@ -96,7 +85,7 @@ fn keystrokes_during_a_cold_evaluation_answer_at_once_and_the_suggestion_follows
 
 #[test]
 fn a_resting_cursor_gets_its_prompt_evaluated_ahead() {
-    let mut client = started(&model_path(), json!({"completion": {"prefetch": false}}));
+    let mut client = ready(&model_path(), json!({"completion": {"prefetch": false}}));
     let (text, line, col) = cold_file();
     client.open(URI, "python", &text).unwrap();
     let at = json!({"textDocument": {"uri": URI, "version": 1}, "position": {"line": line, "character": col}});
@@ -119,7 +108,7 @@ fn a_resting_cursor_gets_its_prompt_evaluated_ahead() {
 fn evaluated_per_keystroke(template: &str, n: usize) -> Vec<u64> {
     let options = json!({"completion": {"template": template, "prefetch": false, "deadline_ms": 600_000,
         "invoked_timeout_ms": 600_000, "max_tokens": 4}});
-    let mut client = started(&fim_model_path(), options);
+    let mut client = ready(&fim_model_path(), options);
     let (text, line, mut col) = cold_file();
     client.open(URI, "python", &text).unwrap();
     client.call("textDocument/inlineCompletion", explicit(URI, line, col)).unwrap();

@@ -2,26 +2,18 @@
 
 use std::time::{Duration, Instant};
 
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib::bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
-use crate::support::{fresh_home, init_with, model_path, serve_at, shut_down, stdlib_file};
+use crate::support::{fresh_home, init_with, model_path, ready, serve_at, shut_down, stdlib_file};
 
 const URI: &str = "file:///work/calendar.py";
-
-fn started(options: Value) -> LspClient {
-    let mut client = serve_at(&model_path(), &fresh_home());
-    init_with(&mut client, json!({}), options);
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    client
-}
 
 #[test]
 fn an_edit_during_generation_answers_empty_not_text_for_the_old_document() {
     // Long blocks, so the edit lands while the model is still writing.
-    let mut client = started(json!({"completion": {"max_tokens": 256, "max_lines": 40, "prefetch": false}}));
+    let mut client =
+        ready(&model_path(), json!({"completion": {"max_tokens": 256, "max_lines": 40, "prefetch": false}}));
     let text = stdlib_file("calendar.py");
     client.open(URI, "python", &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("class TextCalendar")).unwrap() as u32 + 1;
@@ -55,21 +47,9 @@ fn an_edit_during_generation_answers_empty_not_text_for_the_old_document() {
     shut_down(client);
 }
 
-/// 2 MB of minified JavaScript on one line.
-fn minified_bundle() -> String {
-    let mut text = String::from("!function(){\"use strict\";");
-    let mut i = 0;
-    while text.len() < 2_000_000 {
-        text.push_str(&format!("var a{i}=function(t,e){{return t.map(function(n){{return n*e+{i}}})}};"));
-        i += 1;
-    }
-    text.push_str("}();");
-    text
-}
-
 #[test]
 fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
-    let mut client = started(json!({}));
+    let mut client = ready(&model_path(), json!({}));
     // Warm up on a real file, so the baseline holds what any session holds.
     let text = stdlib_file("calendar.py");
     client.open(URI, "python", &text).unwrap();
@@ -79,7 +59,7 @@ fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
     client.call("textDocument/inlineCompletion", explicit).unwrap();
     let before = client.rss_bytes().unwrap();
 
-    let bundle = minified_bundle();
+    let bundle = nib::bench::soak::minified_bundle(0);
     let uri = "file:///work/dist/app.js";
     client.open(uri, "javascript", &bundle).unwrap();
     let middle = (bundle.len() / 2) as u32;

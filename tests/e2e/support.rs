@@ -56,6 +56,17 @@ pub fn serve_at(model: &Path, home: &Path) -> LspClient {
     LspClient::spawn(cmd).expect("start nib serve")
 }
 
+/// `nib serve` with a fresh home, initialized with `options`, once its model has loaded: tests time requests,
+/// not the model's loading.
+pub fn ready(model: &Path, options: serde_json::Value) -> LspClient {
+    let mut client = serve_at(model, &fresh_home());
+    init_with(&mut client, serde_json::json!({}), options);
+    while client.status().unwrap()["model"]["state"] != "ready" {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    client
+}
+
 /// Shuts the server down and checks it exited cleanly without a panic.
 pub fn shut_down(client: LspClient) {
     let (status, stderr) = client.shutdown().expect("clean shutdown");

@@ -194,15 +194,22 @@ pub fn soak(
     Ok(report)
 }
 
-/// Opens a 2 MB single-line bundle, types into it with a request per keystroke, and closes it.
-fn bundle(client: &mut LspClient, rng: &mut SplitMix) -> Result<(), SoakError> {
-    let uri = "file:///soak/dist/app.min.js";
-    let mut text = String::from("!function(){");
-    let mut i = rng.below(1000);
+/// 2 MB of minified JavaScript on one line, its names numbered from `first`.
+pub fn minified_bundle(first: usize) -> String {
+    let mut text = String::from("!function(){\"use strict\";");
+    let mut i = first;
     while text.len() < 2_000_000 {
         text.push_str(&format!("var a{i}=function(t,e){{return t.map(function(n){{return n*e+{i}}})}};"));
         i += 1;
     }
+    text.push_str("}();");
+    text
+}
+
+/// Opens a 2 MB single-line bundle, types into it with a request per keystroke, and closes it.
+fn bundle(client: &mut LspClient, rng: &mut SplitMix) -> Result<(), SoakError> {
+    let uri = "file:///soak/dist/app.min.js";
+    let text = minified_bundle(rng.below(1000));
     client.open(uri, "javascript", &text)?;
     let at = (rng.below(text.len() / 2) + text.len() / 4) as u32;
     for (k, c) in "var x".chars().enumerate() {

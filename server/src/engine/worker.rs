@@ -113,6 +113,12 @@ pub(super) fn run(
             let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
             continue;
         }
+        if let Err(err) = worker.admit(&job.request) {
+            // Refused before it touches the KV cache, which stays as it is.
+            shared.bump(|c| c.n_failed += 1);
+            let _ = job.events.send(Event::Failed(err));
+            continue;
+        }
         let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
         let event = match outcome {
             Ok(Ok((reason, stats))) => {
@@ -345,14 +351,21 @@ impl<'m> Worker<'m> {
         self.slots.clear();
     }
 
+    /// Whether a job can run at all: a prompt that is empty or does not fit a sequence cannot.
+    fn admit(&self, request: &super::GenerateRequest) -> Result<(), EngineError> {
+        let n_prompt = request.prompt.len();
+        if n_prompt == 0 || n_prompt >= self.n_ctx_seq {
+            return Err(EngineError::PromptTooLong { n_prompt, n_ctx: self.n_ctx_seq });
+        }
+        Ok(())
+    }
+
+    /// Runs an admitted job (`admit`).
     fn generate(&mut self, job: &Job) -> Result<(StopReason, CompletionStats), EngineError> {
         let request = &job.request;
         let started = Instant::now();
         let ms = |t: Instant| t.duration_since(job.submitted).as_secs_f64() * 1000.0;
         let prompt = &request.prompt;
-        if prompt.is_empty() || prompt.len() >= self.n_ctx_seq {
-            return Err(EngineError::PromptTooLong { n_prompt: prompt.len(), n_ctx: self.n_ctx_seq });
-        }
         let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
         let shared = self.shared.clone();
         let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
