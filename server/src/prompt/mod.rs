@@ -325,27 +325,31 @@ mod tests {
     }
 
     #[test]
-    fn spm_puts_the_suffix_first_so_typing_changes_only_the_end() {
-        let spm = Template::named("spm").unwrap();
-        let prompt = |fixture: &str| {
-            let cursor = fixture.find("$0").unwrap();
-            let rope = Rope::from_str(&fixture.replace("$0", ""));
-            let budget = Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-            build(
-                &CharTokenizer { fim: true, ..CharTokenizer::default() },
-                &spm,
-                &rope,
-                rope.byte_to_char(cursor),
-                budget,
-            )
-            .unwrap()
-            .tokens
-        };
-        let before = prompt("a = 1\nb = $0\nc = 3\n");
-        assert_eq!(render(&before), "<BOS><SUF>\nc = 3\n<PRE>a = 1\nb = <MID>");
-        let after = prompt("a = 1\nb = 2$0\nc = 3\n");
-        let common = before.iter().zip(&after).take_while(|(x, y)| x == y).count();
-        assert_eq!(common, before.len() - 1, "only <MID> moves: {}", render(&after));
+    fn suffix_first_templates_change_only_the_end_as_the_user_types() {
+        // (template, prompt, tokens kept when a char is typed at the cursor)
+        let cases = [
+            // llama.cpp's order: <MID> follows the prefix and moves.
+            ("spm", "<BOS><SUF>\nc = 3\n<PRE>a = 1\nb = <MID>", 1),
+            // The order StarCoder and Code Llama were trained with: the prefix ends the prompt.
+            ("codellama", "<BOS><PRE><SUF>\nc = 3\n<MID> a = 1\nb = ", 0),
+        ];
+        for (name, expect, n_moved) in cases {
+            let template = Template::named(name).unwrap();
+            let prompt = |fixture: &str| {
+                let cursor = fixture.find("$0").unwrap();
+                let rope = Rope::from_str(&fixture.replace("$0", ""));
+                let budget =
+                    Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
+                let tokenizer = CharTokenizer { fim: true, ..CharTokenizer::default() };
+                build(&tokenizer, &template, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
+            };
+            let before = prompt("a = 1\nb = $0\nc = 3\n");
+            assert_eq!(render(&before), expect, "{name}");
+            assert!(!template.suffix_follows_prefix(), "{name}");
+            let after = prompt("a = 1\nb = 2$0\nc = 3\n");
+            let common = before.iter().zip(&after).take_while(|(x, y)| x == y).count();
+            assert_eq!(common, before.len() - n_moved, "{name}: {}", render(&after));
+        }
     }
 
     #[test]
