@@ -139,6 +139,51 @@ fn typing_with_a_prefix_suffix_middle_template_evaluates_a_short_suffix() {
 
 #[test]
 fn typing_with_a_suffix_first_template_evaluates_only_the_end() {
-    let evaluated = evaluated_per_keystroke("spm", 6);
-    assert!(median(evaluated.clone()) <= 4, "prompt tokens evaluated per keystroke: {evaluated:?}");
+    // llama.cpp's suffix-first order, and the one Code Llama (like StarCoder) was trained with.
+    for template in ["spm", "codellama"] {
+        let evaluated = evaluated_per_keystroke(template, 6);
+        assert!(median(evaluated.clone()) <= 4, "{template}: prompt tokens evaluated per keystroke: {evaluated:?}");
+    }
+}
+
+#[test]
+fn a_jump_up_within_the_window_finds_its_prompt_in_the_kv_cache() {
+    // Each answer waits for its whole suggestion, so that the engine's last job is the jump's.
+    let options = json!({"completion": {"prefetch": false, "deadline_ms": 600_000, "invoked_timeout_ms": 600_000,
+        "lines_after_ms": 0}});
+    let mut client = ready(&model_path(), options);
+    let (text, line, col) = cold_file();
+    client.open(URI, "python", &text).unwrap();
+    client.call("textDocument/inlineCompletion", explicit(URI, line, col)).unwrap();
+    // The user jumps 30 lines up and types there.
+    client.call("textDocument/inlineCompletion", inline_params(URI, line - 30, 0)).unwrap();
+    let last = client.status().unwrap()["engine"]["last"].clone();
+    assert!(last["n_prompt_tokens"].as_u64() > Some(600), "the window lost its context: {last}");
+    assert!(last["n_evaluated_tokens"].as_u64() <= Some(4), "the jump evaluated its prompt again: {last}");
+    shut_down(client);
+}
+
+#[test]
+fn a_block_suggestion_shows_its_first_lines_at_once_and_the_rest_follows() {
+    // The body of `_fix_sentence_endings` blanked to one indented line: the model writes a block there.
+    let text = stdlib_file("textwrap.py");
+    let lines: Vec<&str> = text.lines().collect();
+    let def = lines.iter().position(|l| l.starts_with("    def _fix_sentence_endings")).expect("textwrap.py");
+    let body = def + 8;
+    let next = lines.iter().position(|l| l.starts_with("    def _handle_long_word")).expect("textwrap.py");
+    let text = [&lines[..body], &["        "], &lines[next - 1..]].concat().join("\n") + "\n";
+    // Any whole line answers at once.
+    let options = json!({"completion": {"prefetch": false, "lines_after_ms": 1, "deadline_ms": 600_000}});
+    let mut client = ready(&model_path(), options);
+    client.open(URI, "python", &text).unwrap();
+    let at = inline_params(URI, body as u32, 8);
+    let first = insert_text(&client.call("textDocument/inlineCompletion", at.clone()).unwrap()).to_owned();
+    client.wait_for("nib/suggestionReady", |m| m["method"] == "nib/suggestionReady").unwrap();
+    let whole = insert_text(&client.call("textDocument/inlineCompletion", at).unwrap()).to_owned();
+    assert!(!first.trim().is_empty(), "answered empty");
+    assert!(
+        whole.starts_with(&first) && whole.lines().count() > first.lines().count(),
+        "first {first:?}, then {whole:?}"
+    );
+    shut_down(client);
 }

@@ -95,7 +95,7 @@ pub fn context(
         }
         // The window alone, then all of it: what context adds is the difference.
         let started = Instant::now();
-        let Ok(window) = prompt::window(tokenizer, template, &rope, cursor, budget) else { continue };
+        let Ok(window) = prompt::window(tokenizer, template, &rope, cursor, budget, None) else { continue };
         let window_done = Instant::now();
         let context = workspace.gather(&context::Request {
             key: uri,

@@ -52,12 +52,19 @@ pub struct CompletionCache {
     raw: LruCache<u64, String>,
     /// The last suggestion shown per document.
     shown: LruCache<String, Shown>,
+    /// The line where the last prompt for a document started: its KV sequence holds the text from there.
+    window_starts: LruCache<String, usize>,
 }
 
 impl CompletionCache {
     pub fn new(n_entries: usize) -> CompletionCache {
         let n = NonZeroUsize::new(n_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
-        CompletionCache { raw: LruCache::new(n), shown: LruCache::new(NonZeroUsize::new(64).unwrap_or(n)) }
+        let per_document = NonZeroUsize::new(64).unwrap_or(n);
+        CompletionCache {
+            raw: LruCache::new(n),
+            shown: LruCache::new(per_document),
+            window_starts: LruCache::new(per_document),
+        }
     }
 
     /// Keeps at most `n_entries` finished completions from now on (the least recently used go first).
@@ -71,6 +78,15 @@ impl CompletionCache {
 
     pub fn put(&mut self, key: u64, raw: String) {
         self.raw.put(key, raw);
+    }
+
+    /// The line where the last prompt for `document` started.
+    pub fn window_start(&mut self, document: &str) -> Option<usize> {
+        self.window_starts.get(document).copied()
+    }
+
+    pub fn set_window_start(&mut self, document: &str, line: usize) {
+        self.window_starts.put(document.to_owned(), line);
     }
 
     /// Remembers the suggestion shown at `place` in `document`.

@@ -112,7 +112,7 @@ enum Waited {
     Failed(EngineError),
     /// The request was outdated by a newer one or an edit.
     Superseded,
-    /// The deadline passed; the text so far.
+    /// Out of time: the deadline passed, or the lines budget with some lines complete. The text to show.
     OutOfTime(String),
 }
 
@@ -334,6 +334,10 @@ impl Completer {
             Trigger::Invoked => self.config().invoked_timeout_ms,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+        // A block suggestion takes a keystroke's time per line or two: the user sees its first lines at once.
+        let lines_after = Duration::from_millis(self.config().lines_after_ms);
+        let lines_by = (request.trigger == Trigger::Automatic && !lines_after.is_zero())
+            .then(|| tokio::time::Instant::from_std(started) + lines_after);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
             if cancel.is_outdated() {
@@ -364,7 +368,7 @@ impl Completer {
             if request.trigger == Trigger::Invoked {
                 job.priority.set(Priority::Foreground);
             }
-            match self.wait(&job, &site.mode, &cancel, deadline, &mut on_partial).await {
+            match self.wait(&job, &site.mode, &cancel, (lines_by, deadline), &mut on_partial).await {
                 // Stopped by another request or by a completion it yielded to: start again unless its text is
                 // complete (the KV cache keeps what it evaluated).
                 Waited::Done(StopReason::Cancelled, raw, stats) => {
@@ -382,14 +386,11 @@ impl Completer {
                     }
                     return Ok(early(String::new(), StopReason::Cancelled));
                 }
-                Waited::OutOfTime(raw) => {
+                Waited::OutOfTime(text) => {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
                     job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
-                    return Ok(early(
-                        site.finished(postprocess::whole_words(&raw).to_owned()).await,
-                        StopReason::Deadline,
-                    ));
+                    return Ok(self.shown(&seen, early(site.finished(text).await, StopReason::Deadline)));
                 }
             }
         };
@@ -403,13 +404,14 @@ impl Completer {
         Ok(suggestion)
     }
 
-    /// Follows `job` until it ends, the request is superseded, or `deadline` passes.
+    /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `lines_by` passes with
+    /// whole lines of text.
     async fn wait(
         &self,
         job: &Running,
         mode: &Mode,
         cancel: &CancelToken,
-        deadline: tokio::time::Instant,
+        (lines_by, deadline): (Option<tokio::time::Instant>, tokio::time::Instant),
         on_partial: &mut impl FnMut(&str),
     ) -> Waited {
         let mut progress = job.progress.clone();
@@ -434,12 +436,19 @@ impl Completer {
                 Some(Err(err)) => return Waited::Failed(err),
                 None => {}
             }
+            let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
+            if let (Some(lines), Some(by)) = (lines, lines_by)
+                && !complete
+                && tokio::time::Instant::now() >= by
+            {
+                return Waited::OutOfTime(lines.to_owned());
+            }
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
             match tokio::time::timeout_at(poll, progress.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Waited::Failed(EngineError::Stopped),
                 Err(_) if tokio::time::Instant::now() < deadline => {}
-                Err(_) => return Waited::OutOfTime(now.raw),
+                Err(_) => return Waited::OutOfTime(postprocess::whole_words(&now.raw).to_owned()),
             }
         }
     }
@@ -571,6 +580,8 @@ impl Completer {
     }
 
     /// Builds the prompt off the async threads: tokenizing a window and gathering context is CPU work.
+    /// While the user types, the window keeps the start of the document's previous prompt where it can (a jump
+    /// then costs no evaluation); a request that waits for its answer gets the whole window.
     async fn prompt(
         &self,
         tokenizer: &Arc<ModelTokenizer>,
@@ -578,15 +589,25 @@ impl Completer {
         request: Request<'_>,
     ) -> Result<Prompt, CompletionError> {
         let budget = self.budget(request.trigger, template);
+        let hold = match (request.trigger, request.document) {
+            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)).flatten(),
+            _ => None,
+        };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
         let (rope, cursor, trigger) = (request.rope.clone(), request.cursor, request.trigger);
         let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
-        let prompt = tokio::task::spawn_blocking(move || {
+        let (prompt, start_line) = tokio::task::spawn_blocking(move || {
             let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref(), trigger };
-            build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget)
+            let prompt = build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget, hold)?;
+            let start_line = rope.char_to_line(prompt.prefix_start.min(rope.len_chars()));
+            Ok::<_, TemplateError>((prompt, start_line))
         })
         .await
         .map_err(|e| EngineError::Panicked(e.to_string()))??;
+        tracing::debug!(?hold, start_line, n_prompt = prompt.tokens.len(), "prompt built");
+        if let Some(document) = request.document {
+            self.with_cache(|c| c.set_window_start(document, start_line));
+        }
         Ok(prompt)
     }
 
@@ -673,9 +694,10 @@ pub fn build_prompt(
     workspace: &Workspace,
     request: Request<'_>,
     budget: Budget,
+    hold: Option<usize>,
 ) -> Result<Prompt, TemplateError> {
     let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
-    let window = prompt::window(tokenizer, template, rope, cursor, budget)?;
+    let window = prompt::window(tokenizer, template, rope, cursor, budget, hold)?;
     let context = match request.document {
         Some(key) if budget.n_context_tokens > 0 => workspace.gather(&context::Request {
             key,

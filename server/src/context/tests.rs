@@ -74,7 +74,7 @@ fn prompt_for(fixture: &str) -> String {
     workspace.observe(&uri, &rope, syntax.as_ref(), 0);
     let cursor = rope.byte_to_char(cursor_byte);
     let template = Template::prefix_only();
-    let window = prompt::window(&Chars, &template, &rope, cursor, budget).unwrap();
+    let window = prompt::window(&Chars, &template, &rope, cursor, budget, None).unwrap();
     let request = Request {
         key: &uri,
         rope: &rope,
@@ -126,7 +126,7 @@ fn the_budget_holds_for_a_20000_line_file() {
     let budget = Budget { n_tokens: 1536, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 384 };
     let cursor = rope.line_to_char(10_005) + 8;
     let template = Template::prefix_only();
-    let window = prompt::window(&Chars, &template, &rope, cursor, budget).unwrap();
+    let window = prompt::window(&Chars, &template, &rope, cursor, budget, None).unwrap();
     let request = Request {
         key: "file:///big.py",
         rope: &rope,

@@ -147,17 +147,14 @@ impl NibServer {
         let session = self.session()?;
         let (placed, suggestion) = suggest(session, uri, position, trigger, on_partial).await?;
         let (client, session, uri) = (self.client.clone(), session.clone(), uri.clone());
-        match suggestion.map(|s| s.reason) {
-            _ if placed.is_some() => {
-                session.awaiting.remove(uri.as_str());
-            }
-            // One task per document: a later empty answer only moves the position it waits for.
-            Some(StopReason::Deadline | StopReason::Evaluating)
-                if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() =>
-            {
+        // Answered empty, or with the first lines of a block: say when the whole suggestion is there. One task
+        // per document: a later answer only moves the position it waits for.
+        if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Evaluating)) {
+            if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() {
                 tokio::spawn(tell_when_ready(client, session, uri));
             }
-            _ => {}
+        } else if placed.is_some() {
+            session.awaiting.remove(uri.as_str());
         }
         Ok(placed)
     }
@@ -248,7 +245,8 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Once the work a request was answered empty for is done, computes its suggestion (from the caches, or
+/// Once the work a request was answered empty (or with part of its suggestion) for is done, computes its
+/// suggestion (from the caches, or
 /// the few tokens typed since) and tells the client, if the document and the request are still current:
 /// a client that stopped typing is not left without a suggestion.
 async fn tell_when_ready(client: Client, session: Arc<Session>, uri: Uri) {

@@ -76,17 +76,21 @@ pub fn build(
     cursor: usize,
     budget: Budget,
 ) -> Result<Prompt, TemplateError> {
-    let window = window(tokenizer, template, rope, cursor, budget)?;
+    let window = window(tokenizer, template, rope, cursor, budget, None)?;
     Ok(assemble(tokenizer, template, window, &Context::default(), budget))
 }
 
 /// The prefix and suffix windows: what the budget leaves after the template's own tokens and the context's share.
+/// `hold`: a line where the document's previous prompt started. The window keeps that start while the text from
+/// there fits the budget and fills at least half of it: a jump within the window then finds its whole prefix in
+/// the KV cache, where a window moved with the cursor would be evaluated again.
 pub fn window(
     tokenizer: &dyn Tokenizer,
     template: &Template,
     rope: &Rope,
     cursor: usize,
     budget: Budget,
+    hold: Option<usize>,
 ) -> Result<Window, TemplateError> {
     let cursor = cursor.min(rope.len_chars());
     template.check(tokenizer)?;
@@ -106,7 +110,11 @@ pub fn window(
     // The prefix may use what the suffix share leaves unused; it is sized by the whole share even when the
     // suffix is kept short, so that a short-suffix prompt (typing) and a whole-suffix one (asked, resting)
     // start at the same place and share the KV cache.
-    let (prefix_start, prefix) = prefix_window(tokenizer, rope, cursor, available - full.len());
+    let n_prefix = available - full.len();
+    let (prefix_start, prefix) = match hold.and_then(|line| held_window(tokenizer, rope, cursor, n_prefix, line)) {
+        Some(held) => held,
+        None => prefix_window(tokenizer, rope, cursor, n_prefix),
+    };
     let (suffix_end, suffix) = if full.len() > budget.n_suffix_max {
         suffix_window(tokenizer, rope, cursor, budget.n_suffix_max)
     } else {
@@ -222,6 +230,24 @@ fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
         let n_drop = ((cursor_line - line) as f64 * excess).ceil().max(1.0) as usize;
         line = (line + n_drop).min(cursor_line);
     }
+}
+
+/// The text from the start of `line` to the cursor, if it fits `n_max` tokens and fills at least half of them
+/// (or starts the file).
+fn held_window(
+    tokenizer: &dyn Tokenizer,
+    rope: &Rope,
+    cursor: usize,
+    n_max: usize,
+    line: usize,
+) -> Option<(usize, Vec<TokenId>)> {
+    let start = rope.try_line_to_char(line).ok().filter(|&start| start <= cursor)?;
+    // More chars than this are more tokens than `n_max`: not worth tokenizing.
+    if cursor - start > n_max * MAX_CHARS_PER_TOKEN {
+        return None;
+    }
+    let tokens = tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false);
+    (tokens.len() <= n_max && (line == 0 || 2 * tokens.len() >= n_max)).then_some((start, tokens))
 }
 
 /// Text after the cursor up to a line end, within `n_max` tokens, and where it ends.
@@ -365,6 +391,7 @@ mod tests {
                 &rope,
                 cursor,
                 budget,
+                None,
             )
             .unwrap()
         };
@@ -430,6 +457,40 @@ mod tests {
             .collect();
         assert!(starts.len() <= 2, "{starts:?}");
         assert!(starts.iter().all(|&s| rope.char_to_line(s).is_multiple_of(ANCHOR_LINES)));
+    }
+
+    #[test]
+    fn a_jump_up_keeps_the_previous_start_while_it_fills_half_the_budget() {
+        // 18 chars a line, 999 tokens for the prefix: a window holds 55 lines, half of it 28.
+        let text: String = (0..2000).map(|i| format!("let x{i:05} = {:03};\n", i % 1000)).collect();
+        let rope = Rope::from_str(&text);
+        let budget = Budget { n_tokens: 1000, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
+        let tokenizer = CharTokenizer::default();
+        let window = |line: usize, hold| {
+            super::window(&tokenizer, &template(false), &rope, rope.line_to_char(line), budget, hold).unwrap()
+        };
+        let typed = window(1000, None);
+        let held = rope.char_to_line(typed.prefix_start);
+        // (cursor line, whether the window keeps the held start)
+        let cases = [
+            (1000, true),
+            (held + 28, true),
+            (held + 27, false),
+            (held + 55, true),
+            (held + 56, false),
+            (held - 1, false),
+        ];
+        for (line, keeps) in cases {
+            let jumped = window(line, Some(held));
+            assert_eq!(jumped.prefix_start == typed.prefix_start, keeps, "cursor on line {line}");
+            assert!(jumped.prefix.len() < 1000);
+            if keeps {
+                // Above the old cursor the whole prefix is in the KV cache; below it, the old one is.
+                let n = jumped.prefix.len().min(typed.prefix.len());
+                assert_eq!(jumped.prefix[..n], typed.prefix[..n], "cursor on line {line}");
+            }
+        }
+        assert_eq!(window(3, Some(0)).prefix_start, 0, "the file's start holds however short");
     }
 
     #[test]

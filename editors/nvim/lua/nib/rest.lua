@@ -46,11 +46,12 @@ function M.restart()
   end
 end
 
---- The nib/suggestionReady handler.
+--- The nib/suggestionReady handler. A suggestion shown may be the first lines of a block: the whole
+--- one replaces it.
 function M.on_ready(_, params, ctx)
   local buf = vim.api.nvim_get_current_buf()
   local client = nib.client(buf)
-  if not client or client.id ~= ctx.client_id or vim.fn.mode() ~= "i" or ghost.visible() then
+  if not client or client.id ~= ctx.client_id or vim.fn.mode() ~= "i" then
     return
   end
   if same(spot(buf, client), params) then
