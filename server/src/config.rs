@@ -169,7 +169,7 @@ impl Default for CompletionConfig {
             max_tokens: 64,
             max_lines: 8,
             deadline_ms: 4000,
-            lines_after_ms: 250,
+            lines_after_ms: 200,
             invoked_timeout_ms: 30_000,
             typing_suffix_tokens: 24,
             prefetch: true,
