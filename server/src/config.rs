@@ -99,10 +99,10 @@ pub struct CompletionConfig {
     /// Time budget per automatic request (the user is typing): past it, answer with the text so far and
     /// finish in the background.
     pub deadline_ms: u64,
-    /// An automatic request whose suggestion runs over several lines answers this long after it came with
-    /// the lines complete by then; the rest goes on into the cache and `nib/suggestionReady` says when it is
-    /// there. 0: wait for the whole suggestion (up to `deadline_ms`).
-    pub lines_after_ms: u64,
+    /// An automatic request whose suggestion is still being written answers this long after it came with what
+    /// is ready (its whole lines, else its whole words); the rest goes on into the cache and
+    /// `nib/suggestionReady` says when it is there. 0: wait for the whole suggestion (up to `deadline_ms`).
+    pub partial_after_ms: u64,
     /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
     pub invoked_timeout_ms: u64,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
@@ -169,7 +169,7 @@ impl Default for CompletionConfig {
             max_tokens: 64,
             max_lines: 8,
             deadline_ms: 4000,
-            lines_after_ms: 200,
+            partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
             typing_suffix_tokens: 24,
             prefetch: true,

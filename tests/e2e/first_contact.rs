@@ -150,7 +150,7 @@ fn typing_with_a_suffix_first_template_evaluates_only_the_end() {
 fn a_jump_up_within_the_window_finds_its_prompt_in_the_kv_cache() {
     // Each answer waits for its whole suggestion, so that the engine's last job is the jump's.
     let options = json!({"completion": {"prefetch": false, "deadline_ms": 600_000, "invoked_timeout_ms": 600_000,
-        "lines_after_ms": 0}});
+        "partial_after_ms": 0}});
     let mut client = ready(&model_path(), options);
     let (text, line, col) = cold_file();
     client.open(URI, "python", &text).unwrap();
@@ -164,7 +164,7 @@ fn a_jump_up_within_the_window_finds_its_prompt_in_the_kv_cache() {
 }
 
 #[test]
-fn a_block_suggestion_shows_its_first_lines_at_once_and_the_rest_follows() {
+fn a_block_suggestion_shows_its_start_at_once_and_the_rest_follows() {
     // The body of `_fix_sentence_endings` blanked to one indented line: the model writes a block there.
     let text = stdlib_file("textwrap.py");
     let lines: Vec<&str> = text.lines().collect();
@@ -172,8 +172,8 @@ fn a_block_suggestion_shows_its_first_lines_at_once_and_the_rest_follows() {
     let body = def + 8;
     let next = lines.iter().position(|l| l.starts_with("    def _handle_long_word")).expect("textwrap.py");
     let text = [&lines[..body], &["        "], &lines[next - 1..]].concat().join("\n") + "\n";
-    // Any whole line answers at once.
-    let options = json!({"completion": {"prefetch": false, "lines_after_ms": 1, "deadline_ms": 600_000}});
+    // Whatever is written answers at once.
+    let options = json!({"completion": {"prefetch": false, "partial_after_ms": 1, "deadline_ms": 600_000}});
     let mut client = ready(&model_path(), options);
     client.open(URI, "python", &text).unwrap();
     let at = inline_params(URI, body as u32, 8);

@@ -65,8 +65,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   client = new LanguageClient("nib", "nib", serverOptions, clientOptions);
   client.registerProposedFeatures();
-  // nib answered an automatic request empty (a cold file was evaluated) or with the first lines of a
-  // block; the whole suggestion is now cached: ask again if the cursor is still where it was.
+  // nib answered an automatic request empty (a cold file was evaluated) or with the start of its suggestion;
+  // the whole suggestion is now cached: ask again if the cursor is still where it was.
   client.onNotification("nib/suggestionReady", (spot: Spot) => {
     if (enabled && sameSpot(currentSpot(), spot)) {
       void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");

@@ -112,7 +112,7 @@ enum Waited {
     Failed(EngineError),
     /// The request was outdated by a newer one or an edit.
     Superseded,
-    /// Out of time: the deadline passed, or the lines budget with some lines complete. The text to show.
+    /// Out of time (the deadline, or `partial_after_ms` with some text): the text to show.
     OutOfTime(String),
 }
 
@@ -334,10 +334,10 @@ impl Completer {
             Trigger::Invoked => self.config().invoked_timeout_ms,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
-        // A block suggestion takes a keystroke's time per line or two: the user sees its first lines at once.
-        let lines_after = Duration::from_millis(self.config().lines_after_ms);
-        let lines_by = (request.trigger == Trigger::Automatic && !lines_after.is_zero())
-            .then(|| tokio::time::Instant::from_std(started) + lines_after);
+        // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
+        let partial_after = Duration::from_millis(self.config().partial_after_ms);
+        let partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
+            .then(|| tokio::time::Instant::from_std(started) + partial_after);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
             if cancel.is_outdated() {
@@ -368,7 +368,7 @@ impl Completer {
             if request.trigger == Trigger::Invoked {
                 job.priority.set(Priority::Foreground);
             }
-            match self.wait(&job, &site.mode, &cancel, (lines_by, deadline), &mut on_partial).await {
+            match self.wait(&job, &site.mode, &cancel, (partial_by, deadline), &mut on_partial).await {
                 // Stopped by another request or by a completion it yielded to: start again unless its text is
                 // complete (the KV cache keeps what it evaluated).
                 Waited::Done(StopReason::Cancelled, raw, stats) => {
@@ -404,14 +404,14 @@ impl Completer {
         Ok(suggestion)
     }
 
-    /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `lines_by` passes with
-    /// whole lines of text.
+    /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `partial_by` passes with
+    /// text to show.
     async fn wait(
         &self,
         job: &Running,
         mode: &Mode,
         cancel: &CancelToken,
-        (lines_by, deadline): (Option<tokio::time::Instant>, tokio::time::Instant),
+        (partial_by, deadline): (Option<tokio::time::Instant>, tokio::time::Instant),
         on_partial: &mut impl FnMut(&str),
     ) -> Waited {
         let mut progress = job.progress.clone();
@@ -436,12 +436,16 @@ impl Completer {
                 Some(Err(err)) => return Waited::Failed(err),
                 None => {}
             }
-            let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
-            if let (Some(lines), Some(by)) = (lines, lines_by)
+            if let Some(by) = partial_by
                 && !complete
                 && tokio::time::Instant::now() >= by
             {
-                return Waited::OutOfTime(lines.to_owned());
+                // Whole lines, else whole words: what is shown is never cut mid-word.
+                let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
+                let ready = lines.unwrap_or_else(|| postprocess::whole_words(&now.raw));
+                if !ready.trim().is_empty() {
+                    return Waited::OutOfTime(ready.to_owned());
+                }
             }
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
             match tokio::time::timeout_at(poll, progress.changed()).await {

@@ -147,7 +147,7 @@ impl NibServer {
         let session = self.session()?;
         let (placed, suggestion) = suggest(session, uri, position, trigger, on_partial).await?;
         let (client, session, uri) = (self.client.clone(), session.clone(), uri.clone());
-        // Answered empty, or with the first lines of a block: say when the whole suggestion is there. One task
+        // Answered empty, or with the start of its suggestion: say when the whole suggestion is there. One task
         // per document: a later answer only moves the position it waits for.
         if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Evaluating)) {
             if session.awaiting.insert(uri.as_str().to_owned(), position).is_none() {

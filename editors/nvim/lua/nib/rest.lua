@@ -46,7 +46,7 @@ function M.restart()
   end
 end
 
---- The nib/suggestionReady handler. A suggestion shown may be the first lines of a block: the whole
+--- The nib/suggestionReady handler. A suggestion shown may be the start of one still written: the whole
 --- one replaces it.
 function M.on_ready(_, params, ctx)
   local buf = vim.api.nvim_get_current_buf()
