@@ -121,7 +121,8 @@ fn snapshots_survive_a_restart_and_damaged_ones_are_refused() {
 fn a_stale_request_never_reaches_the_model() {
     let mut client = serve_at(&model_path(), &fresh_home());
     // Few tokens: the busy job must outlast the queueing below, not a slow CI machine's patience.
-    let options = json!({"completion": {"deadline_ms": 600_000, "prefetch": false, "max_tokens": 16}});
+    let options =
+        json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false, "max_tokens": 16}});
     init_with(&mut client, json!({}), options);
     let big = numbered(100);
     client.open(URI, "python", &big).unwrap();

@@ -77,7 +77,7 @@ pub fn shut_down(client: LspClient) {
 /// Initializes with no deadline: tests run side by side on two cores, and an
 /// answer cut short by a deadline would not be the one they check.
 pub fn init(client: &mut LspClient, capabilities: Value) -> Value {
-    init_with(client, capabilities, serde_json::json!({"completion": {"deadline_ms": 600_000}}))
+    init_with(client, capabilities, serde_json::json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0}}))
 }
 
 pub fn init_with(client: &mut LspClient, capabilities: Value, options: Value) -> Value {
