@@ -112,8 +112,10 @@ enum Waited {
     Failed(EngineError),
     /// The request was outdated by a newer one or an edit.
     Superseded,
-    /// Out of time (the deadline, or `partial_after_ms` with some text): the text to show.
+    /// The deadline passed; the text so far.
     OutOfTime(String),
+    /// `partial_after_ms` passed with some text: the start of the suggestion.
+    Partial(String),
 }
 
 /// A prompt with this many tokens to evaluate is cold: it takes longer than a keystroke's wait.
@@ -336,7 +338,7 @@ impl Completer {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
         let partial_after = Duration::from_millis(self.config().partial_after_ms);
-        let partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
+        let mut partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
             .then(|| tokio::time::Instant::from_std(started) + partial_after);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
@@ -386,11 +388,21 @@ impl Completer {
                     }
                     return Ok(early(String::new(), StopReason::Cancelled));
                 }
-                Waited::OutOfTime(text) => {
+                Waited::OutOfTime(raw) => {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
                     job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
-                    return Ok(self.shown(&seen, early(site.finished(text).await, StopReason::Deadline)));
+                    return Ok(early(site.finished(raw).await, StopReason::Deadline));
+                }
+                Waited::Partial(raw) => {
+                    let text = site.finished(raw).await;
+                    if !text.is_empty() {
+                        job.priority.set(Priority::Late);
+                        self.engine.record_deadline_answer();
+                        return Ok(self.shown(&seen, early(text, StopReason::Deadline)));
+                    }
+                    // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
+                    partial_by = None;
                 }
             }
         };
@@ -444,7 +456,7 @@ impl Completer {
                 let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
                 let ready = lines.unwrap_or_else(|| postprocess::whole_words(&now.raw));
                 if !ready.trim().is_empty() {
-                    return Waited::OutOfTime(ready.to_owned());
+                    return Waited::Partial(ready.to_owned());
                 }
             }
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
