@@ -120,7 +120,8 @@ fn configuration_changes_apply_and_start_only_settings_are_reported() {
     assert_eq!(status["settings"]["completion"]["deadline_ms"], 600_000, "{status}");
 
     // VS Code's shape (the `nib` section); the settings replace the initializationOptions.
-    let settings = json!({"nib": {"completion": {"max_tokens": 3, "deadline_ms": 600_000, "prefetch": false},
+    let settings = json!({"nib": {"completion": {"max_tokens": 3, "deadline_ms": 600_000, "partial_after_ms": 0,
+        "prefetch": false},
         "review": {"on_save": false}}});
     client.notify("workspace/didChangeConfiguration", json!({"settings": settings})).unwrap();
     let status = status_when(&mut client, "the new settings", |s| s["settings"]["completion"]["max_tokens"] == 3);
