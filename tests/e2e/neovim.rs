@@ -28,7 +28,7 @@ struct Nvim {
 impl Nvim {
     /// With no deadline: every request waits for its whole suggestion.
     fn start(home: &Path, dir: &Path) -> Nvim {
-        Nvim::start_with(home, dir, "{ completion = { deadline_ms = 600000, prefetch = false } }")
+        Nvim::start_with(home, dir, "{ completion = { deadline_ms = 600000, partial_after_ms = 0, prefetch = false } }")
     }
 
     /// `settings`: nib's initializationOptions, as a Lua table.

@@ -29,6 +29,8 @@ writeFileSync(
     "nib.path": nib,
     "nib.model": model,
     "nib.completion.deadlineMs": 600000,
+    // The whole suggestion at once: the ghost text read below is the one Tab accepts.
+    "nib.completion.partialAfterMs": 0,
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": false,
     "editor.inlineSuggest.enabled": true,

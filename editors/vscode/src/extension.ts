@@ -41,6 +41,7 @@ function nibOptions(): Record<string, unknown> {
     model: set<string>("model"),
     context: set<string>("completion.context"),
     deadlineMs: set<number>("completion.deadlineMs"),
+    partialAfterMs: set<number>("completion.partialAfterMs"),
     reviewOnSave: set<boolean>("review.onSave"),
     minSeverity: set<string>("review.minSeverity"),
   });

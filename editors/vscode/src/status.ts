@@ -71,6 +71,7 @@ export function initializationOptions(settings: {
   model?: string;
   context?: string;
   deadlineMs?: number;
+  partialAfterMs?: number;
   reviewOnSave?: boolean;
   minSeverity?: string;
 }): Record<string, unknown> {
@@ -85,7 +86,11 @@ export function initializationOptions(settings: {
   if (settings.model) {
     options.model = settings.model;
   }
-  section("completion", { context: settings.context, deadline_ms: settings.deadlineMs });
+  section("completion", {
+    context: settings.context,
+    deadline_ms: settings.deadlineMs,
+    partial_after_ms: settings.partialAfterMs,
+  });
   section("review", { on_save: settings.reviewOnSave, min_severity: settings.minSeverity });
   return options;
 }

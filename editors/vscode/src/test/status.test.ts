@@ -28,9 +28,10 @@ test("the full status names the model, documents, reuse and the last completion"
 });
 
 test("only the settings the user set become nib's initializationOptions", () => {
-  assert.deepEqual(initializationOptions({ model: "/m.gguf", context: "window", deadlineMs: 500, reviewOnSave: false }), {
+  const settings = { model: "/m.gguf", context: "window", deadlineMs: 500, partialAfterMs: 0, reviewOnSave: false };
+  assert.deepEqual(initializationOptions(settings), {
     model: "/m.gguf",
-    completion: { context: "window", deadline_ms: 500 },
+    completion: { context: "window", deadline_ms: 500, partial_after_ms: 0 },
     review: { on_save: false },
   });
   // Nothing set: nib's config file decides everything.
