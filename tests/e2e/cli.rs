@@ -17,7 +17,7 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn complete_prints_a_suggestion_and_its_figures() {
     let model = model_path();
-    let out = run(&["complete", "../tests/fixtures/sample.py:24:16", "--json", "--model", model.to_str().unwrap()]);
+    let out = run(&["complete", "../../tests/fixtures/sample.py:24:16", "--json", "--model", model.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert!(!json["text"].as_str().unwrap().trim().is_empty(), "{json}");
@@ -42,10 +42,10 @@ fn complete_refuses_invalid_utf8_with_a_clear_error() {
 
 #[test]
 fn complete_reports_bad_locations_and_missing_models() {
-    let out = run(&["complete", "../tests/fixtures/sample.py:999:1"]);
+    let out = run(&["complete", "../../tests/fixtures/sample.py:999:1"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
-    let out = run(&["complete", "../tests/fixtures/sample.py:24:16", "--model", "/nonexistent/m.gguf"]);
+    let out = run(&["complete", "../../tests/fixtures/sample.py:24:16", "--model", "/nonexistent/m.gguf"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("/nonexistent/m.gguf") && err.contains("--model") && err.contains("Fix"), "{err}");
@@ -69,7 +69,7 @@ fn a_template_the_model_cannot_fill_is_reported() {
     let model = model_path();
     let out = nib()
         .env("NIB_CONFIG", &config)
-        .args(["complete", "../tests/fixtures/sample.py:24:16", "--model", model.to_str().unwrap()])
+        .args(["complete", "../../tests/fixtures/sample.py:24:16", "--model", model.to_str().unwrap()])
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&config);
@@ -104,7 +104,7 @@ fn the_prompt_carries_definitions_from_other_files() {
 fn eval_scores_seeded_positions_per_language_and_mode() {
     let json = std::env::temp_dir().join(format!("nib-eval-{}.json", std::process::id()));
     let model = model_path();
-    let args = ["eval", "../tests/eval/corpus/python", "--samples", "1", "--context", "prefix,full", "--seed", "5"];
+    let args = ["eval", "../../tests/eval/corpus/python", "--samples", "1", "--context", "prefix,full", "--seed", "5"];
     let out = run(&[&args[..], &["--json", json.to_str().unwrap(), "--model", model.to_str().unwrap()]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout);

@@ -17,7 +17,7 @@ fn the_eglot_snippet_completes_and_shows_review_findings() {
     // eglot finds the project by its version control root.
     assert!(Command::new("git").args(["init", "-q"]).current_dir(&work).status().unwrap().success());
     seed_review(&home, BUGGY, &off_by_one());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/editors/eglot.el");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/editors/eglot.el");
     let out = Command::new("emacs")
         .args(["--batch", "-l"])
         .arg(&script)

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use nib::bench::lsp_client::inline_params;
+use nib_bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
 use crate::support::{fim_model_path, model_path, ready, shut_down, stdlib_file};

@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use nib::bench::SplitMix;
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib_bench::SplitMix;
+use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
 use crate::support::{init_with, model_path, serve, shut_down};
@@ -20,7 +20,7 @@ use crate::support::{init_with, model_path, serve, shut_down};
 /// Generated cases per CI run: about 5 s on two busy cores.
 const N_GENERATED: usize = 2000;
 const SEED: u64 = 0x6a73_6f6e_7270_6331;
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fuzz/jsonrpc");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fuzz/jsonrpc");
 /// How long requests in flight (completions) may take to be answered once everything is sent.
 const SETTLE: Duration = Duration::from_secs(60);
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use nib::bench::lsp_client::inline_params;
+use nib_bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
 use crate::support::{fresh_home, init_with, model_path, ready, serve_at, shut_down, stdlib_file};
@@ -59,7 +59,7 @@ fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
     client.call("textDocument/inlineCompletion", explicit).unwrap();
     let before = client.rss_bytes().unwrap();
 
-    let bundle = nib::bench::soak::minified_bundle(0);
+    let bundle = nib_bench::soak::minified_bundle(0);
     let uri = "file:///work/dist/app.js";
     client.open(uri, "javascript", &bundle).unwrap();
     let middle = (bundle.len() / 2) as u32;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
 use crate::support::{init, init_with, model_path, serve, shut_down};

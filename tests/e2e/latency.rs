@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
 use crate::support::{fresh_home, init, init_with, model_path, serve_at, shut_down};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use nib::bench::lsp_client::{LspClient, inline_params};
+use nib_bench::lsp_client::{LspClient, inline_params};
 
 use crate::support::{init, model_path, serve, shut_down};
 

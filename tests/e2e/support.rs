@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nib::bench::lsp_client::LspClient;
+use nib_bench::lsp_client::LspClient;
 use serde_json::Value;
 
 /// The default model, which `.ci/setup` fetches.
 pub fn model_path() -> PathBuf {
-    let path = nib::config::default_model_path();
+    let path = nib_pipeline::config::default_model_path();
     assert!(path.exists(), "no model at {}: run `python3 models/fetch.py` first", path.display());
     path
 }
@@ -95,9 +95,9 @@ pub fn off_by_one() -> Value {
 /// Leaves `findings` in the review cache under `home` as a past review of `unit` (Python) would have:
 /// the real binary or server then locates, filters and reports them.
 pub fn seed_review(home: &Path, unit: &str, findings: &Value) {
-    let model_id = nib::engine::model_id(&model_path()).expect("the model's id");
-    let version = nib::review::prompt::ReviewPrompt::builtin().version;
-    let key = nib::review::cache::ReviewCache::key(&model_id, &version, "python", unit);
+    let model_id = nib_engine::model_id(&model_path()).expect("the model's id");
+    let version = nib_pipeline::review::prompt::ReviewPrompt::builtin().version;
+    let key = nib_pipeline::review::cache::ReviewCache::key(&model_id, &version, "python", unit);
     let dir = home.join("review-cache");
     std::fs::create_dir_all(&dir).expect("create the review cache");
     std::fs::write(dir.join(format!("{key}.json")), findings.to_string()).expect("seed the review cache");
@@ -106,7 +106,7 @@ pub fn seed_review(home: &Path, unit: &str, findings: &Value) {
 /// The default model's copy that declares FIM token ids (`models/fim_copy.py`), for the FIM templates:
 /// its text is meaningless, its prompts, token counts and latencies are real.
 pub fn fim_model_path() -> PathBuf {
-    let model = nib::config::default_model_path();
+    let model = nib_pipeline::config::default_model_path();
     let stem = model.file_stem().expect("the default model has a file name").to_string_lossy();
     let path = model.with_file_name(format!("{stem}-fim.gguf"));
     assert!(

@@ -9,8 +9,9 @@ use std::process::Command;
 use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review};
 
 fn node_bin() -> PathBuf {
-    let bin =
-        std::env::var_os("NIB_NODE_BIN").map(PathBuf::from).unwrap_or_else(|| nib::config::nib_home().join("node/bin"));
+    let bin = std::env::var_os("NIB_NODE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| nib_pipeline::config::nib_home().join("node/bin"));
     assert!(bin.join("npm").exists(), "no Node at {}: run .ci/setup", bin.display());
     bin
 }
@@ -31,7 +32,7 @@ fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)]) -> Stri
 
 #[test]
 fn ghost_text_and_review_diagnostics_in_code_server() {
-    let extension = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/vscode");
+    let extension = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/vscode");
     assert!(extension.join("e2e/node_modules/code-server").exists(), "no code-server: run .ci/setup");
     run(&extension, "npm", &["run", "--silent", "build"], &[]);
     run(&extension, "npm", &["run", "--silent", "package"], &[]);

@@ -1,0 +1,475 @@
+//! `nib bench replay`: plays an edit trace through the real LSP path (a `nib
+//! serve` process over stdio) and, optionally, the same requests against a
+//! llama.cpp `llama-server`, and reports both per event kind.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ropey::Rope;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::lsp_client::{ClientError, LspClient, inline_params};
+use super::trace::{Action, Event, EventKind, Position, Replay};
+use super::{llama_server, quantile};
+use nib_pipeline::completion::postprocess::Mode;
+use nib_pipeline::completion::syntax_check;
+use nib_pipeline::config::CompletionConfig;
+use nib_prompt::{self as prompt, Budget, Template, Tokenizer};
+use nib_text::documents::{Column, position};
+
+/// One measured request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub kind: EventKind,
+    /// Request sent to first text seen by the client (to the response, when it is empty).
+    pub ttft_ms: f64,
+    /// Request sent to response received: what an editor waits before it can show anything.
+    pub e2e_ms: f64,
+    /// Prompt and evaluated tokens of this request; `None` when nib has no figures for it (see `cache`).
+    pub n_prompt_tokens: Option<usize>,
+    pub n_evaluated_tokens: Option<usize>,
+    /// Which cache answered (nib only): the engine's `last.cache`, `deadline` (answered at the deadline, its job
+    /// still running), or `none` (the answer came without a completion that reached `last`).
+    pub cache: Option<String>,
+    /// Files in the symbol index after the answer, still growing while a workspace is indexed (nib only).
+    pub n_indexed_files: Option<u64>,
+    pub empty: bool,
+    /// For an empty automatic answer from nib: request sent to the `nib/suggestionReady` for its position, when one
+    /// came before the next request.
+    pub ready_ms: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Server(#[from] llama_server::HttpError),
+    #[error("{0}")]
+    Trace(String),
+}
+
+/// How to start `nib serve` for a replay.
+#[derive(Debug, Clone)]
+pub struct NibServe {
+    pub binary: PathBuf,
+    pub model: PathBuf,
+    /// Sent as `initializationOptions`.
+    pub options: Value,
+    /// The workspace root, indexed while the trace plays.
+    pub workspace: Option<PathBuf>,
+}
+
+/// The text of every file as the replay goes, to build the peer's prompts.
+struct Files {
+    ropes: BTreeMap<String, Rope>,
+}
+
+impl Files {
+    fn new(replay: &Replay) -> Files {
+        Files { ropes: replay.files.iter().map(|(name, text)| (name.clone(), Rope::from_str(text))).collect() }
+    }
+
+    fn rope(&self, file: &str) -> Result<&Rope, ReplayError> {
+        self.ropes.get(file).ok_or_else(|| ReplayError::Trace(format!("no file {file}")))
+    }
+
+    fn offset(&self, file: &str, at: Position) -> Result<usize, ReplayError> {
+        let pos = position::Position { line: at.line, column: Column::Utf16(at.col) };
+        position::to_char_offset(self.rope(file)?, pos).map_err(|e| ReplayError::Trace(format!("{file}: {e}")))
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<(), ReplayError> {
+        if let Some((at, text)) = &event.insert {
+            let offset = self.offset(&event.file, *at)?;
+            if let Some(rope) = self.ropes.get_mut(&event.file) {
+                rope.insert(offset, text);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn uri(file: &str) -> String {
+    format!("file:///replay/{file}")
+}
+
+fn language_id(file: &str) -> &'static str {
+    match file.rsplit('.').next() {
+        Some("py") => "python",
+        Some("rs") => "rust",
+        Some("js") => "javascript",
+        Some("ts") => "typescript",
+        _ => "plaintext",
+    }
+}
+
+/// When the next action may start: a keystroke waits out the rest of its interval, as a person typing would.
+fn pace_until(replay: &Replay, event: &Event, started: Instant) -> Instant {
+    match event.kind {
+        EventKind::Type | EventKind::TypeCold => started + Duration::from_millis(replay.keystroke_ms),
+        _ => started,
+    }
+}
+
+/// `{textDocument, position}`, the params of `nib/cursorRest` and `nib/suggestionReady`.
+fn position_params(uri: &str, version: i32, at: Position) -> Value {
+    json!({"textDocument": {"uri": uri, "version": version}, "position": {"line": at.line, "character": at.col}})
+}
+
+/// A request answered empty, watching for the `nib/suggestionReady` that says its suggestion is there.
+struct Pending {
+    sample: usize,
+    /// What the notification carries: the document and position of the request.
+    params: Value,
+    sent: Instant,
+}
+
+/// A `nib serve` process being replayed to, and what it answered so far.
+struct NibSession {
+    client: LspClient,
+    /// File -> the document version last sent.
+    versions: BTreeMap<String, i32>,
+    samples: Vec<Sample>,
+    pending: Option<Pending>,
+}
+
+impl NibSession {
+    /// Opens `file` on first use; returns its current version.
+    fn open(&mut self, replay: &Replay, file: &str) -> Result<i32, ReplayError> {
+        if let Some(version) = self.versions.get(file) {
+            return Ok(*version);
+        }
+        let text = replay.files.get(file).ok_or_else(|| ReplayError::Trace(format!("no file {file}")))?;
+        self.client.open(&uri(file), language_id(file), text)?;
+        self.versions.insert(file.to_owned(), 1);
+        Ok(1)
+    }
+
+    /// The cursor rests: `nib/cursorRest`, then a pause of `ms`.
+    fn rest(&mut self, replay: &Replay, file: &str, cursor: Position, ms: u64) -> Result<(), ReplayError> {
+        let version = self.open(replay, file)?;
+        self.client.notify("nib/cursorRest", position_params(&uri(file), version, cursor))?;
+        self.pause_until(Instant::now() + Duration::from_millis(ms))
+    }
+
+    /// The event's edit, then its request, measured; waits out a keystroke's interval after it.
+    fn request(&mut self, replay: &Replay, event: &Event, token: &str) -> Result<(), ReplayError> {
+        let mut version = self.open(replay, &event.file)?;
+        // A notification that comes after the next request no longer helps the one before.
+        self.pending = None;
+        self.client.drain();
+        let started = Instant::now();
+        let uri = uri(&event.file);
+        if let Some((at, text)) = &event.insert {
+            version += 1;
+            self.versions.insert(event.file.clone(), version);
+            self.client.insert(&uri, version, at.line, at.col, text)?;
+        }
+        let mut params = inline_params(&uri, event.cursor.line, event.cursor.col);
+        if event.kind.is_explicit() {
+            params["context"]["triggerKind"] = json!(1);
+        }
+        params["partialResultToken"] = json!(token);
+        let before = self.client.status()?;
+        let sent = Instant::now();
+        let id = self.client.request("textDocument/inlineCompletion", params)?;
+        let is_response = |m: &Value| m["id"] == id && m.get("method").is_none();
+        let (first_at, first) =
+            self.client.wait_timed("the first text", |m| is_response(m) || m["params"]["token"] == token)?;
+        let (done_at, response) = if is_response(&first) {
+            (first_at, first)
+        } else {
+            self.client.wait_timed("the response", is_response)?
+        };
+        let empty = response["result"]["items"].as_array().is_none_or(Vec::is_empty);
+        let status = self.client.status()?;
+        let (engine, engine_before) = (&status["engine"], &before["engine"]);
+        // An answer at the deadline has no figures yet: its job is still running. An answer that left `last` as it
+        // was (empty at once, say) has none either: `last` belongs to an earlier request.
+        let at_deadline = engine["n_deadline_answers"] != engine_before["n_deadline_answers"];
+        let fresh = !at_deadline && engine["last"] != engine_before["last"];
+        let count = |key: &str| engine["last"][key].as_u64().filter(|_| fresh).map(|n| n as usize);
+        let cache = match (at_deadline, fresh) {
+            (true, _) => "deadline",
+            (false, true) => engine["last"]["cache"].as_str().unwrap_or("unknown"),
+            (false, false) => "none",
+        };
+        if empty && !event.kind.is_explicit() {
+            let params = position_params(&uri, version, event.cursor);
+            self.pending = Some(Pending { sample: self.samples.len(), params, sent });
+        }
+        self.samples.push(Sample {
+            kind: event.kind,
+            ttft_ms: ms(first_at - sent),
+            e2e_ms: ms(done_at - sent),
+            n_prompt_tokens: count("n_prompt_tokens"),
+            n_evaluated_tokens: count("n_evaluated_tokens"),
+            cache: Some(cache.to_owned()),
+            empty,
+            ready_ms: None,
+            n_indexed_files: status["n_indexed_files"].as_u64(),
+        });
+        self.pause_until(pace_until(replay, event, started))
+    }
+
+    /// Waits until `until`, noting when the pending empty answer's `nib/suggestionReady` arrives.
+    fn pause_until(&mut self, until: Instant) -> Result<(), ReplayError> {
+        if let Some(pending) = &self.pending {
+            // By document and position; the version only where the notification carries one.
+            let is_ready = |m: &Value| {
+                let (params, version) = (&m["params"], &m["params"]["textDocument"]["version"]);
+                m["method"] == "nib/suggestionReady"
+                    && params["textDocument"]["uri"] == pending.params["textDocument"]["uri"]
+                    && params["position"] == pending.params["position"]
+                    && (version.is_null() || *version == pending.params["textDocument"]["version"])
+            };
+            if let Some((at, _)) = self.client.wait_until(until, "nib/suggestionReady", is_ready)? {
+                if let Some(sample) = self.samples.get_mut(pending.sample) {
+                    sample.ready_ms = Some(ms(at - pending.sent));
+                }
+                self.pending = None;
+            }
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+        Ok(())
+    }
+}
+
+/// Replays through `nib serve`.
+pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, ReplayError> {
+    // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures.
+    let home = std::env::temp_dir().join(format!("nib-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let mut command = Command::new(&serve.binary);
+    command.arg("serve").arg("--model").arg(&serve.model).env("NIB_HOME", &home);
+    let mut session = NibSession {
+        client: LspClient::spawn(command)?,
+        versions: BTreeMap::new(),
+        samples: Vec::new(),
+        pending: None,
+    };
+    let root_uri = serve.workspace.as_ref().map(|dir| format!("file://{}", dir.display()));
+    session.client.initialize_in(root_uri.as_deref(), json!({}), serve.options.clone())?;
+    for (i, action) in replay.actions.iter().enumerate() {
+        match action {
+            Action::Rest { file, cursor, ms } => session.rest(replay, file, *cursor, *ms)?,
+            Action::Request(event) => session.request(replay, event, &format!("replay-{i}"))?,
+        }
+    }
+    let (status, stderr) = session.client.shutdown()?;
+    let _ = std::fs::remove_dir_all(&home);
+    if !status.success() {
+        return Err(ReplayError::Trace(format!("nib exited with {status}: {stderr}")));
+    }
+    Ok(session.samples)
+}
+
+/// Replays the same requests against llama-server's `/completion`, with the prefix window nib itself would send
+/// (the default model has no FIM tokens). A rest is a pause: llama-server has nothing to warm ahead with.
+pub fn replay_server(
+    replay: &Replay,
+    url: &str,
+    tokenizer: &dyn Tokenizer,
+    config: &CompletionConfig,
+) -> Result<Vec<Sample>, ReplayError> {
+    let mut files = Files::new(replay);
+    let template = Template::prefix_only();
+    let budget = Budget {
+        n_tokens: config.n_prompt_tokens as usize,
+        suffix_percent: config.suffix_percent as usize,
+        n_suffix_max: usize::MAX,
+        n_context_tokens: 0,
+    };
+    let mut samples = Vec::new();
+    for action in &replay.actions {
+        let event = match action {
+            Action::Request(event) => event,
+            Action::Rest { ms, .. } => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                continue;
+            }
+        };
+        let started = Instant::now();
+        files.apply(event)?;
+        let rope = files.rope(&event.file)?;
+        let cursor = files.offset(&event.file, event.cursor)?;
+        let prompt =
+            prompt::build(tokenizer, &template, rope, cursor, budget).map_err(|e| ReplayError::Trace(e.to_string()))?;
+        let line_start = rope.line_to_char(rope.char_to_line(cursor));
+        let opens_block = syntax_check::opens_block(rope, None, cursor);
+        let mode = Mode::detect(&rope.slice(line_start..cursor).to_string(), config.max_lines as usize, opens_block);
+        let body = json!({
+            "prompt": rope.slice(prompt.prefix_start..cursor).to_string(),
+            "n_predict": config.max_tokens,
+            "stop": mode.stop_sequences(),
+            "cache_prompt": true,
+            "stream": true,
+            "temperature": 0.0,
+            "top_k": 1,
+        });
+        let streamed = llama_server::complete(url, &body)?;
+        samples.push(Sample {
+            kind: event.kind,
+            ttft_ms: streamed.ttft_ms,
+            // The whole streamed response: what an editor waits for before it shows the suggestion.
+            e2e_ms: streamed.total_ms,
+            n_prompt_tokens: Some(prompt.tokens.len()),
+            n_evaluated_tokens: streamed.n_evaluated,
+            cache: None,
+            empty: streamed.content.trim().is_empty(),
+            ready_ms: None,
+            n_indexed_files: None,
+        });
+        std::thread::sleep(pace_until(replay, event, started).saturating_duration_since(Instant::now()));
+    }
+    Ok(samples)
+}
+
+/// The median and 95th percentile of some figure.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+}
+
+impl Percentiles {
+    /// `None` for no values: no figure is better than a made-up zero.
+    fn of(values: &[f64]) -> Option<Percentiles> {
+        (!values.is_empty()).then(|| Percentiles { p50: quantile(values, 0.5), p95: quantile(values, 0.95) })
+    }
+}
+
+/// Figures for one event kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub kind: EventKind,
+    pub n: usize,
+    /// Answers without a suggestion. Latencies are over the others: an empty answer is not a fast one.
+    pub n_empty: usize,
+    /// Request sent to response received, over answers with a suggestion.
+    pub e2e_ms: Option<Percentiles>,
+    /// Request sent to first text, over answers with a suggestion.
+    pub ttft_ms: Option<Percentiles>,
+    /// Prompt tokens evaluated per request, over requests with figures.
+    pub n_evaluated_tokens: Option<Percentiles>,
+    /// Empty automatic answers, and how many of them got `nib/suggestionReady` before the next request.
+    pub n_empty_automatic: usize,
+    pub n_ready: usize,
+    /// Request sent to `nib/suggestionReady`, over those that got one.
+    pub ready_ms: Option<Percentiles>,
+    /// Share of requests answered by each cache.
+    pub cache_hits: BTreeMap<String, f64>,
+}
+
+/// Groups samples by event kind.
+pub fn summarize(samples: &[Sample]) -> Vec<Row> {
+    let mut kinds: Vec<EventKind> = samples.iter().map(|s| s.kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<&Sample> = samples.iter().filter(|s| s.kind == kind).collect();
+            let answered: Vec<&&Sample> = of_kind.iter().filter(|s| !s.empty).collect();
+            let e2e: Vec<f64> = answered.iter().map(|s| s.e2e_ms).collect();
+            let ttft: Vec<f64> = answered.iter().map(|s| s.ttft_ms).collect();
+            let evaluated: Vec<f64> = of_kind.iter().filter_map(|s| s.n_evaluated_tokens).map(|n| n as f64).collect();
+            let ready: Vec<f64> = of_kind.iter().filter_map(|s| s.ready_ms).collect();
+            let mut cache_hits = BTreeMap::new();
+            for sample in &of_kind {
+                if let Some(cache) = &sample.cache {
+                    *cache_hits.entry(cache.clone()).or_insert(0.0) += 1.0 / of_kind.len() as f64;
+                }
+            }
+            Row {
+                kind,
+                n: of_kind.len(),
+                n_empty: of_kind.len() - answered.len(),
+                e2e_ms: Percentiles::of(&e2e),
+                ttft_ms: Percentiles::of(&ttft),
+                n_evaluated_tokens: Percentiles::of(&evaluated),
+                n_empty_automatic: if kind.is_explicit() { 0 } else { of_kind.len() - answered.len() },
+                n_ready: ready.len(),
+                ready_ms: Percentiles::of(&ready),
+                cache_hits,
+            }
+        })
+        .collect()
+}
+
+/// A figure for the table, `-` when there is none.
+fn cell(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+/// The side-by-side table, as text; the ratios are nib / llama-server, end to end.
+pub fn render(name: &str, nib: &[Row], server: Option<&[Row]>) -> String {
+    let mut out = format!("trace {name}\n");
+    out.push_str(&format!(
+        "{:<16} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
+        "event",
+        "n",
+        "empty",
+        "e2e p50",
+        "e2e p95",
+        "ttft p50",
+        "ttft p95",
+        "eval",
+        "ev95",
+        "ready",
+        "ready ms",
+        "nib caches"
+    ));
+    if server.is_some() {
+        out.push_str(&format!(
+            " {:>8} {:>8} {:>8} {:>5} {:>5} {:>6} {:>6}",
+            "srv e2e", "srv e95", "srv ttft", "eval", "empty", "p50 x", "p95 x"
+        ));
+    }
+    out.push('\n');
+    for row in nib {
+        let caches: Vec<String> = row.cache_hits.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect();
+        let ready = match row.n_empty_automatic {
+            0 => "-".to_owned(),
+            n => format!("{}/{n}", row.n_ready),
+        };
+        out.push_str(&format!(
+            "{:<16} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
+            row.kind.label(),
+            row.n,
+            row.n_empty,
+            cell(row.e2e_ms.map(|p| p.p50), 1),
+            cell(row.e2e_ms.map(|p| p.p95), 1),
+            cell(row.ttft_ms.map(|p| p.p50), 1),
+            cell(row.ttft_ms.map(|p| p.p95), 1),
+            cell(row.n_evaluated_tokens.map(|p| p.p50), 0),
+            cell(row.n_evaluated_tokens.map(|p| p.p95), 0),
+            ready,
+            cell(row.ready_ms.map(|p| p.p50), 0),
+            caches.join(", ")
+        ));
+        if let Some(peer) = server.and_then(|rows| rows.iter().find(|r| r.kind == row.kind)) {
+            let ratio = |ours: Option<f64>, theirs: Option<f64>| ours.zip(theirs).map(|(a, b)| a / b.max(f64::EPSILON));
+            out.push_str(&format!(
+                " {:>8} {:>8} {:>8} {:>5} {:>5} {:>6} {:>6}",
+                cell(peer.e2e_ms.map(|p| p.p50), 1),
+                cell(peer.e2e_ms.map(|p| p.p95), 1),
+                cell(peer.ttft_ms.map(|p| p.p50), 1),
+                cell(peer.n_evaluated_tokens.map(|p| p.p50), 0),
+                peer.n_empty,
+                cell(ratio(row.e2e_ms.map(|p| p.p50), peer.e2e_ms.map(|p| p.p50)), 2),
+                cell(ratio(row.e2e_ms.map(|p| p.p95), peer.e2e_ms.map(|p| p.p95)), 2),
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,44 @@
+//! The engine's settings: the `[engine]` section of nib's configuration.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Context window in tokens: prompt plus generated text.
+    pub n_ctx: u32,
+    /// Largest number of tokens given to one `decode` call.
+    pub n_batch: u32,
+    /// CPU threads for evaluating prompts; 0 means one per core.
+    pub n_threads: u32,
+    /// CPU threads for generating, one token at a time; 0 means half the cores, at least one. Generation is
+    /// bound by memory, not arithmetic: on two cores a second thread gained 10 % when idle, and made every
+    /// token 4x slower whenever another process took a core (its threads wait on each other at each step).
+    pub n_threads_generate: u32,
+    /// Flash attention: off was measured faster for the small evaluations of typing, on CPU.
+    pub flash_attention: bool,
+    /// KV-cache sequences kept hot (about one per recently used file); each has `n_ctx` tokens.
+    pub n_seqs: u32,
+    /// Reuse the text after an edit by shifting its cache positions (where the model allows it).
+    pub kv_shift: bool,
+    /// Saved sequence states kept in memory, in MiB.
+    pub snapshot_memory_mib: u64,
+    /// Saved sequence states kept on disk under $NIB_HOME/snapshots, in MiB (0: none).
+    pub snapshot_disk_mib: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            n_ctx: 2048,
+            n_batch: 512,
+            n_threads: 0,
+            n_threads_generate: 0,
+            flash_attention: false,
+            n_seqs: 4,
+            kv_shift: true,
+            snapshot_memory_mib: 256,
+            snapshot_disk_mib: 1024,
+        }
+    }
+}

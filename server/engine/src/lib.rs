@@ -1,0 +1,331 @@
+//! The inference engine: one dedicated thread owns the llama.cpp backend, the
+//! model and the context. Jobs arrive over a channel; text streams back.
+//!
+//! Invariants: no llama.cpp call runs on a tokio thread except tokenizing
+//! (read-only, thread-safe); a job whose receiver is gone or whose token is
+//! cancelled stops at the next decode step; a panic inside a job fails that job
+//! only and resets the KV cache.
+
+mod config;
+mod kv;
+mod slots;
+mod snapshots;
+mod stats;
+mod tokenizer;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use nib_vocab::TokenId;
+
+pub use config::EngineConfig;
+pub use kv::{CachedTokens, ReusePlan, Shift};
+pub use snapshots::model_id;
+pub use stats::{CacheHit, CompletionStats, EngineCounters};
+pub use tokenizer::ModelTokenizer;
+
+/// Facts about the loaded model, for templates and `nib/status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    /// Identifies the file cheaply (size and a hash of its start): cache keys use it.
+    pub id: String,
+    pub name: String,
+    pub architecture: String,
+    pub n_bytes: u64,
+    pub n_ctx_train: u32,
+    pub has_fim_tokens: bool,
+}
+
+/// Where the model stands.
+#[derive(Debug, Clone)]
+pub enum ModelState {
+    Loading,
+    Ready { info: ModelInfo, tokenizer: Arc<ModelTokenizer> },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("no model: {0}")]
+    ModelUnavailable(String),
+    #[error("the prompt ({n_prompt} tokens) does not fit the context ({n_ctx} tokens)")]
+    PromptTooLong { n_prompt: usize, n_ctx: usize },
+    #[error("llama.cpp failed: {0}")]
+    Llama(String),
+    #[error("the job panicked: {0}")]
+    Panicked(String),
+    #[error("the output grammar is invalid: {0}")]
+    Grammar(String),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// A shared flag that stops a job. `cancel`: at its next decode step. `outdate`: its answer is no longer
+/// wanted but its prompt may be (text typed since usually extends it), so a job already evaluating its prompt
+/// finishes that (yielding to any waiting completion) and stops before generating; a queued job is dropped.
+/// `enough`: the caller has all the text it wants; the job stops generating and ends `Enough`, not `Cancelled`.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicU8>);
+
+const OUTDATED: u8 = 1;
+const ENOUGH: u8 = 2;
+const CANCELLED: u8 = 3;
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.fetch_max(CANCELLED, Ordering::Relaxed);
+    }
+
+    pub fn outdate(&self) {
+        self.0.fetch_max(OUTDATED, Ordering::Relaxed);
+    }
+
+    pub fn enough(&self) {
+        self.0.fetch_max(ENOUGH, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= CANCELLED
+    }
+
+    /// Outdated, cancelled or done: nobody waits for more of the answer.
+    pub fn is_outdated(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= OUTDATED
+    }
+
+    /// Stopped because the caller had enough text, and by nothing else.
+    pub fn is_enough(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == ENOUGH
+    }
+
+    pub fn same_as(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Completions a user waits for run first; a completion past its deadline (still wanted: someone will ask
+/// again) goes on at full speed but yields to them; idle work (prefetch, warm-ahead, review) yields too, in
+/// small steps so a completion never waits long behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Foreground = 0,
+    Late = 1,
+    Background = 2,
+}
+
+/// A job's priority, which its owner may change while it runs.
+#[derive(Debug, Clone)]
+pub struct PriorityHandle(Arc<AtomicU8>);
+
+impl PriorityHandle {
+    pub fn new(priority: Priority) -> PriorityHandle {
+        PriorityHandle(Arc::new(AtomicU8::new(priority as u8)))
+    }
+
+    pub fn get(&self) -> Priority {
+        match self.0.load(Ordering::Acquire) {
+            0 => Priority::Foreground,
+            1 => Priority::Late,
+            _ => Priority::Background,
+        }
+    }
+
+    pub fn set(&self, priority: Priority) {
+        self.0.store(priority as u8, Ordering::Release);
+    }
+}
+
+/// One generation job.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    pub prompt: Vec<TokenId>,
+    pub max_tokens: usize,
+    /// Generation ends when the text contains one of these; it is cut before it.
+    pub stop: Vec<String>,
+    pub cancel: CancelToken,
+    /// The document the prompt is for: its KV sequence and snapshot are kept together.
+    pub owner: Option<String>,
+    pub priority: PriorityHandle,
+    /// A GBNF grammar the output must follow (root rule `root`): structured answers whatever the prompt says.
+    pub grammar: Option<Arc<str>>,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndOfGeneration,
+    MaxTokens,
+    StopSequence,
+    /// Stopped by its caller, which had all the text it wanted: a complete answer.
+    Enough,
+    /// Superseded or cancelled: the text, if any, is for a document that is gone.
+    Cancelled,
+    /// The request's time budget ran out; generation went on in the background.
+    Deadline,
+    /// Answered from the completion cache.
+    Cached,
+    /// Answered at once, empty: the document's prompt is still being evaluated for an earlier request.
+    Evaluating,
+}
+
+/// What a job sends back, in order: `Started` once it reaches the model, any number of `Text`, then one
+/// `Done` or `Failed`.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// How many prompt tokens it must evaluate (those not found in the KV cache).
+    Started {
+        n_evaluate: usize,
+    },
+    Text(String),
+    Done {
+        reason: StopReason,
+        stats: CompletionStats,
+    },
+    Failed(EngineError),
+}
+
+struct Job {
+    request: GenerateRequest,
+    events: mpsc::UnboundedSender<Event>,
+    submitted: Instant,
+    /// Counted in `Shared::pending_foreground` when queued.
+    counted_foreground: bool,
+}
+
+impl Job {
+    fn priority(&self) -> Priority {
+        self.request.priority.get()
+    }
+}
+
+enum Msg {
+    Generate(Job),
+    /// Save every sequence to disk, then answer.
+    Persist(tokio::sync::oneshot::Sender<()>),
+    /// Fail what is queued, free llama.cpp's context and end the thread.
+    Stop,
+}
+
+/// What the handles and the worker share.
+#[derive(Default)]
+struct Shared {
+    counters: Mutex<EngineCounters>,
+    /// Foreground jobs queued: background work yields while there are any.
+    pending_foreground: AtomicUsize,
+}
+
+impl Shared {
+    fn bump(&self, f: impl FnOnce(&mut EngineCounters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
+}
+
+/// Loads only `model_path`'s vocabulary, for tools that build prompts without running the model.
+pub fn load_tokenizer(model_path: &std::path::Path) -> Result<ModelTokenizer, EngineError> {
+    worker::load_vocabulary(model_path).map(|model| ModelTokenizer::new(Arc::new(model)))
+}
+
+/// A handle to the engine thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    messages: std::sync::mpsc::Sender<Msg>,
+    state: watch::Receiver<ModelState>,
+    shared: Arc<Shared>,
+    /// Becomes true once the engine thread has ended.
+    stopped: watch::Receiver<bool>,
+}
+
+impl Engine {
+    /// Starts the engine thread, which loads `model_path` and then serves jobs. KV snapshots go on disk
+    /// under `snapshot_dir`.
+    pub fn start(config: EngineConfig, model_path: PathBuf, snapshot_dir: PathBuf) -> Engine {
+        let (messages, message_rx) = std::sync::mpsc::channel();
+        let (state_tx, state) = watch::channel(ModelState::Loading);
+        let shared = Arc::new(Shared::default());
+        let worker_shared = shared.clone();
+        let (stopped_tx, stopped) = watch::channel(false);
+        let spawned = std::thread::Builder::new().name("nib-engine".into()).spawn(move || {
+            worker::run(config, model_path, snapshot_dir, state_tx, message_rx, worker_shared, stopped_tx);
+        });
+        if let Err(err) = spawned {
+            tracing::error!("cannot start the engine thread: {err}");
+        }
+        Engine { messages, state, shared, stopped }
+    }
+
+    /// Stops the engine thread once its current job yields (cancel jobs first to make that soon) and waits,
+    /// at most `timeout`, until it has freed llama.cpp's context: a process must not exit while llama.cpp runs.
+    pub async fn stop(&self, timeout: Duration) {
+        let _ = self.messages.send(Msg::Stop);
+        let mut stopped = self.stopped.clone();
+        let _ = tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await;
+    }
+
+    /// Queues a job. The receiver yields its events; dropping it cancels the job.
+    pub fn generate(&self, request: GenerateRequest) -> mpsc::UnboundedReceiver<Event> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let counted_foreground = request.priority.get() == Priority::Foreground;
+        if counted_foreground {
+            self.shared.pending_foreground.fetch_add(1, Ordering::AcqRel);
+        }
+        let job = Job { request, events, submitted: Instant::now(), counted_foreground };
+        if let Err(std::sync::mpsc::SendError(Msg::Generate(job))) = self.messages.send(Msg::Generate(job)) {
+            if job.counted_foreground {
+                self.shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
+            }
+            let _ = job.events.send(Event::Failed(EngineError::Stopped));
+        }
+        rx
+    }
+
+    /// Saves the KV sequences to the disk tier, so the next start can restore them.
+    /// Waits at most `timeout`: an exit must not hang on a long job.
+    pub async fn persist(&self, timeout: Duration) {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        if self.messages.send(Msg::Persist(done)).is_ok() {
+            let _ = tokio::time::timeout(timeout, rx).await;
+        }
+    }
+
+    pub fn state(&self) -> ModelState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the model has loaded or failed to.
+    pub async fn ready(&self) -> ModelState {
+        let mut state = self.state.clone();
+        let settled = state.wait_for(|s| !matches!(s, ModelState::Loading)).await.map(|s| s.clone());
+        settled.unwrap_or_else(|_| ModelState::Failed("the engine thread has stopped".into()))
+    }
+
+    /// Records a completion answered without the model (from the completion cache).
+    pub fn record_cache_answer(&self, stats: &CompletionStats) {
+        self.shared.bump(|c| {
+            c.n_cache_answers += 1;
+            c.last = Some(stats.clone());
+        });
+    }
+
+    /// Records a completion answered at its deadline; its figures come when its job ends.
+    pub fn record_deadline_answer(&self) {
+        self.shared.bump(|c| c.n_deadline_answers += 1);
+    }
+
+    /// Records a completion answered at once while its document's prompt was still evaluating.
+    pub fn record_evaluating_answer(&self) {
+        self.shared.bump(|c| c.n_evaluating_answers += 1);
+    }
+
+    pub fn counters(&self) -> EngineCounters {
+        self.shared.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,654 @@
+//! The engine thread: loads the model, then schedules and runs jobs one at a
+//! time over a few KV-cache sequences (the hot tier, `slots.rs`), with saved
+//! sequence states behind them (the warm tier, `snapshots.rs`).
+
+use std::io::Read;
+use std::num::NonZeroU32;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use llama_cpp_2::LlamaStateSeqFlags;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::watch;
+
+use super::kv::ReusePlan;
+use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
+use super::snapshots::{DiskTier, MemoryTier, Snapshot};
+use super::stats::{CacheHit, CompletionStats};
+use super::tokenizer::ModelTokenizer;
+use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Shared, StopReason};
+use crate::config::EngineConfig;
+use nib_vocab::{Special, TokenId, Tokenizer};
+
+/// Prompt tokens a background job evaluates between checks for waiting completions.
+const BACKGROUND_STEP: usize = 8;
+/// The same for other jobs: an outdated evaluation must yield soon to the completion after it, and a
+/// cancelled one stop soon; bigger batches gain little prompt speed on a CPU.
+const FOREGROUND_STEP: usize = 64;
+
+/// How long saving every sequence before exit may wait for the disk.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A snapshot is restored only if it saves at least this many evaluations.
+const MIN_RESTORE_GAIN: usize = 32;
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            // llama.cpp logs through tracing (target "llama-cpp-2"), filtered like everything else.
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Llama(e.clone()))
+}
+
+pub(super) fn run(
+    config: EngineConfig,
+    model_path: PathBuf,
+    snapshot_dir: PathBuf,
+    state: watch::Sender<ModelState>,
+    messages: std::sync::mpsc::Receiver<Msg>,
+    shared: Arc<Shared>,
+    stopped: watch::Sender<bool>,
+) {
+    // Declared first, so dropped last: after the context and model are freed.
+    let _stopped = Stopped(stopped);
+    let loaded = load_model(&model_path).and_then(|model| Ok((backend()?, Arc::new(model))));
+    let (backend, model) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => return refuse_all(err, &state, &messages, &shared),
+    };
+    let mut worker = match Worker::new(backend, &model, &model_path, &snapshot_dir, &config, shared.clone()) {
+        Ok(worker) => worker,
+        Err(err) => return refuse_all(err, &state, &messages, &shared),
+    };
+    let tokenizer = Arc::new(ModelTokenizer::new(model.clone()));
+    let info = model_info(&model, tokenizer.as_ref(), &model_path);
+    tracing::info!(model = %info.name, path = %model_path.display(), fim = info.has_fim_tokens, "model loaded");
+    state.send_replace(ModelState::Ready { info, tokenizer });
+
+    let mut queue: Vec<Job> = Vec::new();
+    let mut stop = false;
+    loop {
+        if queue.is_empty() {
+            match messages.recv() {
+                Ok(msg) => stop |= worker.receive(msg, &mut queue),
+                Err(_) => break,
+            }
+        }
+        while let Ok(msg) = messages.try_recv() {
+            stop |= worker.receive(msg, &mut queue);
+        }
+        if stop {
+            for job in queue.drain(..) {
+                let _ = job.events.send(Event::Failed(EngineError::Stopped));
+            }
+            break;
+        }
+        if queue.is_empty() {
+            continue;
+        }
+        // Completions first, in arrival order; background work when nothing else waits.
+        let next = queue.iter().position(|j| j.priority() == Priority::Foreground).unwrap_or(0);
+        let job = queue.remove(next);
+        if job.counted_foreground {
+            shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
+        }
+        shared.bump(|c| c.n_jobs += 1);
+        if job.request.cancel.is_outdated() || job.events.is_closed() {
+            // Stale or superseded: it never reaches the model.
+            shared.bump(|c| c.n_dropped += 1);
+            let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
+            continue;
+        }
+        if let Err(err) = worker.admit(&job.request) {
+            // Refused before it touches the KV cache, which stays as it is.
+            shared.bump(|c| c.n_failed += 1);
+            let _ = job.events.send(Event::Failed(err));
+            continue;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
+        let event = match outcome {
+            Ok(Ok((reason, stats))) => {
+                let foreground = job.priority() == Priority::Foreground;
+                shared.bump(|c| {
+                    c.record(&stats, foreground);
+                    if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
+                });
+                Event::Done { reason, stats }
+            }
+            Ok(Err(err)) => {
+                worker.reset();
+                shared.bump(|c| c.n_failed += 1);
+                Event::Failed(err)
+            }
+            Err(panic) => {
+                worker.reset();
+                shared.bump(|c| c.n_failed += 1);
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!("engine job panicked: {message}");
+                Event::Failed(EngineError::Panicked(message))
+            }
+        };
+        let _ = job.events.send(event);
+    }
+}
+
+/// The model could not be loaded: say so, and answer every job with that error.
+fn refuse_all(
+    err: EngineError,
+    state: &watch::Sender<ModelState>,
+    messages: &std::sync::mpsc::Receiver<Msg>,
+    shared: &Shared,
+) {
+    let message = match &err {
+        EngineError::ModelUnavailable(message) => message.clone(),
+        other => other.to_string(),
+    };
+    tracing::error!("{message}");
+    state.send_replace(ModelState::Failed(message));
+    while let Ok(msg) = messages.recv() {
+        match msg {
+            Msg::Generate(job) => {
+                shared.bump(|c| {
+                    c.n_jobs += 1;
+                    c.n_failed += 1;
+                });
+                let _ = job.events.send(Event::Failed(err.clone()));
+            }
+            Msg::Persist(done) => {
+                let _ = done.send(());
+            }
+            Msg::Stop => return,
+        }
+    }
+}
+
+/// Tells `Engine::stop` that the engine thread has ended and freed llama.cpp's context.
+struct Stopped(watch::Sender<bool>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+fn load_model(path: &Path) -> Result<LlamaModel, EngineError> {
+    load_with(path, &LlamaModelParams::default())
+}
+
+pub(super) fn load_vocabulary(path: &Path) -> Result<LlamaModel, EngineError> {
+    load_with(path, &LlamaModelParams::default().with_vocab_only(true))
+}
+
+/// Checks the file before llama.cpp sees it, so the common mistakes get a clear message.
+fn load_with(path: &Path, params: &LlamaModelParams) -> Result<LlamaModel, EngineError> {
+    let unavailable = |why: String| EngineError::ModelUnavailable(why);
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| unavailable(format!("cannot read model file {}: {e}", path.display())))?;
+    if &magic != b"GGUF" {
+        return Err(unavailable(format!("{} is not a GGUF model file", path.display())));
+    }
+    let backend = backend()?;
+    LlamaModel::load_from_file(backend, path, params)
+        .map_err(|e| unavailable(format!("llama.cpp cannot load {}: {e} (is the file complete?)", path.display())))
+}
+
+fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path) -> ModelInfo {
+    let has = |s| tokenizer.special(s).is_some();
+    ModelInfo {
+        path: path.to_path_buf(),
+        id: super::snapshots::model_id(path).unwrap_or_default(),
+        name: model.meta_val_str("general.name").unwrap_or_else(|_| "unknown".into()),
+        architecture: model.meta_val_str("general.architecture").unwrap_or_else(|_| "unknown".into()),
+        n_bytes: model.size(),
+        n_ctx_train: model.n_ctx_train(),
+        has_fim_tokens: has(Special::FimPre) && has(Special::FimSuf) && has(Special::FimMid),
+    }
+}
+
+/// Sliding-window attention: old entries leave the cache, so positions cannot
+/// be shifted and a restored state can only be appended to.
+fn has_sliding_window(model: &LlamaModel) -> bool {
+    let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+    model.meta_val_str(&format!("{arch}.attention.sliding_window")).is_ok()
+}
+
+struct Worker<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    n_batch: usize,
+    /// Context per sequence.
+    n_ctx_seq: usize,
+    slots: Slots,
+    memory: MemoryTier,
+    disk: Option<DiskTier>,
+    can_shift: bool,
+    /// Restored states of sliding-window models cannot be truncated.
+    append_only_restore: bool,
+    shared: Arc<Shared>,
+    /// The last grammar's sampler, for the next job with the same grammar.
+    grammar: Option<(Arc<str>, LlamaSampler)>,
+}
+
+impl<'m> Worker<'m> {
+    fn new(
+        backend: &LlamaBackend,
+        model: &'m LlamaModel,
+        model_path: &Path,
+        snapshot_dir: &Path,
+        config: &EngineConfig,
+        shared: Arc<Shared>,
+    ) -> Result<Worker<'m>, EngineError> {
+        let n_cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+        let n_threads = match config.n_threads {
+            0 => n_cores,
+            n => n as i32,
+        };
+        let n_threads_generate = match config.n_threads_generate {
+            0 => (n_cores / 2).max(1),
+            n => n as i32,
+        };
+        let flash = if config.flash_attention {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+        } else {
+            llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+        };
+        let n_batch = config.n_batch.max(1);
+        let n_seqs = config.n_seqs.clamp(1, 64);
+        let n_ctx_seq = config.n_ctx.max(64);
+        let params = LlamaContextParams::default()
+            // One stream per sequence: attention only looks at its own sequence.
+            .with_n_ctx(NonZeroU32::new(n_ctx_seq * n_seqs))
+            .with_n_seq_max(n_seqs)
+            .with_kv_unified(false)
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch)
+            .with_n_threads(n_threads_generate)
+            .with_n_threads_batch(n_threads)
+            .with_flash_attention_policy(flash)
+            // Sliding-window models otherwise drop old entries that prefix reuse relies on.
+            .with_swa_full(true);
+        let ctx = model
+            .new_context(backend, params)
+            .map_err(|e| EngineError::Llama(format!("cannot create a context: {e}")))?;
+        let swa = has_sliding_window(model);
+        let disk = match super::snapshots::model_id(model_path) {
+            Ok(id) if config.snapshot_disk_mib > 0 => {
+                let dir = snapshot_dir.to_owned();
+                match std::fs::create_dir_all(&dir) {
+                    Ok(()) => Some(DiskTier::new(dir, id, n_ctx_seq, config.snapshot_disk_mib << 20)),
+                    Err(e) => {
+                        tracing::warn!("snapshots stay in memory: cannot create {}: {e}", dir.display());
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok(Worker {
+            model,
+            ctx,
+            batch: LlamaBatch::new(n_batch as usize, 1),
+            n_batch: n_batch as usize,
+            n_ctx_seq: n_ctx_seq as usize,
+            slots: Slots::new(n_seqs as usize),
+            memory: MemoryTier::new((config.snapshot_memory_mib as usize) << 20),
+            disk,
+            can_shift: config.kv_shift && !swa && !model.is_recurrent() && !model.is_hybrid(),
+            append_only_restore: swa,
+            shared,
+            grammar: None,
+        })
+    }
+
+    /// Takes a message; `true` when it asks the engine to stop.
+    fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) -> bool {
+        match msg {
+            Msg::Generate(job) => queue.push(job),
+            Msg::Persist(done) => {
+                self.persist_all(FLUSH_TIMEOUT);
+                let _ = done.send(());
+            }
+            Msg::Stop => return true,
+        }
+        false
+    }
+
+    /// A sampler that follows `gbnf`, then picks greedily. Compiling a grammar costs more than a short
+    /// answer: the last one is kept and reset (a review sends the same grammar for every unit).
+    fn grammar_sampler(&mut self, gbnf: &Arc<str>) -> Result<LlamaSampler, EngineError> {
+        if let Some((_, mut sampler)) = self.grammar.take().filter(|(kept, _)| kept == gbnf) {
+            sampler.reset();
+            return Ok(sampler);
+        }
+        let grammar =
+            LlamaSampler::grammar(self.model, gbnf, "root").map_err(|e| EngineError::Grammar(e.to_string()))?;
+        Ok(LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()]))
+    }
+
+    /// Forgets the whole cache: after a failure its contents are unknown.
+    fn reset(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.slots.clear();
+    }
+
+    /// Whether a job can run at all: a prompt that is empty or does not fit a sequence cannot.
+    fn admit(&self, request: &super::GenerateRequest) -> Result<(), EngineError> {
+        let n_prompt = request.prompt.len();
+        if n_prompt == 0 || n_prompt >= self.n_ctx_seq {
+            return Err(EngineError::PromptTooLong { n_prompt, n_ctx: self.n_ctx_seq });
+        }
+        Ok(())
+    }
+
+    /// Runs an admitted job (`admit`).
+    fn generate(&mut self, job: &Job) -> Result<(StopReason, CompletionStats), EngineError> {
+        let request = &job.request;
+        let started = Instant::now();
+        let ms = |t: Instant| t.duration_since(job.submitted).as_secs_f64() * 1000.0;
+        let prompt = &request.prompt;
+        let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
+        let shared = self.shared.clone();
+        let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
+        // Nobody waits for the answer; the prompt is still worth having in the cache.
+        let unwanted = || request.cancel.is_outdated() || job.events.is_closed();
+        // Only a completion a user waits for holds the engine against the next one.
+        let yields = || job.priority() != Priority::Foreground || unwanted();
+        let stop_evaluating = || request.cancel.is_cancelled() || (yields() && completion_waits());
+        let stop_generating = || unwanted() || (yields() && completion_waits());
+
+        let owner = request.owner.as_deref();
+        let choice = self.slots.choose(owner, prompt, self.can_shift);
+        let (index, seq) = (choice.index, choice.index as i32);
+        if let Some(evicted) = &choice.evicts {
+            self.snapshot(index, evicted);
+        }
+        let mut plan = choice.plan;
+        let mut cache = match (plan.shift, plan.n_keep) {
+            (Some(_), _) => CacheHit::Shift,
+            (None, 0) => CacheHit::Cold,
+            (None, _) => CacheHit::Hot,
+        };
+        if let Some(restored) = owner.and_then(|o| self.restore(index, o, prompt, plan.n_reused())) {
+            plan = restored;
+            cache = CacheHit::Snapshot;
+        }
+        self.slots.touch(index, owner);
+        let _ = job.events.send(Event::Started { n_evaluate: plan.n_evaluate });
+        let mut stats = CompletionStats {
+            cache,
+            n_prompt_tokens: prompt.len(),
+            n_reused_tokens: plan.n_reused(),
+            n_evaluated_tokens: plan.n_evaluate,
+            queue_ms: ms(started),
+            ..CompletionStats::default()
+        };
+
+        self.remove_and_shift(seq, &plan)?;
+        let ranges = self.slots.get_mut(index).cached.apply(&plan, prompt);
+        let last = ranges.last().map_or(0, |r| r.end);
+        // Prompts are evaluated in steps, so that waiting completions and cancellation are seen soon.
+        for range in ranges {
+            let mut start = range.start;
+            while start < range.end {
+                if stop_evaluating() {
+                    // Keep what was evaluated; forget the rest.
+                    self.slots.get_mut(index).cached.truncate(start);
+                    self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(start as u32), None).map_err(llama)?;
+                    stats.total_ms = ms(Instant::now());
+                    return Ok((StopReason::Cancelled, stats));
+                }
+                let step = if job.priority() == Priority::Background { BACKGROUND_STEP } else { FOREGROUND_STEP };
+                let end = (start + step.min(self.n_batch)).min(range.end);
+                self.decode(index, start, &prompt[start..end], end == last)?;
+                start = end;
+            }
+        }
+        if stop_generating() {
+            stats.total_ms = ms(Instant::now());
+            return Ok((StopReason::Cancelled, stats));
+        }
+
+        let mut sampler = match &request.grammar {
+            Some(gbnf) => self.grammar_sampler(gbnf)?,
+            None => LlamaSampler::greedy(),
+        };
+        let mut text = Utf8Stream::default();
+        let mut emitted = String::new();
+        let vocab = self.model.vocab();
+        let reason = loop {
+            let token = sampler.sample(&self.ctx, self.batch.n_tokens() - 1);
+            if stats.n_generated_tokens == 0 {
+                stats.ttft_ms = ms(Instant::now());
+            }
+            stats.n_generated_tokens += 1;
+            if vocab.is_eog(token) {
+                break StopReason::EndOfGeneration;
+            }
+            text.push(&vocab.token_to_piece(token, false, None));
+            let full = format!("{emitted}{}", text.pending());
+            if let Some(cut) = request.stop.iter().filter_map(|s| full.find(s.as_str())).min() {
+                if cut > emitted.len() {
+                    let _ = job.events.send(Event::Text(full[emitted.len()..cut].to_owned()));
+                }
+                break StopReason::StopSequence;
+            }
+            let fresh = text.take_complete();
+            if !fresh.is_empty() {
+                emitted.push_str(&fresh);
+                let _ = job.events.send(Event::Text(fresh));
+            }
+            if stats.n_generated_tokens >= max_tokens {
+                break StopReason::MaxTokens;
+            }
+            if stop_generating() {
+                break if request.cancel.is_enough() { StopReason::Enough } else { StopReason::Cancelled };
+            }
+            let at = self.slots.get(index).cached.len();
+            self.decode(index, at, &[token.0], true)?;
+        };
+        if let Some(gbnf) = &request.grammar {
+            self.grammar = Some((gbnf.clone(), sampler));
+        }
+        stats.total_ms = ms(Instant::now());
+        Ok((reason, stats))
+    }
+
+    /// Removes what `plan` does not keep from sequence `seq` and moves its shifted chunk.
+    fn remove_and_shift(&mut self, seq: i32, plan: &ReusePlan) -> Result<(), EngineError> {
+        let seq_u = Some(seq as u32);
+        match plan.shift {
+            None => {
+                self.ctx.clear_kv_cache_seq(seq_u, Some(plan.n_keep as u32), None).map_err(llama)?;
+            }
+            Some(shift) => {
+                let end = (shift.from + shift.len) as u32;
+                self.ctx.clear_kv_cache_seq(seq_u, Some(end), None).map_err(llama)?;
+                if shift.from > plan.n_keep {
+                    self.ctx
+                        .clear_kv_cache_seq(seq_u, Some(plan.n_keep as u32), Some(shift.from as u32))
+                        .map_err(llama)?;
+                }
+                let delta = shift.to as i32 - shift.from as i32;
+                if delta != 0 {
+                    self.ctx.kv_cache_seq_add(seq, Some(shift.from as u32), Some(end), delta).map_err(llama)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates `tokens` at positions `at..` of slot `index`'s sequence.
+    fn decode(&mut self, index: usize, at: usize, tokens: &[TokenId], logits: bool) -> Result<(), EngineError> {
+        self.batch.clear();
+        for (i, &token) in tokens.iter().enumerate() {
+            let is_last = logits && i + 1 == tokens.len();
+            self.batch.add(LlamaToken(token), (at + i) as i32, &[index as i32], is_last).map_err(llama)?;
+        }
+        self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Llama(format!("decode: {e}")))?;
+        self.slots.get_mut(index).cached.record(at, tokens);
+        Ok(())
+    }
+
+    /// Saves slot `index` as `owner`'s snapshot, in memory and on disk.
+    /// Keeps slot `index`'s sequence in the memory tier and queues it for the disk tier, whose writer
+    /// thread writes it from memory: a completion waiting for the slot never waits for the disk.
+    fn snapshot(&mut self, index: usize, owner: &str) {
+        let Some(snapshot) = self.capture(index) else { return };
+        if let Some(disk) = &self.disk {
+            disk.save(owner, snapshot.clone());
+        }
+        self.memory.insert(owner, snapshot);
+    }
+
+    /// Slot `index`'s tokens and state bytes.
+    fn capture(&self, index: usize) -> Option<Snapshot> {
+        let (seq, flags) = (index as i32, LlamaStateSeqFlags::empty());
+        let size = self.ctx.state_seq_get_size_ext(seq, flags);
+        let mut state = vec![0u8; size];
+        // SAFETY: `state` has the size llama.cpp just reported for this sequence.
+        let written = unsafe { self.ctx.state_seq_get_data_ext(state.as_mut_ptr(), seq, flags) };
+        if written != size {
+            tracing::warn!(size, written, "cannot capture a KV sequence");
+            return None;
+        }
+        Some(Snapshot { tokens: self.slots.get(index).cached.tokens().to_vec(), state: state.into() })
+    }
+
+    /// Loads state bytes (captured by `capture` for this model and context size) into slot `index`.
+    fn load_state(&mut self, index: usize, state: &[u8]) -> bool {
+        // SAFETY: the bytes come from `capture` with this model and context size, in memory or from a file
+        // whose size and checksum were checked; llama.cpp checks the layout again and fails rather than
+        // read past `state`.
+        unsafe { self.ctx.state_seq_set_data_ext(state, index as i32, LlamaStateSeqFlags::empty()) }
+    }
+
+    /// Saves every slot that holds a document to disk and waits for the writes, at most `timeout` (before exit).
+    fn persist_all(&mut self, timeout: std::time::Duration) {
+        for index in 0..self.slots.len() {
+            let slot = self.slots.get(index);
+            if let Some(owner) = slot.owner.clone().filter(|_| slot.cached.len() >= MIN_SNAPSHOT_TOKENS)
+                && let (Some(snapshot), Some(disk)) = (self.capture(index), &self.disk)
+            {
+                disk.save(&owner, snapshot);
+            }
+        }
+        if let Some(disk) = &self.disk {
+            disk.flush(timeout);
+        }
+    }
+
+    /// Restores `owner`'s snapshot into slot `index` when it beats reusing `n_reused` tokens.
+    fn restore(&mut self, index: usize, owner: &str, prompt: &[TokenId], n_reused: usize) -> Option<ReusePlan> {
+        let worth = |tokens: &[TokenId], this: &Self| {
+            let mut cached = super::kv::CachedTokens::default();
+            cached.extend(tokens);
+            let plan = cached.plan(prompt, this.can_shift);
+            let appends = plan.n_keep == tokens.len() && plan.shift.is_none();
+            let allowed = !this.append_only_restore || appends;
+            (allowed && plan.n_reused() >= n_reused + MIN_RESTORE_GAIN).then_some(plan)
+        };
+        if let Some(snapshot) = self.memory.take(owner) {
+            let Some(plan) = worth(&snapshot.tokens, self) else {
+                self.memory.insert(owner, snapshot);
+                return None;
+            };
+            // The slot holds it from now on; a later eviction snapshots it again.
+            let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+            let cached = &mut self.slots.get_mut(index).cached;
+            cached.clear();
+            if self.load_state(index, &snapshot.state) {
+                self.slots.get_mut(index).cached.extend(&snapshot.tokens);
+                return Some(plan);
+            }
+            let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        }
+        let (header, state) = self.disk.as_ref()?.load(owner).ok()?;
+        let plan = worth(&header.tokens, self)?;
+        let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        self.slots.get_mut(index).cached.clear();
+        if self.load_state(index, &state) {
+            self.slots.get_mut(index).cached.extend(&header.tokens);
+            return Some(plan);
+        }
+        if let Some(disk) = &self.disk {
+            tracing::warn!("removed a snapshot llama.cpp would not load: {}", disk.path(owner).display());
+            disk.remove(owner);
+        }
+        let _ = self.ctx.clear_kv_cache_seq(Some(index as u32), None, None);
+        None
+    }
+}
+
+fn llama(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Llama(e.to_string())
+}
+
+/// Joins token pieces into text without splitting a UTF-8 character.
+#[derive(Default)]
+struct Utf8Stream {
+    bytes: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, piece: &[u8]) {
+        self.bytes.extend_from_slice(piece);
+    }
+
+    /// The longest complete UTF-8 prefix; invalid bytes become U+FFFD.
+    fn take_complete(&mut self) -> String {
+        let n = match std::str::from_utf8(&self.bytes) {
+            Ok(_) => self.bytes.len(),
+            // An incomplete character at the end waits for the next piece.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.bytes.len(),
+        };
+        let out = String::from_utf8_lossy(&self.bytes[..n]).into_owned();
+        self.bytes.drain(..n);
+        out
+    }
+
+    /// All text so far, without consuming it.
+    fn pending(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Utf8Stream;
+
+    #[test]
+    fn utf8_stream_waits_for_the_rest_of_a_character() {
+        let mut s = Utf8Stream::default();
+        let bytes = "é".as_bytes();
+        s.push(b"a");
+        s.push(&bytes[..1]);
+        assert_eq!(s.take_complete(), "a");
+        s.push(&bytes[1..]);
+        assert_eq!(s.take_complete(), "é");
+        s.push(&[0xff, b'b']);
+        assert_eq!(s.take_complete(), "\u{fffd}b");
+    }
+}

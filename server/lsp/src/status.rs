@@ -1,0 +1,126 @@
+//! nib's own requests: `nib/status` and `nib/document` (see docs/lsp-extensions.md).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::Uri;
+
+use super::NibServer;
+use nib_engine::{EngineCounters, ModelInfo, ModelState};
+use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
+
+/// Field names are snake_case, like `nib complete --json`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    version: &'static str,
+    model: ModelStatus,
+    position_encoding: String,
+    n_open_documents: usize,
+    /// Files in the symbol index: open documents and workspace files.
+    n_indexed_files: usize,
+    /// Totals since start, and the last completion's figures.
+    engine: EngineCounters,
+    /// The settings in effect (the model is `model.path`).
+    settings: Settings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    engine: EngineConfig,
+    completion: CompletionConfig,
+    review: ReviewConfig,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelStatus {
+    path: PathBuf,
+    /// Which setting chose the path.
+    source: &'static str,
+    /// `loading`, `ready` or `failed`.
+    state: &'static str,
+    /// What is wrong and how to fix it, when `failed`.
+    error: Option<String>,
+    info: Option<ModelInfo>,
+}
+
+/// The params of a request that takes none: clients say so with none (the transport makes that `null`),
+/// `null`, `{}` or `[]`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct NoParams;
+
+impl TryFrom<serde_json::Value> for NoParams {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> std::result::Result<NoParams, String> {
+        let empty = match &value {
+            serde_json::Value::Null => true,
+            serde_json::Value::Object(object) => object.is_empty(),
+            serde_json::Value::Array(array) => array.is_empty(),
+            _ => false,
+        };
+        if empty { Ok(NoParams) } else { Err(format!("this request takes no params, got {value}")) }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DocumentParams {
+    uri: Uri,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentText {
+    version: i32,
+    language_id: String,
+    /// The grammar the document is parsed with; none for a language nib cannot parse, or generated code.
+    syntax: Option<&'static str>,
+    /// Minified or generated: opaque text to nib.
+    generated: bool,
+    text: String,
+}
+
+impl NibServer {
+    pub(super) async fn status(&self, _: NoParams) -> Result<Status> {
+        let session = self.session()?;
+        let (state, error, info) = match session.completer.engine().state() {
+            ModelState::Loading => ("loading", None, None),
+            ModelState::Ready { info, .. } => ("ready", None, Some(info)),
+            ModelState::Failed(error) => ("failed", Some(session.model.problem(&error)), None),
+        };
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            model: ModelStatus {
+                path: session.model.path.clone(),
+                source: session.model.source.describe(),
+                state,
+                error,
+                info,
+            },
+            position_encoding: super::convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
+            n_open_documents: session.documents.len(),
+            n_indexed_files: session.completer.workspace().n_indexed_files(),
+            engine: session.completer.engine().counters(),
+            settings: Settings {
+                engine: session.engine_config.clone(),
+                completion: (*session.completer.config()).clone(),
+                review: session.reviews.config(),
+            },
+        })
+    }
+
+    /// The server's copy of a document, so clients and tests can check that sync kept up.
+    pub(super) async fn document(&self, params: DocumentParams) -> Result<DocumentText> {
+        let session = self.session()?;
+        // As it is when asked: edits that follow must not show (a parse is not waited for).
+        let doc = session.documents.snapshot(params.uri.as_str()).map_err(|e| Error::invalid_params(e.to_string()))?;
+        Ok(DocumentText {
+            version: doc.version,
+            language_id: doc.language_id.to_string(),
+            syntax: doc.parseable().map(|language| language.name()),
+            generated: doc.generated,
+            text: doc.rope.to_string(),
+        })
+    }
+}

@@ -1,0 +1,743 @@
+//! The completion pipeline: document snapshot + cursor -> prompt -> engine ->
+//! post-processing -> a plain `Suggestion`. Used by the LSP handlers and the CLI
+//! alike, so both take the same code path. Also owns what is reused without
+//! the model (`cache.rs`), the per-request deadline, and prefetching the next
+//! suggestion.
+
+pub mod cache;
+pub mod postprocess;
+pub mod syntax_check;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use ropey::Rope;
+use tokio::sync::watch;
+
+use crate::config::{CompletionConfig, ContextMode};
+use cache::{CompletionCache, Place};
+use nib_engine::{
+    CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
+    Priority, PriorityHandle, StopReason,
+};
+use nib_prompt::context::{self, Context, Workspace};
+use nib_prompt::{self as prompt, Budget, Prompt, Template, TemplateError, TokenId, Tokenizer};
+use nib_text::documents::position::line_len_chars;
+use nib_text::syntax::{self, Syntax};
+use postprocess::{After, Mode};
+
+/// A finished suggestion, to insert at the cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub text: String,
+    pub reason: StopReason,
+    pub stats: CompletionStats,
+    pub template: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompletionError {
+    #[error("{0}")]
+    ModelUnavailable(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Where to complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub rope: &'a Rope,
+    /// Char offset of the cursor.
+    pub cursor: usize,
+    /// The document's URI, if it is one: its KV sequence, snapshot, shown suggestion and context follow it.
+    pub document: Option<&'a str>,
+    /// The document's tree, in step with `rope`.
+    pub syntax: Option<&'a Syntax>,
+    pub trigger: Trigger,
+}
+
+/// Why a completion is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The editor asks as the user types: answer within `deadline_ms`, with a short suffix.
+    Automatic,
+    /// The user asked: answer when the suggestion is complete (within `invoked_timeout_ms`), never empty for
+    /// lack of time; the cursor rests, so the prompt carries the whole suffix share.
+    Invoked,
+}
+
+/// Runs completions against one engine, with the caches they share.
+#[derive(Clone)]
+pub struct Completer {
+    engine: Engine,
+    /// Replaced whole when the client's settings change; each use reads the current one.
+    config: Arc<RwLock<Arc<CompletionConfig>>>,
+    cache: Arc<Mutex<CompletionCache>>,
+    /// Jobs on the engine, by cache key: every request for the same prompt waits on the same job.
+    running: Arc<Mutex<HashMap<u64, Running>>>,
+    /// Counts jobs that have ended: `settled` waits on it.
+    n_ended: watch::Sender<u64>,
+    /// Requests so far: a prefetch starts only if no newer request came while it waited.
+    n_requests: Arc<AtomicU64>,
+    workspace: Arc<Workspace>,
+    /// The model's template, chosen once it has loaded (again when `completion.template` changes).
+    template: Arc<Mutex<Option<Result<Template, TemplateError>>>>,
+}
+
+/// A job on the engine, and what it has produced so far.
+#[derive(Clone)]
+struct Running {
+    owner: Option<String>,
+    prompt: Arc<[TokenId]>,
+    cancel: CancelToken,
+    priority: PriorityHandle,
+    progress: watch::Receiver<Progress>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    raw: String,
+    /// A cold prompt (`COLD_TOKENS` or more to evaluate) is being evaluated.
+    evaluating: bool,
+    done: Option<Result<(StopReason, CompletionStats), EngineError>>,
+}
+
+/// How waiting for a job ended.
+enum Waited {
+    Done(StopReason, String, CompletionStats),
+    Failed(EngineError),
+    /// The request was outdated by a newer one or an edit.
+    Superseded,
+    /// The deadline passed; the text so far.
+    OutOfTime(String),
+    /// `partial_after_ms` passed with some text: the start of the suggestion.
+    Partial(String),
+}
+
+/// A prompt with this many tokens to evaluate is cold: it takes longer than a keystroke's wait.
+const COLD_TOKENS: usize = 64;
+
+/// A newer prompt carries on an evaluation when it shares all of it but this many tokens at the end:
+/// typing changes the tokens at the cursor, and with a prefix-suffix-middle template the short suffix after it.
+const CARRY_ON_TOKENS: usize = 64;
+
+/// A prefetch waits this long for the user to stop typing: while typing, its work
+/// would only delay the next keystroke's completion (measured with the replay benchmark).
+const PREFETCH_IDLE: Duration = Duration::from_millis(300);
+
+/// How often a waiting request looks whether it has been superseded.
+const SUPERSEDED_POLL: Duration = Duration::from_millis(20);
+
+/// How much of a line on either side of the cursor `Site` looks at.
+const MAX_SITE_CHARS: usize = 4096;
+
+/// The cursor's surroundings, which decide the mode and the post-processing.
+#[derive(Clone)]
+struct Site {
+    mode: Mode,
+    rest_of_line: String,
+    next_line: Option<String>,
+    /// The opening line's indentation, when the cursor opens a block with a closer after it.
+    closer_indent: Option<String>,
+    /// Only indentation precedes the cursor: the model, seeing a prompt end in spaces, often starts
+    /// with a space-led token, which would indent the line one space too deep.
+    in_indentation: bool,
+    /// The document and its tree, to check suggestions against.
+    tree: Option<(Rope, Syntax, usize)>,
+}
+
+impl Site {
+    fn new(rope: &Rope, cursor: usize, max_lines: usize, syntax: Option<&Syntax>) -> Site {
+        let line = rope.char_to_line(cursor);
+        // A line of minified code can be megabytes: what decides the mode is near the cursor.
+        let line_start = rope.line_to_char(line).max(cursor.saturating_sub(MAX_SITE_CHARS));
+        let line_end = (rope.line_to_char(line) + line_len_chars(rope, line)).min(cursor + MAX_SITE_CHARS);
+        let before = rope.slice(line_start..cursor).to_string();
+        let rest_of_line = rope.slice(cursor..line_end).to_string();
+        let opens_block = syntax_check::opens_block(rope, syntax, cursor);
+        let has_closer = !rest_of_line.trim().is_empty();
+        Site {
+            mode: Mode::detect(&before, max_lines, opens_block),
+            in_indentation: before.chars().all(|c| c == ' ' || c == '\t') && !before.is_empty(),
+            closer_indent: (opens_block && has_closer)
+                .then(|| before.chars().take_while(|c| *c == ' ' || *c == '\t').collect()),
+            rest_of_line,
+            next_line: (line + 1..rope.len_lines().min(line + 50))
+                .map(|l| rope.line(l))
+                .map(|l| l.slice(..l.len_chars().min(MAX_SITE_CHARS)).to_string())
+                .find(|l| !l.trim().is_empty()),
+            tree: syntax.map(|s| (rope.clone(), s.clone(), cursor)),
+        }
+    }
+
+    /// `finish`, off the async threads when it checks the suggestion against the tree (a dozen reparses).
+    async fn finished(&self, raw: String) -> String {
+        if self.tree.is_none() {
+            return self.finish(&raw);
+        }
+        let site = self.clone();
+        tokio::task::spawn_blocking(move || site.finish(&raw)).await.unwrap_or_default()
+    }
+
+    /// The suggestion from raw model text.
+    fn finish(&self, raw: &str) -> String {
+        let (text, _) = postprocess::cut(&format!("{raw}\n"), &self.mode);
+        let after = After { line: &self.rest_of_line, next_line: self.next_line.as_deref() };
+        let mut text = postprocess::dedupe(&text, &self.mode, after);
+        if self.in_indentation {
+            text = text.trim_start_matches([' ', '\t']).to_owned();
+        }
+        // `{|}` : the body goes between, and the closer onto its own line.
+        if let Some(indent) = self.closer_indent.as_ref().filter(|_| text.contains('\n')) {
+            text = format!("{text}\n{indent}");
+        }
+        match &self.tree {
+            Some((rope, syntax, cursor)) => syntax_check::fit(rope, syntax, *cursor, &text),
+            None => text,
+        }
+    }
+}
+
+impl Completer {
+    pub fn new(engine: Engine, config: CompletionConfig, workspace: Arc<Workspace>) -> Completer {
+        let cache = Arc::new(Mutex::new(CompletionCache::new(config.cache_entries as usize)));
+        let template = Arc::default();
+        let n_ended = watch::Sender::new(0);
+        Completer {
+            engine,
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            cache,
+            running: Arc::default(),
+            n_ended,
+            n_requests: Arc::default(),
+            workspace,
+            template,
+        }
+    }
+
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        &self.workspace
+    }
+
+    /// The settings in effect.
+    pub fn config(&self) -> Arc<CompletionConfig> {
+        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+    }
+
+    /// New settings, for the requests that start from now on.
+    pub fn set_config(&self, config: CompletionConfig) {
+        let old = self.config();
+        if old.template != config.template
+            && let Ok(mut template) = self.template.lock()
+        {
+            *template = None;
+        }
+        if old.cache_entries != config.cache_entries {
+            self.with_cache(|c| c.resize(config.cache_entries as usize));
+        }
+        match self.config.write() {
+            Ok(mut slot) => *slot = Arc::new(config),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
+        }
+    }
+
+    /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
+    fn template(&self, tokenizer: &ModelTokenizer, model_name: &str) -> Result<Template, TemplateError> {
+        let config = self.config();
+        if config.context == ContextMode::Prefix {
+            return Ok(Template::prefix_only());
+        }
+        let choose = || Template::choose(config.template.as_deref(), tokenizer, model_name);
+        match self.template.lock() {
+            Ok(mut chosen) => chosen.get_or_insert_with(choose).clone(),
+            Err(_) => choose(),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> Option<T> {
+        self.cache.lock().ok().map(|mut cache| f(&mut cache))
+    }
+
+    /// The completion cache's key for a prompt: the same prompt, stops and length give the same text.
+    fn cache_key(&self, prompt: &[TokenId], mode: &Mode) -> u64 {
+        cache::key(prompt, &mode.stop_sequences(), self.config().max_tokens as usize)
+    }
+
+    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
+        self.running.lock().ok().map(|mut running| f(&mut running))
+    }
+
+    /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows. `cancel` outdated
+    /// (a newer request, an edit) ends the wait at once with an empty answer.
+    pub async fn complete(
+        &self,
+        request: Request<'_>,
+        cancel: CancelToken,
+        mut on_partial: impl FnMut(&str),
+    ) -> Result<Suggestion, CompletionError> {
+        let started = Instant::now();
+        let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let (model_name, tokenizer) = self.model().await?;
+        let rope = request.rope;
+        let cursor = request.cursor.min(rope.len_chars());
+        let template = self.template(&tokenizer, &model_name)?;
+        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax);
+        let answer = |text: String, n_prompt_tokens: usize| {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let stats = CompletionStats {
+                cache: CacheHit::Completion,
+                n_prompt_tokens,
+                n_reused_tokens: n_prompt_tokens,
+                ttft_ms: ms,
+                total_ms: ms,
+                ..CompletionStats::default()
+            };
+            self.engine.record_cache_answer(&stats);
+            Suggestion { text, reason: StopReason::Cached, stats, template: template.name.clone() }
+        };
+        // Answered without the model's text: out of time, superseded, or waiting for an evaluation.
+        let early = |text: String, reason: StopReason| {
+            let stats = CompletionStats { total_ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
+            Suggestion { text, reason, stats, template: template.name.clone() }
+        };
+
+        // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
+        let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
+        if let Some(rest) =
+            seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))).flatten()
+        {
+            let text = site.finished(rest).await;
+            if !text.is_empty() {
+                return Ok(self.shown(&seen, answer(text, 0)));
+            }
+        }
+        let prompt = self.prompt(&tokenizer, &template, request).await?;
+        // Nothing to continue from (an empty document, with a template that only continues the text before the
+        // cursor): nothing to suggest. The engine refuses an empty prompt, and a refused job clears its cache.
+        if prompt.tokens.is_empty() {
+            return Ok(early(String::new(), StopReason::EndOfGeneration));
+        }
+        let key = self.cache_key(&prompt.tokens, &site.mode);
+        if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
+            let n_prompt = prompt.tokens.len();
+            return Ok(self.shown(&seen, answer(site.finished(raw).await, n_prompt)));
+        }
+
+        let wait_ms = match request.trigger {
+            Trigger::Automatic => self.config().deadline_ms,
+            Trigger::Invoked => self.config().invoked_timeout_ms,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+        // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
+        let partial_after = Duration::from_millis(self.config().partial_after_ms);
+        let mut partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
+            .then(|| tokio::time::Instant::from_std(started) + partial_after);
+        // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
+        let (reason, raw, stats) = loop {
+            if cancel.is_outdated() {
+                return Ok(early(String::new(), StopReason::Cancelled));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.engine.record_deadline_answer();
+                return Ok(early(String::new(), StopReason::Deadline));
+            }
+            let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
+                Some(job) => (job, false),
+                None => {
+                    if request.trigger == Trigger::Automatic
+                        && let Some(evaluation) = request.document.and_then(|d| self.evaluation(d))
+                        && carries_on(&evaluation.prompt, &prompt.tokens)
+                    {
+                        // This keystroke waits for nobody: the evaluation goes on for the requests after it,
+                        // at full speed, and skips generating for a prompt that is gone.
+                        evaluation.priority.set(Priority::Foreground);
+                        evaluation.cancel.outdate();
+                        self.engine.record_evaluating_answer();
+                        return Ok(early(String::new(), StopReason::Evaluating));
+                    }
+                    let job = self.start(key, &prompt.tokens, &site.mode, request.document, Priority::Foreground);
+                    (job, true)
+                }
+            };
+            if request.trigger == Trigger::Invoked {
+                job.priority.set(Priority::Foreground);
+            }
+            match self.wait(&job, &site.mode, &cancel, (partial_by, deadline), &mut on_partial).await {
+                // Stopped by another request or by a completion it yielded to: start again unless its text is
+                // complete (the KV cache keeps what it evaluated).
+                Waited::Done(StopReason::Cancelled, raw, stats) => {
+                    if postprocess::cut(&raw, &site.mode).1 {
+                        break (StopReason::Enough, raw, stats);
+                    }
+                }
+                Waited::Done(reason, raw, stats) => break (reason, raw, stats),
+                // A job shared with a request that dropped it: this request runs its own.
+                Waited::Failed(EngineError::Stopped) if !own => {}
+                Waited::Failed(err) => return Err(err.into()),
+                Waited::Superseded => {
+                    if own {
+                        job.cancel.outdate();
+                    }
+                    return Ok(early(String::new(), StopReason::Cancelled));
+                }
+                Waited::OutOfTime(raw) => {
+                    // Answer with what there is; the job goes on into the cache, behind any completion.
+                    job.priority.set(Priority::Late);
+                    self.engine.record_deadline_answer();
+                    return Ok(early(site.finished(raw).await, StopReason::Deadline));
+                }
+                Waited::Partial(raw) => {
+                    let text = site.finished(raw).await;
+                    if !text.is_empty() {
+                        job.priority.set(Priority::Late);
+                        self.engine.record_deadline_answer();
+                        return Ok(self.shown(&seen, early(text, StopReason::Deadline)));
+                    }
+                    // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
+                    partial_by = None;
+                }
+            }
+        };
+        let text = site.finished(raw.clone()).await;
+        tracing::debug!(?raw, ?text, "completion post-processed");
+        let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
+        let suggestion = self.shown(&seen, suggestion);
+        if self.config().prefetch && !suggestion.text.is_empty() {
+            self.prefetch(request, &suggestion.text, serial);
+        }
+        Ok(suggestion)
+    }
+
+    /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `partial_by` passes with
+    /// text to show.
+    async fn wait(
+        &self,
+        job: &Running,
+        mode: &Mode,
+        cancel: &CancelToken,
+        (partial_by, deadline): (Option<tokio::time::Instant>, tokio::time::Instant),
+        on_partial: &mut impl FnMut(&str),
+    ) -> Waited {
+        let mut progress = job.progress.clone();
+        let mut shown_so_far = String::new();
+        loop {
+            let now = progress.borrow_and_update().clone();
+            let (so_far, complete) = postprocess::cut(&now.raw, mode);
+            if so_far != shown_so_far && !so_far.is_empty() {
+                on_partial(&so_far);
+                shown_so_far = so_far;
+            }
+            if complete {
+                // Enough text: stop the engine; the job caches what it has.
+                job.cancel.enough();
+            }
+            // Its text is for the document as it was: it answers only a request that is still current.
+            if cancel.is_outdated() {
+                return Waited::Superseded;
+            }
+            match now.done {
+                Some(Ok((reason, stats))) => return Waited::Done(reason, now.raw, stats),
+                Some(Err(err)) => return Waited::Failed(err),
+                None => {}
+            }
+            if let Some(by) = partial_by
+                && !complete
+                && tokio::time::Instant::now() >= by
+            {
+                // Whole lines, else whole words: what is shown is never cut mid-word.
+                let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
+                let ready = lines.unwrap_or_else(|| postprocess::whole_words(&now.raw));
+                if !ready.trim().is_empty() {
+                    return Waited::Partial(ready.to_owned());
+                }
+            }
+            let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
+            match tokio::time::timeout_at(poll, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Waited::Failed(EngineError::Stopped),
+                Err(_) if tokio::time::Instant::now() < deadline => {}
+                Err(_) => return Waited::OutOfTime(postprocess::whole_words(&now.raw).to_owned()),
+            }
+        }
+    }
+
+    /// Starts a job whose events a task of its own collects, so it outlives the request that started it:
+    /// its text goes into the completion cache (under `key`), and later requests for the same prompt wait on it.
+    fn start(&self, key: u64, prompt: &[TokenId], mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
+        let request = GenerateRequest {
+            prompt: prompt.to_vec(),
+            max_tokens: self.config().max_tokens as usize,
+            stop: mode.stop_sequences(),
+            cancel: CancelToken::default(),
+            owner: owner.map(str::to_owned),
+            priority: PriorityHandle::new(priority),
+            grammar: None,
+        };
+        let mode = mode.clone();
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let job = Running {
+            owner: request.owner.clone(),
+            prompt: prompt.into(),
+            cancel: request.cancel.clone(),
+            priority: request.priority.clone(),
+            progress,
+        };
+        self.with_running(|r| r.insert(key, job.clone()));
+        let mut events = self.engine.generate(request);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut now = Progress::default();
+            while now.done.is_none() {
+                match events.recv().await {
+                    Some(Event::Started { n_evaluate }) => {
+                        tracing::debug!(n_evaluate, "job started");
+                        now.evaluating = n_evaluate >= COLD_TOKENS;
+                    }
+                    Some(Event::Text(text)) => {
+                        now.evaluating = false;
+                        now.raw.push_str(&text);
+                    }
+                    Some(Event::Done { reason, stats }) => {
+                        now.evaluating = false;
+                        let finished = matches!(
+                            reason,
+                            StopReason::EndOfGeneration
+                                | StopReason::StopSequence
+                                | StopReason::MaxTokens
+                                | StopReason::Enough
+                        );
+                        if finished || postprocess::cut(&now.raw, &mode).1 {
+                            this.with_cache(|c| c.put(key, now.raw.clone()));
+                        }
+                        now.done = Some(Ok((reason, stats)));
+                    }
+                    Some(Event::Failed(err)) => now.done = Some(Err(err)),
+                    None => now.done = Some(Err(EngineError::Stopped)),
+                }
+                progress_tx.send_replace(now.clone());
+            }
+            tracing::debug!(done = ?now.done, n_chars = now.raw.len(), "job ended");
+            this.with_running(|r| r.remove(&key));
+            this.n_ended.send_modify(|n| *n += 1);
+        });
+        job
+    }
+
+    /// Cancels every job: the server is shutting down.
+    pub fn cancel_all(&self) {
+        self.with_running(|r| r.values().for_each(|job| job.cancel.cancel()));
+    }
+
+    /// The cold evaluation running for `document`, if any.
+    fn evaluation(&self, document: &str) -> Option<Running> {
+        self.with_running(|r| {
+            r.values().find(|j| j.owner.as_deref() == Some(document) && j.progress.borrow().evaluating).cloned()
+        })
+        .flatten()
+    }
+
+    /// Waits until no job for `document` runs: a suggestion answered empty for lack of time is then
+    /// in the completion cache, or the prompt it waited for is in the KV cache.
+    pub async fn settled(&self, document: &str) {
+        let mut n_ended = self.n_ended.subscribe();
+        loop {
+            let busy = self.with_running(|r| r.values().any(|j| j.owner.as_deref() == Some(document)));
+            if busy != Some(true) || n_ended.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The prompt's budget; context gets its share only in `full` mode. While the user types, a suffix that
+    /// follows the prefix is kept short: each keystroke evaluates it again.
+    pub fn budget(&self, trigger: Trigger, template: &Template) -> Budget {
+        let config = self.config();
+        let full = config.context == ContextMode::Full;
+        let typing = trigger == Trigger::Automatic && template.suffix_follows_prefix();
+        Budget {
+            n_tokens: config.n_prompt_tokens as usize,
+            suffix_percent: config.suffix_percent as usize,
+            n_suffix_max: if typing { config.typing_suffix_tokens as usize } else { usize::MAX },
+            n_context_tokens: if full { config.context_tokens as usize } else { 0 },
+        }
+    }
+
+    /// The loaded model's name and tokenizer, once it is ready.
+    async fn model(&self) -> Result<(String, Arc<ModelTokenizer>), CompletionError> {
+        match self.engine.ready().await {
+            ModelState::Ready { info, tokenizer } => Ok((info.name, tokenizer)),
+            ModelState::Failed(message) => Err(CompletionError::ModelUnavailable(message)),
+            ModelState::Loading => Err(CompletionError::ModelUnavailable("the model is still loading".into())),
+        }
+    }
+
+    /// The prompt a request would send, as text: for seeing what the model sees.
+    pub async fn prompt_text(&self, request: Request<'_>) -> Result<String, CompletionError> {
+        let (model_name, tokenizer) = self.model().await?;
+        let template = self.template(&tokenizer, &model_name)?;
+        let prompt = self.prompt(&tokenizer, &template, request).await?;
+        Ok(tokenizer.detokenize(&prompt.tokens))
+    }
+
+    /// Remembers a suggestion as shown, for typing through it.
+    fn shown(&self, seen: &Option<(&str, Place)>, suggestion: Suggestion) -> Suggestion {
+        if let Some((document, place)) = seen.as_ref().filter(|_| !suggestion.text.is_empty()) {
+            self.with_cache(|c| c.shown(document, place, &suggestion.text));
+        }
+        suggestion
+    }
+
+    /// Builds the prompt off the async threads: tokenizing a window and gathering context is CPU work.
+    /// While the user types, the window keeps the start of the document's previous prompt where it can (a jump
+    /// then costs no evaluation); a request that waits for its answer gets the whole window.
+    async fn prompt(
+        &self,
+        tokenizer: &Arc<ModelTokenizer>,
+        template: &Template,
+        request: Request<'_>,
+    ) -> Result<Prompt, CompletionError> {
+        let budget = self.budget(request.trigger, template);
+        let hold = match (request.trigger, request.document) {
+            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)).flatten(),
+            _ => None,
+        };
+        let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
+        let (rope, cursor, trigger) = (request.rope.clone(), request.cursor, request.trigger);
+        let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
+        let (prompt, start_line) = tokio::task::spawn_blocking(move || {
+            let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref(), trigger };
+            let prompt = build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget, hold)?;
+            let start_line = rope.char_to_line(prompt.prefix_start.min(rope.len_chars()));
+            Ok::<_, TemplateError>((prompt, start_line))
+        })
+        .await
+        .map_err(|e| EngineError::Panicked(e.to_string()))??;
+        tracing::debug!(?hold, start_line, n_prompt = prompt.tokens.len(), "prompt built");
+        if let Some(document) = request.document {
+            self.with_cache(|c| c.set_window_start(document, start_line));
+        }
+        Ok(prompt)
+    }
+
+    /// Evaluates the prompt where the cursor rests, and computes its suggestion, behind any completion a user
+    /// waits for (in full steps: the user is likely to type there next): the requests that follow there find the
+    /// prompt in the KV cache (or the suggestion in the cache).
+    pub fn warm(&self, request: Request<'_>) {
+        let (rope, cursor, owner, syntax) =
+            (request.rope.clone(), request.cursor, request.document.map(str::to_owned), request.syntax.cloned());
+        let this = self.clone();
+        tokio::spawn(async move {
+            let request = Request {
+                rope: &rope,
+                cursor,
+                document: owner.as_deref(),
+                syntax: syntax.as_ref(),
+                trigger: Trigger::Invoked,
+            };
+            this.in_background(request, Priority::Late).await;
+        });
+    }
+
+    /// Computes, at idle priority, the suggestion that follows once `accepted` is accepted.
+    fn prefetch(&self, request: Request<'_>, accepted: &str, serial: u64) {
+        let (rope, cursor, accepted) = (request.rope.clone(), request.cursor, accepted.to_owned());
+        let n_accepted = accepted.chars().count();
+        let (owner, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PREFETCH_IDLE).await;
+            if this.n_requests.load(Ordering::Relaxed) != serial {
+                return;
+            }
+            let Ok((rope, syntax)) =
+                tokio::task::spawn_blocking(move || insert(&rope, syntax, cursor, &accepted)).await
+            else {
+                return;
+            };
+            // The request after an accepted suggestion is the next keystroke's.
+            let cursor = cursor + n_accepted;
+            let request = Request {
+                rope: &rope,
+                cursor,
+                document: owner.as_deref(),
+                syntax: syntax.as_ref(),
+                trigger: Trigger::Automatic,
+            };
+            this.in_background(request, Priority::Background).await;
+        });
+    }
+
+    /// Starts a job for `request`'s prompt that nobody waits for, unless its suggestion is cached or on its way.
+    async fn in_background(&self, request: Request<'_>, priority: Priority) {
+        let Ok((model_name, tokenizer)) = self.model().await else { return };
+        let Ok(template) = self.template(&tokenizer, &model_name) else { return };
+        let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
+        if prompt.tokens.is_empty() {
+            return;
+        }
+        let site = Site::new(request.rope, request.cursor, self.config().max_lines as usize, request.syntax);
+        let key = self.cache_key(&prompt.tokens, &site.mode);
+        let known = self.with_cache(|c| c.get(key)).flatten().is_some()
+            || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);
+        if known {
+            return;
+        }
+        tracing::debug!(n_prompt = prompt.tokens.len(), ?priority, "background job");
+        self.start(key, &prompt.tokens, &site.mode, request.document, priority);
+    }
+}
+
+/// Whether `newer` carries on `older`'s evaluation: the same text up to near its end.
+fn carries_on(older: &[TokenId], newer: &[TokenId]) -> bool {
+    let common = older.iter().zip(newer).take_while(|(a, b)| a == b).count();
+    common + CARRY_ON_TOKENS >= older.len().min(newer.len())
+}
+
+/// The window around the cursor, the context that fits beside it (when the budget has room for
+/// context and the request names its document), and the template around both. CPU work: keep it
+/// off the async threads.
+pub fn build_prompt(
+    tokenizer: &dyn Tokenizer,
+    template: &Template,
+    workspace: &Workspace,
+    request: Request<'_>,
+    budget: Budget,
+    hold: Option<usize>,
+) -> Result<Prompt, TemplateError> {
+    let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
+    let window = prompt::window(tokenizer, template, rope, cursor, budget, hold)?;
+    let context = match request.document {
+        Some(key) if budget.n_context_tokens > 0 => workspace.gather(&context::Request {
+            key,
+            rope,
+            syntax: request.syntax,
+            cursor,
+            window: window.prefix_start..window.suffix_end,
+        }),
+        _ => Context::default(),
+    };
+    Ok(prompt::assemble(tokenizer, template, window, &context, budget))
+}
+
+/// The document with `text` typed at `cursor`, its tree brought up to date.
+fn insert(rope: &Rope, syntax: Option<Syntax>, cursor: usize, text: &str) -> (Rope, Option<Syntax>) {
+    let edit = syntax::input_edit(rope, cursor, cursor, text);
+    let mut edited = rope.clone();
+    edited.insert(cursor, text);
+    let syntax = syntax.and_then(|mut syntax| {
+        syntax.edit(&edit);
+        syntax.reparse(&edited)
+    });
+    (edited, syntax)
+}
+
+#[cfg(test)]
+mod tests;

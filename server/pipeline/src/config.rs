@@ -1,0 +1,349 @@
+//! One `Config` with defaults, fed by the config file and the LSP
+//! `initializationOptions`, and the model resolution order.
+//!
+//! Model resolution, first match wins: `--model PATH`, `$NIB_MODEL`,
+//! `initializationOptions.model`, the config file's `model`, the catalogue's
+//! default model in `$NIB_HOME/models`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use nib_engine::EngineConfig;
+
+use crate::review::{Limits, Severity};
+
+/// The model catalogue, compiled in so the binary and `models/fetch.py` agree.
+const CATALOGUE: &str = include_str!("../../../models/catalogue.toml");
+
+/// Everything a user can set. Every field has a default, so `{}` is a valid config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Path to a GGUF model file.
+    pub model: Option<PathBuf>,
+    pub engine: EngineConfig,
+    pub completion: CompletionConfig,
+    pub review: ReviewConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Review a file in the background when the editor saves it.
+    pub on_save: bool,
+    /// Findings below this severity are not reported.
+    pub min_severity: Severity,
+    /// Repository-relative path globs to review (empty: all) and to leave out.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// A review unit's size in chars: a longer function is split along its children.
+    pub unit_chars: u32,
+    /// Tokens the model may write per unit.
+    pub max_tokens: u32,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> ReviewConfig {
+        ReviewConfig {
+            on_save: true,
+            min_severity: Severity::Info,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            unit_chars: 3000,
+            max_tokens: 384,
+        }
+    }
+}
+
+impl ReviewConfig {
+    pub fn limits(&self) -> Limits {
+        Limits { unit_chars: self.unit_chars as usize, max_tokens: self.max_tokens as usize }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompletionConfig {
+    /// Token budget of the prompt (prefix + suffix + template tokens).
+    pub n_prompt_tokens: u32,
+    /// Share of the prompt budget given to the text after the cursor, in percent.
+    pub suffix_percent: u32,
+    /// Most tokens generated for one suggestion.
+    pub max_tokens: u32,
+    /// Most lines in a multi-line suggestion.
+    pub max_lines: u32,
+    /// Time budget per automatic request (the user is typing): past it, answer with the text so far and
+    /// finish in the background.
+    pub deadline_ms: u64,
+    /// An automatic request whose suggestion is still being written answers this long after it came with what
+    /// is ready (its whole lines, else its whole words); the rest goes on into the cache and
+    /// `nib/suggestionReady` says when it is there. 0: wait for the whole suggestion (up to `deadline_ms`).
+    pub partial_after_ms: u64,
+    /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
+    pub invoked_timeout_ms: u64,
+    /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
+    /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
+    pub typing_suffix_tokens: u32,
+    /// After a suggestion, compute the next one as if it were accepted, at idle priority.
+    pub prefetch: bool,
+    /// Finished completions kept for reuse.
+    pub cache_entries: u32,
+    /// A prompt template from prompts/fim (a family: "qwen", "starcoder2"..., or "psm", "spm",
+    /// "prefix-only"); unset: chosen from the model's tokens and name.
+    pub template: Option<String>,
+    /// What the prompt carries: the text before the cursor only, the window around it, or the
+    /// window plus context from the file and the workspace.
+    pub context: ContextMode,
+    /// Tokens of the prompt budget set aside for context (in `full` mode).
+    pub context_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ContextMode {
+    /// Prefix-only prompting, whatever the model.
+    Prefix,
+    /// The model's template with the prefix and suffix windows. The default: with the small models
+    /// measured here (`nib eval`), context gained no accuracy and cost KV reuse while typing.
+    #[default]
+    Window,
+    /// The window plus the file's header, enclosing signatures, definitions and recent code.
+    Full,
+}
+
+impl ContextMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContextMode::Prefix => "prefix",
+            ContextMode::Window => "window",
+            ContextMode::Full => "full",
+        }
+    }
+}
+
+impl Default for CompletionConfig {
+    fn default() -> CompletionConfig {
+        CompletionConfig {
+            n_prompt_tokens: 1536,
+            suffix_percent: 25,
+            max_tokens: 64,
+            max_lines: 8,
+            deadline_ms: 4000,
+            partial_after_ms: 200,
+            invoked_timeout_ms: 30_000,
+            typing_suffix_tokens: 24,
+            prefetch: true,
+            cache_entries: 256,
+            template: None,
+            context: ContextMode::Window,
+            context_tokens: 384,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid settings: {0}")]
+    Options(serde_json::Error),
+}
+
+impl Config {
+    /// The config file (`$NIB_CONFIG`, else `<config dir>/nib/config.toml`), or defaults if there is none.
+    pub fn load() -> Result<Config, ConfigError> {
+        let path = match std::env::var_os("NIB_CONFIG") {
+            Some(path) => PathBuf::from(path),
+            None => match dirs::config_dir() {
+                Some(dir) => dir.join("nib/config.toml"),
+                None => return Ok(Config::default()),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Overlays LSP `initializationOptions` or `workspace/didChangeConfiguration` settings (same shape as
+    /// the config file, in JSON). Their `model` ranks below `$NIB_MODEL`, which `resolve_model` applies.
+    /// `null` is no options, and an empty array an empty object: Lua cannot tell `{}` from `[]`, and
+    /// Neovim sends an empty table as `[]`.
+    pub fn with_init_options(mut self, options: &serde_json::Value) -> Result<Config, ConfigError> {
+        if options.is_null() {
+            return Ok(self);
+        }
+        let mut merged = serde_json::to_value(&self).map_err(ConfigError::Options)?;
+        merge_json(&mut merged, options).map_err(|message| ConfigError::Options(serde::de::Error::custom(message)))?;
+        self = serde_json::from_value(merged).map_err(ConfigError::Options)?;
+        Ok(self)
+    }
+}
+
+/// The resolved model path and where it came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    pub path: PathBuf,
+    pub source: ModelSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    CommandLine,
+    Environment,
+    ConfigOrInitOptions,
+    Default,
+}
+
+impl ModelSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ModelSource::CommandLine => "--model",
+            ModelSource::Environment => "$NIB_MODEL",
+            ModelSource::ConfigOrInitOptions => "the configuration",
+            ModelSource::Default => "the default model",
+        }
+    }
+}
+
+impl ModelChoice {
+    /// One message for a model that cannot be used: what failed, where the path came from, and the fix.
+    pub fn problem(&self, error: &str) -> String {
+        let fix = match self.source {
+            ModelSource::Default => {
+                "Fix: run `python3 models/fetch.py` to download it, or point --model, $NIB_MODEL or the `model` setting at a GGUF file."
+            }
+            _ => "Fix: point it at a readable GGUF file, or unset it to use the default model.",
+        };
+        format!("{error} (model path from {}). {fix}", self.source.describe())
+    }
+}
+
+/// Applies the resolution order. `config.model` already holds the init option
+/// or, below it, the config file's value.
+pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
+    let env = std::env::var_os("NIB_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (path, source) = if let Some(path) = cli {
+        (path.to_path_buf(), ModelSource::CommandLine)
+    } else if let Some(path) = env {
+        (path, ModelSource::Environment)
+    } else if let Some(path) = &config.model {
+        (path.clone(), ModelSource::ConfigOrInitOptions)
+    } else {
+        (default_model_path(), ModelSource::Default)
+    };
+    ModelChoice { path, source }
+}
+
+/// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (same rule as `models/fetch.py`).
+pub fn nib_home() -> PathBuf {
+    match std::env::var_os("NIB_HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home),
+        None => dirs::cache_dir().map_or_else(per_user_temp, |cache| cache.join("nib")),
+    }
+}
+
+/// With no home to cache in: a folder of this user's in the temporary folder, never one shared by all.
+fn per_user_temp() -> PathBuf {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let user = unsafe { libc::getuid() }.to_string();
+    #[cfg(not(target_os = "linux"))]
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+    std::env::temp_dir().join(format!("nib-{user}"))
+}
+
+/// Where the catalogue's default model is stored once fetched.
+pub fn default_model_path() -> PathBuf {
+    nib_home().join("models").join(default_model_file())
+}
+
+fn default_model_file() -> String {
+    #[derive(Deserialize)]
+    struct Catalogue {
+        model: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        file: String,
+        #[serde(default)]
+        default: bool,
+    }
+    // The catalogue is compiled in and checked by a unit test, so this cannot fail at run time.
+    let catalogue: Catalogue = toml::from_str(CATALOGUE).expect("models/catalogue.toml is valid");
+    catalogue.model.into_iter().find(|m| m.default).map(|m| m.file).expect("the catalogue names a default model")
+}
+
+/// Overlays `overlay` on `base`, key by key. A table given as a list is refused: serde would read a struct
+/// from it field by field, in declaration order.
+fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) -> Result<(), String> {
+    match (base, overlay) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overlay)) => {
+            for (key, value) in overlay {
+                merge_json(base.entry(key.clone()).or_insert(serde_json::Value::Null), value)?;
+            }
+        }
+        (serde_json::Value::Object(_), serde_json::Value::Array(overlay)) if overlay.is_empty() => {}
+        (serde_json::Value::Object(_), serde_json::Value::Array(overlay)) => {
+            return Err(format!(
+                "expected a table of settings, got the list {}",
+                serde_json::Value::from(overlay.clone())
+            ));
+        }
+        (base, overlay) => *base = overlay.clone(),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_names_a_default_model() {
+        assert!(default_model_file().ends_with(".gguf"));
+    }
+
+    #[test]
+    fn init_options_overlay_the_config() {
+        let base: Config = toml::from_str("model = '/a.gguf'\n[completion]\nmax_tokens = 10\n").unwrap();
+        let merged =
+            base.with_init_options(&serde_json::json!({"model": "/b.gguf", "completion": {"max_lines": 3}})).unwrap();
+        assert_eq!(merged.model.as_deref(), Some(Path::new("/b.gguf")));
+        assert_eq!(merged.completion.max_tokens, 10);
+        assert_eq!(merged.completion.max_lines, 3);
+        assert_eq!(merged.engine, EngineConfig::default());
+    }
+
+    #[test]
+    fn no_options_change_nothing_however_a_client_spells_them() {
+        let base: Config = toml::from_str("[completion]\nmax_tokens = 10\n[review]\nexclude = ['a/**']\n").unwrap();
+        for none in [serde_json::json!(null), serde_json::json!({}), serde_json::json!([])] {
+            assert_eq!(base.clone().with_init_options(&none).unwrap(), base, "{none}");
+        }
+        // An empty Lua table inside, too; a list setting may still be emptied.
+        let options = serde_json::json!({"completion": [], "review": {"exclude": []}});
+        let merged = base.clone().with_init_options(&options).unwrap();
+        assert_eq!(merged.completion, base.completion);
+        assert!(merged.review.exclude.is_empty());
+        assert!(base.clone().with_init_options(&serde_json::json!([1])).is_err());
+        assert!(base.with_init_options(&serde_json::json!({"engine": [4096]})).is_err());
+    }
+
+    #[test]
+    fn unknown_options_are_reported() {
+        assert!(Config::default().with_init_options(&serde_json::json!({"modle": "x"})).is_err());
+        assert!(toml::from_str::<Config>("[engine]\nn_ctxx = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_command_line_wins() {
+        let config = Config { model: Some("/cfg.gguf".into()), ..Config::default() };
+        let choice = resolve_model(Some(Path::new("/cli.gguf")), &config);
+        assert_eq!(choice, ModelChoice { path: "/cli.gguf".into(), source: ModelSource::CommandLine });
+    }
+}

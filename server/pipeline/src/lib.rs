@@ -1,0 +1,7 @@
+//! The completion and review pipelines: from a document snapshot (and a cursor,
+//! or a diff) through prompt and engine to post-processed suggestions and
+//! findings. The LSP server and the CLI both call them; neither knows LSP here.
+
+pub mod completion;
+pub mod config;
+pub mod review;

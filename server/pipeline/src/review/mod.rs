@@ -1,0 +1,343 @@
+//! AI code review: a file (or the units a diff touches) split along its syntax,
+//! each unit reviewed by the local model under a grammar that only admits the
+//! findings' JSON shape, each finding located by the code it quotes.
+//!
+//! Invariants: findings are placed by their quotes in the real text, never by
+//! model line numbers, and dropped when the quote is not there; rule ids come
+//! from the catalogue only (the grammar admits no other); reviewed code is
+//! tokenized as plain text, so nothing in it can act as a control token or
+//! change the answer's shape; results are cached by model, prompt version,
+//! language and unit text.
+
+pub mod batch;
+pub mod cache;
+pub mod diff;
+pub mod locate;
+pub mod noise;
+pub mod prompt;
+pub mod report;
+pub mod units;
+
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use ropey::Rope;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use cache::ReviewCache;
+use nib_engine::{
+    CancelToken, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer, Priority, PriorityHandle,
+    StopReason,
+};
+use nib_prompt::Tokenizer;
+use nib_text::syntax::Syntax;
+use prompt::ReviewPrompt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A finding as the model gives it (the grammar's shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawFinding {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    pub quote: String,
+    pub replacement: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    findings: Vec<RawFinding>,
+}
+
+/// A place in a file: 0-based line, and the column in UTF-8 bytes and in UTF-16 units (formats differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub line: u32,
+    pub utf8: u32,
+    pub utf16: u32,
+}
+
+impl Position {
+    fn at(rope: &Rope, char_offset: usize) -> Position {
+        let line = rope.char_to_line(char_offset);
+        let before = rope.slice(rope.line_to_char(line)..char_offset);
+        Position { line: line as u32, utf8: before.len_bytes() as u32, utf16: before.len_utf16_cu() as u32 }
+    }
+}
+
+/// A finding placed in its file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Repository-relative, `/`-separated.
+    pub path: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    pub quote: String,
+    pub replacement: Option<String>,
+    pub start: Position,
+    pub end: Position,
+    /// Rule, path and the quoted code with whitespace normalised: stable across line moves.
+    pub fingerprint: String,
+}
+
+/// A file to review.
+pub struct FileToReview<'a> {
+    pub path: &'a str,
+    pub language: &'a str,
+    pub rope: &'a Rope,
+    pub syntax: Option<&'a Syntax>,
+    /// Review only units that overlap these lines (a diff's hunks); `None`: the whole file.
+    pub focus: Option<&'a [Range<usize>]>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReviewStats {
+    pub n_units: usize,
+    pub n_cached: usize,
+    pub n_reviewed: usize,
+    /// Time spent on units the model reviewed (not cached).
+    pub reviewed_ms: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("{0}")]
+    ModelUnavailable(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the review was cancelled")]
+    Cancelled,
+}
+
+/// Tuning for reviews.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A unit's size in chars: a function longer than this is split along its children.
+    pub unit_chars: usize,
+    /// Tokens the model may write per unit.
+    pub max_tokens: usize,
+}
+
+/// Reviews files with one engine; clones share the cache.
+#[derive(Clone)]
+pub struct Reviewer {
+    engine: Engine,
+    prompt: Arc<ReviewPrompt>,
+    cache: Arc<ReviewCache>,
+    limits: Limits,
+    priority: Priority,
+    grammar: Arc<OnceLock<Arc<str>>>,
+}
+
+/// A background review that a completion pre-empted tries again after this pause.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+impl Reviewer {
+    /// `priority`: `Background` in the server (completions go first), `Foreground` in the CLI.
+    pub fn new(engine: Engine, limits: Limits, cache: Arc<ReviewCache>, priority: Priority) -> Reviewer {
+        let prompt = Arc::new(ReviewPrompt::builtin());
+        Reviewer { engine, prompt, cache, limits, priority, grammar: Arc::default() }
+    }
+
+    /// The same reviewer (sharing the cache) with other limits.
+    pub fn with_limits(&self, limits: Limits) -> Reviewer {
+        Reviewer { limits, ..self.clone() }
+    }
+
+    pub fn prompt(&self) -> &ReviewPrompt {
+        &self.prompt
+    }
+
+    fn grammar(&self) -> Arc<str> {
+        self.grammar.get_or_init(|| Arc::from(self.prompt.grammar())).clone()
+    }
+
+    /// Reviews the file's units (those in focus), calling `progress(done, total)` after each.
+    pub async fn review(
+        &self,
+        file: FileToReview<'_>,
+        cancel: &CancelToken,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(Vec<Finding>, ReviewStats), ReviewError> {
+        let (tokenizer, model_id) = match self.engine.ready().await {
+            ModelState::Ready { tokenizer, info } => (tokenizer, info.id),
+            ModelState::Failed(message) => return Err(ReviewError::ModelUnavailable(message)),
+            ModelState::Loading => return Err(ReviewError::ModelUnavailable("the model is still loading".into())),
+        };
+        let rope = file.rope;
+        let units: Vec<_> = units::split(rope, file.syntax, self.limits.unit_chars)
+            .into_iter()
+            .filter(|u| {
+                file.focus.is_none_or(|focus| focus.iter().any(|f| f.start < u.lines.end && u.lines.start < f.end))
+            })
+            .collect();
+        let mut stats = ReviewStats { n_units: units.len(), ..ReviewStats::default() };
+        let mut findings = Vec::new();
+        for (i, unit) in units.iter().enumerate() {
+            if cancel.is_cancelled() {
+                return Err(ReviewError::Cancelled);
+            }
+            let start = rope.line_to_char(unit.lines.start);
+            let end =
+                if unit.lines.end >= rope.len_lines() { rope.len_chars() } else { rope.line_to_char(unit.lines.end) };
+            let code = rope.slice(start..end).to_string();
+            let key = ReviewCache::key(&model_id, &self.prompt.version, file.language, &code);
+            let raw = match self.cache.get(&key) {
+                Some(hit) => {
+                    stats.n_cached += 1;
+                    hit
+                }
+                None => {
+                    let started = Instant::now();
+                    let user =
+                        self.prompt.unit(file.language, file.path, (unit.lines.start, unit.lines.end - 1), &code);
+                    let answer = self.ask(&tokenizer, &user, cancel).await?;
+                    stats.n_reviewed += 1;
+                    stats.reviewed_ms += started.elapsed().as_secs_f64() * 1000.0;
+                    // Decoding is greedy: the same unit would get the same answer again.
+                    self.cache.put(&key, &answer);
+                    answer
+                }
+            };
+            for finding in raw {
+                let Some(range) = locate::find(&code, &finding.quote) else { continue };
+                if self.prompt.rule(&finding.rule).is_none() {
+                    continue;
+                }
+                let quote: String = code.chars().skip(range.start).take(range.len()).collect();
+                findings.push(Finding {
+                    path: file.path.to_owned(),
+                    fingerprint: fingerprint(&finding.rule, file.path, &quote),
+                    start: Position::at(rope, start + range.start),
+                    end: Position::at(rope, start + range.end),
+                    rule: finding.rule,
+                    severity: finding.severity,
+                    message: finding.message.trim().to_owned(),
+                    // A "replacement" that changes nothing is no fix.
+                    replacement: finding.replacement.filter(|r| r.trim() != quote.trim()),
+                    quote,
+                });
+            }
+            progress(i + 1, units.len());
+        }
+        findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.start == b.start);
+        Ok((findings, stats))
+    }
+
+    /// One unit through the model.
+    async fn ask(
+        &self,
+        tokenizer: &ModelTokenizer,
+        user: &str,
+        cancel: &CancelToken,
+    ) -> Result<Vec<RawFinding>, ReviewError> {
+        let prompt = self.tokens(tokenizer, user);
+        let grammar = self.grammar();
+        loop {
+            let job = GenerateRequest {
+                prompt: prompt.clone(),
+                max_tokens: self.limits.max_tokens,
+                stop: Vec::new(),
+                cancel: cancel.clone(),
+                owner: Some("nib-review".into()),
+                priority: PriorityHandle::new(self.priority),
+                grammar: Some(grammar.clone()),
+            };
+            let mut events = self.engine.generate(job);
+            let mut text = String::new();
+            let reason = loop {
+                match events.recv().await {
+                    Some(Event::Text(t)) => text.push_str(&t),
+                    Some(Event::Started { .. }) => {}
+                    Some(Event::Done { reason, .. }) => break reason,
+                    Some(Event::Failed(err)) => return Err(err.into()),
+                    None => return Err(EngineError::Stopped.into()),
+                }
+            };
+            match reason {
+                StopReason::Cancelled if cancel.is_cancelled() => return Err(ReviewError::Cancelled),
+                // Pre-empted by a completion: the KV cache keeps what was evaluated.
+                StopReason::Cancelled => tokio::time::sleep(RETRY_AFTER).await,
+                _ => {
+                    tracing::debug!(answer = %text, "review answer");
+                    return Ok(parse_answer(&text));
+                }
+            }
+        }
+    }
+
+    /// The prompt's tokens: the chat template's own text may hold control tokens, the message never does.
+    fn tokens(&self, tokenizer: &ModelTokenizer, user: &str) -> Vec<i32> {
+        const HOLE: &str = "\u{E000}nib-review\u{E000}";
+        let mut tokens: Vec<i32> = tokenizer.bos().into_iter().collect();
+        match tokenizer
+            .chat(&self.prompt.system, HOLE)
+            .and_then(|t| t.split_once(HOLE).map(|(a, b)| (a.to_owned(), b.to_owned())))
+        {
+            Some((before, after)) => {
+                tokens.extend(tokenizer.tokenize(&before, true));
+                tokens.extend(tokenizer.tokenize(user, false));
+                tokens.extend(tokenizer.tokenize(&after, true));
+            }
+            None => tokens.extend(tokenizer.tokenize(&format!("{}\n\n{user}\n\nJSON:\n", self.prompt.system), false)),
+        }
+        tokens
+    }
+}
+
+/// The findings of an answer; of one cut off at the token limit, those it completed.
+fn parse_answer(text: &str) -> Vec<RawFinding> {
+    if let Ok(answer) = serde_json::from_str::<Answer>(text) {
+        return answer.findings;
+    }
+    // The grammar fixes the shape, so a cut answer is whole findings and then a partial one.
+    text.match_indices('}')
+        .rev()
+        .find_map(|(i, _)| serde_json::from_str::<Answer>(&format!("{}]}}", &text[..=i])).ok())
+        .map(|answer| answer.findings)
+        .unwrap_or_default()
+}
+
+/// Stable across line moves and whitespace changes; the same key for baseline, SARIF and GitLab.
+pub fn fingerprint(rule: &str, path: &str, quote: &str) -> String {
+    let normalised: Vec<&str> = quote.split_whitespace().collect();
+    let mut digest = Sha256::new();
+    for part in [rule, path, &normalised.join(" ")] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    digest.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_answer_keeps_its_complete_findings() {
+        let one = r#"{"rule": "bug", "severity": "error", "quote": "a}b", "message": "m", "replacement": null}"#;
+        assert_eq!(parse_answer(&format!(r#"{{"findings": [{one}]}}"#)).len(), 1);
+        assert_eq!(parse_answer(&format!(r#"{{"findings": [{one},{one},{{"rule": "bu"#)).len(), 2);
+        assert_eq!(parse_answer(r#"{"findings": [{"rule": "#).len(), 0);
+    }
+}
