@@ -9,7 +9,7 @@
 //!
 //! The budget is fixed so CI runs the same cases every time: [`N_CASES`] cases from a fixed seed.
 //! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=7 cargo test --release documents::fuzz` explores further; a failure
-//! found is kept in `server/proptest-regressions/documents/fuzz.txt` (commit it) and replayed first.
+//! found is kept in `server/text/proptest-regressions/documents/fuzz.txt` (commit it) and replayed first.
 
 use std::time::{Duration, Instant};
 
