@@ -262,22 +262,7 @@ pub fn table(rows: &[Row]) -> String {
 
 /// 1 - Levenshtein distance / the longer length, over chars; 1 for two empty strings.
 pub fn similarity(a: &str, b: &str) -> f64 {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let longest = a.len().max(b.len());
-    if longest == 0 {
-        return 1.0;
-    }
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    1.0 - row[b.len()] as f64 / longest as f64
+    strsim::normalized_levenshtein(a, b)
 }
 
 /// FNV-1a: seeds each file's sampling by its name, so adding a file leaves the others' positions alone.
