@@ -19,6 +19,7 @@ use nib_engine::{CancelToken, Engine};
 use nib_pipeline::completion::{Completer, CompletionError, Request, Trigger};
 use nib_pipeline::config::{CompletionConfig, ContextMode};
 use nib_prompt::context::Workspace;
+use nib_text::indent::{indent_width, indentation};
 use nib_text::syntax::{Language, Syntax};
 
 /// What is hidden at each sampled position.
@@ -104,10 +105,6 @@ pub fn sample(files: &[(PathBuf, String)], hide: Hide, n_per_file: usize, seed: 
     cases
 }
 
-fn indent(line: &str) -> usize {
-    line.chars().take_while(|c| *c == ' ' || *c == '\t').count()
-}
-
 fn is_comment(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("//") || t.starts_with('#') || t.starts_with("/*") || t.starts_with('*')
@@ -119,7 +116,8 @@ fn eligible(lines: &[&str], i: usize, hide: Hide) -> bool {
         Hide::Line => line.trim().chars().count() >= 6 && !is_comment(line),
         Hide::Block => {
             let opens = line.ends_with('{') || line.ends_with(':');
-            let body = lines.get(i + 1).is_some_and(|next| !next.trim().is_empty() && indent(next) > indent(line));
+            let body =
+                lines.get(i + 1).is_some_and(|next| !next.trim().is_empty() && indent_width(next) > indent_width(line));
             opens && body && !is_comment(line)
         }
     }
@@ -131,7 +129,7 @@ fn mask(path: &Path, language: &'static str, lines: &[&str], at: usize, hide: Hi
         Hide::Line => {
             let line = lines[at].trim_end_matches(['\n', '\r']);
             let chars: Vec<char> = line.chars().collect();
-            let first = indent(line) + 1;
+            let first = indentation(line).len() + 1;
             // Keep at least one char of the line and hide at least three.
             let column = first + rng.below(chars.len().saturating_sub(first + 2).max(1));
             let kept: String = chars[..column].iter().collect();
@@ -142,9 +140,9 @@ fn mask(path: &Path, language: &'static str, lines: &[&str], at: usize, hide: Hi
         Hide::Block => {
             let header = lines[at];
             let end = (at + 1..lines.len())
-                .find(|&i| !lines[i].trim().is_empty() && indent(lines[i]) <= indent(header))
+                .find(|&i| !lines[i].trim().is_empty() && indent_width(lines[i]) <= indent_width(header))
                 .unwrap_or(lines.len());
-            let body_indent: String = lines[at + 1].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            let body_indent = indentation(lines[at + 1]);
             let expected = lines[at + 1].trim().to_owned();
             let masked = format!("{before}{header}{body_indent}\n{}", lines[end..].concat());
             Case {
@@ -262,22 +260,7 @@ pub fn table(rows: &[Row]) -> String {
 
 /// 1 - Levenshtein distance / the longer length, over chars; 1 for two empty strings.
 pub fn similarity(a: &str, b: &str) -> f64 {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let longest = a.len().max(b.len());
-    if longest == 0 {
-        return 1.0;
-    }
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    1.0 - row[b.len()] as f64 / longest as f64
+    strsim::normalized_levenshtein(a, b)
 }
 
 /// FNV-1a: seeds each file's sampling by its name, so adding a file leaves the others' positions alone.

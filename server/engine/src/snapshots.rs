@@ -213,7 +213,7 @@ impl Files {
     }
 
     fn path(&self, owner: &str) -> PathBuf {
-        let name = hex(&Sha256::digest(owner.as_bytes())[..8]);
+        let name = hex::encode(&Sha256::digest(owner.as_bytes())[..8]);
         self.dir.join(format!("{}{name}.{EXTENSION}", self.prefix()))
     }
 
@@ -291,7 +291,7 @@ pub fn tokens_hash(tokens: &[TokenId]) -> String {
     for t in tokens {
         digest.update(t.to_le_bytes());
     }
-    hex(&digest.finalize()[..16])
+    hex::encode(&digest.finalize()[..16])
 }
 
 /// Identifies a model file cheaply: its size and the hash of its first 4 MiB.
@@ -304,11 +304,7 @@ pub fn model_id(path: &Path) -> std::io::Result<String> {
     let mut digest = Sha256::new();
     digest.update(size.to_le_bytes());
     digest.update(&head);
-    Ok(hex(&digest.finalize()[..16]))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(hex::encode(&digest.finalize()[..16]))
 }
 
 #[cfg(test)]

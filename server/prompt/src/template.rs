@@ -188,11 +188,45 @@ impl Template {
 
 /// Fills a label format (`context_file`, `current_file`): what goes before and after the text.
 pub fn label(format: &str, comment: &str, path: &str) -> (String, String) {
-    let filled = format.replace("{comment}", comment).replace("{path}", path);
+    let filled = fill(format, |name| match name {
+        "comment" => Some(comment.to_owned()),
+        "path" => Some(path.to_owned()),
+        _ => None,
+    });
     match filled.split_once("{text}") {
         Some((before, after)) => (before.to_owned(), after.to_owned()),
         None => (filled, String::new()),
     }
+}
+
+/// Replaces each `{name}` that `value` knows, in one pass, so a value containing `{path}` stays as
+/// it is. `{{` and `}}` stand for `{` and `}`; unknown names and an unclosed `{` are kept as written.
+pub fn fill(format: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let (brace, after) = rest[at..].split_at(1);
+        if let Some(unescaped) = after.strip_prefix(brace) {
+            out.push_str(brace);
+            rest = unescaped;
+            continue;
+        }
+        let known =
+            (brace == "{").then(|| after.split_once('}')).flatten().and_then(|(name, tail)| Some((value(name)?, tail)));
+        match known {
+            Some((text, tail)) => {
+                out.push_str(&text);
+                rest = tail;
+            }
+            None => {
+                out.push_str(brace);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -276,6 +310,12 @@ mod tests {
         assert!(parse("{context}{file}{prefix").is_err());
         assert!(parse("{prefix}").is_err(), "no place for context");
         assert_eq!(Template::named("nope"), Err(TemplateError::Unknown("nope".into())));
+    }
+
+    #[test]
+    fn placeholders_fill_in_one_pass() {
+        let value = |name: &str| (name == "path").then(|| "{path}".to_owned());
+        assert_eq!(fill("{path} {{x}} {other} {", value), "{path} {x} {other} {");
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! editor's edits, and their tree-sitter trees, parsed off the async threads.
 
 pub mod documents;
+pub mod indent;
 pub mod syntax;

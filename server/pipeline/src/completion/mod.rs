@@ -25,6 +25,7 @@ use nib_engine::{
 use nib_prompt::context::{self, Context, Workspace};
 use nib_prompt::{self as prompt, Budget, Prompt, Template, TemplateError, TokenId, Tokenizer};
 use nib_text::documents::position::line_len_chars;
+use nib_text::indent::indentation;
 use nib_text::syntax::{self, Syntax};
 use postprocess::{After, Mode};
 
@@ -163,8 +164,7 @@ impl Site {
         Site {
             mode: Mode::detect(&before, max_lines, opens_block),
             in_indentation: before.chars().all(|c| c == ' ' || c == '\t') && !before.is_empty(),
-            closer_indent: (opens_block && has_closer)
-                .then(|| before.chars().take_while(|c| *c == ' ' || *c == '\t').collect()),
+            closer_indent: (opens_block && has_closer).then(|| indentation(&before).to_owned()),
             rest_of_line,
             next_line: (line + 1..rope.len_lines().min(line + 50))
                 .map(|l| rope.line(l))

@@ -1,6 +1,8 @@
 //! Turns raw model text into a suggestion: the right number of lines, nothing
 //! that merely repeats what already follows the cursor. Pure functions.
 
+use nib_text::indent::indent_width;
+
 /// Where the cursor is decides how much to suggest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -105,10 +107,6 @@ pub fn whole_words(text: &str) -> &str {
 
 fn join_trimmed(lines: &[&str]) -> String {
     lines.join("\n").trim_end().to_owned()
-}
-
-fn indent_width(line: &str) -> usize {
-    line.chars().take_while(|c| *c == ' ' || *c == '\t').map(|c| if c == '\t' { 4 } else { 1 }).sum()
 }
 
 #[cfg(test)]

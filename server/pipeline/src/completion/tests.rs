@@ -1,6 +1,6 @@
 //! Data-driven: each `tests/fixtures/postprocess/*.txt` holds a file (`//- name.ext`) with a `$0`
-//! cursor, the model's raw text (`//- raw`) and the suggestion nib must make of it (`//- expect`;
-//! empty: rejected). `UPDATE_EXPECT=1 cargo test` rewrites the expectations.
+//! cursor and the model's raw text (`//- raw`); the suggestion nib makes of it must equal the
+//! `.expect` file beside it (empty: rejected). `UPDATE_EXPECT=1 cargo test` rewrites the expectations.
 
 use std::path::Path;
 
@@ -9,46 +9,32 @@ use ropey::Rope;
 use super::Site;
 use nib_text::syntax::{Language, Syntax};
 
-fn sections(text: &str) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = Vec::new();
-    for line in text.split_inclusive('\n') {
-        if let Some(name) = line.strip_prefix("//- ") {
-            found.push((name.trim().to_owned(), String::new()));
-        } else if let Some((_, body)) = found.last_mut() {
-            body.push_str(line);
-        }
-    }
-    found
+nib_fixture::tests! {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/postprocess"), check;
+    c_trimmed_before_the_stray_brace => "c_trimmed_before_the_stray_brace.txt",
+    cpp_stray_closer_rejected => "cpp_stray_closer_rejected.txt",
+    go_block_ends_with_its_scope => "go_block_ends_with_its_scope.txt",
+    java_semicolon => "java_semicolon.txt",
+    javascript_stray_closer_rejected => "javascript_stray_closer_rejected.txt",
+    javascript_trimmed_before_the_error => "javascript_trimmed_before_the_error.txt",
+    python_block_after_header => "python_block_after_header.txt",
+    python_colon_in_dict_is_one_line => "python_colon_in_dict_is_one_line.txt",
+    python_no_extra_space_after_indentation => "python_no_extra_space_after_indentation.txt",
+    python_stray_closer_rejected => "python_stray_closer_rejected.txt",
+    rust_block_after_brace => "rust_block_after_brace.txt",
+    rust_extra_closers => "rust_extra_closers.txt",
+    rust_unclosed_block_is_incomplete_not_wrong => "rust_unclosed_block_is_incomplete_not_wrong.txt",
+    typescript_completes_the_line => "typescript_completes_the_line.txt",
 }
 
-/// A section's text without the newline that ends the section.
-fn body(text: &str) -> &str {
-    text.strip_suffix('\n').unwrap_or(text)
-}
-
-#[test]
-fn postprocess_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/postprocess");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.sort();
-    assert!(paths.len() >= 8);
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
-    for path in paths {
-        let fixture = std::fs::read_to_string(&path).unwrap();
-        let parts = sections(&fixture);
-        let [(file, code), (_, raw), (_, expected)] = &parts[..] else { panic!("{}: three sections", path.display()) };
-        let cursor_byte = code.find("$0").unwrap_or_else(|| panic!("{}: no $0", path.display()));
-        let rope = Rope::from_str(&code.replace("$0", ""));
-        let syntax = Language::detect("", file).and_then(|l| Syntax::parse(l, &rope));
-        let site = Site::new(&rope, rope.byte_to_char(cursor_byte), 8, syntax.as_ref());
-        let actual = site.finish(body(raw));
-        if update {
-            let head = &fixture[..fixture.rfind("//- expect").unwrap()];
-            std::fs::write(&path, format!("{head}//- expect\n{actual}\n")).unwrap();
-        } else if actual != body(expected) {
-            failures.push(format!("{}: expected {:?}, got {actual:?}", path.display(), body(expected)));
-        }
-    }
-    assert!(failures.is_empty(), "{}\n(UPDATE_EXPECT=1 rewrites)", failures.join("\n"));
+fn check(path: &Path) {
+    let fixture = nib_fixture::parse(&std::fs::read_to_string(path).unwrap());
+    let [(file, code), (_, raw)] = &fixture.sections[..] else { panic!("{}: two sections", path.display()) };
+    let cursor_byte = code.find("$0").unwrap_or_else(|| panic!("{}: no $0", path.display()));
+    let rope = Rope::from_str(&code.replace("$0", ""));
+    let syntax = Language::detect("", file).and_then(|l| Syntax::parse(l, &rope));
+    let site = Site::new(&rope, rope.byte_to_char(cursor_byte), 8, syntax.as_ref());
+    // The raw text without the newline that ends its section.
+    let actual = site.finish(raw.strip_suffix('\n').unwrap_or(raw));
+    nib_fixture::expect_file![nib_fixture::expect_path(path)].assert_eq(&actual);
 }

@@ -53,7 +53,7 @@ impl ReviewCache {
             digest.update(part.as_bytes());
             digest.update([0]);
         }
-        digest.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&digest.finalize()[..16])
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<RawFinding>> {

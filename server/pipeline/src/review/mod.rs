@@ -326,7 +326,7 @@ pub fn fingerprint(rule: &str, path: &str, quote: &str) -> String {
         digest.update(part.as_bytes());
         digest.update([0]);
     }
-    digest.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest.finalize()[..16])
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
 
@@ -64,39 +65,58 @@ impl Baseline {
 
 /// Whether `path` (repository-relative, `/`-separated) is selected by include and exclude globs.
 pub fn selected(path: &str, include: &[String], exclude: &[String]) -> bool {
-    (include.is_empty() || include.iter().any(|g| glob(g, path))) && !exclude.iter().any(|g| glob(g, path))
+    (include.is_empty() || globs(include).is_match(path)) && !globs(exclude).is_match(path)
 }
 
-/// `*` matches within a path segment, `**` across segments, `?` one char.
-pub fn glob(pattern: &str, path: &str) -> bool {
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p {
-            [] => s.is_empty(),
-            ['*', '*', '/', rest @ ..] => (0..=s.len()).any(|i| (i == 0 || s[i - 1] == '/') && go(rest, &s[i..])),
-            ['*', '*', rest @ ..] => (0..=s.len()).any(|i| go(rest, &s[i..])),
-            ['*', rest @ ..] => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != '/').any(|i| go(rest, &s[i..])),
-            ['?', rest @ ..] => s.first().is_some_and(|c| *c != '/') && go(rest, &s[1..]),
-            [c, rest @ ..] => s.first() == Some(c) && go(rest, &s[1..]),
+/// `*` matches within a path segment, `**` across segments, `?` one char. A pattern that does
+/// not parse matches nothing: a typo in the configuration should not select or drop every file.
+fn globs(patterns: &[String]) -> GlobSet {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        match GlobBuilder::new(pattern).literal_separator(true).build() {
+            Ok(glob) => {
+                set.add(glob);
+            }
+            Err(e) => tracing::warn!("review glob {pattern:?} left out: {e}"),
         }
     }
-    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), path.chars().collect());
-    go(&p, &s)
+    set.build().unwrap_or_else(|_| GlobSet::empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn glob(pattern: &str, path: &str) -> bool {
+        globs(&[pattern.to_owned()]).is_match(path)
+    }
+
     #[test]
-    fn globs() {
+    fn globs_match_within_and_across_segments() {
         assert!(glob("src/**/*.rs", "src/a/b/c.rs"));
         assert!(glob("src/**/*.rs", "src/c.rs"));
         assert!(!glob("src/*.rs", "src/a/c.rs"));
         assert!(glob("**/test_*.py", "tests/test_x.py"));
         assert!(glob("*.p?", "a.py"));
+        assert!(!glob("*.p?", "a/b.py"));
         assert!(selected("src/a.rs", &[], &["vendor/**".into()]));
         assert!(!selected("vendor/x/a.rs", &[], &["vendor/**".into()]));
         assert!(!selected("docs/a.md", &["src/**".into()], &[]));
+    }
+
+    #[test]
+    fn many_double_stars_do_not_backtrack() {
+        let pattern = "**/a/**/a/**/a/**/a/**/a/**/a/**/a/**/b";
+        let path = "a/".repeat(200) + "c";
+        let started = std::time::Instant::now();
+        assert!(!glob(pattern, &path));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_parse_matches_nothing() {
+        assert!(selected("src/a.rs", &[], &["src/[".into()]));
+        assert!(!selected("src/a.rs", &["src/[".into()], &[]));
     }
 }
 

@@ -43,35 +43,15 @@ impl ReviewPrompt {
     /// The user message for one unit of code.
     pub fn unit(&self, language: &str, path: &str, lines: (usize, usize), code: &str) -> String {
         let rules: Vec<String> = self.rules.iter().map(|r| format!("- {}: {}", r.id, r.description)).collect();
-        // Placeholders are replaced in one pass, so code containing "{path}" stays as it is.
-        let mut out = String::with_capacity(self.unit.len() + code.len());
-        let mut rest = self.unit.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            if let Some(stripped) = after.strip_prefix('{') {
-                out.push('{');
-                rest = stripped;
-                continue;
-            }
-            let Some(close) = after.find('}') else { break };
-            match &after[..close] {
-                "language" => out.push_str(language),
-                "path" => out.push_str(path),
-                "start" => out.push_str(&(lines.0 + 1).to_string()),
-                "end" => out.push_str(&(lines.1 + 1).to_string()),
-                "code" => out.push_str(code),
-                "rules" => out.push_str(&rules.join("\n")),
-                other => {
-                    out.push('{');
-                    out.push_str(other);
-                    out.push('}');
-                }
-            }
-            rest = &after[close + 1..];
-        }
-        out.push_str(&rest.replace("}}", "}"));
-        out
+        nib_prompt::template::fill(&self.unit, |name| match name {
+            "language" => Some(language.to_owned()),
+            "path" => Some(path.to_owned()),
+            "start" => Some((lines.0 + 1).to_string()),
+            "end" => Some((lines.1 + 1).to_string()),
+            "code" => Some(code.to_owned()),
+            "rules" => Some(rules.join("\n")),
+            _ => None,
+        })
     }
 
     /// The GBNF grammar of an answer: `{"findings": [...]}` with the catalogue's rule ids only, fields

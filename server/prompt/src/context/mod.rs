@@ -24,6 +24,7 @@ pub use index::{SymbolIndex, uri_to_path};
 pub use outline::Symbol;
 use recent::Recent;
 
+use nib_text::indent::{indent_width, indentation};
 use nib_text::syntax::{self, RopeText, StreamingIterator, Syntax};
 
 /// The header shown at most: imports beyond this are rarely what the cursor needs.
@@ -416,8 +417,8 @@ fn scopes(rope: &Rope, syntax: &Syntax, cursor: usize, window_start: usize, comm
         let signature = signature.trim_end();
         // The elision sits where the body's first line does.
         let body_line = rope.byte_to_line(body.start_byte()).max(line + 1).min(rope.len_lines() - 1);
-        let indent = indentation(&rope.line(body_line).to_string());
-        let indent = if indent.len() > indentation(signature).len() {
+        let indent = indentation(&rope.line(body_line).to_string()).to_owned();
+        let indent = if indent_width(&indent) > indent_width(signature) {
             indent
         } else {
             format!("{}    ", indentation(signature))
@@ -442,10 +443,6 @@ fn probe(rope: &Rope, cursor: usize) -> usize {
         }
     };
     rope.char_to_byte(at)
-}
-
-fn indentation(line: &str) -> String {
-    line.chars().take_while(|c| *c == ' ' || *c == '\t').collect()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Data-driven: each `tests/fixtures/context/*` file holds one or more files
 //! (`//- path` or `#- path` lines start each), the last with a `$0` cursor; the
 //! prompt built there, with context, must equal the `.expect` file beside it.
-//! `UPDATE_EXPECT=1 cargo test` rewrites the expectations.
+//! `UPDATE_EXPECT=1 cargo test` rewrites the expectations; `cargo test -p nib-prompt context::tests::rust` runs one.
 
 use std::path::{Path, PathBuf};
 
@@ -26,36 +26,42 @@ impl Tokenizer for Chars {
     }
 }
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/context")
+nib_fixture::tests! {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/context"), check;
+    c => "c.c",
+    cpp => "cpp.cpp",
+    go => "go.go",
+    java => "java.java",
+    javascript => "javascript.js",
+    minified => "minified.js",
+    plain => "plain.txt",
+    python => "python.py",
+    rust => "rust.rs",
+    typescript => "typescript.ts",
 }
 
-/// Splits a fixture into (path, text) files; the first line may set `budget=N context=N`.
-fn parse_fixture(text: &str) -> (Budget, Vec<(String, String)>) {
+fn check(path: &Path) {
+    let actual = prompt_for(&std::fs::read_to_string(path).unwrap());
+    nib_fixture::expect_file![nib_fixture::expect_path(path)].assert_eq(&actual);
+}
+
+/// The fixture's budget: its header may set `budget=N context=N`.
+fn budget(header: &str) -> Budget {
     let mut budget = Budget { n_tokens: 4000, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 1500 };
-    let mut files: Vec<(String, String)> = Vec::new();
-    for line in text.split_inclusive('\n') {
-        let marker = line.strip_prefix("//- ").or_else(|| line.strip_prefix("#- "));
-        if let Some(path) = marker {
-            files.push((path.trim().to_owned(), String::new()));
-        } else if let Some((_, body)) = files.last_mut() {
-            body.push_str(line);
-        } else {
-            for setting in line.split_whitespace() {
-                match setting.split_once('=') {
-                    Some(("budget", n)) => budget.n_tokens = n.parse().unwrap(),
-                    Some(("context", n)) => budget.n_context_tokens = n.parse().unwrap(),
-                    _ => panic!("unknown fixture setting {setting:?}"),
-                }
-            }
+    for setting in header.split_whitespace() {
+        match setting.split_once('=') {
+            Some(("budget", n)) => budget.n_tokens = n.parse().unwrap(),
+            Some(("context", n)) => budget.n_context_tokens = n.parse().unwrap(),
+            _ => panic!("unknown fixture setting {setting:?}"),
         }
     }
-    (budget, files)
+    budget
 }
 
 /// The prompt at the `$0` of the fixture's last file, as text.
 fn prompt_for(fixture: &str) -> String {
-    let (budget, files) = parse_fixture(fixture);
+    let fixture = nib_fixture::parse(fixture);
+    let (budget, files) = (budget(&fixture.header), fixture.sections);
     let workspace = Workspace::default();
     workspace.set_root(PathBuf::from("/ws"));
     let (last_path, last_text) = files.last().expect("a fixture has files").clone();
@@ -86,32 +92,6 @@ fn prompt_for(fixture: &str) -> String {
     let prompt = prompt::assemble(&Chars, &template, window, &context, budget);
     assert!(prompt.tokens.len() <= budget.n_tokens, "over budget");
     prompt.tokens.iter().map(|&t| char::from_u32(t as u32).unwrap_or('?')).collect()
-}
-
-#[test]
-fn context_fixtures() {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e != "expect"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 8, "a fixture per language");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut failures = Vec::new();
-    for path in names {
-        let actual = prompt_for(&std::fs::read_to_string(&path).unwrap());
-        let expect_path = path.with_extension(format!("{}.expect", path.extension().unwrap().to_string_lossy()));
-        if update {
-            std::fs::write(&expect_path, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expect_path).unwrap_or_default();
-        if actual != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
-        }
-    }
-    assert!(failures.is_empty(), "{}\n(UPDATE_EXPECT=1 rewrites)", failures.join("\n"));
 }
 
 #[test]
