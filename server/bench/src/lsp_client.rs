@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nib_lsp::framing;
 use serde_json::{Value, json};
 
 /// How long any one wait lasts before it is an error.
@@ -74,8 +75,7 @@ impl LspClient {
     }
 
     pub fn send(&mut self, message: &Value) -> Result<(), ClientError> {
-        let body = message.to_string();
-        self.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+        self.send_raw(&framing::frame(message.to_string().as_bytes()))
     }
 
     pub fn notify(&mut self, method: &str, params: Value) -> Result<(), ClientError> {
@@ -243,8 +243,8 @@ fn read_message(reader: &mut impl BufRead) -> Option<Value> {
         if line.is_empty() {
             break;
         }
-        if let Some(value) = line.strip_prefix("Content-Length: ") {
-            length = value.parse::<usize>().ok();
+        if let Some(value) = framing::content_length(line) {
+            length = value.ok();
         }
     }
     let mut body = vec![0; length?];

@@ -48,3 +48,9 @@ pub fn to_position(rope: &Rope, char_offset: usize, encoding: PositionEncoding) 
 pub fn to_range(rope: &Rope, start: usize, end: usize, encoding: PositionEncoding) -> lsp::Range {
     lsp::Range { start: to_position(rope, start, encoding), end: to_position(rope, end, encoding) }
 }
+
+/// The file path of a `file:` URI; `None` for other schemes.
+pub fn file_path(uri: &lsp::Uri) -> Option<std::path::PathBuf> {
+    let is_file = uri.scheme().as_str().eq_ignore_ascii_case("file");
+    is_file.then(|| uri.to_file_path()).flatten().map(|path| path.into_owned())
+}

@@ -1,18 +1,18 @@
 //! Review diagnostics: a saved file is reviewed in the background (below
 //! completions, cancelled by a newer save), and its findings published — pushed
 //! with `publishDiagnostics`, or pulled with `textDocument/diagnostic` by
-//! clients that declare pull support, never both. Replacements become quick fixes.
+//! clients that declare pull support, never both (`textDocument/codeAction` turns replacements into quick
+//! fixes).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use dashmap::DashMap;
 use serde_json::json;
 use tower_lsp_server::Client;
-use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use super::{NibServer, Session};
+use crate::session::{PARSE_WAIT, Session};
+use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::config::ReviewConfig;
 use nib_pipeline::review::{FileToReview, Finding, Reviewer, Severity, noise};
@@ -66,17 +66,17 @@ impl Reviews {
 }
 
 /// Reviews `uri` in the background and publishes what it finds.
-pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
-    let reviews = &session.reviews;
+pub fn start(client: Client, tasks: &Tasks, session: &Session, uri: Uri) {
     let cancel = CancelToken::default();
-    if let Some(older) = reviews.running.insert(uri.as_str().to_owned(), cancel.clone()) {
+    if let Some(older) = session.reviews.running.insert(uri.as_str().to_owned(), cancel.clone()) {
         older.cancel();
     }
-    tokio::spawn(async move {
+    let (documents, workspace, reviews) =
+        (session.documents.clone(), session.workspace().clone(), session.reviews.clone());
+    tasks.spawn("review", async move {
         let key = uri.as_str();
-        let Ok(doc) = session.documents.parsed(key, super::PARSE_WAIT).await else { return };
-        let path = session.completer.workspace().label(key);
-        let reviews = &session.reviews;
+        let Ok(doc) = documents.parsed(key, PARSE_WAIT).await else { return };
+        let path = workspace.label(key);
         let config = reviews.config();
         // Generated files (the CLI's limit is the same size) are not the user's code to review.
         if doc.generated || !noise::selected(&path, &config.include, &config.exclude) {
@@ -100,14 +100,14 @@ pub fn start(client: Client, session: Arc<Session>, uri: Uri) {
             }
         };
         reviews.running.remove_if(key, |_, t| t.same_as(&cancel));
-        let encoding = session.documents.encoding();
+        let encoding = documents.encoding();
         let diagnostics: Vec<Diagnostic> = findings
             .iter()
             .filter(|f| f.severity >= config.min_severity && !noise::suppressed(&doc.rope, f))
             .map(|f| diagnostic(f, encoding))
             .collect();
         // A document closed meanwhile keeps no diagnostics.
-        if session.documents.snapshot(key).is_err() {
+        if documents.snapshot(key).is_err() {
             return;
         }
         reviews.published.insert(key.to_owned(), diagnostics.clone());
@@ -150,47 +150,5 @@ fn diagnostic(f: &Finding, encoding: PositionEncoding) -> Diagnostic {
         message: f.message.clone(),
         data: Some(json!({"replacement": f.replacement, "fingerprint": f.fingerprint})),
         ..Diagnostic::default()
-    }
-}
-
-impl NibServer {
-    pub(super) async fn pull_diagnostics(
-        &self,
-        params: DocumentDiagnosticParams,
-    ) -> Result<DocumentDiagnosticReportResult> {
-        let session = self.session()?;
-        let items = session.reviews.diagnostics(params.text_document.uri.as_str());
-        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
-            RelatedFullDocumentDiagnosticReport {
-                related_documents: None,
-                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
-            },
-        )))
-    }
-
-    /// A quick fix for each nib diagnostic in the request that carries a replacement.
-    pub(super) async fn quick_fixes(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        let uri = params.text_document.uri;
-        let actions: Vec<CodeActionOrCommand> = params
-            .context
-            .diagnostics
-            .into_iter()
-            .filter(|d| d.source.as_deref() == Some("nib"))
-            .filter_map(|d| {
-                let replacement = d.data.as_ref()?.get("replacement")?.as_str()?.to_owned();
-                let edit = TextEdit { range: d.range, new_text: replacement };
-                Some(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: format!("nib: apply the suggested fix ({})", d.message),
-                    kind: Some(CodeActionKind::QUICKFIX),
-                    edit: Some(WorkspaceEdit {
-                        changes: Some(HashMap::from([(uri.clone(), vec![edit])])),
-                        ..Default::default()
-                    }),
-                    diagnostics: Some(vec![d]),
-                    ..CodeAction::default()
-                }))
-            })
-            .collect();
-        Ok((!actions.is_empty()).then_some(actions))
     }
 }

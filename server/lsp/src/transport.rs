@@ -22,6 +22,9 @@ use tokio::io::{
 use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
+use crate::framing;
+use crate::tasks::Tasks;
+
 /// Larger messages are skipped: documents themselves are capped well below this.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_HEADER_LINE_BYTES: u64 = 8 * 1024;
@@ -30,8 +33,12 @@ const MAX_HEADER_LINE_BYTES: u64 = 8 * 1024;
 type Frame = Result<Vec<u8>, String>;
 
 /// Runs a server, which `run` starts on the pipe ends it is given, behind the guard.
-pub async fn guard<F, Fut>(input: impl AsyncRead + Unpin + Send + 'static, mut output: impl AsyncWrite + Unpin, run: F)
-where
+pub async fn guard<F, Fut>(
+    tasks: &Tasks,
+    input: impl AsyncRead + Unpin + Send + 'static,
+    mut output: impl AsyncWrite + Unpin,
+    run: F,
+) where
     F: FnOnce(DuplexStream, DuplexStream) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
@@ -39,8 +46,8 @@ where
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
     // Whole message bodies, from the server and from the guard, to the one writer.
     let (bodies, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-    let reader = tokio::spawn(forward_input(BufReader::new(input), to_server, bodies.clone()));
-    tokio::spawn(relay_output(BufReader::new(from_server), bodies));
+    let reader = tasks.spawn("transport input", forward_input(BufReader::new(input), to_server, bodies.clone()));
+    tasks.spawn("transport output", relay_output(BufReader::new(from_server), bodies));
     let writer = async move {
         while let Some(body) = outgoing.recv().await {
             if write_frame(&mut output, &body).await.is_err() {
@@ -98,8 +105,7 @@ async fn relay_output(mut from_server: impl AsyncBufRead + Unpin, bodies: mpsc::
 }
 
 async fn write_frame(out: &mut (impl AsyncWrite + Unpin), body: &[u8]) -> std::io::Result<()> {
-    out.write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
-    out.write_all(body).await?;
+    out.write_all(&framing::frame(body)).await?;
     out.flush().await
 }
 
@@ -121,10 +127,8 @@ async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<
             continue;
         }
         in_headers = true;
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            content_length = Some(value.trim().parse().map_err(|_| format!("bad Content-Length {value:?}")));
+        if let Some(length) = framing::content_length(line) {
+            content_length = Some(length);
         }
     }
     let length = match content_length {

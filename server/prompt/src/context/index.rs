@@ -148,8 +148,9 @@ pub fn label_path(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
 }
 
-/// The file path of a `file://` URI (percent-decoded); `None` for other schemes.
-pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
+/// The file path of a document key that is a `file://` URI (percent-decoded); `None` for other schemes.
+/// The keys are plain strings here: the LSP crate converts its `Uri`s itself.
+pub(crate) fn uri_to_path(uri: &str) -> Option<PathBuf> {
     let rest = uri.strip_prefix("file://")?;
     let bytes = rest.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());

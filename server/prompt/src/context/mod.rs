@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex, RwLock, mpsc};
 use ropey::Rope;
 use tree_sitter::QueryCursor;
 
-pub use index::{SymbolIndex, uri_to_path};
+pub use index::SymbolIndex;
+use index::uri_to_path;
 pub use outline::Symbol;
 use recent::Recent;
 

@@ -1,0 +1,17 @@
+//! `textDocument/didClose`: the document and everything kept for it go.
+
+use tower_lsp_server::ls_types::DidCloseTextDocumentParams;
+
+use crate::{NibServer, review};
+
+pub async fn handle(server: &NibServer, params: DidCloseTextDocumentParams) {
+    let Ok(session) = server.session() else { return };
+    let uri = params.text_document.uri;
+    session.documents.close(uri.as_str());
+    session.requests.edited.remove(uri.as_str());
+    session.requests.awaiting.remove(uri.as_str());
+    review::clear(&server.client, session, &uri).await;
+    if let Some((_, token)) = session.requests.in_flight.remove(uri.as_str()) {
+        token.cancel();
+    }
+}

@@ -1,0 +1,93 @@
+//! `nib/status`: the model, the index, the engine's counters and the settings in effect (see
+//! docs/lsp-extensions.md).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc::Result;
+
+use crate::{NibServer, convert};
+use nib_engine::{EngineCounters, ModelInfo, ModelState};
+use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
+
+/// Field names are snake_case, like `nib complete --json`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    version: &'static str,
+    model: ModelStatus,
+    position_encoding: String,
+    n_open_documents: usize,
+    /// Files in the symbol index: open documents and workspace files.
+    n_indexed_files: usize,
+    /// Totals since start, and the last completion's figures.
+    engine: EngineCounters,
+    /// The settings in effect (the model is `model.path`).
+    settings: Settings,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    engine: EngineConfig,
+    completion: CompletionConfig,
+    review: ReviewConfig,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelStatus {
+    path: PathBuf,
+    /// Which setting chose the path.
+    source: &'static str,
+    /// `loading`, `ready` or `failed`.
+    state: &'static str,
+    /// What is wrong and how to fix it, when `failed`.
+    error: Option<String>,
+    info: Option<ModelInfo>,
+}
+
+/// The params of a request that takes none: clients say so with none (the transport makes that `null`),
+/// `null`, `{}` or `[]`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct NoParams;
+
+impl TryFrom<serde_json::Value> for NoParams {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> std::result::Result<NoParams, String> {
+        let empty = match &value {
+            serde_json::Value::Null => true,
+            serde_json::Value::Object(object) => object.is_empty(),
+            serde_json::Value::Array(array) => array.is_empty(),
+            _ => false,
+        };
+        if empty { Ok(NoParams) } else { Err(format!("this request takes no params, got {value}")) }
+    }
+}
+
+pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
+    let session = server.session()?;
+    let (state, error, info) = match session.completer.engine().state() {
+        ModelState::Loading => ("loading", None, None),
+        ModelState::Ready { info, .. } => ("ready", None, Some(info)),
+        ModelState::Failed(error) => ("failed", Some(session.start.model.problem(&error)), None),
+    };
+    Ok(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        model: ModelStatus {
+            path: session.start.model.path.clone(),
+            source: session.start.model.source.describe(),
+            state,
+            error,
+            info,
+        },
+        position_encoding: convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
+        n_open_documents: session.documents.len(),
+        n_indexed_files: session.workspace().n_indexed_files(),
+        engine: session.completer.engine().counters(),
+        settings: Settings {
+            engine: session.start.engine_config.clone(),
+            completion: (*session.completer.config()).clone(),
+            review: session.reviews.config(),
+        },
+    })
+}

@@ -1,0 +1,21 @@
+//! `shutdown`: stop the work, save the KV sequences, free the engine.
+
+use tower_lsp_server::jsonrpc::Result;
+
+use crate::NibServer;
+
+/// How long `shutdown` may spend saving KV sequences to disk.
+const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+pub async fn handle(server: &NibServer) -> Result<()> {
+    if let Ok(session) = server.session() {
+        // Stop the work first, so the engine is free to save its sequences at once.
+        session.requests.in_flight.iter().for_each(|entry| entry.value().cancel());
+        session.reviews.cancel_all();
+        session.completer.cancel_all();
+        // The next start restores these instead of evaluating whole files again.
+        session.completer.engine().persist(PERSIST_TIMEOUT).await;
+        session.completer.engine().stop(crate::STOP_TIMEOUT).await;
+    }
+    Ok(())
+}

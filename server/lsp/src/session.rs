@@ -1,0 +1,82 @@
+//! What exists once the client has said who it is, in parts, so that each handler and each background task
+//! takes only what it needs: tasks get clones of the parts (all cheap handles), never the whole session.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tower_lsp_server::ls_types::Position;
+
+use crate::review::Reviews;
+use crate::tasks::Tasks;
+use nib_engine::CancelToken;
+use nib_pipeline::completion::Completer;
+use nib_pipeline::config::{EngineConfig, ModelChoice};
+use nib_prompt::context::Workspace;
+use nib_text::documents::DocumentStore;
+
+/// A document is indexed again once edits pause this long: re-indexing on every keystroke is wasted work.
+const REINDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long a request waits for a document's tree to catch up with its text: longer than a parse may take.
+pub const PARSE_WAIT: std::time::Duration = std::time::Duration::from_millis(600);
+
+pub struct Session {
+    pub documents: Arc<DocumentStore>,
+    pub completer: Completer,
+    pub reviews: Arc<Reviews>,
+    pub requests: Arc<Requests>,
+    /// Fixed when the client connected.
+    pub start: Start,
+}
+
+/// Per-document state of the requests in progress.
+#[derive(Default)]
+pub struct Requests {
+    /// The newest completion per document: a new one outdates the one before.
+    pub in_flight: DashMap<String, CancelToken>,
+    /// Documents whose latest request was answered empty for lack of time, and where: one task per document
+    /// computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
+    pub awaiting: DashMap<String, Position>,
+    /// The line of each document's latest edit: saving remembers the code around it.
+    pub edited: DashMap<String, usize>,
+}
+
+/// What was settled at start: a change to the model or the engine is reported, not applied.
+pub struct Start {
+    pub model: ModelChoice,
+    pub engine_config: EngineConfig,
+    /// The client can watch files for nib (dynamic registration of `workspace/didChangeWatchedFiles`).
+    pub can_watch_files: bool,
+    /// Problems found while starting, shown to the user once initialized.
+    pub warnings: Vec<String>,
+}
+
+impl Session {
+    /// Parses a document's tree off the async threads; edits keep landing meanwhile.
+    pub fn parse(&self, tasks: &Tasks, uri: &str) {
+        let (documents, uri) = (self.documents.clone(), uri.to_owned());
+        tasks.spawn_blocking("parse", move || documents.parse(&uri));
+    }
+
+    /// Indexes a document and remembers the code around `line`, off the async threads, once its tree is
+    /// parsed. With `settle_at`, only once edits have paused and the document is still at that version:
+    /// edits come in bursts. Generated files are not indexed.
+    pub fn observe(&self, tasks: &Tasks, uri: &str, line: usize, settle_at: Option<i32>) {
+        let (documents, workspace, uri) = (self.documents.clone(), self.workspace().clone(), uri.to_owned());
+        let index = tasks.clone();
+        tasks.spawn("observe", async move {
+            if settle_at.is_some() {
+                tokio::time::sleep(REINDEX_AFTER).await;
+            }
+            let Ok(doc) = documents.parsed(&uri, PARSE_WAIT).await else { return };
+            if doc.generated || settle_at.is_some_and(|version| version != doc.version) {
+                return;
+            }
+            let _ = index.spawn_blocking("index", move || workspace.observe(&uri, &doc.rope, doc.syntax(), line)).await;
+        });
+    }
+
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        self.completer.workspace()
+    }
+}
