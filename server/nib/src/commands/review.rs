@@ -174,9 +174,9 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         .with_style(ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg}")?.progress_chars("#."));
     let result = runtime
         .block_on(batch::run(&reviewer, &batch, |path, done, total| {
+            progress.set_message(path.to_owned());
             progress.set_length(total as u64);
             progress.set_position(done as u64);
-            progress.set_message(path.to_owned());
         }))
         .map_err(|e| match e {
             batch::BatchError::Review(nib_pipeline::review::ReviewError::ModelUnavailable(m)) => {
@@ -185,6 +185,9 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
             other => anyhow!(other),
         })?;
     progress.finish();
+    if !progress.is_hidden() {
+        eprintln!();
+    }
     for (path, why) in &result.skipped {
         eprintln!("nib: skipped {path}: {why}");
     }
