@@ -99,4 +99,52 @@ mod tests {
         assert_eq!(last[0]["timings"]["prompt_n"], 7);
         assert_eq!(last.len(), 1);
     }
+
+    /// A one-request server on loopback that answers with `response`, the way llama-server streams.
+    fn serve_once(response: &'static str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            reader.into_inner().write_all(response.as_bytes()).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn a_chunked_stream_is_read_to_its_end() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "15\r\ndata: {\"content\": \"de\r\n",
+            "1e\r\nf\"}\n\ndata: {\"content\": \" f\"}\n\n\r\n",
+            "32\r\ndata: {\"stop\": true, \"timings\": {\"prompt_n\": 7}}\n\n\r\n",
+            "0\r\n\r\n",
+        ));
+        let streamed = complete(&url, &serde_json::json!({"prompt": "x", "stream": true})).unwrap();
+        assert_eq!(streamed.content, "def f");
+        assert_eq!(streamed.n_evaluated, Some(7));
+        assert!(streamed.ttft_ms > 0.0 && streamed.ttft_ms <= streamed.total_ms);
+    }
+
+    #[test]
+    fn an_error_status_carries_the_body() {
+        let url = serve_once("HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\nConnection: close\r\n\r\nno json");
+        let err = complete(&url, &serde_json::json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "llama-server answered 400 Bad Request: no json");
+    }
 }
