@@ -38,6 +38,7 @@ pub struct Setup {
     pub runtime: tokio::runtime::Runtime,
 }
 
+/// Shared by `complete` and `bench typing`.
 pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let (path, line, column) = parse_location(location)?;
     let path = std::fs::canonicalize(&path).unwrap_or(path);
