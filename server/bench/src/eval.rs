@@ -23,7 +23,7 @@ use nib_text::indent::{indent_width, indentation};
 use nib_text::syntax::{Language, Syntax};
 
 /// What is hidden at each sampled position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hide {
     /// The rest of a line, from a point after its first character.

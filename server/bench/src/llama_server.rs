@@ -1,16 +1,14 @@
-//! Just enough HTTP to time llama.cpp's `llama-server` on the same requests:
-//! one streamed `POST /completion` on loopback, read as server-sent events.
+//! Times llama.cpp's `llama-server` on the same requests: one streamed `POST /completion`, read as server-sent events.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("only http://HOST:PORT URLs are supported, got {0:?}")]
-    Url(String),
+    #[error("llama-server: {0}")]
+    Transport(Box<ureq::Transport>),
     #[error("llama-server: {0}")]
     Io(#[from] std::io::Error),
     #[error("llama-server answered {status}: {body}")]
@@ -29,78 +27,124 @@ pub struct Streamed {
 
 /// Posts `body` (with `"stream": true`) to `url` + `/completion`.
 pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
-    let host =
-        url.strip_prefix("http://").map(|h| h.trim_end_matches('/')).ok_or_else(|| HttpError::Url(url.into()))?;
-    let payload = body.to_string();
+    let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(300)).build();
     let started = Instant::now();
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(300)))?;
-    stream.set_nodelay(true)?;
-    write!(
-        stream,
-        "POST /completion HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status)?;
-    let mut chunked = false;
+    let response = match agent
+        .post(&format!("{}/completion", url.trim_end_matches('/')))
+        .set("Content-Type", "application/json")
+        .send_string(&body.to_string())
+    {
+        Ok(response) => response,
+        Err(ureq::Error::Status(code, response)) => {
+            let status = format!("{code} {}", response.status_text());
+            return Err(HttpError::Status { status, body: response.into_string().unwrap_or_default() });
+        }
+        Err(ureq::Error::Transport(transport)) => return Err(HttpError::Transport(Box::new(transport))),
+    };
+    let mut reader = response.into_reader();
+    let mut out = Streamed::default();
+    let mut events = Events::default();
+    let mut buf = [0u8; 4096];
     loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
             break;
         }
-        let lower = header.to_ascii_lowercase();
-        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
-    }
-    if !status.contains(" 200") {
-        let mut rest = String::new();
-        let _ = reader.read_to_string(&mut rest);
-        return Err(HttpError::Status { status: status.trim().to_owned(), body: rest });
-    }
-    let mut out = Streamed::default();
-    let mut events = String::new();
-    let mut on_bytes = |bytes: &[u8], out: &mut Streamed| {
-        events.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = events.find("\n\n") {
-            let event: String = events.drain(..end + 2).collect();
-            for data in event.lines().filter_map(|l| l.strip_prefix("data: ")) {
-                let Ok(json) = serde_json::from_str::<Value>(data) else { continue };
-                let content = json["content"].as_str().unwrap_or_default();
-                if out.ttft_ms == 0.0 && (!content.is_empty() || json["stop"] == true) {
-                    out.ttft_ms = started.elapsed().as_secs_f64() * 1000.0;
-                }
-                out.content.push_str(content);
-                if let Some(n) = json["timings"]["prompt_n"].as_u64() {
-                    out.n_evaluated = Some(n as usize);
-                }
+        for json in events.feed(&buf[..n]) {
+            let content = json["content"].as_str().unwrap_or_default();
+            if out.ttft_ms == 0.0 && (!content.is_empty() || json["stop"] == true) {
+                out.ttft_ms = started.elapsed().as_secs_f64() * 1000.0;
             }
-        }
-    };
-    if chunked {
-        loop {
-            let mut size = String::new();
-            if reader.read_line(&mut size)? == 0 {
-                break;
+            out.content.push_str(content);
+            if let Some(n) = json["timings"]["prompt_n"].as_u64() {
+                out.n_evaluated = Some(n as usize);
             }
-            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if size == 0 {
-                break;
-            }
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk)?;
-            on_bytes(&chunk[..size], &mut out);
-        }
-    } else {
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = reader.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            on_bytes(&buf[..n], &mut out);
         }
     }
     out.total_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(out)
+}
+
+/// Splits a server-sent event stream, which arrives in arbitrary pieces, into its `data:` JSON objects.
+#[derive(Default)]
+struct Events {
+    pending: String,
+}
+
+impl Events {
+    /// The objects of the events that `bytes` completes; lines that are not JSON are skipped.
+    fn feed(&mut self, bytes: &[u8]) -> Vec<Value> {
+        self.pending.push_str(&String::from_utf8_lossy(bytes));
+        let mut objects = Vec::new();
+        while let Some(end) = self.pending.find("\n\n") {
+            let event: String = self.pending.drain(..end + 2).collect();
+            let data = event.lines().filter_map(|l| l.strip_prefix("data: "));
+            objects.extend(data.filter_map(|data| serde_json::from_str::<Value>(data).ok()));
+        }
+        objects
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_read_across_pieces() {
+        let mut events = Events::default();
+        assert!(events.feed(b"data: {\"content\": \"de").is_empty());
+        let first = events.feed(b"f\"}\n\ndata: [DONE]\n\n: ping\n\ndata: {\"stop\": true, ");
+        assert_eq!(first, vec![serde_json::json!({"content": "def"})]);
+        let last = events.feed(b"\"timings\": {\"prompt_n\": 7}}\n\n");
+        assert_eq!(last[0]["timings"]["prompt_n"], 7);
+        assert_eq!(last.len(), 1);
+    }
+
+    /// A one-request server on loopback that answers with `response`, the way llama-server streams.
+    fn serve_once(response: &'static str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            reader.into_inner().write_all(response.as_bytes()).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn a_chunked_stream_is_read_to_its_end() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "15\r\ndata: {\"content\": \"de\r\n",
+            "1e\r\nf\"}\n\ndata: {\"content\": \" f\"}\n\n\r\n",
+            "32\r\ndata: {\"stop\": true, \"timings\": {\"prompt_n\": 7}}\n\n\r\n",
+            "0\r\n\r\n",
+        ));
+        let streamed = complete(&url, &serde_json::json!({"prompt": "x", "stream": true})).unwrap();
+        assert_eq!(streamed.content, "def f");
+        assert_eq!(streamed.n_evaluated, Some(7));
+        assert!(streamed.ttft_ms > 0.0 && streamed.ttft_ms <= streamed.total_ms);
+    }
+
+    #[test]
+    fn an_error_status_carries_the_body() {
+        let url = serve_once("HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\nConnection: close\r\n\r\nno json");
+        let err = complete(&url, &serde_json::json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "llama-server answered 400 Bad Request: no json");
+    }
 }

@@ -25,7 +25,7 @@ use nib_vocab::TokenId;
 
 pub use config::EngineConfig;
 pub use kv::{CachedTokens, ReusePlan, Shift};
-pub use snapshots::model_id;
+pub use snapshots::{model_id, model_sha256};
 pub use stats::{CacheHit, CompletionStats, EngineCounters};
 pub use tokenizer::ModelTokenizer;
 

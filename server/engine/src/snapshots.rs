@@ -307,6 +307,14 @@ pub fn model_id(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(&digest.finalize()[..16]))
 }
 
+/// The whole model file's sha256, which reports name so a finding can be traced to the exact weights.
+pub fn model_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut digest = Sha256::new();
+    std::io::copy(&mut file, &mut digest)?;
+    Ok(hex::encode(digest.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

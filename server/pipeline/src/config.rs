@@ -99,7 +99,7 @@ pub struct CompletionConfig {
     pub context_tokens: u32,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ContextMode {
     /// Prefix-only prompting, whatever the model.

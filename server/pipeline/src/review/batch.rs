@@ -15,8 +15,7 @@ use nib_engine::CancelToken;
 use nib_text::syntax::{Language, Syntax};
 
 /// Which findings of a diff review are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[clap(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterMode {
     /// Findings on added or changed lines.
     Added,

@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod cache;
 pub mod diff;
+pub mod git;
 pub mod locate;
 pub mod noise;
 pub mod prompt;
@@ -35,7 +36,7 @@ use nib_prompt::Tokenizer;
 use nib_text::syntax::Syntax;
 use prompt::ReviewPrompt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

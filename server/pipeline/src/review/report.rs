@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::prompt::Rule;
 use super::{Finding, Severity};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Sarif,

@@ -1,0 +1,224 @@
+//! `nib bench`: how fast the completion pipeline is, measured through the engine or through `nib serve`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Subcommand};
+
+use super::{ModelArg, explain, read_text};
+use nib_prompt::{Budget, Template};
+use nib_text::syntax::Language;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Cold time-to-first-token, then warm ones while typing at the cursor, one character at a time.
+    Typing(TypingArgs),
+    /// Replay edit traces through `nib serve` over stdio (and llama-server with --vs-server).
+    Replay(ReplayArgs),
+    /// Parse, reparse and prompt-building times on a large file, with the model's tokenizer.
+    Context(ContextArgs),
+    /// Typing, cancellations, saves, file switches and a 2 MB bundle through `nib serve` for N minutes:
+    /// resident memory and latency per minute.
+    Soak(SoakArgs),
+}
+
+#[derive(Args)]
+pub struct SoakArgs {
+    #[arg(long, default_value_t = 60)]
+    minutes: usize,
+    /// Write the minutes as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Trace files (JSON; format in tests/replay/README.md).
+    #[arg(required = true, value_name = "TRACE")]
+    traces: Vec<PathBuf>,
+    /// Also replay against a running llama.cpp llama-server at this URL (e.g. http://127.0.0.1:8012).
+    #[arg(long, value_name = "URL")]
+    vs_server: Option<String>,
+    /// Write every sample and summary row as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// initializationOptions for `nib serve`, as JSON (e.g. '{"completion": {"deadline_ms": 1000}}').
+    #[arg(long, value_name = "JSON")]
+    options: Option<String>,
+    /// Open this folder as nib's workspace, so it is indexed while the trace plays.
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Args)]
+pub struct ContextArgs {
+    /// A source file; without one, a generated Python file of --lines lines.
+    file: Option<PathBuf>,
+    #[arg(long, default_value_t = 20_000)]
+    lines: usize,
+    /// Prompts built, at cursors spread over the file.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+#[derive(Args)]
+pub struct TypingArgs {
+    #[arg(value_name = "FILE:LINE:COL")]
+    location: String,
+    /// Characters to type.
+    #[arg(long, default_value_t = 10)]
+    keystrokes: usize,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Typing(args) => typing(args),
+        BenchCommand::Replay(args) => replay(args),
+        BenchCommand::Context(args) => context(args),
+        BenchCommand::Soak(args) => soak(args),
+    }
+}
+
+fn typing(args: TypingArgs) -> Result<()> {
+    let s = super::complete::setup(&args.location, &args.model)?;
+    let report = s
+        .runtime
+        .block_on(nib_bench::typing(&s.completer, s.document.rope.clone(), s.cursor, args.keystrokes))
+        .map_err(|e| explain(e, &s.model))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("model              {}", s.model.path.display());
+        println!(
+            "cold               ttft {:.1} ms ({} prompt tokens evaluated)",
+            report.cold.ttft_ms, report.cold.n_evaluated_tokens
+        );
+        println!(
+            "warm, {} keystrokes ttft median {:.1} ms, p95 {:.1} ms; median reuse {:.1} %",
+            report.warm.len(),
+            report.warm_ttft_ms_median,
+            report.warm_ttft_ms_p95,
+            report.warm_reuse_median * 100.0
+        );
+        println!("cold / warm        {:.1}x", report.speedup);
+    }
+    Ok(())
+}
+
+fn context(args: ContextArgs) -> Result<()> {
+    let (text, name) = match &args.file {
+        Some(path) => (read_text(path)?, path.to_string_lossy().into_owned()),
+        None => (nib_bench::context::synthetic_python(args.lines), "generated.py".to_owned()),
+    };
+    let language = Language::detect("", &name).with_context(|| format!("{name}: not a language nib parses"))?;
+    let (config, model) = args.model.resolve()?;
+    let started = super::start(config, model)?;
+    let (info, tokenizer) = started.ready()?;
+    let config = &started.config;
+    let template = Template::choose(config.completion.template.as_deref(), tokenizer.as_ref(), &info.name)?;
+    let budget = Budget {
+        n_tokens: config.completion.n_prompt_tokens as usize,
+        suffix_percent: config.completion.suffix_percent as usize,
+        n_suffix_max: usize::MAX,
+        n_context_tokens: config.completion.context_tokens as usize,
+    };
+    let report = nib_bench::context::context(tokenizer.as_ref(), &template, &text, language, budget, args.runs);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("file               {name}, {} lines ({})", report.n_lines, language.name());
+        println!("first parse        {:.1} ms", report.parse_ms);
+        println!("reparse, 1 char    median {:.2} ms", report.reparse_ms_median);
+        println!("window             median {:.2} ms (tokenizing prefix and suffix)", report.window_ms_median);
+        println!(
+            "context            median {:.2} ms, p95 {:.2} ms over {} cursors (gathered and fitted, {})",
+            report.context_ms_median, report.context_ms_p95, args.runs, template.name
+        );
+        println!(
+            "prompt tokens      at most {} of {}; context median {:.0} tokens",
+            report.n_tokens_max, report.budget, report.n_context_tokens_median
+        );
+    }
+    Ok(())
+}
+
+fn soak(args: SoakArgs) -> Result<()> {
+    use nib_bench::soak;
+    let (_, model) = args.model.resolve()?;
+    let binary = std::env::current_exe().context("cannot find the nib binary")?;
+    let stdlib =
+        nib_bench::trace::python_stdlib().map_err(|e| anyhow!("the soak types into Python's standard library: {e}"))?;
+    println!("| minute | rss MiB | requests | empty | errors | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|");
+    let minutes = soak::soak(&binary, &model.path, &stdlib, args.minutes, |m| {
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {:.0} | {:.0} |",
+            m.minute, m.rss_mib, m.n_requests, m.n_empty, m.n_errors, m.p50_ms, m.p95_ms
+        );
+    })?;
+    print!("\n{}", soak::summary(&minutes));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&minutes)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn replay(args: ReplayArgs) -> Result<()> {
+    use nib_bench::{replay, trace::Replay};
+    let (config, model) = args.model.resolve()?;
+    let options = match &args.options {
+        Some(text) => serde_json::from_str(text).context("--options is not JSON")?,
+        None => serde_json::Value::Null,
+    };
+    let workspace = (args.workspace.as_ref())
+        .map(|dir| std::fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
+        .transpose()?;
+    let serve = replay::NibServe {
+        binary: std::env::current_exe().context("cannot find the nib binary")?,
+        model: model.path.clone(),
+        options,
+        workspace,
+    };
+    let tokenizer = match &args.vs_server {
+        Some(_) => Some(nib_engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),
+        None => None,
+    };
+    let mut report = Vec::new();
+    for path in &args.traces {
+        let trace = Replay::load(path)?;
+        eprintln!("replaying {} ({} requests) through nib...", trace.name, trace.events().count());
+        let ours = replay::replay_nib(&trace, &serve)?;
+        let theirs = match (&args.vs_server, &tokenizer) {
+            (Some(url), Some(tokenizer)) => {
+                eprintln!("replaying {} through llama-server at {url}...", trace.name);
+                Some(replay::replay_server(&trace, url, tokenizer, &config.completion)?)
+            }
+            _ => None,
+        };
+        let (our_rows, their_rows) = (replay::summarize(&ours), theirs.as_deref().map(replay::summarize));
+        println!("{}", replay::render(&trace.name, &our_rows, their_rows.as_deref()));
+        report.push(serde_json::json!({
+            "trace": trace.name, "nib": {"rows": our_rows, "samples": ours},
+            "server": theirs.map(|samples| serde_json::json!({"rows": their_rows, "samples": samples})),
+        }));
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
