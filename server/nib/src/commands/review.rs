@@ -26,8 +26,8 @@ pub struct ReviewArgs {
     /// Which findings of a diff review to keep.
     #[arg(long, value_enum, default_value = "added")]
     filter_mode: FilterModeArg,
-    #[arg(long, value_enum, default_value = "text")]
-    format: FormatArg,
+    #[arg(long, default_value = "text", value_parser = format_parser())]
+    format: Format,
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -112,28 +112,11 @@ impl From<FilterModeArg> for FilterMode {
     }
 }
 
-/// [`Format`] as the command line spells it.
-#[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Text,
-    Sarif,
-    Rdjson,
-    Rdjsonl,
-    Github,
-    Gitlab,
-}
-
-impl From<FormatArg> for Format {
-    fn from(arg: FormatArg) -> Format {
-        match arg {
-            FormatArg::Text => Format::Text,
-            FormatArg::Sarif => Format::Sarif,
-            FormatArg::Rdjson => Format::Rdjson,
-            FormatArg::Rdjsonl => Format::Rdjsonl,
-            FormatArg::Github => Format::Github,
-            FormatArg::Gitlab => Format::Gitlab,
-        }
-    }
+/// `--format`: one of the report formats' names.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser;
+    let names = Format::BY_NAME.map(|(name, _)| name);
+    clap::builder::PossibleValuesParser::new(names).try_map(|name: String| Format::named(&name).ok_or("no such format"))
 }
 
 pub fn run(args: ReviewArgs) -> Result<Verdict> {
@@ -208,7 +191,7 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         model_sha256: &model_sha256,
         prompt_version: &prompt.version,
     };
-    let rendered = report::render(&report, args.format.into());
+    let rendered = report::render(&report, args.format);
     match &args.output {
         Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
         None => print!("{rendered}"),

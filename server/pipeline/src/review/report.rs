@@ -17,6 +17,22 @@ pub enum Format {
     Gitlab,
 }
 
+impl Format {
+    /// Every format, by the name the command line takes.
+    pub const BY_NAME: [(&str, Format); 6] = [
+        ("text", Format::Text),
+        ("sarif", Format::Sarif),
+        ("rdjson", Format::Rdjson),
+        ("rdjsonl", Format::Rdjsonl),
+        ("github", Format::Github),
+        ("gitlab", Format::Gitlab),
+    ];
+
+    pub fn named(name: &str) -> Option<Format> {
+        Format::BY_NAME.iter().find(|(n, _)| *n == name).map(|(_, format)| *format)
+    }
+}
+
 /// What a run found, and what produced it.
 pub struct Report<'a> {
     pub findings: &'a [Finding],
