@@ -32,7 +32,8 @@ pub struct Sample {
     pub n_prompt_tokens: Option<usize>,
     pub n_evaluated_tokens: Option<usize>,
     /// Which cache answered (nib only): the engine's `last.cache`, `deadline` (answered at the deadline, its job
-    /// still running), or `none` (the answer came without a completion that reached `last`).
+    /// still running), `partial` (answered with the start of its suggestion, its job still running), or `none`
+    /// (the answer came without a completion that reached `last`).
     pub cache: Option<String>,
     /// Files in the symbol index after the answer, still growing while a workspace is indexed (nib only).
     pub n_indexed_files: Option<u64>,
@@ -190,13 +191,18 @@ impl NibSession {
         let (engine, engine_before) = (&status["engine"], &before["engine"]);
         // An answer at the deadline has no figures yet: its job is still running. An answer that left `last` as it
         // was (empty at once, say) has none either: `last` belongs to an earlier request.
-        let at_deadline = engine["n_deadline_answers"] != engine_before["n_deadline_answers"];
-        let fresh = !at_deadline && engine["last"] != engine_before["last"];
+        let bumped = |key: &str| engine[key] != engine_before[key];
+        let early = match (bumped("n_deadline_answers"), bumped("n_partial_answers")) {
+            (true, _) => Some("deadline"),
+            (false, true) => Some("partial"),
+            (false, false) => None,
+        };
+        let fresh = early.is_none() && engine["last"] != engine_before["last"];
         let count = |key: &str| engine["last"][key].as_u64().filter(|_| fresh).map(|n| n as usize);
-        let cache = match (at_deadline, fresh) {
-            (true, _) => "deadline",
-            (false, true) => engine["last"]["cache"].as_str().unwrap_or("unknown"),
-            (false, false) => "none",
+        let cache = match (early, fresh) {
+            (Some(early), _) => early,
+            (None, true) => engine["last"]["cache"].as_str().unwrap_or("unknown"),
+            (None, false) => "none",
         };
         if empty && !event.kind.is_explicit() {
             let params = position_params(&uri, version, event.cursor);

@@ -169,6 +169,8 @@ pub enum StopReason {
     Cancelled,
     /// The request's time budget ran out; generation went on in the background.
     Deadline,
+    /// Answered with the start of the suggestion (`partial_after_ms`); generation went on in the background.
+    Partial,
     /// Answered from the completion cache.
     Cached,
     /// Answered at once, empty: the document's prompt is still being evaluated for an earlier request.
@@ -318,6 +320,11 @@ impl Engine {
     /// Records a completion answered at its deadline; its figures come when its job ends.
     pub fn record_deadline_answer(&self) {
         self.shared.bump(|c| c.n_deadline_answers += 1);
+    }
+
+    /// Records a completion answered with the start of its suggestion; its figures come when its job ends.
+    pub fn record_partial_answer(&self) {
+        self.shared.bump(|c| c.n_partial_answers += 1);
     }
 
     /// Records a completion answered at once while its document's prompt was still evaluating.

@@ -46,6 +46,8 @@ pub struct EngineCounters {
     pub n_cache_answers: u64,
     /// Completions answered at their deadline, their generation going on in the background.
     pub n_deadline_answers: u64,
+    /// Completions answered with the start of their suggestion (`partial_after_ms`), the rest going on.
+    pub n_partial_answers: u64,
     /// Completions answered at once, empty, while the document's prompt was evaluating for an earlier one.
     pub n_evaluating_answers: u64,
     pub n_cancelled: u64,

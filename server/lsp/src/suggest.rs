@@ -71,7 +71,8 @@ pub async fn suggest(
     let awaiting = &session.requests.awaiting;
     // Answered empty, or with the start of its suggestion: say when the whole suggestion is there. One task
     // per document: a later answer only moves the position it waits for.
-    if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Evaluating)) {
+    if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Partial | StopReason::Evaluating))
+    {
         if awaiting.insert(uri.as_str().to_owned(), position).is_none() {
             tasks.spawn("tell when ready", tell_when_ready(client.clone(), suggester, uri.clone()));
         }

@@ -398,8 +398,8 @@ impl Completer {
                     let text = site.finished(raw).await;
                     if !text.is_empty() {
                         job.priority.set(Priority::Late);
-                        self.engine.record_deadline_answer();
-                        return Ok(self.shown(&seen, early(text, StopReason::Deadline)));
+                        self.engine.record_partial_answer();
+                        return Ok(self.shown(&seen, early(text, StopReason::Partial)));
                     }
                     // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
                     partial_by = None;

@@ -34,7 +34,8 @@ fn split_children(rope: &Rope, parent: Node, max_chars: usize, units: &mut Vec<U
     let mut glue: Option<Range<usize>> = None;
     let mut cursor = parent.walk();
     for child in parent.named_children(&mut cursor) {
-        let lines = child.start_position().row..nib_text::syntax::last_line(child) + 1;
+        let lines = nib_text::syntax::lines(rope, child);
+        let lines = *lines.start()..*lines.end() + 1;
         if is_definition(child) {
             flush_glue(rope, &mut glue, max_chars, units);
             if n_chars(rope, &lines) <= max_chars {

@@ -377,8 +377,7 @@ fn header(rope: &Rope, syntax: &Syntax, window_start: usize, comment: &str) -> O
     let mut lines = Vec::new();
     while let Some(m) = matches.next() {
         for capture in m.captures.iter().filter(|c| c.node.parent() == Some(root)) {
-            let (start, end) = (capture.node.start_position().row, syntax::last_line(capture.node));
-            lines.extend((start..=end).filter(|&l| l < window_start));
+            lines.extend(syntax::lines(rope, capture.node).filter(|&l| l < window_start));
         }
     }
     lines.sort_unstable();
@@ -409,7 +408,7 @@ fn scopes(rope: &Rope, syntax: &Syntax, cursor: usize, window_start: usize, comm
     while let Some(m) = matches.next() {
         let node_of = |index| m.captures.iter().find(|c| c.index == index).map(|c| c.node);
         let (Some(scope), Some(body)) = (node_of(scope), node_of(body)) else { continue };
-        let line = scope.start_position().row;
+        let line = rope.byte_to_line(scope.start_byte());
         if line >= window_start || !(body.start_byte() <= at && at <= body.end_byte()) {
             continue;
         }

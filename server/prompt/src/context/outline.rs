@@ -58,11 +58,12 @@ pub fn symbols(rope: &Rope, syntax: &Syntax) -> Vec<Symbol> {
     while let Some(m) = matches.next() {
         let node_of = |index| m.captures.iter().find(|c| c.index == index).map(|c| c.node);
         let (Some(node), Some(name_node)) = (node_of(definition), node_of(name)) else { continue };
-        let start_line = node.start_position().row;
+        let lines = syntax::lines(rope, node);
+        let start_line = *lines.start();
         found.push(Symbol {
             name: syntax::text(rope, name_node),
             start_line,
-            end_line: syntax::last_line(node),
+            end_line: *lines.end(),
             text: shown(rope, node, comment),
             indent: rope.line(start_line).chars().take_while(|c| *c == ' ' || *c == '\t').count(),
         });
@@ -73,14 +74,15 @@ pub fn symbols(rope: &Rope, syntax: &Syntax) -> Vec<Symbol> {
 /// A definition as a prompt shows it: whole when short, else up to its body, then an elision; never more
 /// than `MAX_SHOWN_BYTES`.
 pub fn shown(rope: &Rope, node: Node, comment: &str) -> String {
-    let n_lines = node.end_position().row - node.start_position().row + 1;
+    let lines = syntax::lines(rope, node);
+    let n_lines = lines.end() - lines.start() + 1;
     // Whole lines: `export function f` reads better than `function f`.
-    let line_start = rope.line_to_byte(node.start_position().row);
+    let line_start = rope.line_to_byte(*lines.start());
     let start = if node.start_byte() - line_start <= MAX_LEAD_BYTES { line_start } else { node.start_byte() };
     let (end, elided) = match node.child_by_field_name("body") {
         Some(body) if n_lines > MAX_WHOLE_LINES => (body.start_byte() + usize::from(opens_block(rope, body)), true),
         None if n_lines > MAX_WHOLE_LINES => {
-            (rope.line_to_byte(node.start_position().row + MAX_WHOLE_LINES).min(node.end_byte()), true)
+            (rope.line_to_byte(lines.start() + MAX_WHOLE_LINES).min(node.end_byte()), true)
         }
         _ => (node.end_byte(), false),
     };

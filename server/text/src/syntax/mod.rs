@@ -8,6 +8,7 @@
 mod files;
 mod language;
 
+use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use ropey::Rope;
@@ -115,10 +116,14 @@ fn point(rope: &Rope, byte: usize) -> Point {
     Point { row, column: byte - rope.line_to_byte(row) }
 }
 
-/// The last line a node has text on (a node ending with its line's newline ends at column 0 of the next).
-pub fn last_line(node: Node) -> usize {
-    let end = node.end_position();
-    if end.column == 0 && end.row > node.start_position().row { end.row - 1 } else { end.row }
+/// The rope lines a node has text on. By bytes, not by tree-sitter's rows: those count `\n` only, where the
+/// rope (like LSP) also ends a line at a lone `\r`. A node ending with its line's break ends at the start of the
+/// next line, which it does not take.
+pub fn lines(rope: &Rope, node: Node) -> RangeInclusive<usize> {
+    let first = rope.byte_to_line(node.start_byte());
+    let end = rope.byte_to_line(node.end_byte());
+    let last = if end > first && rope.line_to_byte(end) == node.end_byte() { end - 1 } else { end };
+    first..=last
 }
 
 /// The text of a node, from the rope it was parsed from.
@@ -159,6 +164,23 @@ mod tests {
             assert_eq!(syntax.tree.root_node().to_sexp(), fresh.tree.root_node().to_sexp());
         }
         assert_eq!(syntax.n_errors_in(0..rope.len_bytes()), 0, "{}", rope);
+    }
+
+    #[test]
+    fn a_node_spans_the_lines_of_the_rope_also_where_a_lone_cr_ends_one() {
+        // (text, the second definition's lines): tree-sitter puts `def g` on row 0 or 2 alike.
+        let cases = [
+            ("def f():\n    pass\ndef g():\n    pass\n", 2..=3),
+            ("def f():\r\n    pass\r\ndef g():\r\n    pass\r\n", 2..=3),
+            ("x = 1\rdef g():\n    pass\n", 1..=2),
+        ];
+        for (text, expect) in cases {
+            let rope = Rope::from_str(text);
+            let syntax = Syntax::parse(python(), &rope).unwrap();
+            let root = syntax.tree.root_node();
+            let second = root.named_child(root.named_child_count() - 1).unwrap();
+            assert_eq!(lines(&rope, second), expect, "{text:?}: {}", root.to_sexp());
+        }
     }
 
     #[test]
