@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::{ModelArg, Started, explain, read_text};
+use super::{ModelArg, Started, StopEngine, explain, read_text};
 use nib_engine::CancelToken;
 use nib_pipeline::completion::{Completer, Request, Suggestion, Trigger};
 use nib_pipeline::config::{CompletionConfig, ModelChoice};
@@ -36,6 +36,8 @@ pub struct Setup {
     pub document: Document,
     pub cursor: usize,
     pub runtime: tokio::runtime::Runtime,
+    /// Stops the engine when the command is done with it.
+    _stop: StopEngine,
 }
 
 /// Shared by `complete` and `bench typing`.
@@ -48,7 +50,7 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let pos = Position { line: line - 1, column: Column::Utf8(column - 1) };
     let cursor = position::to_char_offset(rope, pos).with_context(|| format!("{}: bad position", path.display()))?;
     let (config, model) = model.resolve()?;
-    let Started { config, model, engine, runtime } = super::start(config, model)?;
+    let Started { config, model, engine, runtime, stop } = super::start(config, model)?;
     // One completion, run to its end: no deadline, nothing to prefetch for.
     let completion = CompletionConfig { invoked_timeout_ms: 3_600_000, prefetch: false, ..config.completion };
     // Context from the file itself and its folder's files.
@@ -59,7 +61,7 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     }
     workspace.observe(&uri, rope, document.syntax(), rope.char_to_line(cursor));
     let completer = Completer::new(engine, completion, workspace);
-    Ok(Setup { model, completer, uri, document, cursor, runtime })
+    Ok(Setup { model, completer, uri, document, cursor, runtime, _stop: stop })
 }
 
 pub fn run(args: CompleteArgs) -> Result<()> {

@@ -87,7 +87,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let root = std::fs::canonicalize(&paths[0]).unwrap_or_else(|_| paths[0].clone());
     let root = if root.is_dir() { root } else { root.parent().map(Path::to_path_buf).unwrap_or_default() };
     let (config, model) = args.model.resolve()?;
-    let Started { config, model, engine, runtime } = super::start(config, model)?;
+    let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     eprintln!("nib: {} positions in {} files, {} mode(s)", cases.len(), files.len(), modes.len());
     let outcomes = runtime
         .block_on(eval::run(&engine, &config.completion, &root, &cases, &modes, |o| {

@@ -39,13 +39,28 @@ pub struct Started {
     pub model: ModelChoice,
     pub engine: Engine,
     pub runtime: tokio::runtime::Runtime,
+    /// Keep it until the command is done.
+    pub stop: StopEngine,
 }
 
 /// The one bootstrap of every command that runs the model in-process; it returns before the model has loaded.
 pub fn start(config: Config, model: ModelChoice) -> Result<Started> {
     let engine = Engine::start(config.engine.clone(), model.path.clone(), config::nib_home().join("snapshots"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(Started { config, model, engine, runtime })
+    Ok(Started { config, model, stop: StopEngine(engine.clone()), engine, runtime })
+}
+
+/// Stops the engine when dropped, however the command ends (an error included): a process that exits while
+/// llama.cpp loads or runs on the engine's thread can die in its destructors, by a signal instead of with the
+/// command's exit code.
+pub struct StopEngine(Engine);
+
+impl Drop for StopEngine {
+    fn drop(&mut self) {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            runtime.block_on(self.0.stop(std::time::Duration::from_secs(10)));
+        }
+    }
 }
 
 impl Started {

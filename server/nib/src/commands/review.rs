@@ -149,7 +149,7 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         baseline,
     };
     let model_sha256 = nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?;
-    let Started { config, model, engine, runtime } = super::start(config, model)?;
+    let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
     let reviewer = Reviewer::new(engine, config.review.limits(), cache, Priority::Foreground);
     // Drawn only when stderr is a terminal.
