@@ -317,15 +317,17 @@ mod tests {
             .collect()
     }
 
-    /// `$0` marks the cursor.
-    fn check(fim: bool, n_tokens: usize, fixture: &str, expect: &str) {
+    /// The prompt for `fixture`, where `$0` marks the cursor.
+    fn prompt_at(fim: bool, template: &Template, n_tokens: usize, fixture: &str) -> Prompt {
         let cursor = fixture.find("$0").unwrap();
-        let text = fixture.replace("$0", "");
-        let rope = Rope::from_str(&text);
-        let cursor = rope.byte_to_char(cursor);
+        let rope = Rope::from_str(&fixture.replace("$0", ""));
         let budget = Budget { n_tokens, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-        let prompt =
-            build(&CharTokenizer { fim, ..CharTokenizer::default() }, &template(fim), &rope, cursor, budget).unwrap();
+        let tokenizer = CharTokenizer { fim, ..CharTokenizer::default() };
+        build(&tokenizer, template, &rope, rope.byte_to_char(cursor), budget).unwrap()
+    }
+
+    fn check(fim: bool, n_tokens: usize, fixture: &str, expect: &str) {
+        let prompt = prompt_at(fim, &template(fim), n_tokens, fixture);
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
     }
@@ -351,14 +353,7 @@ mod tests {
         ];
         for (name, expect, n_moved) in cases {
             let template = Template::named(name).unwrap();
-            let prompt = |fixture: &str| {
-                let cursor = fixture.find("$0").unwrap();
-                let rope = Rope::from_str(&fixture.replace("$0", ""));
-                let budget =
-                    Budget { n_tokens: 100, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
-                let tokenizer = CharTokenizer { fim: true, ..CharTokenizer::default() };
-                build(&tokenizer, &template, &rope, rope.byte_to_char(cursor), budget).unwrap().tokens
-            };
+            let prompt = |fixture: &str| prompt_at(true, &template, 100, fixture).tokens;
             let before = prompt("a = 1\nb = $0\nc = 3\n");
             assert_eq!(render(&before), expect, "{name}");
             assert!(!template.suffix_follows_prefix(), "{name}");
