@@ -25,6 +25,39 @@ pub struct EngineConfig {
     pub snapshot_memory_mib: u64,
     /// Saved sequence states kept on disk under $NIB_HOME/snapshots, in MiB (0: none).
     pub snapshot_disk_mib: u64,
+    /// What runs the model: in this process, or a server. The settings above are the local engine's.
+    pub backend: BackendKind,
+    /// llama-server: the server's root; openai: the base URL as OpenAI clients take it (ending in /v1).
+    pub url: String,
+    /// The model name sent to OpenAI-compatible servers (empty: the first the server lists).
+    pub remote_model: String,
+    /// The environment variable holding a bearer token for the server; never the token itself.
+    pub api_key_env: String,
+    /// A remote request's limit: to connect, and between two pieces of its answer.
+    pub timeout_ms: u32,
+}
+
+/// What runs the model.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// llama.cpp in this process.
+    #[default]
+    Local,
+    /// llama.cpp's llama-server: `/completion`, `/infill`, `/tokenize`, `/props`.
+    LlamaServer,
+    /// An OpenAI-compatible server (vLLM, SGLang, TGI, Ollama, LM Studio, llama-server's `/v1`).
+    Openai,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Local => "local",
+            BackendKind::LlamaServer => "llama-server",
+            BackendKind::Openai => "openai",
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -39,6 +72,11 @@ impl Default for EngineConfig {
             kv_shift: true,
             snapshot_memory_mib: 256,
             snapshot_disk_mib: 1024,
+            backend: BackendKind::Local,
+            url: "http://127.0.0.1:8012".into(),
+            remote_model: String::new(),
+            api_key_env: String::new(),
+            timeout_ms: 10_000,
         }
     }
 }

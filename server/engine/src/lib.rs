@@ -6,6 +6,7 @@
 //! cancelled stops at the next decode step; a panic inside a job fails that job
 //! only and resets the KV cache.
 
+mod backend;
 mod config;
 mod kv;
 mod slots;
@@ -15,15 +16,17 @@ mod tokenizer;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use nib_vocab::TokenId;
+use nib_vocab::{TokenId, Tokenizer};
 
-pub use config::EngineConfig;
+use backend::Shared;
+pub use backend::{Backend, EngineHealth, Link};
+pub use config::{BackendKind, EngineConfig};
 pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use snapshots::{model_id, model_sha256};
 pub use stats::{CacheHit, CompletionStats, EngineCounters};
@@ -42,11 +45,18 @@ pub struct ModelInfo {
     pub has_fim_tokens: bool,
 }
 
-/// Where the model stands.
+/// A model's vocabulary as the pipelines use it: for prompts, and to lay out chat messages.
+pub trait Vocabulary: Tokenizer + Send + Sync + std::fmt::Debug {
+    /// A system and a user message in the model's chat template, ready for the answer; `None` when the
+    /// model has no template the engine can apply.
+    fn chat(&self, system: &str, user: &str) -> Option<String>;
+}
+
+/// Where the model stands. A remote server's may go from `Failed` back to `Ready` when it comes back.
 #[derive(Debug, Clone)]
 pub enum ModelState {
     Loading,
-    Ready { info: ModelInfo, tokenizer: Arc<ModelTokenizer> },
+    Ready { info: ModelInfo, tokenizer: Arc<dyn Vocabulary> },
     Failed(String),
 }
 
@@ -64,6 +74,9 @@ pub enum EngineError {
     Grammar(String),
     #[error("the engine has stopped")]
     Stopped,
+    /// A remote server could not be reached or answered badly; the message names its URL.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A shared flag that stops a job. `cancel`: at its next decode step. `outdate`: its answer is no longer
@@ -154,6 +167,32 @@ pub struct GenerateRequest {
     pub priority: PriorityHandle,
     /// A GBNF grammar the output must follow (root rule `root`): structured answers whatever the prompt says.
     pub grammar: Option<Arc<str>>,
+    /// The same constraint as a JSON schema, for servers that take one instead (OpenAI's `response_format`).
+    pub schema: Option<Arc<serde_json::Value>>,
+    /// The prompt as text, for engines that take text; the in-process engine reads only `prompt`.
+    pub text: PromptText,
+}
+
+/// A prompt as remote servers take it: they tokenize it themselves, and some lay out a fill-in-the-middle
+/// prompt from its parts.
+#[derive(Debug, Clone, Default)]
+pub enum PromptText {
+    /// Only tokens.
+    #[default]
+    None,
+    /// A completion: the whole prompt as text, and its parts when it fills in the middle.
+    Completion { text: String, infill: Option<Infill> },
+    /// A system and a user message, for chat endpoints.
+    Chat { system: String, user: String },
+}
+
+/// A fill-in-the-middle prompt's parts: the text around the cursor, and other files' snippets.
+#[derive(Debug, Clone, Default)]
+pub struct Infill {
+    pub prefix: String,
+    pub suffix: String,
+    /// (path, text) of each snippet.
+    pub extra: Vec<(String, String)>,
 }
 
 /// Why generation ended.
@@ -193,6 +232,7 @@ pub enum Event {
     Failed(EngineError),
 }
 
+/// A job queued for the in-process engine.
 struct Job {
     request: GenerateRequest,
     events: mpsc::UnboundedSender<Event>,
@@ -208,26 +248,42 @@ impl Job {
 }
 
 enum Msg {
-    Generate(Job),
+    Generate(Box<Job>),
     /// Save every sequence to disk, then answer.
     Persist(tokio::sync::oneshot::Sender<()>),
     /// Fail what is queued, free llama.cpp's context and end the thread.
     Stop,
 }
 
-/// What the handles and the worker share.
-#[derive(Default)]
-struct Shared {
-    counters: Mutex<EngineCounters>,
-    /// Foreground jobs queued: background work yields while there are any.
-    pending_foreground: AtomicUsize,
+/// The in-process engine: a thread that owns llama.cpp.
+struct Local {
+    messages: std::sync::mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
 }
 
-impl Shared {
-    fn bump(&self, f: impl FnOnce(&mut EngineCounters)) {
-        if let Ok(mut c) = self.counters.lock() {
-            f(&mut c);
+impl Backend for Local {
+    fn submit(&self, request: GenerateRequest, events: mpsc::UnboundedSender<Event>, submitted: Instant) {
+        let counted_foreground = request.priority.get() == Priority::Foreground;
+        if counted_foreground {
+            self.shared.pending_foreground.fetch_add(1, Ordering::AcqRel);
         }
+        let job = Box::new(Job { request, events, submitted, counted_foreground });
+        if let Err(std::sync::mpsc::SendError(Msg::Generate(job))) = self.messages.send(Msg::Generate(job)) {
+            if job.counted_foreground {
+                self.shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
+            }
+            let _ = job.events.send(Event::Failed(EngineError::Stopped));
+        }
+    }
+
+    fn persist(&self, done: tokio::sync::oneshot::Sender<()>) {
+        if let Err(std::sync::mpsc::SendError(Msg::Persist(done))) = self.messages.send(Msg::Persist(done)) {
+            let _ = done.send(());
+        }
+    }
+
+    fn stop(&self) {
+        let _ = self.messages.send(Msg::Stop);
     }
 }
 
@@ -236,38 +292,47 @@ pub fn load_tokenizer(model_path: &std::path::Path) -> Result<ModelTokenizer, En
     worker::load_vocabulary(model_path).map(|model| ModelTokenizer::new(Arc::new(model)))
 }
 
-/// A handle to the engine thread. Cheap to clone.
+/// A handle to the engine, in-process or remote. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    messages: std::sync::mpsc::Sender<Msg>,
+    backend: Arc<dyn Backend>,
     state: watch::Receiver<ModelState>,
     shared: Arc<Shared>,
-    /// Becomes true once the engine thread has ended.
+    /// Becomes true once the backend has ended.
     stopped: watch::Receiver<bool>,
 }
 
 impl Engine {
-    /// Starts the engine thread, which loads `model_path` and then serves jobs. KV snapshots go on disk
-    /// under `snapshot_dir`.
+    /// Starts the in-process engine thread, which loads `model_path` and then serves jobs. KV snapshots go on
+    /// disk under `snapshot_dir`.
     pub fn start(config: EngineConfig, model_path: PathBuf, snapshot_dir: PathBuf) -> Engine {
-        let (messages, message_rx) = std::sync::mpsc::channel();
-        let (state_tx, state) = watch::channel(ModelState::Loading);
-        let shared = Arc::new(Shared::default());
-        let worker_shared = shared.clone();
-        let (stopped_tx, stopped) = watch::channel(false);
-        let spawned = std::thread::Builder::new().name("nib-engine".into()).spawn(move || {
-            worker::run(config, model_path, snapshot_dir, state_tx, message_rx, worker_shared, stopped_tx);
-        });
-        if let Err(err) = spawned {
-            tracing::error!("cannot start the engine thread: {err}");
-        }
-        Engine { messages, state, shared, stopped }
+        Engine::with_backend("local", |link| {
+            let (messages, message_rx) = std::sync::mpsc::channel();
+            let shared = link.shared.clone();
+            let spawned = std::thread::Builder::new().name("nib-engine".into()).spawn(move || {
+                let Link { state, shared, stopped } = link;
+                worker::run(config, model_path, snapshot_dir, state, message_rx, shared, stopped);
+            });
+            if let Err(err) = spawned {
+                tracing::error!("cannot start the engine thread: {err}");
+            }
+            Arc::new(Local { messages, shared })
+        })
     }
 
-    /// Stops the engine thread once its current job yields (cancel jobs first to make that soon) and waits,
-    /// at most `timeout`, until it has freed llama.cpp's context: a process must not exit while llama.cpp runs.
+    /// An engine whose jobs `make`'s backend runs; `destination` says where prompts go ("local" or a URL).
+    pub fn with_backend(destination: &str, make: impl FnOnce(Link) -> Arc<dyn Backend>) -> Engine {
+        let (state_tx, state) = watch::channel(ModelState::Loading);
+        let (stopped_tx, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(destination));
+        let backend = make(Link { state: state_tx, shared: shared.clone(), stopped: stopped_tx });
+        Engine { backend, state, shared, stopped }
+    }
+
+    /// Stops the backend once its current job yields (cancel jobs first to make that soon) and waits, at most
+    /// `timeout`, until it has ended: a process must not exit while llama.cpp runs.
     pub async fn stop(&self, timeout: Duration) {
-        let _ = self.messages.send(Msg::Stop);
+        self.backend.stop();
         let mut stopped = self.stopped.clone();
         let _ = tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await;
     }
@@ -275,17 +340,7 @@ impl Engine {
     /// Queues a job. The receiver yields its events; dropping it cancels the job.
     pub fn generate(&self, request: GenerateRequest) -> mpsc::UnboundedReceiver<Event> {
         let (events, rx) = mpsc::unbounded_channel();
-        let counted_foreground = request.priority.get() == Priority::Foreground;
-        if counted_foreground {
-            self.shared.pending_foreground.fetch_add(1, Ordering::AcqRel);
-        }
-        let job = Job { request, events, submitted: Instant::now(), counted_foreground };
-        if let Err(std::sync::mpsc::SendError(Msg::Generate(job))) = self.messages.send(Msg::Generate(job)) {
-            if job.counted_foreground {
-                self.shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
-            }
-            let _ = job.events.send(Event::Failed(EngineError::Stopped));
-        }
+        self.backend.submit(request, events, Instant::now());
         rx
     }
 
@@ -293,13 +348,21 @@ impl Engine {
     /// Waits at most `timeout`: an exit must not hang on a long job.
     pub async fn persist(&self, timeout: Duration) {
         let (done, rx) = tokio::sync::oneshot::channel();
-        if self.messages.send(Msg::Persist(done)).is_ok() {
-            let _ = tokio::time::timeout(timeout, rx).await;
-        }
+        self.backend.persist(done);
+        let _ = tokio::time::timeout(timeout, rx).await;
     }
 
     pub fn state(&self) -> ModelState {
         self.state.borrow().clone()
+    }
+
+    /// Where prompts go, and whether the last request got there.
+    pub fn health(&self) -> EngineHealth {
+        let Ok(health) = self.shared.health.lock() else { return EngineHealth::default() };
+        let mut out = health.0.clone();
+        out.retry_in_ms =
+            health.1.and_then(|at| at.checked_duration_since(Instant::now())).map(|d| d.as_millis() as u64);
+        out
     }
 
     /// Waits until the model has loaded or failed to.

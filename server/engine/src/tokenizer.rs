@@ -22,26 +22,16 @@ impl ModelTokenizer {
     pub(super) fn new(model: Arc<LlamaModel>) -> ModelTokenizer {
         ModelTokenizer { model }
     }
+}
 
-    /// A system and a user message in the model's chat template, ready for the answer; `None` when the
-    /// model has no template llama.cpp can apply.
-    pub fn chat(&self, system: &str, user: &str) -> Option<String> {
+impl crate::Vocabulary for ModelTokenizer {
+    fn chat(&self, system: &str, user: &str) -> Option<String> {
         let template = self.model.chat_template(None).ok()?;
         let messages = [
             LlamaChatMessage::new("system".into(), system.into()).ok()?,
             LlamaChatMessage::new("user".into(), user.into()).ok()?,
         ];
         self.model.apply_chat_template(&template, &messages, true).ok()
-    }
-
-    /// The text of `tokens`, control tokens spelled out: for showing a prompt.
-    pub fn detokenize(&self, tokens: &[TokenId]) -> String {
-        let vocab = self.model.vocab();
-        let mut bytes = Vec::new();
-        for &token in tokens {
-            vocab.token_to_piece_into(LlamaToken(token), &mut bytes, true, None);
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
@@ -67,5 +57,14 @@ impl Tokenizer for ModelTokenizer {
     fn bos(&self) -> Option<TokenId> {
         let vocab = self.model.vocab();
         if vocab.should_add_bos() { present(vocab.bos()) } else { None }
+    }
+
+    fn detokenize(&self, tokens: &[TokenId]) -> String {
+        let vocab = self.model.vocab();
+        let mut bytes = Vec::new();
+        for &token in tokens {
+            vocab.token_to_piece_into(LlamaToken(token), &mut bytes, true, None);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }

@@ -325,7 +325,7 @@ impl<'m> Worker<'m> {
     /// Takes a message; `true` when it asks the engine to stop.
     fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) -> bool {
         match msg {
-            Msg::Generate(job) => queue.push(job),
+            Msg::Generate(job) => queue.push(*job),
             Msg::Persist(done) => {
                 self.persist_all(FLUSH_TIMEOUT);
                 let _ = done.send(());

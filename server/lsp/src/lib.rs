@@ -14,7 +14,6 @@ mod suggest;
 mod tasks;
 mod transport;
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -27,6 +26,7 @@ use methods::{
     inline_completion, nib_document, nib_status, shutdown,
 };
 use nib_engine::Engine;
+use nib_pipeline::config::CommandLine;
 use session::Session;
 use tasks::Tasks;
 
@@ -40,14 +40,14 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the server on stdin/stdout until `exit` (or the end of input), then stops its tasks and the engine:
 /// the process must not exit while llama.cpp runs on another thread.
-pub async fn serve(cli_model: Option<PathBuf>) {
+pub async fn serve(cli: CommandLine) {
     let engine = Arc::new(OnceLock::new());
     let tasks = Tasks::default();
     let server_engine = engine.clone();
     let server_tasks = tasks.clone();
     let (service, socket) = LspService::build(|client| NibServer {
         client,
-        cli_model,
+        cli,
         session: OnceLock::new(),
         engine: server_engine,
         tasks: server_tasks,
@@ -71,7 +71,8 @@ pub async fn serve(cli_model: Option<PathBuf>) {
 
 pub struct NibServer {
     client: Client,
-    cli_model: Option<PathBuf>,
+    /// What the command line set: it wins over the client's options.
+    cli: CommandLine,
     session: OnceLock<Session>,
     /// The engine, for `serve` to stop once the server has ended.
     engine: Arc<OnceLock<Engine>>,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use nib_engine::EngineConfig;
+pub use nib_engine::{BackendKind, EngineConfig};
 
 use crate::review::{Limits, Severity};
 
@@ -189,6 +189,8 @@ impl Config {
 pub struct ModelChoice {
     pub path: PathBuf,
     pub source: ModelSource,
+    /// The server that runs the model instead, when a remote backend is configured: its URL.
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +215,12 @@ impl ModelSource {
 impl ModelChoice {
     /// One message for a model that cannot be used: what failed, where the path came from, and the fix.
     pub fn problem(&self, error: &str) -> String {
+        if let Some(url) = &self.remote {
+            return format!(
+                "{error}. Fix: start the server at {url}, or point engine.url (--engine-url) at one; \
+                 nib asks again on its own."
+            );
+        }
         let fix = match self.source {
             ModelSource::Default => {
                 "Fix: run `python3 models/fetch.py` to download it, or point --model, $NIB_MODEL or the `model` setting at a GGUF file."
@@ -236,7 +244,28 @@ pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
     } else {
         (default_model_path(), ModelSource::Default)
     };
-    ModelChoice { path, source }
+    let remote = (config.engine.backend != BackendKind::Local).then(|| config.engine.url.clone());
+    ModelChoice { path, source, remote }
+}
+
+/// What the command line sets: it wins over the environment, the client's options and the config file.
+#[derive(Debug, Clone, Default)]
+pub struct CommandLine {
+    pub model: Option<PathBuf>,
+    pub backend: Option<BackendKind>,
+    pub engine_url: Option<String>,
+}
+
+impl Config {
+    pub fn with_command_line(mut self, cli: &CommandLine) -> Config {
+        if let Some(backend) = cli.backend {
+            self.engine.backend = backend;
+        }
+        if let Some(url) = &cli.engine_url {
+            self.engine.url = url.clone();
+        }
+        self
+    }
 }
 
 /// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (same rule as `models/fetch.py`).
@@ -344,6 +373,6 @@ mod tests {
     fn the_command_line_wins() {
         let config = Config { model: Some("/cfg.gguf".into()), ..Config::default() };
         let choice = resolve_model(Some(Path::new("/cli.gguf")), &config);
-        assert_eq!(choice, ModelChoice { path: "/cli.gguf".into(), source: ModelSource::CommandLine });
+        assert_eq!(choice, ModelChoice { path: "/cli.gguf".into(), source: ModelSource::CommandLine, remote: None });
     }
 }

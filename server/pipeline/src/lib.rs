@@ -4,4 +4,5 @@
 
 pub mod completion;
 pub mod config;
+pub mod engine;
 pub mod review;

@@ -38,6 +38,23 @@ pub struct Prompt {
     pub n_context_tokens: usize,
     /// Char offset in the document where the prefix window starts.
     pub prefix_start: usize,
+    /// The same prompt as text (control tokens spelled out), and its parts: for engines that take text.
+    pub text: PromptText,
+}
+
+/// A prompt as text, for servers that tokenize it themselves; some lay out a fill-in-the-middle prompt
+/// themselves from its parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptText {
+    /// The whole prompt.
+    pub text: String,
+    /// The current file's text before the cursor (its preamble included) and after it.
+    pub prefix: String,
+    pub suffix: String,
+    /// The context snippets of other files kept in the prompt, as (path, text).
+    pub extra: Vec<(String, String)>,
+    /// Whether the template fills in the middle (has a suffix).
+    pub fills_middle: bool,
 }
 
 /// The text around the cursor that fits the budget, tokenized.
@@ -46,9 +63,40 @@ pub struct Window {
     /// Char offsets: the prefix is `prefix_start..cursor`, the suffix `cursor..suffix_end`.
     pub prefix_start: usize,
     pub suffix_end: usize,
-    prefix: Vec<TokenId>,
-    suffix: Vec<TokenId>,
+    prefix: Span,
+    suffix: Span,
     n_fixed: usize,
+}
+
+/// Part of the document, tokenized.
+#[derive(Debug, Clone, Default)]
+struct Span {
+    tokens: Vec<TokenId>,
+    /// Its text; for a line cut by tokens, the same share of its chars.
+    text: String,
+}
+
+impl Span {
+    fn of(tokenizer: &dyn Tokenizer, text: String) -> Span {
+        Span { tokens: tokenizer.tokenize(&text, false), text }
+    }
+
+    /// Keeps `n` tokens at its start or its end.
+    fn keep(mut self, n: usize, at_end: bool) -> Span {
+        let (n_tokens, n_chars) = (self.tokens.len(), self.text.chars().count());
+        if n >= n_tokens {
+            return self;
+        }
+        let n_keep_chars = n_chars * n / n_tokens.max(1);
+        self.text = if at_end {
+            self.tokens.drain(..n_tokens - n);
+            self.text.chars().skip(n_chars - n_keep_chars).collect()
+        } else {
+            self.tokens.truncate(n);
+            self.text.chars().take(n_keep_chars).collect()
+        };
+        self
+    }
 }
 
 /// An upper bound on chars per token for code, used only to bound how much text is tokenized.
@@ -100,12 +148,12 @@ pub fn window(
     // The prefix may use what the suffix share leaves unused; it is sized by the whole share even when the
     // suffix is kept short, so that a short-suffix prompt (typing) and a whole-suffix one (asked, resting)
     // start at the same place and share the KV cache.
-    let n_prefix = available - full.len();
+    let n_prefix = available - full.tokens.len();
     let (prefix_start, prefix) = match hold.and_then(|line| held_window(tokenizer, rope, cursor, n_prefix, line)) {
         Some(held) => held,
         None => prefix_window(tokenizer, rope, cursor, n_prefix),
     };
-    let (suffix_end, suffix) = if full.len() > budget.n_suffix_max {
+    let (suffix_end, suffix) = if full.tokens.len() > budget.n_suffix_max {
         suffix_window(tokenizer, rope, cursor, budget.n_suffix_max)
     } else {
         (full_end, full)
@@ -121,25 +169,27 @@ pub fn assemble(
     context: &Context,
     budget: Budget,
 ) -> Prompt {
+    let labelled = |text: String| Span { tokens: tokenizer.tokenize(&text, true), text };
     let file_label = if context.path.is_empty() {
-        Vec::new()
+        Span::default()
     } else {
-        tokenizer.tokenize(&label(&template.current_file, &context.comment, &context.path).0, true)
+        labelled(label(&template.current_file, &context.comment, &context.path).0)
     };
-    let mut n_left = budget.n_context_tokens.saturating_sub(file_label.len());
+    let mut n_left = budget.n_context_tokens.saturating_sub(file_label.tokens.len());
     // Labels may hold control tokens; snippet text never does.
-    let files: Vec<Vec<TokenId>> = context
+    let files: Vec<Span> = context
         .files
         .iter()
         .map(|s| {
             let (before, after) = label(&template.context_file, &context.comment, &s.path);
-            let mut tokens = tokenizer.tokenize(&before, true);
-            tokens.extend(tokenizer.tokenize(&s.text, false));
-            tokens.extend(tokenizer.tokenize(&after, true));
-            tokens
+            let mut span = labelled(before);
+            span.tokens.extend(tokenizer.tokenize(&s.text, false));
+            span.tokens.extend(tokenizer.tokenize(&after, true));
+            span.text = [span.text.as_str(), &s.text, &after].concat();
+            span
         })
         .collect();
-    let preamble: Vec<Vec<TokenId>> = context.preamble.iter().map(|s| tokenizer.tokenize(&s.text, false)).collect();
+    let preamble: Vec<Span> = context.preamble.iter().map(|s| Span::of(tokenizer, s.text.clone())).collect();
     // Keep snippets by rank within the budget, then lay them out in their own order.
     let mut order: Vec<(u32, bool, usize)> = (context.files.iter().enumerate().map(|(i, s)| (s.rank, true, i)))
         .chain(context.preamble.iter().enumerate().map(|(i, s)| (s.rank, false, i)))
@@ -147,45 +197,73 @@ pub fn assemble(
     order.sort_by_key(|&(rank, _, _)| rank);
     let (mut keep_files, mut keep_preamble) = (vec![false; files.len()], vec![false; preamble.len()]);
     for (_, is_file, i) in order {
-        let (tokens, keep) =
+        let (span, keep) =
             if is_file { (&files[i], &mut keep_files[i]) } else { (&preamble[i], &mut keep_preamble[i]) };
-        if tokens.len() <= n_left {
-            n_left -= tokens.len();
+        if span.tokens.len() <= n_left {
+            n_left -= span.tokens.len();
             *keep = true;
         }
     }
-    let kept = |all: &[Vec<TokenId>], keep: &[bool]| -> Vec<TokenId> {
-        all.iter().zip(keep).filter(|(_, k)| **k).flat_map(|(t, _)| t.iter().copied()).collect()
+    let kept = |all: &[Span], keep: &[bool]| -> Span {
+        all.iter().zip(keep).filter(|(_, k)| **k).fold(Span::default(), |mut out, (span, _)| {
+            out.tokens.extend_from_slice(&span.tokens);
+            out.text.push_str(&span.text);
+            out
+        })
     };
-    let (context_tokens, preamble_tokens) = (kept(&files, &keep_files), kept(&preamble, &keep_preamble));
-    let n_context_tokens = file_label.len() + context_tokens.len() + preamble_tokens.len();
+    let (context_span, preamble_span) = (kept(&files, &keep_files), kept(&preamble, &keep_preamble));
+    let n_context_tokens = file_label.tokens.len() + context_span.tokens.len() + preamble_span.tokens.len();
+    let extra = (context.files.iter().zip(&keep_files).filter(|(_, k)| **k))
+        .map(|(s, _)| (s.path.clone(), s.text.clone()))
+        .collect();
+    let mut text = PromptText {
+        prefix: [preamble_span.text.as_str(), &window.prefix.text].concat(),
+        suffix: window.suffix.text.clone(),
+        extra,
+        text: String::new(),
+        fills_middle: template.uses_suffix(),
+    };
 
-    let mut tokens = Vec::with_capacity(window.n_fixed + n_context_tokens + window.prefix.len() + window.suffix.len());
-    tokens.extend(tokenizer.bos());
+    let n_window = window.prefix.tokens.len() + window.suffix.tokens.len();
+    let mut out =
+        Span { tokens: Vec::with_capacity(window.n_fixed + n_context_tokens + n_window), text: String::new() };
+    let mut push = |tokens: &[TokenId], text: &str| {
+        out.tokens.extend_from_slice(tokens);
+        out.text.push_str(text);
+    };
+    if let Some(bos) = tokenizer.bos() {
+        push(&[bos], &tokenizer.detokenize(&[bos]));
+    }
     for part in &template.parts {
         match part {
-            Part::Text(text) => tokens.extend(tokenizer.tokenize(text, true)),
-            Part::Special(s) => tokens.extend(tokenizer.special(*s)),
-            Part::Context => tokens.extend_from_slice(&context_tokens),
-            Part::File => tokens.extend_from_slice(&file_label),
-            Part::Prefix => {
-                tokens.extend_from_slice(&preamble_tokens);
-                tokens.extend_from_slice(&window.prefix);
+            Part::Text(text) => push(&tokenizer.tokenize(text, true), text),
+            Part::Special(s) => {
+                if let Some(token) = tokenizer.special(*s) {
+                    push(&[token], &tokenizer.detokenize(&[token]));
+                }
             }
-            Part::Suffix => tokens.extend_from_slice(&window.suffix),
+            Part::Context => push(&context_span.tokens, &context_span.text),
+            Part::File => push(&file_label.tokens, &file_label.text),
+            Part::Prefix => {
+                push(&preamble_span.tokens, &preamble_span.text);
+                push(&window.prefix.tokens, &window.prefix.text);
+            }
+            Part::Suffix => push(&window.suffix.tokens, &window.suffix.text),
         }
     }
+    text.text = out.text;
     Prompt {
-        tokens,
-        n_prefix_tokens: window.prefix.len(),
-        n_suffix_tokens: window.suffix.len(),
+        tokens: out.tokens,
+        n_prefix_tokens: window.prefix.tokens.len(),
+        n_suffix_tokens: window.suffix.tokens.len(),
         n_context_tokens,
         prefix_start: window.prefix_start,
+        text,
     }
 }
 
 /// Whole lines above the cursor plus the cursor line up to the cursor, within `n_max` tokens.
-fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
+fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Span) {
     let cursor_line = rope.char_to_line(cursor);
     let earliest = cursor.saturating_sub(n_max * MAX_CHARS_PER_TOKEN);
     // A cursor line longer than the window (minified code) is cut by characters before it is tokenized, at a
@@ -194,29 +272,29 @@ fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
     let tokens_from = |line: usize| {
         let start = rope.line_to_char(line);
         let start = if start < earliest { cut } else { start };
-        (start, tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false))
+        (start, Span::of(tokenizer, rope.slice(start..cursor).to_string()))
     };
     let mut line = rope.char_to_line(earliest);
     if rope.line_to_char(line) < earliest {
         line = (line + 1).min(cursor_line);
     }
     loop {
-        let (start, tokens) = tokens_from(line);
-        if tokens.len() <= n_max {
+        let (start, span) = tokens_from(line);
+        if span.tokens.len() <= n_max {
             // Anchor a cut window to a stable line, so the prompt's start (and the KV cache
             // behind it) stays put while the cursor moves within a region.
             let anchored = line.next_multiple_of(ANCHOR_LINES);
             if line > 0 && anchored != line && anchored < cursor_line {
                 return tokens_from(anchored);
             }
-            return (start, tokens);
+            return (start, span);
         }
         if line == cursor_line {
             // One line over budget: keep its end, nearest the cursor.
-            return (start, tokens[tokens.len() - n_max..].to_vec());
+            return (start, span.keep(n_max, true));
         }
         // Drop lines in proportion to the excess, at least one.
-        let excess = (tokens.len() - n_max) as f64 / tokens.len() as f64;
+        let excess = (span.tokens.len() - n_max) as f64 / span.tokens.len() as f64;
         let n_drop = ((cursor_line - line) as f64 * excess).ceil().max(1.0) as usize;
         line = (line + n_drop).min(cursor_line);
     }
@@ -230,20 +308,21 @@ fn held_window(
     cursor: usize,
     n_max: usize,
     line: usize,
-) -> Option<(usize, Vec<TokenId>)> {
+) -> Option<(usize, Span)> {
     let start = rope.try_line_to_char(line).ok().filter(|&start| start <= cursor)?;
     // More chars than this are more tokens than `n_max`: not worth tokenizing.
     if cursor - start > n_max * MAX_CHARS_PER_TOKEN {
         return None;
     }
-    let tokens = tokenizer.tokenize(&rope.slice(start..cursor).to_string(), false);
-    (tokens.len() <= n_max && (line == 0 || 4 * tokens.len() >= n_max)).then_some((start, tokens))
+    let span = Span::of(tokenizer, rope.slice(start..cursor).to_string());
+    let n = span.tokens.len();
+    (n <= n_max && (line == 0 || 4 * n >= n_max)).then_some((start, span))
 }
 
 /// Text after the cursor up to a line end, within `n_max` tokens, and where it ends.
-fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Vec<TokenId>) {
+fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: usize) -> (usize, Span) {
     if n_max == 0 {
-        return (cursor, Vec::new());
+        return (cursor, Span::default());
     }
     let cursor_line = rope.char_to_line(cursor);
     let latest = (cursor + n_max * MAX_CHARS_PER_TOKEN).min(rope.len_chars());
@@ -259,14 +338,14 @@ fn suffix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
             }
             false => end,
         };
-        let tokens = tokenizer.tokenize(&rope.slice(cursor..end.max(cursor)).to_string(), false);
-        if tokens.len() <= n_max {
-            return (end.max(cursor), tokens);
+        let span = Span::of(tokenizer, rope.slice(cursor..end.max(cursor)).to_string());
+        if span.tokens.len() <= n_max {
+            return (end.max(cursor), span);
         }
         if end_line == cursor_line {
-            return (end.max(cursor), tokens[..n_max].to_vec());
+            return (end.max(cursor), span.keep(n_max, false));
         }
-        let excess = (tokens.len() - n_max) as f64 / tokens.len() as f64;
+        let excess = (span.tokens.len() - n_max) as f64 / span.tokens.len() as f64;
         let n_drop = ((end_line - cursor_line) as f64 * excess).ceil().max(1.0) as usize;
         end_line = end_line.saturating_sub(n_drop).max(cursor_line);
     }
@@ -297,6 +376,9 @@ mod tests {
         }
         fn bos(&self) -> Option<TokenId> {
             Some(-1)
+        }
+        fn detokenize(&self, tokens: &[TokenId]) -> String {
+            render(tokens)
         }
     }
 
@@ -330,6 +412,7 @@ mod tests {
         let prompt = prompt_at(fim, &template(fim), n_tokens, fixture);
         assert!(prompt.tokens.len() <= n_tokens, "{} tokens over a budget of {n_tokens}", prompt.tokens.len());
         assert_eq!(render(&prompt.tokens), expect);
+        assert_eq!(prompt.text.text, expect, "the text is the tokens' text");
     }
 
     #[test]
@@ -340,6 +423,15 @@ mod tests {
     #[test]
     fn fim_model_gets_prefix_suffix_middle() {
         check(true, 100, "a = 1\nb = $0\nc = 3\n", "<BOS><PRE>a = 1\nb = <SUF>\nc = 3\n<MID>");
+    }
+
+    #[test]
+    fn the_prompt_keeps_its_parts_as_text_for_servers_that_lay_out_their_own() {
+        let prompt = prompt_at(true, &template(true), 100, "a = 1\nb = $0\nc = 3\n");
+        assert_eq!((prompt.text.prefix.as_str(), prompt.text.suffix.as_str()), ("a = 1\nb = ", "\nc = 3\n"));
+        // A line cut by the budget keeps the same share of its chars as of its tokens.
+        let prompt = prompt_at(true, &template(true), 20, &format!("{}$0", "x".repeat(100)));
+        assert_eq!(prompt.text.prefix.len(), prompt.n_prefix_tokens);
     }
 
     #[test]
@@ -382,12 +474,12 @@ mod tests {
         };
         let (typing, resting) = (window(12), window(usize::MAX));
         assert_eq!(typing.prefix_start, resting.prefix_start);
-        assert_eq!(typing.prefix, resting.prefix);
+        assert_eq!(typing.prefix.tokens, resting.prefix.tokens);
         assert!(
-            typing.suffix.len() <= 12 && resting.suffix.len() > 50,
+            typing.suffix.tokens.len() <= 12 && resting.suffix.tokens.len() > 50,
             "{} {}",
-            typing.suffix.len(),
-            resting.suffix.len()
+            typing.suffix.tokens.len(),
+            resting.suffix.tokens.len()
         );
     }
 
@@ -468,11 +560,11 @@ mod tests {
         for (line, keeps) in cases {
             let jumped = window(line, Some(held));
             assert_eq!(jumped.prefix_start == typed.prefix_start, keeps, "cursor on line {line}");
-            assert!(jumped.prefix.len() < 1000);
+            assert!(jumped.prefix.tokens.len() < 1000);
             if keeps {
                 // Above the old cursor the whole prefix is in the KV cache; below it, the old one is.
-                let n = jumped.prefix.len().min(typed.prefix.len());
-                assert_eq!(jumped.prefix[..n], typed.prefix[..n], "cursor on line {line}");
+                let n = jumped.prefix.tokens.len().min(typed.prefix.tokens.len());
+                assert_eq!(jumped.prefix.tokens[..n], typed.prefix.tokens[..n], "cursor on line {line}");
             }
         }
         assert_eq!(window(3, Some(0)).prefix_start, 0, "the file's start holds however short");

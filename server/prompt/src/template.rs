@@ -86,10 +86,13 @@ impl Template {
             return Ok(template);
         }
         let model_name = model_name.to_lowercase();
-        let fits = |t: &Template| {
-            (t.names.is_empty() || t.names.iter().any(|n| model_name.contains(n.as_str())))
-                && t.check(tokenizer).is_ok()
+        // An estimated vocabulary has every control token: only the model's name can tell its family.
+        let named = |t: &Template| match (t.names.is_empty(), tokenizer.is_estimate()) {
+            (true, false) => true,
+            (true, true) => model_name.contains(t.name.as_str()),
+            (false, _) => t.names.iter().any(|n| model_name.contains(n.as_str())),
         };
+        let fits = |t: &Template| named(t) && t.check(tokenizer).is_ok();
         // prefix-only fits every model, and is compiled in like the rest (checked by `every_template_parses`).
         Ok(TEMPLATES[..TEMPLATES.len() - 1]
             .iter()
@@ -253,6 +256,9 @@ mod tests {
         fn bos(&self) -> Option<TokenId> {
             None
         }
+        fn detokenize(&self, _: &[TokenId]) -> String {
+            String::new()
+        }
     }
 
     #[test]
@@ -290,6 +296,43 @@ mod tests {
             let chosen = Template::choose(None, &Vocab { controls, fim_ids }, model).unwrap();
             assert_eq!(chosen.name, expect, "{model}");
         }
+    }
+
+    /// Counts by chars; every `<...>` tag is a control token (a server's model whose vocabulary nib lacks).
+    struct Estimate;
+
+    impl Tokenizer for Estimate {
+        fn tokenize(&self, text: &str, parse_special: bool) -> Vec<TokenId> {
+            if parse_special && text.starts_with('<') && text.ends_with('>') {
+                return vec![-7];
+            }
+            text.chars().map(|c| c as TokenId).collect()
+        }
+        fn special(&self, _: Special) -> Option<TokenId> {
+            None
+        }
+        fn bos(&self) -> Option<TokenId> {
+            None
+        }
+        fn detokenize(&self, _: &[TokenId]) -> String {
+            String::new()
+        }
+        fn is_estimate(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn with_an_estimated_vocabulary_only_the_name_tells_the_family() {
+        for (model, expect) in [
+            ("qwen2.5-coder-7b-instruct", "qwen"),
+            ("bigcode/starcoder2-3b", "starcoder2"),
+            ("deepseek-coder-1.3b-base", "deepseek-coder"),
+            ("meta-llama/Llama-3.1-8B", "prefix-only"),
+        ] {
+            assert_eq!(Template::choose(None, &Estimate, model).unwrap().name, expect, "{model}");
+        }
+        assert_eq!(Template::choose(Some("qwen"), &Estimate, "my-finetune").unwrap().name, "qwen");
     }
 
     #[test]

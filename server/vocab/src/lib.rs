@@ -22,4 +22,10 @@ pub trait Tokenizer {
     fn special(&self, special: Special) -> Option<TokenId>;
     /// The BOS token, if the model wants one at the start of a prompt.
     fn bos(&self) -> Option<TokenId>;
+    /// The text of `tokens`, control tokens spelled out; empty where the vocabulary cannot tell.
+    fn detokenize(&self, tokens: &[TokenId]) -> String;
+    /// Counts are estimates (no vocabulary at hand): control tokens cannot be checked, only assumed.
+    fn is_estimate(&self) -> bool {
+        false
+    }
 }

@@ -13,7 +13,7 @@ pub async fn handle(server: &NibServer, params: DidChangeConfigurationParams) {
     let Ok(session) = server.session() else { return };
     let Some(settings) = nib_settings(&params.settings) else { return };
     let config = match Config::load().and_then(|config| config.with_init_options(settings)) {
-        Ok(config) => config,
+        Ok(config) => config.with_command_line(&server.cli),
         Err(err) => {
             let message = format!("nib: settings not applied: {err}; the ones before stay in effect");
             warn_user(server, message).await;
@@ -23,7 +23,7 @@ pub async fn handle(server: &NibServer, params: DidChangeConfigurationParams) {
     session.completer.set_config(config.completion.clone());
     session.reviews.set_config(config.review.clone());
     let mut at_start = changed_keys("engine", &session.start.engine_config, &config.engine);
-    let model = config::resolve_model(server.cli_model.as_deref(), &config);
+    let model = config::resolve_model(server.cli.model.as_deref(), &config);
     if model != session.start.model {
         at_start.insert(0, format!("model ({})", model.path.display()));
     }

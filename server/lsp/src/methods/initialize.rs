@@ -7,7 +7,7 @@ use tower_lsp_server::ls_types::*;
 
 use crate::session::{Requests, Session, Start};
 use crate::{NibServer, convert, review};
-use nib_engine::{Engine, Priority};
+use nib_engine::Priority;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{self, Config};
 use nib_pipeline::review::Reviewer;
@@ -28,14 +28,15 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
             Err(err) => warnings.push(format!("nib: initializationOptions: {err}; ignoring them")),
         }
     }
-    let model = config::resolve_model(server.cli_model.as_deref(), &config);
+    let config = config.with_command_line(&server.cli);
+    let model = config::resolve_model(server.cli.model.as_deref(), &config);
     let workspace = Arc::new(Workspace::default());
     // Every workspace folder is indexed.
     let folders: Vec<&Uri> = params.workspace_folders.iter().flatten().map(|f| &f.uri).collect();
     #[allow(deprecated)] // root_uri: older clients send only that.
     let roots = if folders.is_empty() { params.root_uri.iter().collect() } else { folders };
     workspace.set_roots(roots.into_iter().filter_map(convert::file_path).collect());
-    let engine = Engine::start(config.engine.clone(), model.path.clone(), config::nib_home().join("snapshots"));
+    let engine = nib_pipeline::engine::start(&config, &model);
     let _ = server.engine.set(engine.clone());
     let caps = &params.capabilities;
     let can_watch_files =

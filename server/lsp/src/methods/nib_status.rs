@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::{NibServer, convert};
-use nib_engine::{EngineCounters, ModelInfo, ModelState};
+use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
 
 /// Field names are snake_case, like `nib complete --json`.
@@ -21,6 +21,8 @@ pub struct Status {
     n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
+    /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
+    backend: EngineHealth,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
 }
@@ -84,6 +86,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         n_open_documents: session.documents.len(),
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
+        backend: session.completer.engine().health(),
         settings: Settings {
             engine: session.start.engine_config.clone(),
             completion: (*session.completer.config()).clone(),

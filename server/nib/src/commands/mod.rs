@@ -10,24 +10,50 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use nib_engine::{Engine, ModelInfo, ModelState, ModelTokenizer};
+use nib_engine::{BackendKind, Engine, ModelInfo, ModelState, Vocabulary};
 use nib_pipeline::completion::CompletionError;
-use nib_pipeline::config::{self, Config, ModelChoice};
+use nib_pipeline::config::{self, CommandLine, Config, ModelChoice};
 use nib_text::documents::MAX_DOCUMENT_BYTES;
 
 #[derive(Args)]
 pub struct ModelArg {
-    /// GGUF model file (overrides $NIB_MODEL and the config).
+    /// GGUF model file (overrides $NIB_MODEL and the config). With `--backend openai`: a model whose
+    /// vocabulary counts prompt tokens for the server.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// What runs the model (overrides engine.backend): in this process, or a server at --engine-url.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub backend: Option<BackendArg>,
+    /// The server's URL (overrides engine.url): llama-server's root, or an OpenAI-compatible base URL
+    /// ending in /v1.
+    #[arg(long, value_name = "URL")]
+    pub engine_url: Option<String>,
+}
+
+/// [`BackendKind`] as the command line spells it.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    Local,
+    LlamaServer,
+    Openai,
 }
 
 impl ModelArg {
+    /// What the command line sets, for the LSP server to apply over the client's options.
+    pub fn command_line(&self) -> CommandLine {
+        let backend = self.backend.map(|b| match b {
+            BackendArg::Local => BackendKind::Local,
+            BackendArg::LlamaServer => BackendKind::LlamaServer,
+            BackendArg::Openai => BackendKind::Openai,
+        });
+        CommandLine { model: self.model.clone(), backend, engine_url: self.engine_url.clone() }
+    }
+
     /// The config, and the model that `--model`, the environment or the config names.
     pub fn resolve(&self) -> Result<(Config, ModelChoice)> {
-        let config = Config::load()?;
+        let config = Config::load()?.with_command_line(&self.command_line());
         let model = config::resolve_model(self.model.as_deref(), &config);
         Ok((config, model))
     }
@@ -43,9 +69,9 @@ pub struct Started {
     pub stop: StopEngine,
 }
 
-/// The one bootstrap of every command that runs the model in-process; it returns before the model has loaded.
+/// The one bootstrap of every command that runs the model; it returns before the model has loaded.
 pub fn start(config: Config, model: ModelChoice) -> Result<Started> {
-    let engine = Engine::start(config.engine.clone(), model.path.clone(), config::nib_home().join("snapshots"));
+    let engine = nib_pipeline::engine::start(&config, &model);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     Ok(Started { config, model, stop: StopEngine(engine.clone()), engine, runtime })
 }
@@ -65,7 +91,7 @@ impl Drop for StopEngine {
 
 impl Started {
     /// Waits for the model to load.
-    pub fn ready(&self) -> Result<(ModelInfo, Arc<ModelTokenizer>)> {
+    pub fn ready(&self) -> Result<(ModelInfo, Arc<dyn Vocabulary>)> {
         match self.runtime.block_on(self.engine.ready()) {
             ModelState::Ready { info, tokenizer } => Ok((info, tokenizer)),
             ModelState::Failed(error) => bail!(self.model.problem(&error)),

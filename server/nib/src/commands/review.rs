@@ -148,7 +148,11 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         exclude: config.review.exclude.clone(),
         baseline,
     };
-    let model_sha256 = nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?;
+    // A server's model file is not here to hash: reports name the server's model instead.
+    let model_sha256 = match model.remote {
+        Some(_) => String::new(),
+        None => nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?,
+    };
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
     let reviewer = Reviewer::new(engine, config.review.limits(), cache, Priority::Foreground);

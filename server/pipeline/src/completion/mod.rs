@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use crate::config::{CompletionConfig, ContextMode};
 use cache::{CompletionCache, Place};
 use nib_engine::{
-    CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer,
-    Priority, PriorityHandle, StopReason,
+    CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, Infill, ModelState, Priority,
+    PriorityHandle, PromptText, StopReason, Vocabulary,
 };
 use nib_prompt::context::{self, Context, Workspace};
 use nib_prompt::{self as prompt, Budget, Prompt, Template, TemplateError, TokenId, Tokenizer};
@@ -246,7 +246,7 @@ impl Completer {
     }
 
     /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
-    fn template(&self, tokenizer: &ModelTokenizer, model_name: &str) -> Result<Template, TemplateError> {
+    fn template(&self, tokenizer: &dyn Vocabulary, model_name: &str) -> Result<Template, TemplateError> {
         let config = self.config();
         if config.context == ContextMode::Prefix {
             return Ok(Template::prefix_only());
@@ -288,7 +288,7 @@ impl Completer {
         let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
-        let template = self.template(&tokenizer, &model_name)?;
+        let template = self.template(tokenizer.as_ref(), &model_name)?;
         let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -363,7 +363,7 @@ impl Completer {
                         self.engine.record_evaluating_answer();
                         return Ok(early(String::new(), StopReason::Evaluating));
                     }
-                    let job = self.start(key, &prompt.tokens, &site.mode, request.document, Priority::Foreground);
+                    let job = self.start(key, &prompt, &site.mode, request.document, Priority::Foreground);
                     (job, true)
                 }
             };
@@ -471,21 +471,29 @@ impl Completer {
 
     /// Starts a job whose events a task of its own collects, so it outlives the request that started it:
     /// its text goes into the completion cache (under `key`), and later requests for the same prompt wait on it.
-    fn start(&self, key: u64, prompt: &[TokenId], mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
+    fn start(&self, key: u64, prompt: &Prompt, mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
+        let text = &prompt.text;
+        let infill = text.fills_middle.then(|| Infill {
+            prefix: text.prefix.clone(),
+            suffix: text.suffix.clone(),
+            extra: text.extra.clone(),
+        });
         let request = GenerateRequest {
-            prompt: prompt.to_vec(),
+            prompt: prompt.tokens.clone(),
             max_tokens: self.config().max_tokens as usize,
             stop: mode.stop_sequences(),
             cancel: CancelToken::default(),
             owner: owner.map(str::to_owned),
             priority: PriorityHandle::new(priority),
             grammar: None,
+            schema: None,
+            text: PromptText::Completion { text: text.text.clone(), infill },
         };
         let mode = mode.clone();
         let (progress_tx, progress) = watch::channel(Progress::default());
         let job = Running {
             owner: request.owner.clone(),
-            prompt: prompt.into(),
+            prompt: prompt.tokens.as_slice().into(),
             cancel: request.cancel.clone(),
             priority: request.priority.clone(),
             progress,
@@ -571,7 +579,7 @@ impl Completer {
     }
 
     /// The loaded model's name and tokenizer, once it is ready.
-    async fn model(&self) -> Result<(String, Arc<ModelTokenizer>), CompletionError> {
+    async fn model(&self) -> Result<(String, Arc<dyn Vocabulary>), CompletionError> {
         match self.engine.ready().await {
             ModelState::Ready { info, tokenizer } => Ok((info.name, tokenizer)),
             ModelState::Failed(message) => Err(CompletionError::ModelUnavailable(message)),
@@ -582,9 +590,9 @@ impl Completer {
     /// The prompt a request would send, as text: for seeing what the model sees.
     pub async fn prompt_text(&self, request: Request<'_>) -> Result<String, CompletionError> {
         let (model_name, tokenizer) = self.model().await?;
-        let template = self.template(&tokenizer, &model_name)?;
+        let template = self.template(tokenizer.as_ref(), &model_name)?;
         let prompt = self.prompt(&tokenizer, &template, request).await?;
-        Ok(tokenizer.detokenize(&prompt.tokens))
+        Ok(prompt.text.text)
     }
 
     /// Remembers a suggestion as shown, for typing through it.
@@ -600,7 +608,7 @@ impl Completer {
     /// then costs no evaluation); a request that waits for its answer gets the whole window.
     async fn prompt(
         &self,
-        tokenizer: &Arc<ModelTokenizer>,
+        tokenizer: &Arc<dyn Vocabulary>,
         template: &Template,
         request: Request<'_>,
     ) -> Result<Prompt, CompletionError> {
@@ -678,7 +686,7 @@ impl Completer {
     /// Starts a job for `request`'s prompt that nobody waits for, unless its suggestion is cached or on its way.
     async fn in_background(&self, request: Request<'_>, priority: Priority) {
         let Ok((model_name, tokenizer)) = self.model().await else { return };
-        let Ok(template) = self.template(&tokenizer, &model_name) else { return };
+        let Ok(template) = self.template(tokenizer.as_ref(), &model_name) else { return };
         let Ok(prompt) = self.prompt(&tokenizer, &template, request).await else { return };
         if prompt.tokens.is_empty() {
             return;
@@ -691,7 +699,7 @@ impl Completer {
             return;
         }
         tracing::debug!(n_prompt = prompt.tokens.len(), ?priority, "background job");
-        self.start(key, &prompt.tokens, &site.mode, request.document, priority);
+        self.start(key, &prompt, &site.mode, request.document, priority);
     }
 }
 

@@ -29,10 +29,9 @@ use sha2::{Digest, Sha256};
 
 use cache::ReviewCache;
 use nib_engine::{
-    CancelToken, Engine, EngineError, Event, GenerateRequest, ModelState, ModelTokenizer, Priority, PriorityHandle,
-    StopReason,
+    CancelToken, Engine, EngineError, Event, GenerateRequest, ModelState, Priority, PriorityHandle, PromptText,
+    StopReason, Vocabulary,
 };
-use nib_prompt::Tokenizer;
 use nib_text::syntax::Syntax;
 use prompt::ReviewPrompt;
 
@@ -148,6 +147,7 @@ pub struct Reviewer {
     limits: Limits,
     priority: Priority,
     grammar: Arc<OnceLock<Arc<str>>>,
+    schema: Arc<OnceLock<Arc<serde_json::Value>>>,
 }
 
 /// A background review that a completion pre-empted tries again after this pause.
@@ -157,7 +157,7 @@ impl Reviewer {
     /// `priority`: `Background` in the server (completions go first), `Foreground` in the CLI.
     pub fn new(engine: Engine, limits: Limits, cache: Arc<ReviewCache>, priority: Priority) -> Reviewer {
         let prompt = Arc::new(ReviewPrompt::builtin());
-        Reviewer { engine, prompt, cache, limits, priority, grammar: Arc::default() }
+        Reviewer { engine, prompt, cache, limits, priority, grammar: Arc::default(), schema: Arc::default() }
     }
 
     /// The same reviewer (sharing the cache) with other limits.
@@ -171,6 +171,10 @@ impl Reviewer {
 
     fn grammar(&self) -> Arc<str> {
         self.grammar.get_or_init(|| Arc::from(self.prompt.grammar())).clone()
+    }
+
+    fn schema(&self) -> Arc<serde_json::Value> {
+        self.schema.get_or_init(|| Arc::new(self.prompt.schema())).clone()
     }
 
     /// Reviews the file's units (those in focus), calling `progress(done, total)` after each.
@@ -212,7 +216,7 @@ impl Reviewer {
                     let started = Instant::now();
                     let user =
                         self.prompt.unit(file.language, file.path, (unit.lines.start, unit.lines.end - 1), &code);
-                    let answer = self.ask(&tokenizer, &user, cancel).await?;
+                    let answer = self.ask(tokenizer.as_ref(), &user, cancel).await?;
                     stats.n_reviewed += 1;
                     stats.reviewed_ms += started.elapsed().as_secs_f64() * 1000.0;
                     // Decoding is greedy: the same unit would get the same answer again.
@@ -248,7 +252,7 @@ impl Reviewer {
     /// One unit through the model.
     async fn ask(
         &self,
-        tokenizer: &ModelTokenizer,
+        tokenizer: &dyn Vocabulary,
         user: &str,
         cancel: &CancelToken,
     ) -> Result<Vec<RawFinding>, ReviewError> {
@@ -263,6 +267,8 @@ impl Reviewer {
                 owner: Some("nib-review".into()),
                 priority: PriorityHandle::new(self.priority),
                 grammar: Some(grammar.clone()),
+                schema: Some(self.schema()),
+                text: PromptText::Chat { system: self.prompt.system.clone(), user: user.to_owned() },
             };
             let mut events = self.engine.generate(job);
             let mut text = String::new();
@@ -288,7 +294,7 @@ impl Reviewer {
     }
 
     /// The prompt's tokens: the chat template's own text may hold control tokens, the message never does.
-    fn tokens(&self, tokenizer: &ModelTokenizer, user: &str) -> Vec<i32> {
+    fn tokens(&self, tokenizer: &dyn Vocabulary, user: &str) -> Vec<i32> {
         const HOLE: &str = "\u{E000}nib-review\u{E000}";
         let mut tokens: Vec<i32> = tokenizer.bos().into_iter().collect();
         match tokenizer

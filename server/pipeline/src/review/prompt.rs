@@ -74,6 +74,34 @@ char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{{4}})
             message = MAX_MESSAGE_CHARS,
         )
     }
+
+    /// The same answer as a JSON schema, for servers that constrain output by schema (OpenAI's
+    /// `response_format`) rather than by grammar.
+    pub fn schema(&self) -> serde_json::Value {
+        let text = |max: usize| serde_json::json!({"type": "string", "minLength": 1, "maxLength": max});
+        let rules: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
+        serde_json::json!({
+            "type": "object",
+            "properties": {"findings": {
+                "type": "array",
+                "maxItems": MAX_FINDINGS,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "rule": {"type": "string", "enum": rules},
+                        "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+                        "quote": text(MAX_QUOTE_CHARS),
+                        "message": text(MAX_MESSAGE_CHARS),
+                        "replacement": {"anyOf": [text(MAX_QUOTE_CHARS), {"type": "null"}]},
+                    },
+                    "required": ["rule", "severity", "quote", "message", "replacement"],
+                    "additionalProperties": false,
+                },
+            }},
+            "required": ["findings"],
+            "additionalProperties": false,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +127,16 @@ mod tests {
             assert!(grammar.contains(&format!("\"\\\"{}\\\"\"", rule.id)), "{grammar}");
         }
         assert!(grammar.starts_with("root ::= "));
+    }
+
+    #[test]
+    fn the_schema_names_every_rule_and_bounds_the_findings() {
+        let prompt = ReviewPrompt::builtin();
+        let schema = prompt.schema();
+        let item = &schema["properties"]["findings"]["items"];
+        let rules: Vec<&str> =
+            item["properties"]["rule"]["enum"].as_array().unwrap().iter().flat_map(|r| r.as_str()).collect();
+        assert_eq!(rules, prompt.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>());
+        assert_eq!(schema["properties"]["findings"]["maxItems"], MAX_FINDINGS);
     }
 }

@@ -24,6 +24,9 @@ impl Tokenizer for Chars {
     fn bos(&self) -> Option<TokenId> {
         None
     }
+    fn detokenize(&self, _: &[TokenId]) -> String {
+        String::new()
+    }
 }
 
 nib_fixture::tests! {

@@ -1,0 +1,323 @@
+//! The two APIs: what nib asks each kind of server, and how it reads the answers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::http::{Events, HttpError, Server};
+use crate::vocab::{Estimate, ServerVocabulary};
+use nib_engine::{BackendKind, GenerateRequest, ModelInfo, PromptText, StopReason, Vocabulary};
+use nib_vocab::TokenId;
+
+/// OpenAI's API takes at most this many stop sequences; the rest are applied as the text comes.
+const OPENAI_MAX_STOPS: usize = 4;
+
+/// A server that answered, and what it runs.
+pub struct Api {
+    kind: BackendKind,
+    server: Server,
+    /// The model name OpenAI-compatible servers want in every request.
+    model: String,
+    /// llama-server fills in the middle itself (`/infill`): its model has FIM tokens.
+    infill: bool,
+}
+
+/// A piece of a streamed answer; the last one says how it ended.
+pub struct Piece {
+    pub text: String,
+    pub end: Option<End>,
+}
+
+/// How an answer ended, with the server's figures where it gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct End {
+    pub reason: StopReason,
+    pub n_prompt: Option<usize>,
+    pub n_reused: Option<usize>,
+    pub n_evaluated: Option<usize>,
+    pub n_generated: Option<usize>,
+}
+
+impl End {
+    fn new(reason: StopReason) -> End {
+        End { reason, n_prompt: None, n_reused: None, n_evaluated: None, n_generated: None }
+    }
+}
+
+type Connected = (Api, ModelInfo, Arc<dyn Vocabulary>);
+
+impl Api {
+    /// Asks the server what it runs.
+    pub async fn connect(
+        server: Server,
+        kind: BackendKind,
+        model: &str,
+        vocabulary: Option<&Path>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Connected, HttpError> {
+        match kind {
+            BackendKind::Openai => openai(server, model, vocabulary).await,
+            _ => llama_server(server, runtime).await,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.server.base()
+    }
+
+    /// Starts a job's request; its answer streams.
+    pub async fn generate(&self, request: &GenerateRequest) -> Result<Stream, HttpError> {
+        let (path, body) = match self.kind {
+            BackendKind::Openai => self.openai_body(request),
+            _ => self.llama_body(request),
+        };
+        let events = self.server.stream(path, &body).await?;
+        Ok(Stream { events, openai: self.kind == BackendKind::Openai, finished: None })
+    }
+
+    fn llama_body(&self, request: &GenerateRequest) -> (&'static str, Value) {
+        let mut body = json!({
+            "n_predict": request.max_tokens,
+            "temperature": 0.0,
+            "top_k": 1,
+            "stream": true,
+            "cache_prompt": true,
+            "stop": request.stop,
+        });
+        if let Some(grammar) = &request.grammar {
+            body["grammar"] = json!(grammar.as_ref());
+        }
+        let path = match &request.text {
+            PromptText::Completion { infill: Some(infill), .. } if self.infill => {
+                body["input_prefix"] = json!(infill.prefix);
+                body["input_suffix"] = json!(infill.suffix);
+                body["input_extra"] =
+                    infill.extra.iter().map(|(path, text)| json!({"filename": path, "text": text})).collect();
+                "/infill"
+            }
+            text => {
+                body["prompt"] = prompt(&request.prompt, text);
+                "/completion"
+            }
+        };
+        (path, body)
+    }
+
+    fn openai_body(&self, request: &GenerateRequest) -> (&'static str, Value) {
+        let mut body = json!({
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "temperature": 0.0,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        let stops: Vec<&String> = request.stop.iter().take(OPENAI_MAX_STOPS).collect();
+        if !stops.is_empty() {
+            body["stop"] = json!(stops);
+        }
+        match &request.text {
+            PromptText::Chat { system, user } => {
+                body["messages"] = json!([{"role": "system", "content": system}, {"role": "user", "content": user}]);
+                if let Some(schema) = &request.schema {
+                    body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema.as_ref(), "strict": true}});
+                }
+                ("/chat/completions", body)
+            }
+            text => {
+                body["prompt"] = prompt(&request.prompt, text);
+                ("/completions", body)
+            }
+        }
+    }
+}
+
+/// The prompt as tokens where they are the server's own, else as text.
+fn prompt(tokens: &[TokenId], text: &PromptText) -> Value {
+    match text {
+        PromptText::Completion { text, .. } if tokens.iter().any(|&t| t < 0) || tokens.is_empty() => json!(text),
+        _ => json!(tokens),
+    }
+}
+
+async fn llama_server(server: Server, runtime: tokio::runtime::Handle) -> Result<Connected, HttpError> {
+    let props = server.get("/props").await?;
+    let n_ctx = props["default_generation_settings"]["n_ctx"].as_u64().unwrap_or(0) as u32;
+    let path = props["model_path"].as_str().unwrap_or_default().to_owned();
+    let alias = props["model_alias"].as_str().filter(|a| !a.is_empty());
+    let name = alias.map(str::to_owned).unwrap_or_else(|| file_stem(&path));
+    // Whether the model adds a BOS token: the server's tokenizer says, with and without special tokens.
+    let count = |add_special: bool| {
+        let server = server.clone();
+        async move {
+            let answer = server.post("/tokenize", &json!({"content": "a", "add_special": add_special})).await?;
+            Ok::<Vec<TokenId>, HttpError>(
+                answer["tokens"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_i64)
+                    .map(|t| t as TokenId)
+                    .collect(),
+            )
+        }
+    };
+    let (with, without) = (count(true).await?, count(false).await?);
+    let bos = (with.len() > without.len()).then(|| with[0]);
+    // `/infill` refuses models without FIM tokens; a one-token answer is cheap.
+    let infill = match server.post("/infill", &json!({"input_prefix": "", "input_suffix": "", "n_predict": 1})).await {
+        Ok(_) => true,
+        Err(HttpError::Status { .. }) => false,
+        Err(other) => return Err(other),
+    };
+    let info = ModelInfo {
+        path: PathBuf::from(&path),
+        id: format!("llama-server:{name}:{path}"),
+        name,
+        architecture: "remote".into(),
+        n_bytes: 0,
+        n_ctx_train: n_ctx,
+        has_fim_tokens: infill,
+    };
+    let vocabulary = Arc::new(ServerVocabulary::new(server.clone(), runtime, bos, infill));
+    Ok((Api { kind: BackendKind::LlamaServer, server, model: String::new(), infill }, info, vocabulary))
+}
+
+async fn openai(server: Server, model: &str, vocabulary: Option<&Path>) -> Result<Connected, HttpError> {
+    let models = server.get("/models").await?;
+    let listed: Vec<&Value> = models["data"].as_array().into_iter().flatten().collect();
+    let ids: Vec<&str> = listed.iter().filter_map(|m| m["id"].as_str()).collect();
+    let name = match (model, ids.first()) {
+        ("", Some(first)) => first.to_string(),
+        ("", None) => {
+            return Err(HttpError::Broken {
+                url: server.base().to_owned(),
+                reason: "the server lists no model; set engine.remote_model".into(),
+            });
+        }
+        (named, _) if !ids.is_empty() && !ids.contains(&named) => {
+            return Err(HttpError::Broken {
+                url: server.base().to_owned(),
+                reason: format!("the server does not serve {named:?}; it serves {}", ids.join(", ")),
+            });
+        }
+        (named, _) => named.to_owned(),
+    };
+    let n_ctx = listed.iter().find(|m| m["id"] == name.as_str()).and_then(|m| m["max_model_len"].as_u64());
+    let tokenizer: Arc<dyn Vocabulary> = match vocabulary {
+        Some(path) => {
+            let path = path.to_path_buf();
+            let loaded = tokio::task::spawn_blocking(move || nib_engine::load_tokenizer(&path)).await;
+            match loaded {
+                Ok(Ok(tokenizer)) => Arc::new(tokenizer),
+                Ok(Err(err)) => {
+                    return Err(HttpError::Broken { url: server.base().to_owned(), reason: err.to_string() });
+                }
+                Err(err) => return Err(HttpError::Broken { url: server.base().to_owned(), reason: err.to_string() }),
+            }
+        }
+        None => Arc::new(Estimate),
+    };
+    let info = ModelInfo {
+        path: vocabulary.map(Path::to_path_buf).unwrap_or_default(),
+        id: format!("openai:{name}"),
+        name: name.clone(),
+        architecture: "remote".into(),
+        n_bytes: 0,
+        n_ctx_train: n_ctx.unwrap_or(0) as u32,
+        has_fim_tokens: false,
+    };
+    Ok((Api { kind: BackendKind::Openai, server, model: name, infill: false }, info, tokenizer))
+}
+
+fn file_stem(path: &str) -> String {
+    Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "unknown".into())
+}
+
+/// A streamed answer, read as pieces of text.
+pub struct Stream {
+    events: Events,
+    openai: bool,
+    /// OpenAI-compatible servers say why they stopped, then send their figures.
+    finished: Option<End>,
+}
+
+impl Stream {
+    /// The next piece; `None` when the stream ended without saying it was done (cut short).
+    pub async fn next(&mut self) -> Result<Option<Piece>, HttpError> {
+        loop {
+            let Some(event) = self.events.next().await? else {
+                return Ok(self.finished.take().map(|end| Piece { text: String::new(), end: Some(end) }));
+            };
+            let piece = if self.openai { self.openai_piece(&event) } else { Some(llama_piece(&event)) };
+            if let Some(piece) = piece {
+                return Ok(Some(piece));
+            }
+        }
+    }
+
+    fn openai_piece(&mut self, event: &Value) -> Option<Piece> {
+        let choice = &event["choices"][0];
+        let text = choice["text"].as_str().or(choice["delta"]["content"].as_str()).unwrap_or_default().to_owned();
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            let reason = if reason == "length" { StopReason::MaxTokens } else { StopReason::EndOfGeneration };
+            self.finished = Some(End::new(reason));
+        }
+        let usage = &event["usage"];
+        if let Some(end) = self.finished.as_mut().filter(|_| usage.is_object()) {
+            end.n_prompt = usage["prompt_tokens"].as_u64().map(|n| n as usize);
+            end.n_generated = usage["completion_tokens"].as_u64().map(|n| n as usize);
+            end.n_reused = usage["prompt_tokens_details"]["cached_tokens"].as_u64().map(|n| n as usize);
+        }
+        (!text.is_empty()).then_some(Piece { text, end: None })
+    }
+}
+
+fn llama_piece(event: &Value) -> Piece {
+    let text = event["content"].as_str().unwrap_or_default().to_owned();
+    let end = (event["stop"] == true).then(|| {
+        let reason = match event["stop_type"].as_str() {
+            Some("limit") => StopReason::MaxTokens,
+            Some("word") => StopReason::StopSequence,
+            _ => StopReason::EndOfGeneration,
+        };
+        let timings = &event["timings"];
+        let count = |v: &Value| v.as_u64().map(|n| n as usize);
+        End {
+            reason,
+            n_prompt: count(&event["tokens_evaluated"]),
+            n_reused: count(&timings["cache_n"]),
+            n_evaluated: count(&timings["prompt_n"]),
+            n_generated: count(&timings["predicted_n"]),
+        }
+    });
+    Piece { text, end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama_server_pieces_end_with_its_figures() {
+        let piece = llama_piece(&json!({"content": "x", "stop": false}));
+        assert_eq!(piece.text, "x");
+        assert!(piece.end.is_none());
+        let last = llama_piece(&json!({"content": "", "stop": true, "stop_type": "limit", "tokens_evaluated": 90,
+            "timings": {"cache_n": 80, "prompt_n": 10, "predicted_n": 16}}));
+        let end = last.end.unwrap();
+        assert_eq!(end.reason, StopReason::MaxTokens);
+        assert_eq!(
+            (end.n_prompt, end.n_reused, end.n_evaluated, end.n_generated),
+            (Some(90), Some(80), Some(10), Some(16))
+        );
+    }
+
+    #[test]
+    fn prompts_go_as_tokens_unless_they_hold_stand_ins() {
+        let text = PromptText::Completion { text: "a".into(), infill: None };
+        assert_eq!(prompt(&[1, 2], &text), json!([1, 2]));
+        assert_eq!(prompt(&[1, -0x100], &text), json!("a"));
+        assert_eq!(prompt(&[1, 2], &PromptText::None), json!([1, 2]));
+    }
+}
