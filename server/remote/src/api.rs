@@ -124,8 +124,14 @@ impl Api {
                 }
                 ("/chat/completions", body)
             }
-            text => {
-                body["prompt"] = prompt(&request.prompt, text);
+            // The server's vocabulary is its own: nib's token ids (counted with another, or estimated) mean nothing
+            // to it.
+            PromptText::Completion { text, .. } => {
+                body["prompt"] = json!(text);
+                ("/completions", body)
+            }
+            PromptText::None => {
+                body["prompt"] = json!(request.prompt);
                 ("/completions", body)
             }
         }
