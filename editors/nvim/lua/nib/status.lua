@@ -1,5 +1,16 @@
--- :NibStatus — the model, latency and cache figures from `nib/status`.
+-- :NibStatus — the model, where prompts go, latency and cache figures from `nib/status`.
 local M = {}
+
+-- Where prompts go and, while a remote server fails, what went wrong: with a remote backend the model's state
+-- alone does not say why completions stop.
+local function backend_lines(backend)
+  local lines = { ("prompts go to %s"):format(backend.destination or "?") }
+  if type(backend.problem) == "string" then
+    local retry = type(backend.retry_in_ms) == "number" and (" (retrying in %d ms)"):format(backend.retry_in_ms) or ""
+    table.insert(lines, "  " .. backend.problem .. retry)
+  end
+  return lines
+end
 
 function M.format(status)
   local model, engine = status.model or {}, status.engine or {}
@@ -9,6 +20,10 @@ function M.format(status)
   }
   if model.error then
     table.insert(lines, "  " .. model.error)
+  end
+  -- A server older than the `backend` field says nothing about it.
+  if type(status.backend) == "table" then
+    vim.list_extend(lines, backend_lines(status.backend))
   end
   table.insert(lines, ("documents %d open, %d files indexed"):format(status.n_open_documents or 0,
     status.n_indexed_files or 0))
