@@ -44,6 +44,10 @@ function nibOptions(): Record<string, unknown> {
     partialAfterMs: set<number>("completion.partialAfterMs"),
     reviewOnSave: set<boolean>("review.onSave"),
     minSeverity: set<string>("review.minSeverity"),
+    backend: set<string>("engine.backend"),
+    url: set<string>("engine.url"),
+    remoteModel: set<string>("engine.remoteModel"),
+    apiKeyEnv: set<string>("engine.apiKeyEnv"),
   });
 }
 
@@ -82,7 +86,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   item.text = statusBarText(undefined, enabled);
   item.show();
   const refresh = async () => {
-    item.text = statusBarText(await status(), enabled);
+    const current = await status();
+    item.text = statusBarText(current, enabled);
+    item.tooltip = current?.backend?.problem ?? undefined;
   };
   const timer = setInterval(refresh, 2000);
 

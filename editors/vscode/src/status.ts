@@ -12,6 +12,13 @@ export interface NibStatus {
     n_reused_tokens?: number;
     last?: { cache?: string; ttft_ms?: number; total_ms?: number } | null;
   };
+  /** Where prompts go ("local" or a server's URL) and what went wrong with the last request there. */
+  backend?: {
+    destination?: string;
+    problem?: string | null;
+    n_failures?: number;
+    retry_in_ms?: number | null;
+  };
 }
 
 /** The status-bar text: the last latency and how many answers came from the cache. */
@@ -26,6 +33,11 @@ export function statusBarText(status: NibStatus | undefined, enabled: boolean): 
     return "$(loading~spin) nib: loading";
   }
   const off = enabled ? "" : " (off)";
+  // The model is ready but its server failed the last request: completions fail until it answers again
+  // (the tooltip and nib: Show Status say what went wrong).
+  if (status.backend?.problem) {
+    return `$(warning) nib: server problem${off}`;
+  }
   const last = status.engine?.last;
   if (!last || last.total_ms === undefined) {
     return `$(sparkle) nib${off}`;
@@ -40,6 +52,14 @@ export function statusLines(status: NibStatus): string[] {
   const lines = [`nib ${status.version ?? "?"}: model ${status.model?.path ?? "?"} (${status.model?.state ?? "?"})`];
   if (status.model?.error) {
     lines.push(status.model.error);
+  }
+  const backend = status.backend;
+  if (backend) {
+    lines.push(`prompts go to ${backend.destination ?? "?"}`);
+    if (backend.problem) {
+      const retry = typeof backend.retry_in_ms === "number" ? ` (retrying in ${Math.round(backend.retry_in_ms)} ms)` : "";
+      lines.push(`${backend.problem}${retry}`);
+    }
   }
   lines.push(`${status.n_open_documents ?? 0} documents open, ${status.n_indexed_files ?? 0} files indexed`);
   const reused = engine.n_prompt_tokens ? Math.round((100 * (engine.n_reused_tokens ?? 0)) / engine.n_prompt_tokens) : 0;
@@ -74,6 +94,10 @@ export function initializationOptions(settings: {
   partialAfterMs?: number;
   reviewOnSave?: boolean;
   minSeverity?: string;
+  backend?: string;
+  url?: string;
+  remoteModel?: string;
+  apiKeyEnv?: string;
 }): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   const section = (name: string, values: Record<string, unknown>) => {
@@ -92,5 +116,13 @@ export function initializationOptions(settings: {
     partial_after_ms: settings.partialAfterMs,
   });
   section("review", { on_save: settings.reviewOnSave, min_severity: settings.minSeverity });
+  // The name of the variable holding the token, never the token: nib reads it from its own environment.
+  // An empty string is these settings' "unset" too.
+  section("engine", {
+    backend: settings.backend,
+    url: settings.url || undefined,
+    remote_model: settings.remoteModel || undefined,
+    api_key_env: settings.apiKeyEnv || undefined,
+  });
   return options;
 }

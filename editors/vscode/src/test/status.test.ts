@@ -11,6 +11,16 @@ test("the status bar shows loading, failure, and the last latency with cache hit
   assert.equal(statusBarText(ready, false), "$(sparkle) nib 42 ms · 3 cached (off)");
 });
 
+test("the status bar warns while a ready model's server fails, and recovers with it", () => {
+  const failing = { destination: "http://gpu-box:8012", problem: "cannot connect", n_failures: 2, retry_in_ms: 1500 };
+  assert.equal(statusBarText({ model: { state: "ready" }, backend: failing }, true), "$(warning) nib: server problem");
+  assert.equal(statusBarText({ model: { state: "ready" }, backend: failing }, false), "$(warning) nib: server problem (off)");
+  // Unreachable at start: the model failed, and that says more than the backend.
+  assert.equal(statusBarText({ model: { state: "failed" }, backend: failing }, true), "$(error) nib");
+  const recovered = { destination: "http://gpu-box:8012", problem: null, n_failures: 0, retry_in_ms: null };
+  assert.equal(statusBarText({ model: { state: "ready" }, engine: {}, backend: recovered }, true), "$(sparkle) nib");
+});
+
 test("the full status names the model, documents, reuse and the last completion", () => {
   const lines = statusLines({
     version: "0.1.0",
@@ -27,6 +37,26 @@ test("the full status names the model, documents, reuse and the last completion"
   ]);
 });
 
+test("the full status says where prompts go and, while the server fails, why and when nib retries", () => {
+  const local = statusLines({ model: { state: "ready" }, backend: { destination: "local", problem: null, n_failures: 0, retry_in_ms: null } });
+  assert.equal(local[1], "prompts go to local");
+  assert.equal(local.length, 4);
+  const failing = statusLines({
+    model: { path: "/m.gguf", state: "ready" },
+    backend: { destination: "http://gpu-box:8012", problem: "llama-server engine: http://gpu-box:8012/props: cannot connect", n_failures: 3, retry_in_ms: 1500 },
+  });
+  assert.deepEqual(failing.slice(0, 3), [
+    "nib ?: model /m.gguf (ready)",
+    "prompts go to http://gpu-box:8012",
+    "llama-server engine: http://gpu-box:8012/props: cannot connect (retrying in 1500 ms)",
+  ]);
+  // Not backing off (the next request tries again): no retry time.
+  const next = statusLines({ backend: { destination: "http://gpu-box:8012", problem: "timed out", retry_in_ms: null } });
+  assert.equal(next[2], "timed out");
+  // A server without the field: no line about it.
+  assert.ok(!statusLines({}).some((line) => line.startsWith("prompts go to")));
+});
+
 test("only the settings the user set become nib's initializationOptions", () => {
   const settings = { model: "/m.gguf", context: "window", deadlineMs: 500, partialAfterMs: 0, reviewOnSave: false };
   assert.deepEqual(initializationOptions(settings), {
@@ -37,6 +67,19 @@ test("only the settings the user set become nib's initializationOptions", () => 
   // Nothing set: nib's config file decides everything.
   assert.deepEqual(initializationOptions({}), {});
   assert.deepEqual(initializationOptions({ model: "", minSeverity: "error" }), { review: { min_severity: "error" } });
+});
+
+test("the remote backend's settings become nib's engine section, only those the user set", () => {
+  assert.deepEqual(initializationOptions({ backend: "llama-server", url: "http://gpu-box:8012" }), {
+    engine: { backend: "llama-server", url: "http://gpu-box:8012" },
+  });
+  assert.deepEqual(
+    initializationOptions({ backend: "openai", url: "http://gpu-box:8000/v1", remoteModel: "qwen", apiKeyEnv: "NIB_API_KEY" }),
+    { engine: { backend: "openai", url: "http://gpu-box:8000/v1", remote_model: "qwen", api_key_env: "NIB_API_KEY" } },
+  );
+  // Empty strings are unset: nib's config file keeps its URL and token variable.
+  assert.deepEqual(initializationOptions({ backend: "local", url: "", remoteModel: "", apiKeyEnv: "" }), { engine: { backend: "local" } });
+  assert.deepEqual(initializationOptions({ url: "", apiKeyEnv: "" }), {});
 });
 
 test("a user's value comes from the narrowest scope that has one, never from the default", () => {
