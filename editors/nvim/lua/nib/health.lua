@@ -1,4 +1,4 @@
--- :checkhealth nib — finds the binary and the model.
+-- :checkhealth nib — finds the binary and the model (or, with a remote backend, says which server has it).
 local M = {}
 
 function M.check()
@@ -12,6 +12,16 @@ function M.check()
     vim.health.error(("%s is not executable"):format(binary), {
       "Build it: cargo build --release (the binary is target/release/nib), or set cmd in setup()",
     })
+    return
+  end
+  -- A remote backend needs no model file here; what it needs is the server (and the token's variable, when named).
+  local engine = (nib.config.settings or {}).engine or {}
+  if engine.backend and engine.backend ~= "local" then
+    vim.health.ok(("model: on %s (%s)"):format(engine.url or "nib's default URL", engine.backend))
+    if engine.api_key_env and engine.api_key_env ~= "" and not vim.env[engine.api_key_env] then
+      vim.health.error(("engine.api_key_env names $%s, which is not set"):format(engine.api_key_env),
+        { "nib reads the token from the environment Neovim starts it with: export it before starting Neovim" })
+    end
     return
   end
   local home = vim.env.NIB_HOME or ((vim.env.XDG_CACHE_HOME or (vim.env.HOME .. "/.cache")) .. "/nib")
