@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::{ModelArg, Started, StopEngine, explain, read_text};
-use nib_engine::CancelToken;
+use nib_engine::{CancelToken, ModelState};
 use nib_pipeline::completion::{Completer, Request, Suggestion, Trigger};
 use nib_pipeline::config::{CompletionConfig, ModelChoice};
 use nib_prompt::context::Workspace;
@@ -83,11 +83,18 @@ pub fn run(args: CompleteArgs) -> Result<()> {
         .block_on(s.completer.complete(request, CancelToken::default(), |_| {}))
         .map_err(|e| explain(e, &s.model))?;
     if args.json {
+        let engine = s.completer.engine();
+        // A server's model is known by the name it gives.
+        let model = match engine.state() {
+            ModelState::Ready { info, .. } if s.model.remote.is_some() => info.name,
+            _ => s.model.path.display().to_string(),
+        };
         let json = serde_json::json!({
             "text": suggestion.text,
             "reason": suggestion.reason,
             "template": suggestion.template,
-            "model": s.model.path,
+            "model": model,
+            "engine": engine.health().destination,
             "stats": suggestion.stats,
         });
         println!("{json}");
