@@ -43,14 +43,18 @@ pub struct LlamaServer {
 impl LlamaServer {
     /// Starts `llama-server -m model` with [`DEFAULT_ARGS`] then `extra_args`, and waits until it is ready.
     pub fn start(model: &Path, extra_args: &[&str]) -> Result<LlamaServer, LaunchError> {
-        let binary = Self::binary();
+        Self::start_binary(&Self::binary(), model, extra_args)
+    }
+
+    /// [`LlamaServer::start`] with another binary.
+    pub fn start_binary(binary: &Path, model: &Path, extra_args: &[&str]) -> Result<LlamaServer, LaunchError> {
         if !binary.is_file() {
-            return Err(LaunchError::Missing { path: binary });
+            return Err(LaunchError::Missing { path: binary.to_path_buf() });
         }
         let dir = log_dir()?;
         let log = File::create(dir.join("llama-server.log"))?;
         let port = free_port()?;
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .arg("-m")
             .arg(model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -135,4 +139,26 @@ fn log_dir() -> std::io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("nib-llama-server-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_says_how_to_get_one() {
+        let error = LlamaServer::start_binary(Path::new("/nonexistent/llama-server"), Path::new("m.gguf"), &[]);
+        let message = error.err().unwrap().to_string();
+        assert!(message.contains("$NIB_LLAMA_SERVER") && message.contains("bash .ci/setup --editors"), "{message}");
+    }
+
+    #[test]
+    fn a_server_that_exits_fails_at_once_with_its_log() {
+        // A shell stands in for a llama-server that refuses its arguments: `sh -m model` prints and fails.
+        let started = Instant::now();
+        let error =
+            LlamaServer::start_binary(Path::new("/bin/sh"), Path::new("/nonexistent/m.gguf"), &[]).err().unwrap();
+        assert!(matches!(error, LaunchError::Exited { ref log, .. } if !log.is_empty()), "{error}");
+        assert!(started.elapsed() < READY_TIMEOUT / 2);
+    }
 }
