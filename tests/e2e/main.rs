@@ -7,6 +7,7 @@ mod fuzz;
 mod hardening;
 mod interop;
 mod latency;
+mod llama_server;
 mod lsp;
 mod neovim;
 mod review;

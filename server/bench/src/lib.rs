@@ -5,6 +5,8 @@
 
 pub mod context;
 pub mod eval;
+pub mod faults;
+pub mod llama_process;
 pub mod llama_server;
 pub mod lsp_client;
 pub mod replay;

@@ -1,4 +1,5 @@
-//! Times llama.cpp's `llama-server` on the same requests: one streamed `POST /completion`, read as server-sent events.
+//! Times llama.cpp's `llama-server` on the same requests: one streamed `POST /completion`, read as server-sent events;
+//! and posts one JSON request, answered whole, for tests.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ pub enum HttpError {
     Transport(Box<ureq::Transport>),
     #[error("llama-server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("llama-server answered no JSON: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("llama-server answered {status}: {body}")]
     Status { status: String, body: String },
 }
@@ -27,21 +30,8 @@ pub struct Streamed {
 
 /// Posts `body` (with `"stream": true`) to `url` + `/completion`.
 pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
-    let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(300)).build();
     let started = Instant::now();
-    let response = match agent
-        .post(&format!("{}/completion", url.trim_end_matches('/')))
-        .set("Content-Type", "application/json")
-        .send_string(&body.to_string())
-    {
-        Ok(response) => response,
-        Err(ureq::Error::Status(code, response)) => {
-            let status = format!("{code} {}", response.status_text());
-            return Err(HttpError::Status { status, body: response.into_string().unwrap_or_default() });
-        }
-        Err(ureq::Error::Transport(transport)) => return Err(HttpError::Transport(Box::new(transport))),
-    };
-    let mut reader = response.into_reader();
+    let mut reader = post(url, "/completion", body)?.into_reader();
     let mut out = Streamed::default();
     let mut events = Events::default();
     let mut buf = [0u8; 4096];
@@ -63,6 +53,27 @@ pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
     }
     out.total_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(out)
+}
+
+/// Posts `body` to `url` + `path` and reads the JSON answer whole (a request without `"stream": true`).
+pub fn post_json(url: &str, path: &str, body: &Value) -> Result<Value, HttpError> {
+    Ok(serde_json::from_str(&post(url, path, body)?.into_string()?)?)
+}
+
+fn post(url: &str, path: &str, body: &Value) -> Result<ureq::Response, HttpError> {
+    let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(300)).build();
+    match agent
+        .post(&format!("{}{path}", url.trim_end_matches('/')))
+        .set("Content-Type", "application/json")
+        .send_string(&body.to_string())
+    {
+        Ok(response) => Ok(response),
+        Err(ureq::Error::Status(code, response)) => {
+            let status = format!("{code} {}", response.status_text());
+            Err(HttpError::Status { status, body: response.into_string().unwrap_or_default() })
+        }
+        Err(ureq::Error::Transport(transport)) => Err(HttpError::Transport(Box::new(transport))),
+    }
 }
 
 /// Splits a server-sent event stream, which arrives in arbitrary pieces, into its `data:` JSON objects.
