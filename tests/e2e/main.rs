@@ -10,6 +10,7 @@ mod latency;
 mod llama_server;
 mod lsp;
 mod neovim;
+mod remote;
 mod review;
 mod support;
 mod vscode;

@@ -31,7 +31,7 @@ pub struct Streamed {
 /// Posts `body` (with `"stream": true`) to `url` + `/completion`.
 pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
     let started = Instant::now();
-    let mut reader = post(url, "/completion", body)?.into_reader();
+    let mut reader = request(url, "/completion", Some(body))?.into_reader();
     let mut out = Streamed::default();
     let mut events = Events::default();
     let mut buf = [0u8; 4096];
@@ -57,16 +57,23 @@ pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
 
 /// Posts `body` to `url` + `path` and reads the JSON answer whole (a request without `"stream": true`).
 pub fn post_json(url: &str, path: &str, body: &Value) -> Result<Value, HttpError> {
-    Ok(serde_json::from_str(&post(url, path, body)?.into_string()?)?)
+    Ok(serde_json::from_str(&request(url, path, Some(body))?.into_string()?)?)
 }
 
-fn post(url: &str, path: &str, body: &Value) -> Result<ureq::Response, HttpError> {
+/// Reads `url` + `path` (`/slots`, `/props`, `/metrics`...) as JSON.
+pub fn get_json(url: &str, path: &str) -> Result<Value, HttpError> {
+    Ok(serde_json::from_str(&request(url, path, None)?.into_string()?)?)
+}
+
+/// A POST with `body`, a GET without.
+fn request(url: &str, path: &str, body: Option<&Value>) -> Result<ureq::Response, HttpError> {
     let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(300)).build();
-    match agent
-        .post(&format!("{}{path}", url.trim_end_matches('/')))
-        .set("Content-Type", "application/json")
-        .send_string(&body.to_string())
-    {
+    let url = format!("{}{path}", url.trim_end_matches('/'));
+    let sent = match body {
+        Some(body) => agent.post(&url).set("Content-Type", "application/json").send_string(&body.to_string()),
+        None => agent.get(&url).call(),
+    };
+    match sent {
         Ok(response) => Ok(response),
         Err(ureq::Error::Status(code, response)) => {
             let status = format!("{code} {}", response.status_text());
