@@ -66,9 +66,14 @@ fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
     assert_eq!(d["suggestions"][0]["text"], "items[len(items) - 1]");
     assert!(stderr(&out).contains("0 reviewed") && stderr(&out).contains("1 from the cache"), "{}", stderr(&out));
 
-    // SARIF to a file; the error fails the run at the default fail level, after the report is written.
+    // The default fail level is none: findings never fail a build unless asked.
+    let out = review(&home, &root, &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // SARIF to a file; the error fails the run at `--fail-level error`, after the report is written.
     let sarif_path = home.join("out.sarif");
-    let out = review(&home, &root, &["--format", "sarif", "--output", sarif_path.to_str().unwrap()], None);
+    let args = ["--format", "sarif", "--output", sarif_path.to_str().unwrap(), "--fail-level", "error"];
+    let out = review(&home, &root, &args, None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let sarif: Value = serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");

@@ -31,8 +31,9 @@ pub struct ReviewArgs {
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Exit with 1 when a finding is at least this severe (after writing the report).
-    #[arg(long, value_enum, default_value = "error")]
+    /// Exit with 1 when a finding is at least this severe (after writing the report). `none` by default, as
+    /// reviewdog, pr-agent and Copilot review do: a model's opinion fails a build only when a team asks it to.
+    #[arg(long, value_enum, default_value = "none")]
     fail_level: FailLevel,
     /// Leave out findings below this severity [default: review.min_severity in the config].
     #[arg(long, value_enum)]
