@@ -9,12 +9,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{ModelArg, Started};
 use nib_engine::Priority;
-use nib_pipeline::config;
-use nib_pipeline::review::batch::{self, Batch, FilterMode, Target};
+use nib_pipeline::config::{self, ModelChoice};
+use nib_pipeline::review::batch::{self, Batch, BatchError, FilterMode, Target};
 use nib_pipeline::review::cache::ReviewCache;
 use nib_pipeline::review::noise::Baseline;
 use nib_pipeline::review::report::{self, Format, Report};
-use nib_pipeline::review::{Reviewer, Severity, git};
+use nib_pipeline::review::{ReviewError, Reviewer, Severity, git};
+
+/// Where the model runs, as reports state it: in-process for now.
+pub const ENGINE: &str = "local";
 
 #[derive(Args)]
 pub struct ReviewArgs {
@@ -120,6 +123,19 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     clap::builder::PossibleValuesParser::new(names).try_map(|name: String| Format::named(&name).ok_or("no such format"))
 }
 
+/// The model file's sha256, which reports record; a missing file is explained with where nib looked.
+pub fn model_sha256(model: &ModelChoice) -> Result<String> {
+    nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))
+}
+
+/// A model that cannot be used is explained with where nib looked for it.
+pub fn explain(err: BatchError, model: &ModelChoice) -> anyhow::Error {
+    match err {
+        BatchError::Review(ReviewError::ModelUnavailable(m)) => anyhow!(model.problem(&m)),
+        other => anyhow!(other),
+    }
+}
+
 pub fn run(args: ReviewArgs) -> Result<Verdict> {
     let root = match git::work_tree_root() {
         Some(root) => root,
@@ -149,7 +165,7 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         exclude: config.review.exclude.clone(),
         baseline,
     };
-    let model_sha256 = nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?;
+    let model_sha256 = model_sha256(&model)?;
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
     let reviewer = Reviewer::new(engine, config.review.limits(), cache, Priority::Foreground);
@@ -162,12 +178,7 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
             progress.set_length(total as u64);
             progress.set_position(done as u64);
         }))
-        .map_err(|e| match e {
-            batch::BatchError::Review(nib_pipeline::review::ReviewError::ModelUnavailable(m)) => {
-                anyhow!(model.problem(&m))
-            }
-            other => anyhow!(other),
-        })?;
+        .map_err(|e| explain(e, &model))?;
     progress.finish();
     if !progress.is_hidden() {
         eprintln!();
@@ -185,11 +196,15 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         stats.n_cached
     );
     let prompt = reviewer.prompt();
+    let model_path = model.path.to_string_lossy();
+    // Formats without a place for a run's metadata (rdjson, GitHub, GitLab) still get it in the CI log.
+    eprintln!("nib: model {model_path} (sha256 {model_sha256}), engine {ENGINE}, prompt {}", prompt.version);
     let report = Report {
         findings: &result.findings,
         rules: &prompt.rules,
-        model_path: &model.path.to_string_lossy(),
+        model_path: &model_path,
         model_sha256: &model_sha256,
+        engine: ENGINE,
         prompt_version: &prompt.version,
     };
     let rendered = report::render(&report, args.format);
