@@ -8,6 +8,7 @@ pub mod eval;
 pub mod llama_server;
 pub mod lsp_client;
 pub mod replay;
+pub mod review_eval;
 pub mod soak;
 pub mod trace;
 
