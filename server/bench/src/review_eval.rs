@@ -49,7 +49,7 @@ struct Defect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Seeded {
     pub rule: String,
-    /// 0-based.
+    /// 1-based, as editors and the findings' verdicts show it.
     pub line: u32,
 }
 
@@ -124,7 +124,7 @@ impl Corpus {
                 let count = text.matches(&defect.quote).count();
                 let at = text.find(&defect.quote).filter(|_| count == 1);
                 let Some(at) = at else { return Err(CorpusError::Quote { path, quote: defect.quote, count }) };
-                seeded.push(Seeded { rule: defect.rule, line: text[..at].matches('\n').count() as u32 });
+                seeded.push(Seeded { rule: defect.rule, line: text[..at].matches('\n').count() as u32 + 1 });
             }
             files.push(CorpusFile { path, language: language.name(), seeded });
         }
@@ -248,7 +248,7 @@ pub struct Scores {
 
 /// Scores findings against the corpus's seeded defects.
 pub fn score(files: &[CorpusFile], rules: &[Rule], findings: &[Finding]) -> Scores {
-    let covers = |f: &Finding, s: &Seeded| f.start.line <= s.line && s.line <= f.end.line;
+    let covers = |f: &Finding, s: &Seeded| (f.start.line + 1..=f.end.line + 1).contains(&s.line);
     let scored: Vec<ScoredFinding> = findings
         .iter()
         .map(|f| {
@@ -336,6 +336,10 @@ mod tests {
     fn the_corpus_is_consistent_and_seeds_every_rule_in_every_language() {
         let rules = ReviewPrompt::builtin().rules;
         let corpus = Corpus::load(&corpus_root(), &rules).unwrap_or_else(|e| panic!("{e}"));
+        // Seeded lines are 1-based: the second defect of inventory.py is the page's first index.
+        let inventory = corpus.files.iter().find(|f| f.path == "python/inventory.py").unwrap();
+        let text = std::fs::read_to_string(corpus.root.join(&inventory.path)).unwrap();
+        assert!(text.lines().nth(inventory.seeded[1].line as usize - 1).unwrap().contains("start = number * size"));
         for language in ["python", "rust", "javascript"] {
             let files: Vec<_> = corpus.files.iter().filter(|f| f.language == language).collect();
             assert!(files.iter().any(|f| f.seeded.is_empty()), "{language} has a clean file");
@@ -361,6 +365,7 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 
+    /// `lines`: 0-based, first and last, as `Finding` has them.
     fn finding(path: &str, rule: &str, lines: (u32, u32)) -> Finding {
         let at = |line| Position { line, utf8: 0, utf16: 0 };
         Finding {
@@ -383,12 +388,12 @@ mod tests {
             CorpusFile {
                 path: "a.py".into(),
                 language: "python",
-                seeded: vec![seeded("bug", 4), seeded("security", 9)],
+                seeded: vec![seeded("bug", 5), seeded("security", 10)],
             },
             CorpusFile { path: "clean.rs".into(), language: "rust", seeded: Vec::new() },
         ];
         let findings = [
-            finding("a.py", "bug", (3, 5)),      // covers line 4: a true positive
+            finding("a.py", "bug", (3, 5)),      // covers line 5: a true positive
             finding("a.py", "bug", (9, 9)),      // the security defect's line: wrong rule
             finding("a.py", "security", (8, 8)), // beside it: a false positive
             finding("clean.rs", "style", (0, 0)),
