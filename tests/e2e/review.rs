@@ -81,6 +81,8 @@ fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
     assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
     let sha = sarif["runs"][0]["properties"]["modelSha256"].as_str().unwrap();
     assert_eq!(sha.len(), 64);
+    assert_eq!(sarif["runs"][0]["properties"]["engine"], "local");
+    assert!(stderr(&out).contains(&format!("sha256 {sha}), engine local")), "{}", stderr(&out));
 
     let github = review(&home, &root, &["--format", "github", "--fail-level", "none"], None);
     let line = String::from_utf8_lossy(&github.stdout).into_owned();
