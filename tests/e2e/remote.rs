@@ -62,8 +62,8 @@ fn real_file() -> (String, u32, u32) {
     let target = "        return self._split(text)";
     let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
     let blanked: Vec<&str> =
-        text.lines().enumerate().map(|(i, l)| if i == line { "        return " } else { l }).collect();
-    (blanked.join("\n") + "\n", line as u32, 15)
+        text.lines().enumerate().map(|(i, l)| if i == line { "        return self." } else { l }).collect();
+    (blanked.join("\n") + "\n", line as u32, 20)
 }
 
 fn explicit(line: u32, character: u32) -> Value {
@@ -277,8 +277,14 @@ fn every_fault_leaves_nib_answering_and_reporting_and_it_comes_back_when_the_ser
     wait_ready(&mut client);
     let text = "def greet(name):\n    return 'Hello, ' + name\n\n\ndef farewell(name):\n    return \n";
     client.open(URI, "python", text).unwrap();
-    // Warm the server's prompt cache, so that healthy requests answer well within the timeout.
-    let healthy = |client: &mut LspClient| ask(client, "textDocument/inlineCompletion", explicit(5, 11));
+    // Each request asks about a new last line, so that neither nib's completion cache nor a job of an earlier
+    // request answers it; the server's prompt cache keeps what comes before, so healthy requests stay quick.
+    let mut version = 1;
+    let mut healthy = |client: &mut LspClient| {
+        version += 1;
+        client.insert(URI, version, 5, 11, &format!("{version} + ")).unwrap();
+        ask(client, "textDocument/inlineCompletion", explicit(5, 11 + format!("{version} + ").len() as u32))
+    };
     let warm = healthy(&mut client);
     assert!(warm.get("result").is_some(), "{warm}");
 

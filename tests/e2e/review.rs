@@ -66,9 +66,14 @@ fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
     assert_eq!(d["suggestions"][0]["text"], "items[len(items) - 1]");
     assert!(stderr(&out).contains("0 reviewed") && stderr(&out).contains("1 from the cache"), "{}", stderr(&out));
 
-    // SARIF to a file; the error fails the run at the default fail level, after the report is written.
+    // The default fail level is none: findings never fail a build unless asked.
+    let out = review(&home, &root, &[], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // SARIF to a file; the error fails the run at `--fail-level error`, after the report is written.
     let sarif_path = home.join("out.sarif");
-    let out = review(&home, &root, &["--format", "sarif", "--output", sarif_path.to_str().unwrap()], None);
+    let args = ["--format", "sarif", "--output", sarif_path.to_str().unwrap(), "--fail-level", "error"];
+    let out = review(&home, &root, &args, None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let sarif: Value = serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
@@ -76,6 +81,8 @@ fn findings_are_placed_by_their_quotes_and_reported_in_every_format() {
     assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
     let sha = sarif["runs"][0]["properties"]["modelSha256"].as_str().unwrap();
     assert_eq!(sha.len(), 64);
+    assert_eq!(sarif["runs"][0]["properties"]["engine"], "local");
+    assert!(stderr(&out).contains(&format!("sha256 {sha}), engine local")), "{}", stderr(&out));
 
     let github = review(&home, &root, &["--format", "github", "--fail-level", "none"], None);
     let line = String::from_utf8_lossy(&github.stdout).into_owned();
@@ -216,4 +223,41 @@ fn a_git_revision_diff_reviews_the_changed_function_only() {
     assert_eq!(lines[0]["location"]["path"], "a.py");
     let bad = review(&home, &root, &["--diff", "--output=/etc/x"], None);
     assert_eq!(bad.status.code(), Some(2), "an option is never taken for a revision");
+}
+
+#[test]
+fn eval_review_scores_seeded_defects_per_rule_and_records_the_model() {
+    let home = fresh_home();
+    let json = home.join("eval.json");
+    // One file of the corpus (three units) keeps the test short; its expectations come from the corpus's.
+    let file = "../../tests/eval/review/python/user_store.py";
+    let out = nib_at(&home)
+        .args(["eval", "review", file, "--json", json.to_str().unwrap(), "--model"])
+        .arg(model_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("model ") && table.contains("engine local"), "{table}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["model"]["sha256"].as_str().map(str::len), Some(64), "{report}");
+    assert_eq!(report["engine"], "local");
+    // user_store.py seeds one security and one error-handling defect.
+    let rules = report["rules"].as_array().unwrap();
+    let seeded: Vec<(&str, u64)> =
+        rules.iter().map(|r| (r["name"].as_str().unwrap(), r["seeded"].as_u64().unwrap())).collect();
+    let expected =
+        [("bug", 0), ("security", 1), ("error-handling", 1), ("performance", 0), ("maintainability", 0), ("style", 0)];
+    assert_eq!(seeded, expected);
+    for row in rules.iter().chain(report["languages"].as_array().unwrap()).chain([&report["overall"]]) {
+        for ratio in [&row["precision"], &row["recall"]] {
+            assert!(ratio.is_null() || ratio.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{row}");
+        }
+        let parts = ["true_positives", "wrong_rule", "false_positives"].map(|k| row[k].as_u64().unwrap());
+        assert_eq!(parts.iter().sum::<u64>(), row["findings"].as_u64().unwrap(), "{row}");
+        assert_eq!(row["precision"].is_null(), row["findings"] == 0, "{row}");
+        assert_eq!(row["recall"].is_null(), row["seeded"] == 0, "{row}");
+    }
+    assert_eq!(report["overall"]["seeded"], 2);
+    assert_eq!(report["findings"].as_array().unwrap().len() as u64, report["overall"]["findings"].as_u64().unwrap());
 }

@@ -10,6 +10,7 @@ pub mod llama_process;
 pub mod llama_server;
 pub mod lsp_client;
 pub mod replay;
+pub mod review_eval;
 pub mod soak;
 pub mod trace;
 

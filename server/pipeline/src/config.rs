@@ -41,6 +41,8 @@ pub struct ReviewConfig {
     pub unit_chars: u32,
     /// Tokens the model may write per unit.
     pub max_tokens: u32,
+    /// The most findings reported for one file: the most severe, then the first.
+    pub max_findings_per_file: u32,
 }
 
 impl Default for ReviewConfig {
@@ -52,13 +54,18 @@ impl Default for ReviewConfig {
             exclude: Vec::new(),
             unit_chars: 3000,
             max_tokens: 384,
+            max_findings_per_file: 10,
         }
     }
 }
 
 impl ReviewConfig {
     pub fn limits(&self) -> Limits {
-        Limits { unit_chars: self.unit_chars as usize, max_tokens: self.max_tokens as usize }
+        Limits {
+            unit_chars: self.unit_chars as usize,
+            max_tokens: self.max_tokens as usize,
+            max_findings_per_file: self.max_findings_per_file as usize,
+        }
     }
 }
 

@@ -1,16 +1,21 @@
-//! `nib eval`: completion quality on code hidden at sampled positions.
+//! `nib eval`: completion quality on code hidden at sampled positions; `nib eval review` (`eval_review.rs`):
+//! review quality on seeded defects.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
+use super::eval_review::{self, EvalReviewArgs};
 use super::{ModelArg, Started, explain};
 use nib_bench::eval::{self, Hide};
 use nib_pipeline::config::ContextMode;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EvalArgs {
+    #[command(subcommand)]
+    kind: Option<EvalKind>,
     /// Source files or folders [default: tests/eval/corpus].
     paths: Vec<PathBuf>,
     /// What to hide at each position.
@@ -30,6 +35,13 @@ pub struct EvalArgs {
     json: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArg,
+}
+
+/// What else `nib eval` measures; completion quality without one.
+#[derive(Subcommand)]
+enum EvalKind {
+    /// Review quality: precision and recall per rule on files with seeded defects.
+    Review(EvalReviewArgs),
 }
 
 /// [`Hide`] as the command line spells it.
@@ -73,6 +85,9 @@ impl From<ContextModeArg> for ContextMode {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    if let Some(EvalKind::Review(review)) = args.kind {
+        return eval_review::run(review);
+    }
     let hide = Hide::from(args.hide);
     let modes: Vec<ContextMode> = args.context.iter().map(|&mode| mode.into()).collect();
     let paths = if args.paths.is_empty() { vec![PathBuf::from("tests/eval/corpus")] } else { args.paths };

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod complete;
 pub mod eval;
+pub mod eval_review;
 pub mod review;
 pub mod serve;
 

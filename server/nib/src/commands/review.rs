@@ -8,13 +8,15 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{ModelArg, Started};
-use nib_engine::Priority;
-use nib_pipeline::config;
-use nib_pipeline::review::batch::{self, Batch, FilterMode, Target};
+use nib_engine::{Engine, ModelState, Priority};
+use nib_pipeline::config::{self, ModelChoice};
+use nib_pipeline::review::batch::{self, Batch, BatchError, FilterMode, Target};
 use nib_pipeline::review::cache::ReviewCache;
 use nib_pipeline::review::noise::Baseline;
 use nib_pipeline::review::report::{self, Format, Report};
-use nib_pipeline::review::{Reviewer, Severity, git};
+use nib_pipeline::review::{ReviewError, Reviewer, Severity, git};
+
+/// Where the model runs, as reports state it: in-process for now.
 
 #[derive(Args)]
 pub struct ReviewArgs {
@@ -31,8 +33,9 @@ pub struct ReviewArgs {
     /// Write the report here instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Exit with 1 when a finding is at least this severe (after writing the report).
-    #[arg(long, value_enum, default_value = "error")]
+    /// Exit with 1 when a finding is at least this severe (after writing the report). `none` by default, as
+    /// reviewdog, pr-agent and Copilot review do: a model's opinion fails a build only when a team asks it to.
+    #[arg(long, value_enum, default_value = "none")]
     fail_level: FailLevel,
     /// Leave out findings below this severity [default: review.min_severity in the config].
     #[arg(long, value_enum)]
@@ -119,6 +122,32 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     clap::builder::PossibleValuesParser::new(names).try_map(|name: String| Format::named(&name).ok_or("no such format"))
 }
 
+/// The model file's sha256, which reports record; a missing file is explained with where nib looked.
+/// What reports say ran a review: the model (a server's by the name it gives) and where (`local` or the URL).
+pub fn model_and_engine(engine: &Engine, model: &ModelChoice) -> (String, String) {
+    let name = match (&model.remote, engine.state()) {
+        (Some(_), ModelState::Ready { info, .. }) => info.name,
+        _ => model.path.to_string_lossy().into_owned(),
+    };
+    (name, engine.health().destination)
+}
+
+pub fn model_sha256(model: &ModelChoice) -> Result<String> {
+    match model.remote {
+        // A server's model file is not here to hash: reports name the server and its model instead.
+        Some(_) => Ok(String::new()),
+        None => nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string()))),
+    }
+}
+
+/// A model that cannot be used is explained with where nib looked for it.
+pub fn explain(err: BatchError, model: &ModelChoice) -> anyhow::Error {
+    match err {
+        BatchError::Review(ReviewError::ModelUnavailable(m)) => anyhow!(model.problem(&m)),
+        other => anyhow!(other),
+    }
+}
+
 pub fn run(args: ReviewArgs) -> Result<Verdict> {
     let root = match git::work_tree_root() {
         Some(root) => root,
@@ -148,14 +177,10 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         exclude: config.review.exclude.clone(),
         baseline,
     };
-    // A server's model file is not here to hash: reports name the server's model instead.
-    let model_sha256 = match model.remote {
-        Some(_) => String::new(),
-        None => nib_engine::model_sha256(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?,
-    };
+    let model_sha256 = model_sha256(&model)?;
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
-    let reviewer = Reviewer::new(engine, config.review.limits(), cache, Priority::Foreground);
+    let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Foreground);
     // Drawn only when stderr is a terminal.
     let progress = ProgressBar::no_length()
         .with_style(ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg}")?.progress_chars("#."));
@@ -165,12 +190,7 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
             progress.set_length(total as u64);
             progress.set_position(done as u64);
         }))
-        .map_err(|e| match e {
-            batch::BatchError::Review(nib_pipeline::review::ReviewError::ModelUnavailable(m)) => {
-                anyhow!(model.problem(&m))
-            }
-            other => anyhow!(other),
-        })?;
+        .map_err(|e| explain(e, &model))?;
     progress.finish();
     if !progress.is_hidden() {
         eprintln!();
@@ -188,11 +208,15 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
         stats.n_cached
     );
     let prompt = reviewer.prompt();
+    let (model_path, served_by) = model_and_engine(&engine, &model);
+    // Formats without a place for a run's metadata (rdjson, GitHub, GitLab) still get it in the CI log.
+    eprintln!("nib: model {model_path} (sha256 {model_sha256}), engine {served_by}, prompt {}", prompt.version);
     let report = Report {
         findings: &result.findings,
         rules: &prompt.rules,
-        model_path: &model.path.to_string_lossy(),
+        model_path: &model_path,
         model_sha256: &model_sha256,
+        engine: &served_by,
         prompt_version: &prompt.version,
     };
     let rendered = report::render(&report, args.format);

@@ -106,25 +106,33 @@ pub async fn run(
         };
         let path = file.path.clone();
         let (findings, stats) =
-            reviewer.review(review, &CancelToken::default(), |done, total| progress(&path, done, total)).await?;
+            reviewer.review_all(review, &CancelToken::default(), |done, total| progress(&path, done, total)).await?;
         result.n_files += 1;
         result.stats.n_units += stats.n_units;
         result.stats.n_cached += stats.n_cached;
         result.stats.n_reviewed += stats.n_reviewed;
         result.stats.reviewed_ms += stats.reviewed_ms;
-        result.findings.extend(findings.into_iter().filter(|f| {
-            let lines = f.start.line as usize..f.end.line as usize + 1;
-            let in_diff = !is_diff
-                || match batch.filter_mode {
-                    FilterMode::Added => file.added.iter().any(|l| lines.contains(l)),
-                    FilterMode::DiffContext => file.hunks.iter().any(|h| h.start < lines.end && lines.start < h.end),
-                    FilterMode::File => true,
-                };
-            in_diff
-                && f.severity >= batch.min_severity
-                && !noise::suppressed(&rope, f)
-                && !batch.baseline.as_ref().is_some_and(|b| b.contains(f))
-        }));
+        let mut kept: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| {
+                let lines = f.start.line as usize..f.end.line as usize + 1;
+                let in_diff = !is_diff
+                    || match batch.filter_mode {
+                        FilterMode::Added => file.added.iter().any(|l| lines.contains(l)),
+                        FilterMode::DiffContext => {
+                            file.hunks.iter().any(|h| h.start < lines.end && lines.start < h.end)
+                        }
+                        FilterMode::File => true,
+                    };
+                in_diff
+                    && f.severity >= batch.min_severity
+                    && !noise::suppressed(&rope, f)
+                    && !batch.baseline.as_ref().is_some_and(|b| b.contains(f))
+            })
+            .collect();
+        // Capped after the filters, so what a diff changed is not crowded out by what it did not.
+        super::keep_most_severe(&mut kept, reviewer.limits.max_findings_per_file);
+        result.findings.extend(kept);
     }
     Ok(result)
 }

@@ -136,6 +136,8 @@ pub struct Limits {
     pub unit_chars: usize,
     /// Tokens the model may write per unit.
     pub max_tokens: usize,
+    /// The most findings reported for one file (`keep_most_severe`).
+    pub max_findings_per_file: usize,
 }
 
 /// Reviews files with one engine; clones share the cache.
@@ -177,8 +179,21 @@ impl Reviewer {
         self.schema.get_or_init(|| Arc::new(self.prompt.schema())).clone()
     }
 
-    /// Reviews the file's units (those in focus), calling `progress(done, total)` after each.
+    /// Reviews the file's units (those in focus), calling `progress(done, total)` after each; at most
+    /// `max_findings_per_file` findings.
     pub async fn review(
+        &self,
+        file: FileToReview<'_>,
+        cancel: &CancelToken,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<(Vec<Finding>, ReviewStats), ReviewError> {
+        let (mut findings, stats) = self.review_all(file, cancel, progress).await?;
+        keep_most_severe(&mut findings, self.limits.max_findings_per_file);
+        Ok((findings, stats))
+    }
+
+    /// Every finding of the file's units: `batch` filters them (diff lines, baseline) before it caps them.
+    async fn review_all(
         &self,
         file: FileToReview<'_>,
         cancel: &CancelToken,
@@ -312,6 +327,17 @@ impl Reviewer {
     }
 }
 
+/// Keeps the `max` most severe findings (the first in the file among equals), in file order.
+fn keep_most_severe(findings: &mut Vec<Finding>, max: usize) {
+    if findings.len() <= max {
+        return;
+    }
+    let position = |f: &Finding| (f.start.line, f.start.utf8);
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(position(a).cmp(&position(b))));
+    findings.truncate(max);
+    findings.sort_by_key(position);
+}
+
 /// The findings of an answer; of one cut off at the token limit, those it completed.
 fn parse_answer(text: &str) -> Vec<RawFinding> {
     if let Ok(answer) = serde_json::from_str::<Answer>(text) {
@@ -339,6 +365,33 @@ pub fn fingerprint(rule: &str, path: &str, quote: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finding(severity: Severity, line: u32) -> Finding {
+        let at = Position { line, utf8: 0, utf16: 0 };
+        Finding {
+            path: "a.py".into(),
+            rule: "bug".into(),
+            severity,
+            message: String::new(),
+            quote: String::new(),
+            replacement: None,
+            start: at,
+            end: at,
+            fingerprint: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_file_keeps_its_most_severe_findings_then_the_first() {
+        use Severity::*;
+        let mut findings: Vec<Finding> =
+            [(Info, 0), (Error, 9), (Warning, 2), (Error, 5), (Warning, 1)].map(|(s, l)| finding(s, l)).into();
+        keep_most_severe(&mut findings, 3);
+        let kept: Vec<_> = findings.iter().map(|f| (f.severity, f.start.line)).collect();
+        assert_eq!(kept, [(Warning, 1), (Error, 5), (Error, 9)]);
+        keep_most_severe(&mut findings, 0);
+        assert!(findings.is_empty());
+    }
 
     #[test]
     fn a_cut_answer_keeps_its_complete_findings() {

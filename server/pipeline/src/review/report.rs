@@ -1,6 +1,7 @@
 //! Review reports in the formats CI tools read: text, SARIF 2.1.0 (GitHub code
 //! scanning), reviewdog rdjson / rdjsonl, GitHub workflow annotations, GitLab
-//! Code Quality. Every report names the model file's sha256 and the prompt version.
+//! Code Quality. Text and SARIF name the model (file and sha256), the engine that ran it and the prompt version;
+//! the other formats have no place for a run's metadata (the command states it on stderr).
 
 use serde_json::{Value, json};
 
@@ -39,6 +40,8 @@ pub struct Report<'a> {
     pub rules: &'a [Rule],
     pub model_path: &'a str,
     pub model_sha256: &'a str,
+    /// Where the model ran: `local` (in-process), else the inference server's URL.
+    pub engine: &'a str,
     pub prompt_version: &'a str,
 }
 
@@ -73,10 +76,11 @@ fn text(report: &Report) -> String {
         }
     }
     out.push_str(&format!(
-        "{} finding(s); model {} (sha256 {}), prompt {}\n",
+        "{} finding(s); model {} (sha256 {}), engine {}, prompt {}\n",
         report.findings.len(),
         report.model_path,
         report.model_sha256,
+        report.engine,
         report.prompt_version
     ));
     out
@@ -131,6 +135,14 @@ fn sarif(report: &Report) -> Value {
             result
         })
         .collect();
+    // Code scanning keeps `run.properties`; the driver's own properties say what the tool ran with, for viewers
+    // that show only the driver.
+    let properties = json!({
+        "modelPath": report.model_path,
+        "modelSha256": report.model_sha256,
+        "engine": report.engine,
+        "promptVersion": report.prompt_version,
+    });
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -140,11 +152,12 @@ fn sarif(report: &Report) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "informationUri": INFORMATION_URI,
                 "rules": rules,
+                "properties": properties,
             }},
             "columnKind": "utf16CodeUnits",
             "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root"}}},
             "results": results,
-            "properties": {"modelPath": report.model_path, "modelSha256": report.model_sha256, "promptVersion": report.prompt_version},
+            "properties": properties,
         }],
     })
 }
@@ -274,6 +287,7 @@ mod tests {
             rules: &prompt.rules,
             model_path: "/m.gguf",
             model_sha256: "ff00",
+            engine: "local",
             prompt_version: &prompt.version,
         };
         render(&report, format)
@@ -300,6 +314,8 @@ mod tests {
         assert_eq!(result["partialFingerprints"]["nibFinding/v1"], "abc123");
         assert_eq!(result["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"], "return y");
         assert_eq!(run["properties"]["modelSha256"], "ff00");
+        assert_eq!(run["properties"]["engine"], "local");
+        assert_eq!(run["tool"]["driver"]["properties"], run["properties"]);
         assert!(run["properties"]["promptVersion"].is_string());
     }
 
@@ -345,6 +361,6 @@ mod tests {
     fn text_names_the_model_and_prompt() {
         let out = render_with(&[finding(None)], Format::Text);
         assert!(out.starts_with("src/a,b.py:3:5: error[bug] 100% wrong:"), "{out}");
-        assert!(out.contains("sha256 ff00"));
+        assert!(out.contains("sha256 ff00") && out.contains("engine local"), "{out}");
     }
 }
