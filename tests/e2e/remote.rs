@@ -118,8 +118,12 @@ fn llama_server_completes_a_real_file_types_through_the_cache_and_stops_generati
 
     // A long block is being written when an edit outdates its request: nib closes the request and the
     // server stops generating at once.
-    client.notify("workspace/didChangeConfiguration", json!({"settings": {"completion": {
-        "max_tokens": 512, "max_lines": 500, "deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false}}}))
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"completion": {
+        "max_tokens": 512, "max_lines": 500, "deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false}}}),
+        )
         .unwrap();
     let block_line = text.lines().position(|l| l.trim_start().starts_with("def _handle_long_word")).unwrap() as u32;
     client.insert(URI, 3, block_line, 0, "\n").unwrap();

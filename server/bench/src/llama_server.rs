@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use nib_remote::sse::{Event, Splitter};
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("llama-server: {0}")]
@@ -33,14 +35,17 @@ pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
     let started = Instant::now();
     let mut reader = request(url, "/completion", Some(body))?.into_reader();
     let mut out = Streamed::default();
-    let mut events = Events::default();
+    let mut events = Splitter::default();
     let mut buf = [0u8; 4096];
     loop {
         let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        for json in events.feed(&buf[..n]) {
+        events.feed(&buf[..n]);
+        // A peer's malformed event is skipped: the figures are the server's timings.
+        for event in &mut events {
+            let Ok(Event::Data(json)) = event else { continue };
             let content = json["content"].as_str().unwrap_or_default();
             if out.ttft_ms == 0.0 && (!content.is_empty() || json["stop"] == true) {
                 out.ttft_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -83,40 +88,9 @@ fn request(url: &str, path: &str, body: Option<&Value>) -> Result<ureq::Response
     }
 }
 
-/// Splits a server-sent event stream, which arrives in arbitrary pieces, into its `data:` JSON objects.
-#[derive(Default)]
-struct Events {
-    pending: String,
-}
-
-impl Events {
-    /// The objects of the events that `bytes` completes; lines that are not JSON are skipped.
-    fn feed(&mut self, bytes: &[u8]) -> Vec<Value> {
-        self.pending.push_str(&String::from_utf8_lossy(bytes));
-        let mut objects = Vec::new();
-        while let Some(end) = self.pending.find("\n\n") {
-            let event: String = self.pending.drain(..end + 2).collect();
-            let data = event.lines().filter_map(|l| l.strip_prefix("data: "));
-            objects.extend(data.filter_map(|data| serde_json::from_str::<Value>(data).ok()));
-        }
-        objects
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_read_across_pieces() {
-        let mut events = Events::default();
-        assert!(events.feed(b"data: {\"content\": \"de").is_empty());
-        let first = events.feed(b"f\"}\n\ndata: [DONE]\n\n: ping\n\ndata: {\"stop\": true, ");
-        assert_eq!(first, vec![serde_json::json!({"content": "def"})]);
-        let last = events.feed(b"\"timings\": {\"prompt_n\": 7}}\n\n");
-        assert_eq!(last[0]["timings"]["prompt_n"], 7);
-        assert_eq!(last.len(), 1);
-    }
 
     /// A one-request server on loopback that answers with `response`, the way llama-server streams.
     fn serve_once(response: &'static str) -> String {

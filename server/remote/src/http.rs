@@ -6,6 +6,8 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde_json::Value;
 
+use crate::sse::{Event, Splitter};
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HttpError {
     #[error("{url}: cannot connect: {reason}")]
@@ -92,7 +94,7 @@ impl Server {
     /// Posts `body` and returns the answer's event stream once its headers have come.
     pub async fn stream(&self, path: &str, body: &Value) -> Result<Events, HttpError> {
         let response = self.send(self.request(reqwest::Method::POST, path).json(body), path).await?;
-        Ok(Events { response, url: self.url(path), timeout: self.timeout, pending: Vec::new(), done: false })
+        Ok(Events { response, url: self.url(path), timeout: self.timeout, events: Splitter::default(), done: false })
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, path: &str) -> Result<reqwest::Response, HttpError> {
@@ -134,7 +136,7 @@ fn transport(url: String, err: &reqwest::Error) -> HttpError {
 }
 
 /// The message of an error answer: `{"error": {"message": ...}}` (llama-server, OpenAI), else its start.
-fn error_message(body: &str) -> String {
+pub(crate) fn error_message(body: &str) -> String {
     let json: Option<Value> = serde_json::from_str(body).ok();
     let message = json.as_ref().and_then(|j| j["error"]["message"].as_str().or(j["error"].as_str()));
     let text = message.unwrap_or(body).trim();
@@ -147,7 +149,7 @@ pub struct Events {
     response: reqwest::Response,
     url: String,
     timeout: Duration,
-    pending: Vec<u8>,
+    events: Splitter,
     done: bool,
 }
 
@@ -156,17 +158,14 @@ impl Events {
     /// longer than the timeout to come, a cut connection or a line that is not JSON is an error.
     pub async fn next(&mut self) -> Result<Option<Value>, HttpError> {
         loop {
-            if let Some(end) = find_event_end(&self.pending) {
-                let event: Vec<u8> = self.pending.drain(..end).collect();
-                match parse_event(&event) {
-                    Ok(Some(Event::Data(value))) => return Ok(Some(value)),
-                    Ok(Some(Event::Done)) => {
-                        self.done = true;
-                        return Ok(None);
-                    }
-                    Ok(None) => continue,
-                    Err(reason) => return Err(HttpError::Broken { url: self.url.clone(), reason }),
+            match self.events.next() {
+                Some(Ok(Event::Data(value))) => return Ok(Some(value)),
+                Some(Ok(Event::Done)) => {
+                    self.done = true;
+                    return Ok(None);
                 }
+                Some(Err(reason)) => return Err(HttpError::Broken { url: self.url.clone(), reason }),
+                None => {}
             }
             if self.done {
                 return Ok(None);
@@ -177,56 +176,12 @@ impl Events {
                 Ok(Ok(chunk)) => chunk,
             };
             match chunk {
-                Some(bytes) => self.pending.extend_from_slice(&bytes),
+                Some(bytes) => self.events.feed(&bytes),
                 None => {
                     self.done = true;
-                    // A last event without its blank line still counts.
-                    if self.pending.iter().any(|b| !b.is_ascii_whitespace()) {
-                        self.pending.extend_from_slice(b"\n\n");
-                    } else {
-                        return Ok(None);
-                    }
+                    self.events.end();
                 }
             }
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Event {
-    Data(Value),
-    Done,
-}
-
-/// Where the first event ends (after its blank line), `\n\n` or `\r\n\r\n`.
-fn find_event_end(bytes: &[u8]) -> Option<usize> {
-    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// An event's data; comments (`: ping`) and events without data are skipped.
-fn parse_event(event: &[u8]) -> Result<Option<Event>, String> {
-    let text = String::from_utf8_lossy(event);
-    let data: Vec<&str> =
-        text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
-    if data.is_empty() {
-        return Ok(None);
-    }
-    let data = data.join("\n");
-    if data.trim() == "[DONE]" {
-        return Ok(Some(Event::Done));
-    }
-    match serde_json::from_str::<Value>(&data) {
-        // llama-server reports a failure mid-stream as an event of its own.
-        Ok(value) if value.get("error").is_some() => Err(format!("the server failed: {}", error_message(&data))),
-        Ok(value) => Ok(Some(Event::Data(value))),
-        Err(_) => {
-            let start: String = data.chars().take(80).collect();
-            Err(format!("a malformed event in the answer: {start:?}"))
         }
     }
 }
@@ -234,25 +189,6 @@ fn parse_event(event: &[u8]) -> Result<Option<Event>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_end_at_a_blank_line_either_way() {
-        assert_eq!(find_event_end(b"data: 1\n\ndata: 2"), Some(9));
-        assert_eq!(find_event_end(b"data: 1\r\n\r\n"), Some(11));
-        assert_eq!(find_event_end(b"data: 1\n"), None);
-    }
-
-    #[test]
-    fn events_are_data_done_comments_or_errors() {
-        assert!(
-            matches!(parse_event(b"data: {\"content\": \"x\"}\n\n"), Ok(Some(Event::Data(v))) if v["content"] == "x")
-        );
-        assert!(matches!(parse_event(b"data: [DONE]\n\n"), Ok(Some(Event::Done))));
-        assert!(matches!(parse_event(b": ping\n\n"), Ok(None)));
-        assert!(parse_event(b"data: {\"content\": \n\n").unwrap_err().starts_with("a malformed event"));
-        let failed = parse_event(b"data: {\"error\": {\"code\": 500, \"message\": \"boom\"}}\n\n").unwrap_err();
-        assert_eq!(failed, "the server failed: boom");
-    }
 
     #[test]
     fn error_answers_give_their_message() {

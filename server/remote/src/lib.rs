@@ -11,6 +11,7 @@
 
 mod api;
 mod http;
+pub mod sse;
 mod vocab;
 
 use std::path::PathBuf;
