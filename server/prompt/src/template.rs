@@ -253,12 +253,6 @@ mod tests {
         fn special(&self, _: Special) -> Option<TokenId> {
             self.fim_ids.then_some(-2)
         }
-        fn bos(&self) -> Option<TokenId> {
-            None
-        }
-        fn detokenize(&self, _: &[TokenId]) -> String {
-            String::new()
-        }
     }
 
     #[test]
@@ -307,15 +301,6 @@ mod tests {
                 return vec![-7];
             }
             text.chars().map(|c| c as TokenId).collect()
-        }
-        fn special(&self, _: Special) -> Option<TokenId> {
-            None
-        }
-        fn bos(&self) -> Option<TokenId> {
-            None
-        }
-        fn detokenize(&self, _: &[TokenId]) -> String {
-            String::new()
         }
         fn is_estimate(&self) -> bool {
             true

@@ -83,15 +83,6 @@ impl Tokenizer for Estimate {
     fn tokenize(&self, text: &str, parse_special: bool) -> Vec<TokenId> {
         Estimate::tokens(text, parse_special)
     }
-    fn special(&self, _: Special) -> Option<TokenId> {
-        None
-    }
-    fn bos(&self) -> Option<TokenId> {
-        None
-    }
-    fn detokenize(&self, _: &[TokenId]) -> String {
-        String::new()
-    }
     fn is_estimate(&self) -> bool {
         true
     }

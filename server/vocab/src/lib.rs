@@ -19,11 +19,17 @@ pub trait Tokenizer {
     /// Tokens of `text`, with no BOS/EOS added. `parse_special` lets `<|...|>` text become control tokens.
     fn tokenize(&self, text: &str, parse_special: bool) -> Vec<TokenId>;
     /// The id of a special token, if the model has it.
-    fn special(&self, special: Special) -> Option<TokenId>;
+    fn special(&self, _special: Special) -> Option<TokenId> {
+        None
+    }
     /// The BOS token, if the model wants one at the start of a prompt.
-    fn bos(&self) -> Option<TokenId>;
+    fn bos(&self) -> Option<TokenId> {
+        None
+    }
     /// The text of `tokens`, control tokens spelled out; empty where the vocabulary cannot tell.
-    fn detokenize(&self, tokens: &[TokenId]) -> String;
+    fn detokenize(&self, _tokens: &[TokenId]) -> String {
+        String::new()
+    }
     /// Counts are estimates (no vocabulary at hand): control tokens cannot be checked, only assumed.
     fn is_estimate(&self) -> bool {
         false

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ropey::Rope;
 
 use super::*;
-use crate::{self as prompt, Budget, Special, Template, TokenId, Tokenizer};
+use crate::{self as prompt, Budget, Template, TokenId, Tokenizer};
 use nib_text::syntax::Language;
 
 /// One token per char, so budgets read as char counts.
@@ -17,15 +17,6 @@ struct Chars;
 impl Tokenizer for Chars {
     fn tokenize(&self, text: &str, _: bool) -> Vec<TokenId> {
         text.chars().map(|c| c as TokenId).collect()
-    }
-    fn special(&self, _: Special) -> Option<TokenId> {
-        None
-    }
-    fn bos(&self) -> Option<TokenId> {
-        None
-    }
-    fn detokenize(&self, _: &[TokenId]) -> String {
-        String::new()
     }
 }
 
