@@ -3,6 +3,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use serde_json::json;
@@ -109,6 +110,8 @@ pub struct ServerVocabulary {
     chat: Mutex<Option<ChatLayout>>,
     bos: Option<TokenId>,
     fim: bool,
+    /// When the server last failed to answer.
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for ServerVocabulary {
@@ -120,6 +123,11 @@ impl std::fmt::Debug for ServerVocabulary {
 /// A text and whether control tokens in it are parsed.
 type TokenizeKey = (String, bool);
 type ChatLayout = ((String, String), Option<String>);
+
+/// A tokenizer's answer takes milliseconds; waiting longer means the server is in trouble.
+const TOKENIZE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a failure, counts are estimated for this long before the server is asked again.
+const ESTIMATE_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// Texts remembered: a prompt's labels, snippets and windows for a few documents.
 const REMEMBERED: usize = 512;
@@ -137,25 +145,35 @@ impl ServerVocabulary {
             chat: Mutex::new(None),
             bos,
             fim,
+            failed_at: Mutex::new(None),
         }
     }
 
     /// Runs `request` on the engine's runtime and waits for it: the tokenizer is called from plain threads
-    /// and from async tasks alike, and the runtime's own threads do the waiting on the network.
+    /// and from async tasks alike, and the runtime's own threads do the waiting on the network. The wait is
+    /// short, and after a failure the estimate answers at once for a while: a caller on an async thread must
+    /// never wait on a server that stalls.
     fn ask(&self, path: &'static str, body: serde_json::Value) -> Option<serde_json::Value> {
+        if self.failed_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < ESTIMATE_AFTER_FAILURE) {
+            return None;
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         let server = self.server.clone();
         self.runtime.spawn(async move {
             let _ = tx.send(server.post(path, &body).await);
         });
-        match rx.recv_timeout(self.server.timeout) {
+        let answer = match rx.recv_timeout(self.server.timeout.min(TOKENIZE_TIMEOUT)) {
             Ok(Ok(value)) => Some(value),
             Ok(Err(err)) => {
                 tracing::debug!("{err}");
                 None
             }
             Err(_) => None,
+        };
+        if let Ok(mut at) = self.failed_at.lock() {
+            *at = answer.is_none().then(Instant::now);
         }
+        answer
     }
 }
 
