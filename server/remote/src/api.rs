@@ -138,7 +138,8 @@ impl Api {
     }
 }
 
-/// The prompt as tokens where they are the server's own, else as text.
+/// The prompt as tokens where they are the server's own, else as text: a negative id is a stand-in for a FIM
+/// token or an estimate (counted while the server's tokenizer did not answer).
 fn prompt(tokens: &[TokenId], text: &PromptText) -> Value {
     match text {
         PromptText::Completion { text, .. } if tokens.iter().any(|&t| t < 0) || tokens.is_empty() => json!(text),

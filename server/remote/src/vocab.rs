@@ -19,7 +19,7 @@ use nib_vocab::{Special, TokenId, Tokenizer};
 /// context.
 const CHARS_PER_TOKEN: f64 = 3.4 / 1.15;
 
-/// Counts from characters; ids are hashes of the pieces, so different text gives different ids (the
+/// Counts from characters; ids are (negative) hashes of the pieces, so different text gives different ids (the
 /// completion cache keys prompts by them) and a common start gives a common start.
 #[derive(Debug, Default)]
 pub struct Estimate;
@@ -75,9 +75,10 @@ fn fnv(mut hash: u32, bytes: &[u8]) -> u32 {
     hash
 }
 
-/// Non-negative, like a vocabulary's ids.
+/// Negative, so that an estimate is never taken for a vocabulary's id: a prompt holding one goes to a server as
+/// text (llama-server refuses ids it does not have).
 fn finish(hash: u32) -> TokenId {
-    (hash >> 1) as TokenId
+    -((hash >> 1) as TokenId) - 1
 }
 
 impl Tokenizer for Estimate {
@@ -271,7 +272,7 @@ mod tests {
         let b = Estimate.tokenize("fn main() { println!(\"b\"); }", false);
         assert_ne!(a, b);
         assert_eq!(a[..6], b[..6], "a common start gives common ids");
-        assert!(a.iter().all(|&t| t >= 0));
+        assert!(a.iter().all(|&t| t < 0), "never a vocabulary's id");
     }
 }
 
