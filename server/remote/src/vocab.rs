@@ -275,15 +275,14 @@ mod measure {
     #[ignore = "needs the packaged models; prints figures"]
     fn chars_per_token() {
         let models = std::env::var("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/nib/models")).unwrap();
-        let files = ["textwrap", "shlex", "json/decoder", "csv", "fractions", "calendar", "difflib", "heapq", "argparse"];
+        let files =
+            ["textwrap", "shlex", "json/decoder", "csv", "fractions", "calendar", "difflib", "heapq", "argparse"];
         let texts: Vec<String> =
             files.iter().filter_map(|f| std::fs::read_to_string(format!("/usr/lib/python3.11/{f}.py")).ok()).collect();
         for model in ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"] {
             let Ok(vocab) = nib_engine::load_tokenizer(&models.join(model)) else { continue };
-            let ratios: Vec<f64> = texts
-                .iter()
-                .map(|t| t.chars().count() as f64 / vocab.tokenize(t, false).len() as f64)
-                .collect();
+            let ratios: Vec<f64> =
+                texts.iter().map(|t| t.chars().count() as f64 / vocab.tokenize(t, false).len() as f64).collect();
             let min = ratios.iter().cloned().fold(f64::MAX, f64::min);
             let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
             println!("{model}: {} files, chars per token mean {mean:.2}, lowest {min:.2}", ratios.len());
