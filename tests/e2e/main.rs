@@ -7,6 +7,7 @@ mod fuzz;
 mod hardening;
 mod interop;
 mod latency;
+mod load;
 mod lsp;
 mod neovim;
 mod review;
