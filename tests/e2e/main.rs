@@ -8,6 +8,7 @@ mod hardening;
 mod interop;
 mod latency;
 mod llama_server;
+mod load;
 mod lsp;
 mod neovim;
 mod remote;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ropey::Rope;
@@ -30,6 +31,8 @@ pub struct Sample {
     pub e2e_ms: f64,
     /// Prompt and evaluated tokens of this request; `None` when nib has no figures for it (see `cache`).
     pub n_prompt_tokens: Option<usize>,
+    /// Prompt tokens found in a cache and not evaluated again: nib's KV cache, or a remote engine's prompt cache.
+    pub n_reused_tokens: Option<usize>,
     pub n_evaluated_tokens: Option<usize>,
     /// Which cache answered (nib only): the engine's `last.cache`, `deadline` (answered at the deadline, its job
     /// still running), `partial` (answered with the start of its suggestion, its job still running), or `none`
@@ -41,6 +44,8 @@ pub struct Sample {
     /// For an empty automatic answer from nib: request sent to the `nib/suggestionReady` for its position, when one
     /// came before the next request.
     pub ready_ms: Option<f64>,
+    /// The JSON-RPC error the request was answered with: counted apart, never a latency or an empty answer.
+    pub error: Option<Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +62,10 @@ pub enum ReplayError {
 #[derive(Debug, Clone)]
 pub struct NibServe {
     pub binary: PathBuf,
-    pub model: PathBuf,
+    /// `--model`; none for a remote engine, which needs no model file.
+    pub model: Option<PathBuf>,
+    /// More `nib serve` arguments (e.g. `--backend llama-server --engine-url URL`).
+    pub args: Vec<String>,
     /// Sent as `initializationOptions`.
     pub options: Value,
     /// The workspace root, indexed while the trace plays.
@@ -186,7 +194,8 @@ impl NibSession {
         } else {
             self.client.wait_timed("the response", is_response)?
         };
-        let empty = response["result"]["items"].as_array().is_none_or(Vec::is_empty);
+        let error = response.get("error").cloned();
+        let empty = error.is_none() && response["result"]["items"].as_array().is_none_or(Vec::is_empty);
         let status = self.client.status()?;
         let (engine, engine_before) = (&status["engine"], &before["engine"]);
         // An answer at the deadline has no figures yet: its job is still running. An answer that left `last` as it
@@ -213,11 +222,13 @@ impl NibSession {
             ttft_ms: ms(first_at - sent),
             e2e_ms: ms(done_at - sent),
             n_prompt_tokens: count("n_prompt_tokens"),
+            n_reused_tokens: count("n_reused_tokens"),
             n_evaluated_tokens: count("n_evaluated_tokens"),
             cache: Some(cache.to_owned()),
             empty,
             ready_ms: None,
             n_indexed_files: status["n_indexed_files"].as_u64(),
+            error,
         });
         self.pause_until(pace_until(replay, event, started))
     }
@@ -247,11 +258,17 @@ impl NibSession {
 
 /// Replays through `nib serve`.
 pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, ReplayError> {
-    // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures.
-    let home = std::env::temp_dir().join(format!("nib-replay-{}", std::process::id()));
+    // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures. One per call: replays may run
+    // side by side (`nib bench load`).
+    static N_HOMES: AtomicUsize = AtomicUsize::new(0);
+    let n = N_HOMES.fetch_add(1, Ordering::Relaxed);
+    let home = std::env::temp_dir().join(format!("nib-replay-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     let mut command = Command::new(&serve.binary);
-    command.arg("serve").arg("--model").arg(&serve.model).env("NIB_HOME", &home);
+    command.arg("serve").args(&serve.args).env("NIB_HOME", &home);
+    if let Some(model) = &serve.model {
+        command.arg("--model").arg(model);
+    }
     let mut session = NibSession {
         client: LspClient::spawn(command)?,
         versions: BTreeMap::new(),
@@ -324,11 +341,13 @@ pub fn replay_server(
             // The whole streamed response: what an editor waits for before it shows the suggestion.
             e2e_ms: streamed.total_ms,
             n_prompt_tokens: Some(prompt.tokens.len()),
+            n_reused_tokens: None,
             n_evaluated_tokens: streamed.n_evaluated,
             cache: None,
             empty: streamed.content.trim().is_empty(),
             ready_ms: None,
             n_indexed_files: None,
+            error: None,
         });
         std::thread::sleep(pace_until(replay, event, started).saturating_duration_since(Instant::now()));
     }
@@ -354,6 +373,8 @@ impl Percentiles {
 pub struct Row {
     pub kind: EventKind,
     pub n: usize,
+    /// Requests answered with a JSON-RPC error; the other figures are over the rest.
+    pub n_errors: usize,
     /// Answers without a suggestion. Latencies are over the others: an empty answer is not a fast one.
     pub n_empty: usize,
     /// Request sent to response received, over answers with a suggestion.
@@ -379,7 +400,9 @@ pub fn summarize(samples: &[Sample]) -> Vec<Row> {
     kinds
         .into_iter()
         .map(|kind| {
-            let of_kind: Vec<&Sample> = samples.iter().filter(|s| s.kind == kind).collect();
+            let all = samples.iter().filter(|s| s.kind == kind);
+            let n_errors = all.clone().filter(|s| s.error.is_some()).count();
+            let of_kind: Vec<&Sample> = all.filter(|s| s.error.is_none()).collect();
             let answered: Vec<&&Sample> = of_kind.iter().filter(|s| !s.empty).collect();
             let e2e: Vec<f64> = answered.iter().map(|s| s.e2e_ms).collect();
             let ttft: Vec<f64> = answered.iter().map(|s| s.ttft_ms).collect();
@@ -393,7 +416,8 @@ pub fn summarize(samples: &[Sample]) -> Vec<Row> {
             }
             Row {
                 kind,
-                n: of_kind.len(),
+                n: of_kind.len() + n_errors,
+                n_errors,
                 n_empty: of_kind.len() - answered.len(),
                 e2e_ms: Percentiles::of(&e2e),
                 ttft_ms: Percentiles::of(&ttft),
@@ -416,9 +440,10 @@ fn cell(value: Option<f64>, decimals: usize) -> String {
 pub fn render(name: &str, nib: &[Row], server: Option<&[Row]>) -> String {
     let mut out = format!("trace {name}\n");
     out.push_str(&format!(
-        "{:<16} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
+        "{:<16} {:>4} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
         "event",
         "n",
+        "err",
         "empty",
         "e2e p50",
         "e2e p95",
@@ -444,9 +469,10 @@ pub fn render(name: &str, nib: &[Row], server: Option<&[Row]>) -> String {
             n => format!("{}/{n}", row.n_ready),
         };
         out.push_str(&format!(
-            "{:<16} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
+            "{:<16} {:>4} {:>4} {:>5} {:>8} {:>8} {:>8} {:>8} {:>5} {:>5} {:>7} {:>8}  {:<32}",
             row.kind.label(),
             row.n,
+            row.n_errors,
             row.n_empty,
             cell(row.e2e_ms.map(|p| p.p50), 1),
             cell(row.e2e_ms.map(|p| p.p95), 1),

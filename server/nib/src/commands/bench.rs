@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::{ModelArg, explain, read_text};
 use nib_prompt::{Budget, Template};
@@ -15,6 +15,8 @@ pub enum BenchCommand {
     Typing(TypingArgs),
     /// Replay edit traces through `nib serve` over stdio (and llama-server with --vs-server).
     Replay(ReplayArgs),
+    /// Many editors, one server: N `nib serve` clients replay traces at once against one remote engine.
+    Load(LoadArgs),
     /// Parse, reparse and prompt-building times on a large file, with the model's tokenizer.
     Context(ContextArgs),
     /// Typing, cancellations, saves, file switches and a 2 MB bundle through `nib serve` for N minutes:
@@ -55,6 +57,36 @@ pub struct ReplayArgs {
 }
 
 #[derive(Args)]
+pub struct LoadArgs {
+    /// Simulated editors, each its own `nib serve`; client i plays trace i mod the number of traces.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    clients: u16,
+    /// What the server speaks.
+    #[arg(long, value_enum, default_value = "llama-server")]
+    backend: RemoteArg,
+    /// Trace files (JSON; format in tests/replay/README.md).
+    #[arg(long, num_args = 1.., value_name = "TRACE",
+        default_values = ["tests/replay/python.json", "tests/replay/rust.json"])]
+    traces: Vec<PathBuf>,
+    /// initializationOptions for every `nib serve`, as JSON.
+    #[arg(long, value_name = "JSON")]
+    options: Option<String>,
+    /// Write the report (totals, rows, every client's samples) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The server: llama-server's root, or an OpenAI-compatible base URL ending in /v1.
+    #[arg(value_name = "URL")]
+    url: String,
+}
+
+/// The remote backends a load test can aim at, as `nib serve --backend` spells them.
+#[derive(Clone, Copy, ValueEnum)]
+enum RemoteArg {
+    LlamaServer,
+    Openai,
+}
+
+#[derive(Args)]
 pub struct ContextArgs {
     /// A source file; without one, a generated Python file of --lines lines.
     file: Option<PathBuf>,
@@ -88,6 +120,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Typing(args) => typing(args),
         BenchCommand::Replay(args) => replay(args),
+        BenchCommand::Load(args) => load(args),
         BenchCommand::Context(args) => context(args),
         BenchCommand::Soak(args) => soak(args),
     }
@@ -177,19 +210,48 @@ fn soak(args: SoakArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--options`, or none.
+fn init_options(text: Option<&str>) -> Result<serde_json::Value> {
+    text.map_or(Ok(serde_json::Value::Null), |text| serde_json::from_str(text).context("--options is not JSON"))
+}
+
+fn load(args: LoadArgs) -> Result<()> {
+    use nib_bench::{load, replay, trace::Replay};
+    let backend = match args.backend {
+        RemoteArg::LlamaServer => "llama-server",
+        RemoteArg::Openai => "openai",
+    };
+    // No --model: the engine is remote, and no client needs a model file.
+    let serve = replay::NibServe {
+        binary: std::env::current_exe().context("cannot find the nib binary")?,
+        model: None,
+        args: ["--backend", backend, "--engine-url", &args.url].map(str::to_owned).to_vec(),
+        options: init_options(args.options.as_deref())?,
+        workspace: None,
+    };
+    let traces = args.traces.iter().map(|path| Replay::load(path)).collect::<Result<Vec<_>, _>>()?;
+    let n_clients = usize::from(args.clients);
+    eprintln!("{n_clients} clients replaying against {backend} at {}...", args.url);
+    let report = load::load(&serve, &traces, n_clients);
+    println!("{}", load::render(&report));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn replay(args: ReplayArgs) -> Result<()> {
     use nib_bench::{replay, trace::Replay};
     let (config, model) = args.model.resolve()?;
-    let options = match &args.options {
-        Some(text) => serde_json::from_str(text).context("--options is not JSON")?,
-        None => serde_json::Value::Null,
-    };
+    let options = init_options(args.options.as_deref())?;
     let workspace = (args.workspace.as_ref())
         .map(|dir| std::fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
         .transpose()?;
     let serve = replay::NibServe {
         binary: std::env::current_exe().context("cannot find the nib binary")?,
-        model: model.path.clone(),
+        model: Some(model.path.clone()),
+        args: Vec::new(),
         options,
         workspace,
     };
