@@ -251,7 +251,7 @@ fn replay(args: ReplayArgs) -> Result<()> {
     let serve = replay::NibServe {
         binary: std::env::current_exe().context("cannot find the nib binary")?,
         model: Some(model.path.clone()),
-        args: Vec::new(),
+        args: args.model.serve_args(),
         options,
         workspace,
     };

@@ -52,6 +52,19 @@ impl ModelArg {
         CommandLine { model: self.model.clone(), backend, engine_url: self.engine_url.clone() }
     }
 
+    /// The engine flags given, for a `nib serve` this command starts.
+    pub fn serve_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(backend) = self.backend {
+            let name = backend.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+            args.extend(["--backend".to_owned(), name]);
+        }
+        if let Some(url) = &self.engine_url {
+            args.extend(["--engine-url".to_owned(), url.clone()]);
+        }
+        args
+    }
+
     /// The config, and the model that `--model`, the environment or the config names.
     pub fn resolve(&self) -> Result<(Config, ModelChoice)> {
         let config = Config::load()?.with_command_line(&self.command_line());
