@@ -185,10 +185,9 @@ impl Backend for Remote {
                 return;
             }
             let foreground = request.priority.get() == Priority::Foreground;
-            let outcome = run(&api, &request, &events, submitted).await;
+            let outcome = run(&api, &request, &events, submitted, &link).await;
             let event = match outcome {
                 Ok((reason, stats)) => {
-                    link.healthy();
                     link.count(|c| {
                         c.record(&stats, foreground);
                         if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
@@ -250,6 +249,7 @@ async fn run(
     request: &GenerateRequest,
     events: &mpsc::UnboundedSender<Event>,
     submitted: Instant,
+    link: &Link,
 ) -> Result<(StopReason, CompletionStats), HttpError> {
     let mut stats = CompletionStats { n_prompt_tokens: request.prompt.len(), ..CompletionStats::default() };
     // Dropping the request closes it: the server stops generating.
@@ -258,6 +258,8 @@ async fn run(
         stream = api.generate(request) => stream?,
         () = stopped(request, events) => return Ok((stopped_reason(), stats)),
     };
+    // The server answered: a job cancelled before this proves nothing about it.
+    link.healthy();
     let _ = events.send(Event::Started { n_evaluate: 0 });
     let mut text = String::new();
     let reason = loop {
