@@ -102,7 +102,7 @@ fn live(dir: &std::path::Path) -> Result<()> {
 }
 
 fn table(servers: &[ServerSnapshot]) -> Table<'static> {
-    let widths = [5, 14, 16, 22, 12, 7, 7, 5, 5, 5, 7, 7, 5, 4, 6, 7].map(Constraint::Min);
+    let widths = [6, 15, 12, 27, 10, 6, 6, 5, 5, 5, 7, 7, 5, 4, 6, 7].map(Constraint::Min);
     let title = format!(" nib top: {} server(s), refreshed every second, q quits ", servers.len());
     Table::new(servers.iter().map(|s| Row::new(row(s))), widths)
         .header(Row::new(HEADERS).style(Style::new().add_modifier(Modifier::BOLD)))
