@@ -14,4 +14,5 @@ mod neovim;
 mod remote;
 mod review;
 mod support;
+mod top;
 mod vscode;

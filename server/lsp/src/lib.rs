@@ -9,6 +9,7 @@ mod convert;
 pub mod framing;
 mod methods;
 mod review;
+pub mod servers;
 mod session;
 mod suggest;
 mod tasks;
@@ -67,6 +68,8 @@ pub async fn serve(cli: CommandLine) {
         }
     };
     tokio::join!(tasks.stop(STOP_TIMEOUT), engine_stopped);
+    // The publishing task has ended with the others: `nib top` no longer lists this server.
+    servers::unpublish().await;
 }
 
 pub struct NibServer {

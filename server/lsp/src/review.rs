@@ -56,6 +56,11 @@ impl Reviews {
         }
     }
 
+    /// Reviews running now, one per document at most.
+    pub fn n_running(&self) -> usize {
+        self.running.len()
+    }
+
     pub fn cancel_all(&self) {
         self.running.iter().for_each(|entry| entry.value().cancel());
     }

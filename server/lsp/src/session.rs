@@ -1,12 +1,15 @@
 //! What exists once the client has said who it is, in parts, so that each handler and each background task
 //! takes only what it needs: tasks get clones of the parts (all cheap handles), never the whole session.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
 use crate::review::Reviews;
+use crate::servers::Editor;
+use crate::servers::window::LatencyWindow;
 use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
@@ -39,6 +42,10 @@ pub struct Requests {
     pub awaiting: DashMap<String, Position>,
     /// The line of each document's latest edit: saving remembers the code around it.
     pub edited: DashMap<String, usize>,
+    /// Completion requests answered (not superseded), and how long they took over the last minute: for
+    /// `nib top`.
+    pub n_answered: AtomicU64,
+    pub latency: Mutex<LatencyWindow>,
 }
 
 /// What was settled at start: a change to the model or the engine is reported, not applied.
@@ -49,6 +56,19 @@ pub struct Start {
     pub can_watch_files: bool,
     /// Problems found while starting, shown to the user once initialized.
     pub warnings: Vec<String>,
+    /// The client's name and version, from `initialize`.
+    pub editor: Option<Editor>,
+}
+
+impl Requests {
+    /// Counts a completion answered now that was asked at `asked`, for `nib top`.
+    pub fn answered(&self, asked: std::time::Instant) {
+        let now = std::time::Instant::now();
+        self.n_answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut latency) = self.latency.lock() {
+            latency.record(now, now.duration_since(asked).as_secs_f64() * 1000.0);
+        }
+    }
 }
 
 impl Session {

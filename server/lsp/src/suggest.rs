@@ -92,6 +92,7 @@ impl Suggester {
         mut on_partial: impl FnMut(&Document, usize, &str),
     ) -> Result<(Option<Placed>, Option<Suggestion>)> {
         let key = uri.as_str();
+        let asked = std::time::Instant::now();
         // Its place first, in arrival order: a newer request outdates this one also while its tree is parsed.
         let in_flight = InFlight::new(&self.requests, key);
         let document =
@@ -110,6 +111,9 @@ impl Suggester {
         let result = self.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
         let superseded = in_flight.superseded();
         drop(in_flight);
+        if !superseded && result.is_ok() {
+            self.requests.answered(asked);
+        }
         match result {
             _ if superseded => Ok((None, None)),
             Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),

@@ -12,6 +12,7 @@ use commands::bench::BenchCommand;
 use commands::complete::CompleteArgs;
 use commands::eval::EvalArgs;
 use commands::review::{ReviewArgs, Verdict};
+use commands::top::TopArgs;
 
 /// Local, private AI code completion: a language server backed by a GGUF model run in-process.
 #[derive(Parser)]
@@ -40,6 +41,8 @@ enum Command {
     Eval(EvalArgs),
     /// Review files, or what a diff changed, with the local model; write a report CI tools read.
     Review(ReviewArgs),
+    /// Show every nib server of this user, live: editor, model, memory, CPU, latency, caches.
+    Top(TopArgs),
 }
 
 /// Exit codes: 0 done, 1 findings at the fail level (`nib review`), 2 an error.
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .init();
     match cli.command {
         Command::Serve(args) => commands::serve::run(args)?,
+        Command::Top(args) => commands::top::run(args)?,
         Command::Complete(args) => commands::complete::run(args)?,
         Command::Bench(command) => commands::bench::run(command)?,
         Command::Eval(args) => commands::eval::run(args)?,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
 use crate::{NibServer, convert, review};
 use nib_engine::Priority;
@@ -46,6 +47,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     // pulls, but only after edits): the others get pushed diagnostics.
     let refresh = caps.workspace.as_ref().and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support);
     let pull = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some()) && refresh == Some(true);
+    let editor = params.client_info.as_ref().map(|c| Editor { name: c.name.clone(), version: c.version.clone() });
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
     let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background);
     let session = Session {
@@ -53,7 +55,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         completer: Completer::new(engine, config.completion, workspace),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
-        start: Start { model, engine_config: config.engine, can_watch_files, warnings },
+        start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },
     };
     if server.session.set(session).is_err() {
         return Err(Error::invalid_request());

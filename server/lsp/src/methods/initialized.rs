@@ -21,6 +21,8 @@ pub async fn handle(server: &NibServer, _: InitializedParams) {
     // The workspace's symbols, for definitions from files that are not open, kept up to date as files
     // change on disk where the client can tell.
     session.workspace().scan_in_background();
+    // For `nib top`.
+    crate::servers::publish(&server.tasks, session);
     if session.start.can_watch_files {
         watch_files(server);
     }

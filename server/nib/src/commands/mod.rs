@@ -6,6 +6,7 @@ pub mod eval;
 pub mod eval_review;
 pub mod review;
 pub mod serve;
+pub mod top;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

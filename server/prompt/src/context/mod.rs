@@ -107,7 +107,8 @@ impl Workspace {
         }
     }
 
-    fn roots(&self) -> Vec<PathBuf> {
+    /// The workspace folders.
+    pub fn roots(&self) -> Vec<PathBuf> {
         self.roots.read().map(|r| r.clone()).unwrap_or_default()
     }
 
