@@ -37,7 +37,6 @@ pub struct EngineConfig {
     pub timeout_ms: u32,
     /// Layers offloaded to a GPU; unset: all of them when a GPU backend is built and a device is present,
     /// else none.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub n_gpu_layers: Option<u32>,
     /// The device to run on, by the name `nib doctor` lists ("CUDA0", "Vulkan1"...); empty: the first GPU.
     pub device: String,
