@@ -114,12 +114,12 @@ pub async fn examine(input: Input<'_>) -> Doctor {
         Ok(config) => (config.clone(), None),
         Err(error) => (Config::default(), Some(error.clone())),
     };
-    if let Some(error) = &config_error {
-        problems.push(format!("the configuration: {error}"));
-    }
     let file = ConfigFile::read().unwrap_or_default();
+    // Unknown keys are the usual reason a file is refused: name them rather than repeat the parser's message.
     if !file.unknown_keys.is_empty() {
         problems.push(format!("unknown keys in the config file: {}", file.unknown_keys.join(", ")));
+    } else if let Some(error) = &config_error {
+        problems.push(format!("the configuration: {error}"));
     }
     let machine = Machine::probe();
     let nib_home = home(input.nib_home);
