@@ -205,7 +205,10 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads the file again as plain TOML, so a file `Config::load` refuses can still be described.
     pub fn read() -> Result<ConfigFile, ConfigError> {
-        let Some(path) = config_path() else { return Ok(ConfigFile::default()) };
+        config_path().map_or(Ok(ConfigFile::default()), ConfigFile::read_at)
+    }
+
+    fn read_at(path: PathBuf) -> Result<ConfigFile, ConfigError> {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -388,6 +391,22 @@ fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) -> Resu
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_config_file_s_keys_are_listed_and_unknown_ones_named() {
+        let path = std::env::temp_dir().join(format!("nib-config-keys-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "model = \"m.gguf\"\n[engine]\nn_gpu_layers = 8\nbogus = 1\n[review]\ninclude = [\"src/**\"]\n",
+        )
+        .unwrap();
+        let file = ConfigFile::read_at(path.clone());
+        let _ = std::fs::remove_file(&path);
+        let file = file.unwrap();
+        assert!(file.exists);
+        assert_eq!(file.keys, ["engine.bogus", "engine.n_gpu_layers", "model", "review.include"]);
+        assert_eq!(file.unknown_keys, ["engine.bogus"]);
+    }
+
     use super::*;
 
     #[test]
