@@ -142,7 +142,11 @@ fn text(d: &Doctor) -> String {
                 "cold prompt",
                 format!("{} tokens, first token in {:.0} ms", ms.cold_prompt_tokens, ms.cold_ttft_ms),
             );
-            line(&mut out, "prompt", format!("{:.0} tokens/s", ms.prompt_tokens_per_s));
+            line(
+                &mut out,
+                "prompt",
+                format!("{:.0} tokens/s (a second cold prompt, {} tokens)", ms.prompt_tokens_per_s, ms.prompt_tokens),
+            );
             line(&mut out, "generation", format!("{:.0} tokens/s", ms.generation_tokens_per_s));
             line(
                 &mut out,
