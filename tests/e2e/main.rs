@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `nib` binary, spoken to over stdio, with the real default model.
 
 mod cli;
+mod doctor;
 mod emacs;
 mod first_contact;
 mod fuzz;

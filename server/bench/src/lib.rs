@@ -5,6 +5,7 @@
 //! completion pipeline the server uses, typing one character at a time.
 
 pub mod context;
+pub mod doctor;
 pub mod eval;
 pub mod faults;
 pub mod llama_process;

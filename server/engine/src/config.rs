@@ -35,6 +35,11 @@ pub struct EngineConfig {
     pub api_key_env: String,
     /// A remote request's limit: to connect, and between two pieces of its answer.
     pub timeout_ms: u32,
+    /// Layers offloaded to a GPU; unset: all of them when a GPU backend is built and a device is present,
+    /// else none.
+    pub n_gpu_layers: Option<u32>,
+    /// The device to run on, by the name `nib doctor` lists ("CUDA0", "Vulkan1"...); empty: the first GPU.
+    pub device: String,
 }
 
 /// What runs the model.
@@ -77,6 +82,8 @@ impl Default for EngineConfig {
             remote_model: String::new(),
             api_key_env: String::new(),
             timeout_ms: 10_000,
+            n_gpu_layers: None,
+            device: String::new(),
         }
     }
 }

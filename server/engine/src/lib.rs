@@ -8,6 +8,7 @@
 
 mod backend;
 mod config;
+mod devices;
 mod kv;
 mod slots;
 mod snapshots;
@@ -27,13 +28,14 @@ use nib_vocab::{TokenId, Tokenizer};
 use backend::Shared;
 pub use backend::{Backend, EngineHealth, Link};
 pub use config::{BackendKind, EngineConfig};
+pub use devices::{Device, built_backends, devices, gpu_layers};
 pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use snapshots::{model_id, model_sha256};
 pub use stats::{CacheHit, CompletionStats, EngineCounters};
 pub use tokenizer::ModelTokenizer;
 
 /// Facts about the loaded model, for templates and `nib/status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ModelInfo {
     pub path: PathBuf,
     /// Identifies the file cheaply (size and a hash of its start): cache keys use it.
@@ -43,6 +45,16 @@ pub struct ModelInfo {
     pub n_bytes: u64,
     pub n_ctx_train: u32,
     pub has_fim_tokens: bool,
+    /// 0 when unknown (a remote model).
+    pub n_params: u64,
+    pub n_layers: u32,
+    /// The GGUF's file type ("Q4_1", "Q4_K_M"...); empty when unknown.
+    pub quantization: String,
+    pub sliding_window: bool,
+    /// Layers offloaded to `device`, at most `n_layers`.
+    pub n_gpu_layers: u32,
+    /// Where the layers run: "CPU", or a device's name ("CUDA0"); empty for a remote model.
+    pub device: String,
 }
 
 /// A model's vocabulary as the pipelines use it: for prompts, and to lay out chat messages.

@@ -21,6 +21,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
+use super::devices::Placement;
 use super::kv::ReusePlan;
 use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
 use super::snapshots::{DiskTier, MemoryTier, Snapshot};
@@ -66,8 +67,8 @@ pub(super) fn run(
 ) {
     // Declared first, so dropped last: after the context and model are freed.
     let _stopped = Stopped(stopped);
-    let loaded = load_model(&model_path).and_then(|model| Ok((backend()?, Arc::new(model))));
-    let (backend, model) = match loaded {
+    let loaded = load_model(&model_path, &config).and_then(|model| Ok((backend()?, model)));
+    let (backend, (model, placement)) = match loaded {
         Ok(loaded) => loaded,
         Err(err) => return refuse_all(err, &state, &messages, &shared),
     };
@@ -76,7 +77,7 @@ pub(super) fn run(
         Err(err) => return refuse_all(err, &state, &messages, &shared),
     };
     let tokenizer = Arc::new(ModelTokenizer::new(model.clone()));
-    let info = model_info(&model, tokenizer.as_ref(), &model_path);
+    let info = model_info(&model, tokenizer.as_ref(), &model_path, placement);
     tracing::info!(model = %info.name, path = %model_path.display(), fim = info.has_fim_tokens, "model loaded");
     state.send_replace(ModelState::Ready { info, tokenizer });
 
@@ -190,8 +191,11 @@ impl Drop for Stopped {
     }
 }
 
-fn load_model(path: &Path) -> Result<LlamaModel, EngineError> {
-    load_with(path, &LlamaModelParams::default())
+fn load_model(path: &Path, config: &EngineConfig) -> Result<(Arc<LlamaModel>, Placement), EngineError> {
+    // The backend first: devices are enumerated once it is up.
+    backend()?;
+    let (params, placement) = super::devices::model_params(config)?;
+    Ok((Arc::new(load_with(path, &params)?), placement))
 }
 
 pub(super) fn load_vocabulary(path: &Path) -> Result<LlamaModel, EngineError> {
@@ -213,8 +217,9 @@ fn load_with(path: &Path, params: &LlamaModelParams) -> Result<LlamaModel, Engin
         .map_err(|e| unavailable(format!("llama.cpp cannot load {}: {e} (is the file complete?)", path.display())))
 }
 
-fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path) -> ModelInfo {
+fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path, placement: Placement) -> ModelInfo {
     let has = |s| tokenizer.special(s).is_some();
+    let file_type = model.meta_val_str("general.file_type").ok().and_then(|t| t.parse().ok());
     ModelInfo {
         path: path.to_path_buf(),
         id: super::snapshots::model_id(path).unwrap_or_default(),
@@ -223,6 +228,51 @@ fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path) -> Mod
         n_bytes: model.size(),
         n_ctx_train: model.n_ctx_train(),
         has_fim_tokens: has(Special::FimPre) && has(Special::FimSuf) && has(Special::FimMid),
+        n_params: model.n_params(),
+        n_layers: model.n_layer(),
+        quantization: file_type.map(file_type_name).unwrap_or_default().to_owned(),
+        sliding_window: has_sliding_window(model),
+        n_gpu_layers: placement.n_gpu_layers.min(model.n_layer()),
+        device: if placement.n_gpu_layers == 0 { "CPU".to_owned() } else { placement.device },
+    }
+}
+
+/// llama.cpp's `llama_ftype` names, as GGUF's `general.file_type` numbers them.
+fn file_type_name(file_type: u32) -> &'static str {
+    match file_type {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
+        32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        _ => "other",
     }
 }
 

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use commands::ModelArg;
 use commands::bench::BenchCommand;
 use commands::complete::CompleteArgs;
+use commands::doctor::DoctorArgs;
 use commands::eval::EvalArgs;
 use commands::review::{ReviewArgs, Verdict};
 use commands::top::TopArgs;
@@ -43,9 +44,12 @@ enum Command {
     Review(ReviewArgs),
     /// Show every nib server of this user, live: editor, model, memory, CPU, latency, caches.
     Top(TopArgs),
+    /// What nib runs on and with: machine, model, engine, NIB_HOME, configuration, a short measurement and
+    /// recommendations. Exit code 1 when something is broken.
+    Doctor(DoctorArgs),
 }
 
-/// Exit codes: 0 done, 1 findings at the fail level (`nib review`), 2 an error.
+/// Exit codes: 0 done, 1 findings at the fail level (`nib review`) or something broken (`nib doctor`), 2 an error.
 fn main() -> ExitCode {
     spin_less();
     match run(Cli::parse()) {
@@ -98,6 +102,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Verdict::Passed => {}
             Verdict::Failed => return Ok(ExitCode::from(1)),
         },
+        Command::Doctor(args) => {
+            if !commands::doctor::run(args)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

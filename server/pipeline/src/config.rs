@@ -162,13 +162,7 @@ pub enum ConfigError {
 impl Config {
     /// The config file (`$NIB_CONFIG`, else `<config dir>/nib/config.toml`), or defaults if there is none.
     pub fn load() -> Result<Config, ConfigError> {
-        let path = match std::env::var_os("NIB_CONFIG") {
-            Some(path) => PathBuf::from(path),
-            None => match dirs::config_dir() {
-                Some(dir) => dir.join("nib/config.toml"),
-                None => return Ok(Config::default()),
-            },
-        };
+        let Some(path) = config_path() else { return Ok(Config::default()) };
         match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source }),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
@@ -188,6 +182,66 @@ impl Config {
         merge_json(&mut merged, options).map_err(|message| ConfigError::Options(serde::de::Error::custom(message)))?;
         self = serde_json::from_value(merged).map_err(ConfigError::Options)?;
         Ok(self)
+    }
+}
+
+/// The config file nib reads: `$NIB_CONFIG`, else `<config dir>/nib/config.toml`; `None` without a config dir.
+pub fn config_path() -> Option<PathBuf> {
+    match std::env::var_os("NIB_CONFIG") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => dirs::config_dir().map(|dir| dir.join("nib/config.toml")),
+    }
+}
+
+/// What the config file sets, for `nib doctor`: its keys (dotted), and those nib does not know.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigFile {
+    pub path: Option<PathBuf>,
+    pub exists: bool,
+    pub keys: Vec<String>,
+    pub unknown_keys: Vec<String>,
+}
+
+impl ConfigFile {
+    /// Reads the file again as plain TOML, so a file `Config::load` refuses can still be described.
+    pub fn read() -> Result<ConfigFile, ConfigError> {
+        config_path().map_or(Ok(ConfigFile::default()), ConfigFile::read_at)
+    }
+
+    fn read_at(path: PathBuf) -> Result<ConfigFile, ConfigError> {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ConfigFile { path: Some(path), ..ConfigFile::default() });
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
+        let mut keys = Vec::new();
+        leaf_keys("", &serde_json::to_value(&table).unwrap_or_default(), &mut keys);
+        let mut known = Vec::new();
+        leaf_keys("", &serde_json::to_value(Config::default()).unwrap_or_default(), &mut known);
+        // A key is known when it is a setting, or inside one (a table of a list-valued setting).
+        let unknown_keys = keys
+            .iter()
+            .filter(|key| !known.iter().any(|k| *key == k || key.starts_with(&format!("{k}."))))
+            .cloned()
+            .collect();
+        Ok(ConfigFile { path: Some(path), exists: true, keys, unknown_keys })
+    }
+}
+
+/// The dotted paths of `value`'s leaves (a table's entries, recursively; anything else is a leaf).
+fn leaf_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+    match value.as_object() {
+        Some(table) if !table.is_empty() || prefix.is_empty() => {
+            for (key, value) in table {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                leaf_keys(&path, value, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
     }
 }
 
@@ -337,6 +391,22 @@ fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) -> Resu
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_config_file_s_keys_are_listed_and_unknown_ones_named() {
+        let path = std::env::temp_dir().join(format!("nib-config-keys-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "model = \"m.gguf\"\n[engine]\nn_gpu_layers = 8\nbogus = 1\n[review]\ninclude = [\"src/**\"]\n",
+        )
+        .unwrap();
+        let file = ConfigFile::read_at(path.clone());
+        let _ = std::fs::remove_file(&path);
+        let file = file.unwrap();
+        assert!(file.exists);
+        assert_eq!(file.keys, ["engine.bogus", "engine.n_gpu_layers", "model", "review.include"]);
+        assert_eq!(file.unknown_keys, ["engine.bogus"]);
+    }
+
     use super::*;
 
     #[test]

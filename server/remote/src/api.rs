@@ -185,6 +185,7 @@ async fn llama_server(server: Server, runtime: tokio::runtime::Handle) -> Result
         n_bytes: 0,
         n_ctx_train: n_ctx,
         has_fim_tokens: infill,
+        ..ModelInfo::default()
     };
     let vocabulary = Arc::new(ServerVocabulary::new(server.clone(), runtime, bos, infill));
     Ok((Api { kind: BackendKind::LlamaServer, server, model: String::new(), infill }, info, vocabulary))
@@ -233,6 +234,7 @@ async fn openai(server: Server, model: &str, vocabulary: Option<&Path>) -> Resul
         n_bytes: 0,
         n_ctx_train: n_ctx.unwrap_or(0) as u32,
         has_fim_tokens: false,
+        ..ModelInfo::default()
     };
     Ok((Api { kind: BackendKind::Openai, server, model: name, infill: false }, info, tokenizer))
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod complete;
+pub mod doctor;
 pub mod eval;
 pub mod eval_review;
 pub mod review;

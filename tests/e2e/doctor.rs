@@ -1,0 +1,49 @@
+//! `nib doctor`, as a user runs it: the report on the default model, and exit code 1 when the model is missing.
+
+use serde_json::Value;
+
+use crate::support::{fresh_home, model_path, nib};
+
+#[test]
+fn doctor_reports_the_machine_the_model_a_measurement_and_advice() {
+    let model = model_path();
+    let out = nib().args(["doctor", "--json", "--model", model.to_str().unwrap()]).output().expect("run nib");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(d["ok"], true, "{d}");
+    assert!(d["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(d["machine"]["backends_built"].as_array().unwrap().contains(&"cpu".into()));
+    assert!(d["machine"]["devices"].as_array().unwrap().iter().any(|dev| dev["kind"] == "cpu"), "{d}");
+    let info = &d["model"]["info"];
+    assert_eq!(info["architecture"], "llama");
+    assert_eq!(info["has_fim_tokens"], false);
+    assert_eq!(info["quantization"], "Q4_1");
+    assert!(info["n_params"].as_u64().unwrap() > 100_000_000);
+    assert_eq!(info["n_gpu_layers"], 0);
+    assert_eq!(d["model"]["template"], "prefix-only");
+    assert_eq!(d["engine"]["answers"], true);
+    assert_eq!(d["nib_home"]["writable"], true);
+    let m = &d["measurement"];
+    for figure in ["prompt_tokens_per_s", "generation_tokens_per_s", "warm_ttft_ms_median", "cold_ttft_ms"] {
+        assert!(m[figure].as_f64().unwrap() > 0.0, "{figure}: {m}");
+    }
+    assert!(m["seconds"].as_f64().unwrap() <= 12.0, "{m}");
+    let review = d["recommendations"].as_array().unwrap().iter().find(|r| r["setting"] == "review.on_save");
+    let review = review.expect("a recommendation about review on save");
+    assert_eq!(review["value"], "false");
+    assert!(review["why"].as_str().unwrap().contains("134M"), "{review}");
+}
+
+#[test]
+fn doctor_exits_1_with_a_clear_message_when_the_model_is_missing() {
+    let home = fresh_home();
+    let out =
+        nib().env("NIB_HOME", &home).args(["doctor", "--model", "/nonexistent/m.gguf"]).output().expect("run nib");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/m.gguf") && stderr.contains("--model") && stderr.contains("Fix"), "{stderr}");
+    // The rest of the report is still there.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("machine") && stdout.contains("PROBLEMS"), "{stdout}");
+}
