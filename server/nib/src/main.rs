@@ -11,6 +11,7 @@ use commands::ModelArg;
 use commands::bench::BenchCommand;
 use commands::complete::CompleteArgs;
 use commands::eval::EvalArgs;
+use commands::models::ModelsCommand;
 use commands::review::{ReviewArgs, Verdict};
 
 /// Local, private AI code completion: a language server backed by a GGUF model run in-process.
@@ -24,7 +25,7 @@ struct Cli {
 const MODEL_HELP: &str = "\
 Model resolution, first match wins: --model PATH, $NIB_MODEL, the LSP initializationOptions.model,
 `model` in the config file ($NIB_CONFIG or ~/.config/nib/config.toml), the default model in
-$NIB_HOME/models (NIB_HOME defaults to ~/.cache/nib; fetch it with `python3 models/fetch.py`).
+$NIB_HOME/models (NIB_HOME defaults to ~/.cache/nib; fetch it with `nib models pull`).
 Logging: NIB_LOG=debug (tracing filter syntax), on stderr.";
 
 #[derive(Subcommand)]
@@ -40,6 +41,9 @@ enum Command {
     Eval(EvalArgs),
     /// Review files, or what a diff changed, with the local model; write a report CI tools read.
     Review(ReviewArgs),
+    /// The models nib can download: list, pull, verify, rm.
+    #[command(subcommand)]
+    Models(ModelsCommand),
 }
 
 /// Exit codes: 0 done, 1 findings at the fail level (`nib review`), 2 an error.
@@ -90,6 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Complete(args) => commands::complete::run(args)?,
         Command::Bench(command) => commands::bench::run(command)?,
         Command::Eval(args) => commands::eval::run(args)?,
+        Command::Models(command) => commands::models::run(command)?,
         Command::Review(args) => match commands::review::run(args)? {
             Verdict::Passed => {}
             Verdict::Failed => return Ok(ExitCode::from(1)),

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod complete;
 pub mod eval;
 pub mod eval_review;
+pub mod models;
 pub mod review;
 pub mod serve;
 
