@@ -22,7 +22,8 @@ pub enum ModelsError {
     Unknown { name: String, known: String },
     #[error("{url}: the server answered HTTP {status}")]
     Status { url: String, status: u16 },
-    #[error("{url}: {source}")]
+    // ureq's message names the URL already.
+    #[error("{source}")]
     Transport { url: String, source: Box<ureq::Transport> },
     #[error("{url}: the connection broke: {source}")]
     Broken { url: String, source: std::io::Error },
