@@ -23,7 +23,7 @@ CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
 
 
 def nib_home() -> Path:
-    # Must agree with server/src/config.rs: $NIB_HOME, else the per-user cache dir.
+    # Must agree with server/models/src/lib.rs (nib_home): $NIB_HOME, else the per-user cache dir.
     if os.environ.get("NIB_HOME"):
         return Path(os.environ["NIB_HOME"])
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

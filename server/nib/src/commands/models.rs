@@ -1,5 +1,7 @@
 //! `nib models list | pull | verify | rm`: the catalogue's models in `$NIB_HOME/models`.
 
+use std::io::Write;
+
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
