@@ -50,17 +50,15 @@ fn pick(name: Option<&str>) -> Result<Model> {
     })
 }
 
+/// Written with `writeln!`, not `println!`: a closed pipe (`| head`) ends the listing, never in a panic.
 fn list(store: &Store) -> Result<()> {
-    println!("{:<22} {:>9}  {:<9}  description", "name", "size", "installed");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<22} {:>9}  {:<9}  description", "name", "size", "installed")?;
     for model in models::catalogue::models() {
         let installed = if store.installed(&model) { "yes" } else { "no" };
         let default = if model.default { " (default)" } else { "" };
-        println!(
-            "{:<22} {:>6} MB  {installed:<9}  {}{default}",
-            model.name,
-            model.n_bytes / 1_000_000,
-            model.description
-        );
+        let mb = model.n_bytes / 1_000_000;
+        writeln!(out, "{:<22} {mb:>6} MB  {installed:<9}  {}{default}", model.name, model.description)?;
     }
     Ok(())
 }
