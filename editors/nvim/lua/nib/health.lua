@@ -29,7 +29,7 @@ function M.check()
   if vim.uv.fs_stat(model) then
     vim.health.ok("model: " .. model)
   else
-    vim.health.error("no model at " .. model, { "Fetch the default one: python3 models/fetch.py" })
+    vim.health.error("no model at " .. model, { "Fetch the default one: nib models pull" })
   end
 end
 
