@@ -31,7 +31,7 @@ pub use config::{BackendKind, EngineConfig};
 pub use devices::{Device, built_backends, devices, gpu_layers};
 pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use snapshots::{model_id, model_sha256};
-pub use stats::{CacheHit, CompletionStats, EngineCounters};
+pub use stats::{CacheHit, CompletionStats, EngineCounters, quantile};
 pub use tokenizer::ModelTokenizer;
 
 /// Facts about the loaded model, for templates and `nib/status`.

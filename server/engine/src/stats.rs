@@ -71,3 +71,27 @@ impl EngineCounters {
         }
     }
 }
+
+/// The `q` quantile by nearest rank; 0 for no data.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.0);
+        assert_eq!(quantile(&(1..=20).map(f64::from).collect::<Vec<_>>(), 0.95), 19.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}

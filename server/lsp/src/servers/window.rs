@@ -3,6 +3,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use nib_engine::quantile;
+
 /// How far back `nib top`'s figures look.
 pub const SPAN: Duration = Duration::from_secs(60);
 
@@ -36,19 +38,12 @@ impl LatencyWindow {
         while self.samples.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > SPAN) {
             self.samples.pop_front();
         }
-        let mut ms: Vec<f64> = self.samples.iter().map(|(_, ms)| *ms).collect();
+        let ms: Vec<f64> = self.samples.iter().map(|(_, ms)| *ms).collect();
         if ms.is_empty() {
             return None;
         }
-        ms.sort_by(f64::total_cmp);
-        Some(Percentiles { n: ms.len(), p50_ms: nearest_rank(&ms, 0.50), p95_ms: nearest_rank(&ms, 0.95) })
+        Some(Percentiles { n: ms.len(), p50_ms: quantile(&ms, 0.50), p95_ms: quantile(&ms, 0.95) })
     }
-}
-
-/// The smallest value with at least `q` of the sorted values at or below it.
-fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// A counter's rate over the last `SPAN`, from samples of its running total.
