@@ -6,7 +6,7 @@
 //! document answers empty; every background task goes through `Tasks` and ends with the server.
 
 mod convert;
-pub mod framing;
+pub use nib_plugins::framing;
 mod methods;
 mod review;
 pub mod servers;

@@ -1,4 +1,4 @@
-//! LSP's `Content-Length` framing, shared by the server's transport and nib-bench's client.
+//! LSP's `Content-Length` framing, shared by the server's transport, nib-bench's client and plugin processes.
 
 /// A message body with its header, ready for the wire.
 pub fn frame(body: &[u8]) -> Vec<u8> {
