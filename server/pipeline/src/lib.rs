@@ -5,4 +5,5 @@
 pub mod completion;
 pub mod config;
 pub mod engine;
+pub mod plugins;
 pub mod review;

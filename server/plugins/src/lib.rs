@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use process::{External, Launch};
-pub use protocol::{FileInfo, Finding, Hook, PromptParts, Snippet, SuggestionParams};
+pub use protocol::{FileInfo, Finding, Hook, PromptKind, PromptParts, Snippet, SuggestionParams};
 use protocol::{FindingAnswer, FindingParams, PromptAnswer, SuggestionAnswer};
 
 /// One `[[plugins]]` entry of the configuration.
@@ -166,6 +166,10 @@ impl Plugins {
             let Ok(Some(answer)) = external.call::<PromptAnswer>(Hook::Prompt, to_value(&*parts)) else { continue };
             if let Some(reason) = answer.refuse {
                 return Err(Refusal { plugin: external.name().to_owned(), reason });
+            }
+            if answer.snippets.as_ref().is_some_and(|s| s.len() != parts.snippets.len()) {
+                external.record_failure(PluginError::Garbage("`snippets` must keep the list's length".into()));
+                continue;
             }
             parts.prefix = answer.prefix.unwrap_or(std::mem::take(&mut parts.prefix));
             parts.suffix = answer.suffix.unwrap_or(std::mem::take(&mut parts.suffix));

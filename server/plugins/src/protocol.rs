@@ -58,16 +58,29 @@ pub struct FileInfo {
     pub language: String,
 }
 
-/// `prompt`: a completion prompt's parts before the model sees them.
+/// `prompt`: a prompt's parts before the model sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptParts {
+    pub kind: PromptKind,
     pub file: FileInfo,
     /// The document's text before the cursor that the prompt carries.
     pub prefix: String,
     /// The document's text after the cursor that the prompt carries (empty for prefix-only templates).
     pub suffix: String,
-    /// Context from other files (and from the current file above the window), in prompt order.
+    /// Context from other files (and from the current file above the window), in prompt order. An answer gives
+    /// the same list in the same order: a snippet's text edited, or emptied to leave it out.
     pub snippets: Vec<Snippet>,
+}
+
+/// What a prompt is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptKind {
+    /// A completion at the cursor: `prefix` and `suffix` surround it.
+    #[default]
+    Completion,
+    /// A review: `prefix` is the code under review, `suffix` and `snippets` are empty.
+    Review,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,29 @@ pub struct Window {
     n_fixed: usize,
 }
 
+impl Window {
+    pub fn prefix_text(&self) -> &str {
+        &self.prefix.text
+    }
+
+    pub fn suffix_text(&self) -> &str {
+        &self.suffix.text
+    }
+
+    /// Replaces the window's text (a plugin's edit), kept within the tokens each part had: the prefix by its
+    /// end, the suffix by its start, so the budget holds.
+    pub fn replace(&mut self, tokenizer: &dyn Tokenizer, prefix: String, suffix: String) {
+        if prefix != self.prefix.text {
+            let n = self.prefix.tokens.len();
+            self.prefix = Span::of(tokenizer, prefix).keep(n, true);
+        }
+        if suffix != self.suffix.text {
+            let n = self.suffix.tokens.len();
+            self.suffix = Span::of(tokenizer, suffix).keep(n, false);
+        }
+    }
+}
+
 /// Part of the document, tokenized.
 #[derive(Debug, Clone, Default)]
 struct Span {

@@ -17,11 +17,13 @@ use ropey::Rope;
 use tokio::sync::watch;
 
 use crate::config::{CompletionConfig, ContextMode};
+use crate::plugins;
 use cache::{CompletionCache, Place};
 use nib_engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, Infill, ModelState, Priority,
     PriorityHandle, PromptText, StopReason, Vocabulary,
 };
+use nib_plugins::{Hook, Plugins, Refusal};
 use nib_prompt::context::{self, Context, Workspace};
 use nib_prompt::{self as prompt, Budget, Prompt, Template, TemplateError, TokenId, Tokenizer};
 use nib_text::documents::position::line_len_chars;
@@ -46,6 +48,8 @@ pub enum CompletionError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }
 
 /// Where to complete.
@@ -87,6 +91,7 @@ pub struct Completer {
     workspace: Arc<Workspace>,
     /// The model's template, chosen once it has loaded (again when `completion.template` changes).
     template: Arc<Mutex<Option<Result<Template, TemplateError>>>>,
+    plugins: Arc<Plugins>,
 }
 
 /// A job on the engine, and what it has produced so far.
@@ -149,6 +154,8 @@ struct Site {
     in_indentation: bool,
     /// The document and its tree, to check suggestions against.
     tree: Option<(Rope, Syntax, usize)>,
+    /// The `suggestion` hooks, with the file and the cursor (line, column) they are told.
+    hook: Option<(Arc<Plugins>, plugins::FileInfo, (usize, usize))>,
 }
 
 impl Site {
@@ -171,16 +178,42 @@ impl Site {
                 .map(|l| l.slice(..l.len_chars().min(MAX_SITE_CHARS)).to_string())
                 .find(|l| !l.trim().is_empty()),
             tree: syntax.map(|s| (rope.clone(), s.clone(), cursor)),
+            hook: None,
         }
     }
 
-    /// `finish`, off the async threads when it checks the suggestion against the tree (a dozen reparses).
+    /// The suggestion goes through the plugins' `suggestion` hooks too.
+    fn with_hook(
+        self,
+        plugins: &Arc<Plugins>,
+        file: impl FnOnce() -> plugins::FileInfo,
+        rope: &Rope,
+        cursor: usize,
+    ) -> Site {
+        if !plugins.handles(Hook::Suggestion) {
+            return self;
+        }
+        let line = rope.char_to_line(cursor);
+        let hook = Some((plugins.clone(), file(), (line, cursor - rope.line_to_char(line))));
+        Site { hook, ..self }
+    }
+
+    /// `finish`, off the async threads when it checks the suggestion against the tree (a dozen reparses) or
+    /// asks plugins.
     async fn finished(&self, raw: String) -> String {
-        if self.tree.is_none() {
+        if self.tree.is_none() && self.hook.is_none() {
             return self.finish(&raw);
         }
         let site = self.clone();
-        tokio::task::spawn_blocking(move || site.finish(&raw)).await.unwrap_or_default()
+        tokio::task::spawn_blocking(move || {
+            let text = site.finish(&raw);
+            match &site.hook {
+                Some((plugins, file, cursor)) => plugins::suggestion(plugins, file.clone(), *cursor, text),
+                None => text,
+            }
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// The suggestion from raw model text.
@@ -216,7 +249,13 @@ impl Completer {
             n_requests: Arc::default(),
             workspace,
             template,
+            plugins: Arc::default(),
         }
+    }
+
+    /// The same completer, whose prompts and suggestions go through `plugins`.
+    pub fn with_plugins(self, plugins: Arc<Plugins>) -> Completer {
+        Completer { plugins, ..self }
     }
 
     pub fn workspace(&self) -> &Arc<Workspace> {
@@ -289,7 +328,17 @@ impl Completer {
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(tokenizer.as_ref(), &model_name)?;
-        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax);
+        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax).with_hook(
+            &self.plugins,
+            || {
+                plugins::file_info(
+                    request.document.map(|d| self.workspace.label(d)).unwrap_or_default(),
+                    request.syntax,
+                )
+            },
+            rope,
+            cursor,
+        );
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
@@ -618,13 +667,14 @@ impl Completer {
             _ => None,
         };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
+        let plugins = self.plugins.clone();
         let (rope, cursor, trigger) = (request.rope.clone(), request.cursor, request.trigger);
         let (key, syntax) = (request.document.map(str::to_owned), request.syntax.cloned());
         let (prompt, start_line) = tokio::task::spawn_blocking(move || {
             let request = Request { rope: &rope, cursor, document: key.as_deref(), syntax: syntax.as_ref(), trigger };
-            let prompt = build_prompt(tokenizer.as_ref(), &template, &workspace, request, budget, hold)?;
+            let prompt = build_prompt(tokenizer.as_ref(), &template, &workspace, &plugins, request, budget, hold)?;
             let start_line = rope.char_to_line(prompt.prefix_start.min(rope.len_chars()));
-            Ok::<_, TemplateError>((prompt, start_line))
+            Ok::<_, CompletionError>((prompt, start_line))
         })
         .await
         .map_err(|e| EngineError::Panicked(e.to_string()))??;
@@ -710,19 +760,20 @@ fn carries_on(older: &[TokenId], newer: &[TokenId]) -> bool {
 }
 
 /// The window around the cursor, the context that fits beside it (when the budget has room for
-/// context and the request names its document), and the template around both. CPU work: keep it
-/// off the async threads.
+/// context and the request names its document), as the plugins' `prompt` hooks leave them, and the template
+/// around both. CPU work, and plugins may take their deadline: keep it off the async threads.
 pub fn build_prompt(
     tokenizer: &dyn Tokenizer,
     template: &Template,
     workspace: &Workspace,
+    plugins: &Plugins,
     request: Request<'_>,
     budget: Budget,
     hold: Option<usize>,
-) -> Result<Prompt, TemplateError> {
+) -> Result<Prompt, CompletionError> {
     let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
-    let window = prompt::window(tokenizer, template, rope, cursor, budget, hold)?;
-    let context = match request.document {
+    let mut window = prompt::window(tokenizer, template, rope, cursor, budget, hold)?;
+    let mut context = match request.document {
         Some(key) if budget.n_context_tokens > 0 => workspace.gather(&context::Request {
             key,
             rope,
@@ -732,6 +783,10 @@ pub fn build_prompt(
         }),
         _ => Context::default(),
     };
+    if plugins.handles(Hook::Prompt) {
+        let file = plugins::file_info(request.document.map(|d| workspace.label(d)).unwrap_or_default(), request.syntax);
+        plugins::completion_prompt(plugins, tokenizer, file, &mut window, &mut context)?;
+    }
     Ok(prompt::assemble(tokenizer, template, window, &context, budget))
 }
 

@@ -51,6 +51,10 @@ impl Severity {
             Severity::Error => "error",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        [Severity::Info, Severity::Warning, Severity::Error].into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// A finding as the model gives it (the grammar's shape).
