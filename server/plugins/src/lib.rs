@@ -2,3 +2,4 @@
 //! `banned-patterns` (suggestions matching configured regexes are dropped or trimmed).
 
 pub mod banned;
+pub mod redact;
