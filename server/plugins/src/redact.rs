@@ -43,6 +43,7 @@
 //! Redacting redacted text finds nothing: a value starting `<redacted:` is never a secret.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -106,8 +107,10 @@ pub fn redact(text: &str) -> Redacted<'_> {
         return Redacted { text: Cow::Borrowed(text), found: Vec::new() };
     }
     // Rules run in precedence order and a span overlapping one already taken is dropped, so the token in
-    // `GITHUB_TOKEN=ghp_...` counts as a GitHub token, not as a secret assignment.
-    let mut taken: Vec<(Range<usize>, SecretKind)> = Vec::new();
+    // `GITHUB_TOKEN=ghp_...` counts as a GitHub token, not as a secret assignment. Taken spans never overlap, so
+    // only the last one starting before a new span's end can overlap it: a text full of secrets costs no quadratic
+    // check.
+    let mut taken: BTreeMap<usize, (usize, SecretKind)> = BTreeMap::new();
     for i in candidates.iter() {
         let rule = &RULES_SPEC[i];
         for caps in rules.regexes[i].captures_iter(text) {
@@ -115,27 +118,26 @@ pub fn redact(text: &str) -> Redacted<'_> {
             if span.is_empty() || text[span.clone()].starts_with("<redacted:") {
                 continue;
             }
-            if taken.iter().all(|(t, _)| t.end <= span.start || span.end <= t.start) {
-                taken.push((span, rule.kind));
+            if taken.range(..span.end).next_back().is_none_or(|(_, (end, _))| *end <= span.start) {
+                taken.insert(span.start, (span.end, rule.kind));
             }
         }
     }
     if taken.is_empty() {
         return Redacted { text: Cow::Borrowed(text), found: Vec::new() };
     }
-    taken.sort_by_key(|(span, _)| span.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     let mut found: Vec<(SecretKind, usize)> = Vec::new();
-    for (span, kind) in &taken {
-        out.push_str(&text[at..span.start]);
+    for (&start, &(end, kind)) in &taken {
+        out.push_str(&text[at..start]);
         out.push_str("<redacted:");
         out.push_str(kind.name());
         out.push('>');
-        at = span.end;
-        match found.iter_mut().find(|(k, _)| k == kind) {
+        at = end;
+        match found.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
-            None => found.push((*kind, 1)),
+            None => found.push((kind, 1)),
         }
     }
     out.push_str(&text[at..]);
