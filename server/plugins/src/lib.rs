@@ -3,9 +3,11 @@
 //! (`builtin.rs`); they run in the order configured. A plugin that fails is skipped for that call: completion and
 //! review never fail because of one.
 
+pub mod banned;
 pub mod framing;
 pub mod process;
 pub mod protocol;
+pub mod redact;
 
 use std::path::PathBuf;
 use std::time::Duration;
