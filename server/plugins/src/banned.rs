@@ -3,10 +3,10 @@
 //! go inside the pattern.
 
 use regex::{Regex, RegexSet};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One configured pattern and what a match does to the suggestion.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct BannedPattern {
     pub regex: String,
     #[serde(default)]
@@ -14,7 +14,7 @@ pub struct BannedPattern {
 }
 
 /// What a match does: `drop` the whole suggestion (the default) or `trim` it before the match.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     #[default]

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use banned::{Banned, BannedPattern, Verdict};
 use process::{External, Launch};
 pub use protocol::{FileInfo, Finding, Hook, PromptKind, PromptParts, Snippet, SuggestionParams};
 use protocol::{FindingAnswer, FindingParams, PromptAnswer, SuggestionAnswer};
@@ -32,11 +33,20 @@ pub struct PluginConfig {
     pub timeout_ms: u64,
     /// `false` turns off a plugin, built-in ones included (`redact-secrets` is on by default with remote backends).
     pub enabled: bool,
+    /// `banned-patterns`: what drops or trims a suggestion.
+    pub patterns: Vec<BannedPattern>,
 }
 
 impl Default for PluginConfig {
     fn default() -> PluginConfig {
-        PluginConfig { name: String::new(), command: Vec::new(), hooks: Vec::new(), timeout_ms: 50, enabled: true }
+        PluginConfig {
+            name: String::new(),
+            command: Vec::new(),
+            hooks: Vec::new(),
+            timeout_ms: 50,
+            enabled: true,
+            patterns: Vec::new(),
+        }
     }
 }
 
@@ -104,6 +114,7 @@ pub struct Setting {
 
 enum Member {
     External(External),
+    Builtin(Builtin),
     /// A configuration that cannot run, kept to be reported.
     Broken(PluginStatus),
 }
@@ -123,9 +134,15 @@ pub struct Refusal {
 }
 
 impl Plugins {
-    /// Starts the configured plugins; processes start in the background.
+    /// Starts the configured plugins; processes start in the background. With a remote backend,
+    /// `redact-secrets` comes first unless the configuration names it.
     pub fn start(configs: &[PluginConfig], setting: &Setting) -> Plugins {
-        let members = configs.iter().filter(|c| c.enabled).map(|config| Plugins::member(config, setting)).collect();
+        let implicit = (setting.remote && !configs.iter().any(|c| c.name == REDACT_SECRETS))
+            .then(|| PluginConfig { name: REDACT_SECRETS.into(), ..PluginConfig::default() });
+        let members = (implicit.iter().chain(configs))
+            .filter(|c| c.enabled)
+            .map(|config| Plugins::member(config, setting))
+            .collect();
         Plugins { members }
     }
 
@@ -139,7 +156,14 @@ impl Plugins {
             })
         };
         if config.command.is_empty() {
-            return broken(format!("no command, and no built-in plugin is called {:?}", config.name));
+            return match config.name.as_str() {
+                REDACT_SECRETS => Member::Builtin(Builtin::new(REDACT_SECRETS, Kind::Redact)),
+                BANNED_PATTERNS => match Banned::new(&config.patterns) {
+                    Ok(banned) => Member::Builtin(Builtin::new(BANNED_PATTERNS, Kind::Banned(banned))),
+                    Err(err) => broken(err.to_string()),
+                },
+                name => broken(format!("no command, and no built-in plugin is called {name:?}")),
+            };
         }
         Member::External(External::start(Launch {
             name: config.name.clone(),
@@ -154,6 +178,7 @@ impl Plugins {
     pub fn handles(&self, hook: Hook) -> bool {
         self.members.iter().any(|m| match m {
             Member::External(external) => external.handles(hook),
+            Member::Builtin(builtin) => builtin.handles(hook),
             Member::Broken(_) => false,
         })
     }
@@ -161,21 +186,25 @@ impl Plugins {
     /// Runs the `prompt` hooks over `parts`, which each plugin may edit in turn.
     pub fn prompt(&self, parts: &mut PromptParts) -> Result<(), Refusal> {
         for member in &self.members {
-            let Member::External(external) = member else { continue };
-            if !external.handles(Hook::Prompt) {
-                continue;
+            match member {
+                Member::Builtin(builtin) if builtin.handles(Hook::Prompt) => builtin.prompt(parts),
+                Member::External(external) if external.handles(Hook::Prompt) => {
+                    let Ok(Some(answer)) = external.call::<PromptAnswer>(Hook::Prompt, to_value(&*parts)) else {
+                        continue;
+                    };
+                    if let Some(reason) = answer.refuse {
+                        return Err(Refusal { plugin: external.name().to_owned(), reason });
+                    }
+                    if answer.snippets.as_ref().is_some_and(|s| s.len() != parts.snippets.len()) {
+                        external.record_failure(PluginError::Garbage("`snippets` must keep the list's length".into()));
+                        continue;
+                    }
+                    parts.prefix = answer.prefix.unwrap_or(std::mem::take(&mut parts.prefix));
+                    parts.suffix = answer.suffix.unwrap_or(std::mem::take(&mut parts.suffix));
+                    parts.snippets = answer.snippets.unwrap_or(std::mem::take(&mut parts.snippets));
+                }
+                _ => {}
             }
-            let Ok(Some(answer)) = external.call::<PromptAnswer>(Hook::Prompt, to_value(&*parts)) else { continue };
-            if let Some(reason) = answer.refuse {
-                return Err(Refusal { plugin: external.name().to_owned(), reason });
-            }
-            if answer.snippets.as_ref().is_some_and(|s| s.len() != parts.snippets.len()) {
-                external.record_failure(PluginError::Garbage("`snippets` must keep the list's length".into()));
-                continue;
-            }
-            parts.prefix = answer.prefix.unwrap_or(std::mem::take(&mut parts.prefix));
-            parts.suffix = answer.suffix.unwrap_or(std::mem::take(&mut parts.suffix));
-            parts.snippets = answer.snippets.unwrap_or(std::mem::take(&mut parts.snippets));
         }
         Ok(())
     }
@@ -183,18 +212,23 @@ impl Plugins {
     /// Runs the `suggestion` hooks; `None` when one drops the suggestion.
     pub fn suggestion(&self, mut params: SuggestionParams) -> Option<String> {
         for member in &self.members {
-            let Member::External(external) = member else { continue };
-            if !external.handles(Hook::Suggestion) {
-                continue;
-            }
-            let Ok(Some(answer)) = external.call::<SuggestionAnswer>(Hook::Suggestion, to_value(&params)) else {
-                continue;
-            };
-            if answer.drop {
-                return None;
-            }
-            if let Some(text) = answer.text {
-                params.text = text;
+            match member {
+                Member::Builtin(builtin) if builtin.handles(Hook::Suggestion) => {
+                    params.text = builtin.suggestion(params.text)?;
+                }
+                Member::External(external) if external.handles(Hook::Suggestion) => {
+                    let Ok(Some(answer)) = external.call::<SuggestionAnswer>(Hook::Suggestion, to_value(&params))
+                    else {
+                        continue;
+                    };
+                    if answer.drop {
+                        return None;
+                    }
+                    if let Some(text) = answer.text {
+                        params.text = text;
+                    }
+                }
+                _ => {}
             }
         }
         Some(params.text)
@@ -231,6 +265,7 @@ impl Plugins {
             .iter()
             .map(|m| match m {
                 Member::External(external) => external.status(),
+                Member::Builtin(builtin) => builtin.status(),
                 Member::Broken(status) => status.clone(),
             })
             .collect()
@@ -243,6 +278,85 @@ impl Plugins {
                 external.stop();
             }
         }
+    }
+}
+
+/// The built-in plugins' names.
+pub const REDACT_SECRETS: &str = "redact-secrets";
+pub const BANNED_PATTERNS: &str = "banned-patterns";
+
+/// A plugin in nib's own code, behind the same hooks.
+struct Builtin {
+    kind: Kind,
+    status: std::sync::Mutex<PluginStatus>,
+}
+
+enum Kind {
+    Redact,
+    Banned(Banned),
+}
+
+impl Builtin {
+    fn new(name: &str, kind: Kind) -> Builtin {
+        let hooks = match kind {
+            Kind::Redact => vec![Hook::Prompt],
+            Kind::Banned(_) => vec![Hook::Suggestion],
+        };
+        let status =
+            PluginStatus { name: name.into(), builtin: true, hooks, state: PluginState::Running, ..Default::default() };
+        Builtin { kind, status: std::sync::Mutex::new(status) }
+    }
+
+    fn handles(&self, hook: Hook) -> bool {
+        self.with_status(|s| s.hooks.contains(&hook))
+    }
+
+    fn status(&self) -> PluginStatus {
+        self.with_status(|s| s.clone())
+    }
+
+    fn with_status<T>(&self, f: impl FnOnce(&mut PluginStatus) -> T) -> T {
+        f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Counts a call and what it did.
+    fn record(&self, started: std::time::Instant, counts: &[(&str, u64)]) {
+        self.with_status(|s| {
+            s.n_calls += 1;
+            s.total_call_us += started.elapsed().as_micros() as u64;
+            for (kind, n) in counts {
+                *s.counts.entry((*kind).to_owned()).or_default() += n;
+            }
+        });
+    }
+
+    fn prompt(&self, parts: &mut PromptParts) {
+        let Kind::Redact = self.kind else { return };
+        let started = std::time::Instant::now();
+        let mut found = Vec::new();
+        let texts =
+            [&mut parts.prefix, &mut parts.suffix].into_iter().chain(parts.snippets.iter_mut().map(|s| &mut s.text));
+        for text in texts {
+            let redacted = redact::redact(text);
+            found.extend(redacted.found.iter().map(|(kind, n)| (kind.name(), *n as u64)));
+            if let std::borrow::Cow::Owned(clean) = redacted.text {
+                *text = clean;
+            }
+        }
+        self.record(started, &found);
+    }
+
+    /// The suggestion as `banned-patterns` leaves it; `None` when dropped.
+    fn suggestion(&self, text: String) -> Option<String> {
+        let Kind::Banned(banned) = &self.kind else { return Some(text) };
+        let started = std::time::Instant::now();
+        let (kept, count) = match banned.apply(&text) {
+            Verdict::Keep => (Some(text), None),
+            Verdict::Trim(trimmed) => (Some(trimmed), Some("trimmed")),
+            Verdict::Drop => (None, Some("dropped")),
+        };
+        self.record(started, &count.map(|c| (c, 1)).into_iter().collect::<Vec<_>>());
+        kept
     }
 }
 
