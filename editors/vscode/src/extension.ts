@@ -4,7 +4,7 @@
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
-import { initializationOptions, NibStatus, statusBarText, statusLines, userValue } from "./status";
+import { initializationOptions, NibStatus, pluginProblem, statusBarText, statusLines, userValue } from "./status";
 
 let client: LanguageClient | undefined;
 let enabled = true;
@@ -88,7 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const refresh = async () => {
     const current = await status();
     item.text = statusBarText(current, enabled);
-    item.tooltip = current?.backend?.problem ?? undefined;
+    item.tooltip = current?.backend?.problem ?? pluginProblem(current);
   };
   const timer = setInterval(refresh, 2000);
 

@@ -19,6 +19,25 @@ export interface NibStatus {
     n_failures?: number;
     retry_in_ms?: number | null;
   };
+  /** Each plugin in the order it runs. */
+  plugins?: PluginStatus[];
+}
+
+export interface PluginStatus {
+  name?: string;
+  builtin?: boolean;
+  /** "starting", "running", "restarting" (after a failure), "failed" (misconfigured) or "stopped". */
+  state?: string;
+  n_calls?: number;
+  n_failures?: number;
+  last_error?: string | null;
+  counts?: Record<string, number>;
+}
+
+/** The first plugin that is down, in words; undefined while they all run. */
+export function pluginProblem(status: NibStatus | undefined): string | undefined {
+  const down = status?.plugins?.find((p) => p.state === "restarting" || p.state === "failed");
+  return down ? `plugin ${down.name ?? "?"} ${down.state}: ${down.last_error ?? "?"}` : undefined;
 }
 
 /** The status-bar text: the last latency and how many answers came from the cache. */
@@ -37,6 +56,10 @@ export function statusBarText(status: NibStatus | undefined, enabled: boolean): 
   // (the tooltip and nib: Show Status say what went wrong).
   if (status.backend?.problem) {
     return `$(warning) nib: server problem${off}`;
+  }
+  // Completions go on without a plugin that is down, unshaped by it: say so.
+  if (pluginProblem(status)) {
+    return `$(warning) nib: plugin problem${off}`;
   }
   const last = status.engine?.last;
   if (!last || last.total_ms === undefined) {
@@ -60,6 +83,11 @@ export function statusLines(status: NibStatus): string[] {
       const retry = typeof backend.retry_in_ms === "number" ? ` (retrying in ${Math.round(backend.retry_in_ms)} ms)` : "";
       lines.push(`${backend.problem}${retry}`);
     }
+  }
+  for (const plugin of status.plugins ?? []) {
+    const did = Object.entries(plugin.counts ?? {}).map(([kind, n]) => `${n} ${kind}`);
+    const failures = plugin.n_failures ? `, ${plugin.n_failures} failed (last: ${plugin.last_error ?? "?"})` : "";
+    lines.push(`plugin ${plugin.name ?? "?"}: ${plugin.state ?? "?"}, ${plugin.n_calls ?? 0} calls${failures}${did.length ? `; ${did.join(", ")}` : ""}`);
   }
   lines.push(`${status.n_open_documents ?? 0} documents open, ${status.n_indexed_files ?? 0} files indexed`);
   const reused = engine.n_prompt_tokens ? Math.round((100 * (engine.n_reused_tokens ?? 0)) / engine.n_prompt_tokens) : 0;

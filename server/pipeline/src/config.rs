@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use nib_engine::{BackendKind, EngineConfig};
 
+use crate::plugins::PluginConfig;
 use crate::review::{Limits, Severity};
 
 /// Everything a user can set. Every field has a default, so `{}` is a valid config.
@@ -22,6 +23,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub completion: CompletionConfig,
     pub review: ReviewConfig,
+    /// Plugins, in the order they run (`[[plugins]]`, docs/plugins.md).
+    pub plugins: Vec<PluginConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -3,13 +3,25 @@
 //! callers run them off the async threads.
 
 use nib_plugins::{Finding as Shown, PromptKind, PromptParts, Refusal, Snippet, SuggestionParams};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nib_engine::BackendKind;
 use nib_prompt::context::Context;
 use nib_prompt::{Tokenizer, Window};
 use nib_text::syntax::Syntax;
 
+use crate::config::Config;
 use crate::review::{Finding, Severity};
 
 pub use nib_plugins::{FileInfo, Hook, PluginConfig, PluginStatus, Plugins, Setting};
+
+/// Starts the configured plugins (commands run in `root`); `redact-secrets` is on by default when prompts leave
+/// the machine.
+pub fn start(config: &Config, root: Option<PathBuf>) -> Arc<Plugins> {
+    let setting = Setting { root, remote: config.engine.backend != BackendKind::Local };
+    Arc::new(Plugins::start(&config.plugins, &setting))
+}
 
 /// The file as plugins see it: its label, and its language when it has a tree.
 pub fn file_info(path: String, syntax: Option<&Syntax>) -> FileInfo {

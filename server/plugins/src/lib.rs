@@ -271,6 +271,17 @@ impl Plugins {
             .collect()
     }
 
+    /// Waits (at most `timeout`) for the processes that are starting: a command that runs once calls its hooks
+    /// at once.
+    pub fn wait_started(&self, timeout: Duration) {
+        let until = std::time::Instant::now() + timeout;
+        for member in &self.members {
+            if let Member::External(external) = member {
+                external.wait_started(until.saturating_duration_since(std::time::Instant::now()));
+            }
+        }
+    }
+
     /// Ends the processes (`shutdown`, `exit`).
     pub fn stop(&self) {
         for member in &self.members {

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -49,6 +49,8 @@ pub struct External {
 
 struct Shared {
     state: Mutex<State>,
+    /// Told when a start ends, for calls that wait for it.
+    started: Condvar,
     status: Mutex<PluginStatus>,
 }
 
@@ -70,7 +72,11 @@ impl External {
             state: PluginState::Starting,
             ..PluginStatus::default()
         };
-        let shared = Arc::new(Shared { state: Mutex::new(State::Starting), status: Mutex::new(status) });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::Starting),
+            started: Condvar::new(),
+            status: Mutex::new(status),
+        });
         spawn_start(launch.clone(), shared.clone(), Duration::ZERO);
         External { launch, shared }
     }
@@ -143,12 +149,25 @@ impl External {
         })
     }
 
-    /// The running process, or why there is none.
+    /// Waits (at most `timeout`) while it starts.
+    pub fn wait_started(&self, timeout: Duration) {
+        let state = self.shared.lock_state();
+        let _ = self.shared.started.wait_timeout_while(state, timeout, |s| matches!(s, State::Starting));
+    }
+
+    /// The running process, or why there is none. A call during a start waits for it, within its deadline.
     fn process(&self) -> Result<Arc<Process>, PluginError> {
-        let running = match &*self.shared.lock_state() {
+        let state = self.shared.lock_state();
+        let (state, _) = self
+            .shared
+            .started
+            .wait_timeout_while(state, self.launch.timeout, |s| matches!(s, State::Starting))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let running = match &*state {
             State::Running(process) => Some(process.clone()),
             _ => None,
         };
+        drop(state);
         match running {
             Some(process) => match process.closed() {
                 None => Ok(process),
@@ -178,6 +197,7 @@ impl External {
     /// Ends the process: `shutdown`, then `exit`, then a kill if it lingers.
     pub fn stop(&self) {
         let previous = std::mem::replace(&mut *self.shared.lock_state(), State::Stopped);
+        self.shared.started.notify_all();
         if let State::Running(process) = previous {
             let _ = process.request("shutdown", Value::Null, Duration::from_millis(200));
             process.notify("exit", Value::Null);
@@ -278,6 +298,7 @@ fn spawn_start(launch: Launch, shared: Arc<Shared>, delay: Duration) {
                     State::Waiting
                 }
             };
+            shared.started.notify_all();
         }
     });
     if let Err(err) = spawned {

@@ -12,6 +12,27 @@ local function backend_lines(backend)
   return lines
 end
 
+-- Each plugin: a plugin that is down leaves completions unshaped by it, so its failures are shown.
+local function plugin_lines(plugins)
+  local lines = {}
+  for _, plugin in ipairs(plugins) do
+    local line = ("plugin %s: %s, %d calls"):format(plugin.name or "?", plugin.state or "?", plugin.n_calls or 0)
+    if (plugin.n_failures or 0) > 0 then
+      line = line .. (", %d failed (last: %s)"):format(plugin.n_failures, tostring(plugin.last_error))
+    end
+    local did = {}
+    for kind, n in pairs(type(plugin.counts) == "table" and plugin.counts or {}) do
+      table.insert(did, ("%d %s"):format(n, kind))
+    end
+    table.sort(did)
+    if #did > 0 then
+      line = line .. "; " .. table.concat(did, ", ")
+    end
+    table.insert(lines, line)
+  end
+  return lines
+end
+
 function M.format(status)
   local model, engine = status.model or {}, status.engine or {}
   local last = engine.last or {}
@@ -24,6 +45,9 @@ function M.format(status)
   -- A server older than the `backend` field says nothing about it.
   if type(status.backend) == "table" then
     vim.list_extend(lines, backend_lines(status.backend))
+  end
+  if type(status.plugins) == "table" then
+    vim.list_extend(lines, plugin_lines(status.plugins))
   end
   table.insert(lines, ("documents %d open, %d files indexed"):format(status.n_open_documents or 0,
     status.n_indexed_files or 0))

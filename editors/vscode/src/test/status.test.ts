@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initializationOptions, statusBarText, statusLines, userValue } from "../status";
+import { initializationOptions, pluginProblem, PluginStatus, statusBarText, statusLines, userValue } from "../status";
 
 test("the status bar shows loading, failure, and the last latency with cache hits", () => {
   assert.equal(statusBarText(undefined, true), "$(loading~spin) nib");
@@ -19,6 +19,20 @@ test("the status bar warns while a ready model's server fails, and recovers with
   assert.equal(statusBarText({ model: { state: "failed" }, backend: failing }, true), "$(error) nib");
   const recovered = { destination: "http://gpu-box:8012", problem: null, n_failures: 0, retry_in_ms: null };
   assert.equal(statusBarText({ model: { state: "ready" }, engine: {}, backend: recovered }, true), "$(sparkle) nib");
+});
+
+test("the status bar warns while a plugin is down, and the full status counts what each plugin did", () => {
+  const plugins: PluginStatus[] = [
+    { name: "redact-secrets", builtin: true, state: "running", n_calls: 9, n_failures: 0, last_error: null, counts: { "aws-access-key": 2 } },
+    { name: "house-style", state: "restarting", n_calls: 4, n_failures: 1, last_error: "exited", counts: {} },
+  ];
+  const status = { model: { state: "ready" }, engine: {}, plugins };
+  assert.equal(statusBarText(status, true), "$(warning) nib: plugin problem");
+  assert.equal(pluginProblem(status), "plugin house-style restarting: exited");
+  const lines = statusLines(status);
+  assert.ok(lines.includes("plugin redact-secrets: running, 9 calls; 2 aws-access-key"), lines.join("\n"));
+  assert.ok(lines.includes("plugin house-style: restarting, 4 calls, 1 failed (last: exited)"), lines.join("\n"));
+  assert.equal(pluginProblem({ plugins: [plugins[0]] }), undefined);
 });
 
 test("the full status names the model, documents, reuse and the last completion", () => {

@@ -36,7 +36,10 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     let folders: Vec<&Uri> = params.workspace_folders.iter().flatten().map(|f| &f.uri).collect();
     #[allow(deprecated)] // root_uri: older clients send only that.
     let roots = if folders.is_empty() { params.root_uri.iter().collect() } else { folders };
-    workspace.set_roots(roots.into_iter().filter_map(convert::file_path).collect());
+    let roots: Vec<_> = roots.into_iter().filter_map(convert::file_path).collect();
+    // Plugin commands run in the first workspace folder (where a project keeps its own).
+    let plugins = nib_pipeline::plugins::start(&config, roots.first().cloned());
+    workspace.set_roots(roots);
     let engine = nib_pipeline::engine::start(&config, &model);
     let _ = server.engine.set(engine.clone());
     let caps = &params.capabilities;
@@ -49,10 +52,11 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     let pull = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some()) && refresh == Some(true);
     let editor = params.client_info.as_ref().map(|c| Editor { name: c.name.clone(), version: c.version.clone() });
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
-    let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background);
+    let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background)
+        .with_plugins(plugins.clone());
     let session = Session {
         documents: Arc::new(DocumentStore::new(encoding)),
-        completer: Completer::new(engine, config.completion, workspace),
+        completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
         start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },

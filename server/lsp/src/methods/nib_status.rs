@@ -9,6 +9,7 @@ use tower_lsp_server::jsonrpc::Result;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
+use nib_pipeline::plugins::PluginStatus;
 
 /// Field names are snake_case, like `nib complete --json`.
 #[derive(Debug, Serialize)]
@@ -23,6 +24,8 @@ pub struct Status {
     engine: EngineCounters,
     /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
     backend: EngineHealth,
+    /// Each plugin in the order it runs: its state, calls, failures, the latest error, and what it did.
+    plugins: Vec<PluginStatus>,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
 }
@@ -87,6 +90,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
         backend: session.completer.engine().health(),
+        plugins: session.completer.plugins().status(),
         settings: Settings {
             engine: session.start.engine_config.clone(),
             completion: (*session.completer.config()).clone(),

@@ -16,6 +16,9 @@ pub async fn handle(server: &NibServer) -> Result<()> {
         // The next start restores these instead of evaluating whole files again.
         session.completer.engine().persist(PERSIST_TIMEOUT).await;
         session.completer.engine().stop(crate::STOP_TIMEOUT).await;
+        // `shutdown` and `exit` to each plugin process (a short wait each): off the async threads.
+        let plugins = session.completer.plugins().clone();
+        let _ = tokio::task::spawn_blocking(move || plugins.stop()).await;
     }
     Ok(())
 }

@@ -51,6 +51,8 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let cursor = position::to_char_offset(rope, pos).with_context(|| format!("{}: bad position", path.display()))?;
     let (config, model) = model.resolve()?;
     let Started { config, model, engine, runtime, stop } = super::start(config, model)?;
+    let plugins = nib_pipeline::plugins::start(&config, std::env::current_dir().ok());
+    plugins.wait_started(super::PLUGIN_START_TIMEOUT);
     // One completion, run to its end: no deadline, nothing to prefetch for.
     let completion = CompletionConfig { invoked_timeout_ms: 3_600_000, prefetch: false, ..config.completion };
     // Context from the file itself and its folder's files.
@@ -60,7 +62,7 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
         workspace.scan();
     }
     workspace.observe(&uri, rope, document.syntax(), rope.char_to_line(cursor));
-    let completer = Completer::new(engine, completion, workspace);
+    let completer = Completer::new(engine, completion, workspace).with_plugins(plugins);
     Ok(Setup { model, completer, uri, document, cursor, runtime, _stop: stop })
 }
 

@@ -93,6 +93,9 @@ pub fn start(config: Config, model: ModelChoice) -> Result<Started> {
     Ok(Started { config, model, stop: StopEngine(engine.clone()), engine, runtime })
 }
 
+/// How long a command that runs once waits for its plugins to start (an interpreter, its imports).
+pub const PLUGIN_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Stops the engine when dropped, however the command ends (an error included): a process that exits while
 /// llama.cpp loads or runs on the engine's thread can die in its destructors, by a signal instead of with the
 /// command's exit code.

@@ -180,7 +180,10 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
     let model_sha256 = model_sha256(&model)?;
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
-    let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Foreground);
+    let plugins = nib_pipeline::plugins::start(&config, Some(root.clone()));
+    plugins.wait_started(super::PLUGIN_START_TIMEOUT);
+    let reviewer =
+        Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Foreground).with_plugins(plugins);
     // Drawn only when stderr is a terminal.
     let progress = ProgressBar::no_length()
         .with_style(ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg}")?.progress_chars("#."));

@@ -253,6 +253,10 @@ impl Completer {
         }
     }
 
+    pub fn plugins(&self) -> &Arc<Plugins> {
+        &self.plugins
+    }
+
     /// The same completer, whose prompts and suggestions go through `plugins`.
     pub fn with_plugins(self, plugins: Arc<Plugins>) -> Completer {
         Completer { plugins, ..self }

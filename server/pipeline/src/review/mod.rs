@@ -32,6 +32,7 @@ use nib_engine::{
     CancelToken, Engine, EngineError, Event, GenerateRequest, ModelState, Priority, PriorityHandle, PromptText,
     StopReason, Vocabulary,
 };
+use nib_plugins::{FileInfo, Hook, Plugins};
 use nib_text::syntax::Syntax;
 use prompt::ReviewPrompt;
 
@@ -154,6 +155,7 @@ pub struct Reviewer {
     priority: Priority,
     grammar: Arc<OnceLock<Arc<str>>>,
     schema: Arc<OnceLock<Arc<serde_json::Value>>>,
+    plugins: Arc<Plugins>,
 }
 
 /// A background review that a completion pre-empted tries again after this pause.
@@ -163,7 +165,13 @@ impl Reviewer {
     /// `priority`: `Background` in the server (completions go first), `Foreground` in the CLI.
     pub fn new(engine: Engine, limits: Limits, cache: Arc<ReviewCache>, priority: Priority) -> Reviewer {
         let prompt = Arc::new(ReviewPrompt::builtin());
-        Reviewer { engine, prompt, cache, limits, priority, grammar: Arc::default(), schema: Arc::default() }
+        let (grammar, schema, plugins) = (Arc::default(), Arc::default(), Arc::default());
+        Reviewer { engine, prompt, cache, limits, priority, grammar, schema, plugins }
+    }
+
+    /// The same reviewer, whose code and findings go through `plugins`.
+    pub fn with_plugins(self, plugins: Arc<Plugins>) -> Reviewer {
+        Reviewer { plugins, ..self }
     }
 
     /// The same reviewer (sharing the cache) with other limits.
@@ -225,7 +233,12 @@ impl Reviewer {
             let end =
                 if unit.lines.end >= rope.len_lines() { rope.len_chars() } else { rope.line_to_char(unit.lines.end) };
             let code = rope.slice(start..end).to_string();
-            let key = ReviewCache::key(&model_id, &self.prompt.version, file.language, &code);
+            // What the model is given: the code as the `prompt` hooks leave it (secrets redacted...).
+            let Some(sent) = self.code_to_send(&file, &code).await else {
+                progress(i + 1, units.len());
+                continue;
+            };
+            let key = ReviewCache::key(&model_id, &self.prompt.version, file.language, &sent);
             let raw = match self.cache.get(&key) {
                 Some(hit) => {
                     stats.n_cached += 1;
@@ -234,7 +247,7 @@ impl Reviewer {
                 None => {
                     let started = Instant::now();
                     let user =
-                        self.prompt.unit(file.language, file.path, (unit.lines.start, unit.lines.end - 1), &code);
+                        self.prompt.unit(file.language, file.path, (unit.lines.start, unit.lines.end - 1), &sent);
                     let answer = self.ask(tokenizer.as_ref(), &user, cancel).await?;
                     stats.n_reviewed += 1;
                     stats.reviewed_ms += started.elapsed().as_secs_f64() * 1000.0;
@@ -265,7 +278,34 @@ impl Reviewer {
             progress(i + 1, units.len());
         }
         findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.start == b.start);
+        if self.plugins.handles(Hook::Finding) && !findings.is_empty() {
+            let (plugins, language) = (self.plugins.clone(), file.language.to_owned());
+            findings = tokio::task::spawn_blocking(move || {
+                findings.into_iter().filter_map(|f| crate::plugins::finding(&plugins, &language, f)).collect()
+            })
+            .await
+            .unwrap_or_default();
+        }
         Ok((findings, stats))
+    }
+
+    /// A unit's code as the `prompt` hooks leave it, off the async threads; `None` when a plugin refuses it
+    /// (or the hooks failed: the code is never sent unseen by them).
+    async fn code_to_send(&self, file: &FileToReview<'_>, code: &str) -> Option<String> {
+        if !self.plugins.handles(Hook::Prompt) {
+            return Some(code.to_owned());
+        }
+        let plugins = self.plugins.clone();
+        let info = FileInfo { path: file.path.to_owned(), language: file.language.to_owned() };
+        let code = code.to_owned();
+        match tokio::task::spawn_blocking(move || crate::plugins::review_code(&plugins, info, &code)).await {
+            Ok(Ok(sent)) => Some(sent),
+            Ok(Err(refusal)) => {
+                tracing::info!("{refusal}");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// One unit through the model.
