@@ -168,6 +168,7 @@ pub async fn examine(input: Input<'_>) -> Doctor {
             gpu: machine.gpus().next().map(|d| format!("{} ({})", d.name, d.description)),
             gpu_backend_built: machine.backends_built.len() > 1,
             max_tokens: config.completion.max_tokens,
+            deadline_ms: config.completion.deadline_ms,
             review_max_tokens: config.review.max_tokens,
             prompt_tokens_per_s: m.prompt_tokens_per_s,
             generation_tokens_per_s: m.generation_tokens_per_s,
