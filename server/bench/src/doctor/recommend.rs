@@ -165,7 +165,13 @@ fn prompt_budget(f: &Facts) -> (u32, String) {
     }
     let faster = steps(COLD_PROMPT_S).min(8192).min(fits);
     if faster > default {
-        let why = format!("{speed}: {faster} tokens take about {:.1} s cold", cold_s(faster, f));
+        // Unmeasured above the default, but every measured step up scored better.
+        let why = format!(
+            "{speed}: {faster} tokens take about {:.1} s cold; longer windows scored better up to the {} measured: {}",
+            cold_s(faster, f),
+            thousands(default),
+            quality_cost(QUALITY[0].0, default)
+        );
         return (faster, why);
     }
     let budget = default.min(fits);
@@ -270,7 +276,9 @@ mod tests {
     #[test]
     fn a_fast_machine_gets_more_than_the_default_up_to_the_context() {
         let fast = recommend(&Facts { prompt_tokens_per_s: 100_000.0, n_ctx_train: 2048, ..facts() });
-        assert_eq!(find(&fast, "completion.n_prompt_tokens").value, "1984");
+        let budget = find(&fast, "completion.n_prompt_tokens");
+        assert_eq!(budget.value, "1984");
+        assert!(budget.why.contains("up to the 1,536 measured"), "{}", budget.why);
         assert_eq!(find(&fast, "engine.n_ctx").value, "2048");
     }
 
