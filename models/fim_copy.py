@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Make a copy of the default model that declares fill-in-the-middle tokens.
+"""Make a copy of a model (SmolLM2, the default) that declares fill-in-the-middle tokens.
 
-usage: models/fim_copy.py      (prints the copy's path)
+usage: models/fim_copy.py MODEL.gguf      (prints the copy's path)
+
+MODEL.gguf is the installed default model, the path `nib models pull` prints.
 
 Neither packaged model declares FIM tokens, so nib's FIM templates (`psm`, `spm`)
 would never run on real llama.cpp. This copy of the default model (SmolLM2) sets
@@ -9,20 +11,15 @@ tokenizer.ggml.fim_*_token_id to six of its unused control tokens (StarCoder
 leftovers, ids 3-8). Its completions are meaningless text; its prompts, token
 counts and latencies are real, which is what the tests and benchmarks need.
 
-The copy is $NIB_HOME/models/<default model's file stem>-fim.gguf, written by
-`gguf-new-metadata` from the PyPI package `gguf` (pinned, in a venv under
-$NIB_HOME) to a temporary name and then renamed. Does nothing when a copy with
-these ids is already there.
+The copy is <stem>-fim.gguf beside MODEL.gguf, written by `gguf-new-metadata`
+from the PyPI package `gguf` (pinned, in a venv in the models folder's parent,
+which is $NIB_HOME for an installed model) to a temporary name and then renamed.
+Does nothing when a copy with these ids is already there.
 """
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import fetch  # noqa: E402  (nib_home and the catalogue, shared with models/fetch.py)
 
 GGUF = "gguf==0.19.0"
 # Special token -> id; every id a control token of SmolLM2's vocabulary (text in the comment).
@@ -37,16 +34,18 @@ FIM_IDS = {
 }
 
 
-def venv() -> Path:
-    return fetch.nib_home() / "venv-gguf"
+def venv(source: Path) -> Path:
+    # The models folder's parent: $NIB_HOME for an installed model, so the venv lives beside the models
+    # (once per machine) and never in the clone.
+    return source.resolve().parent.parent / "venv-gguf"
 
 
-def venv_python() -> Path:
-    python = venv() / "bin" / "python"
-    marker = venv() / (GGUF + ".installed")
+def venv_python(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    marker = venv / (GGUF + ".installed")
     if not marker.exists():
-        print(f"fim_copy: installing {GGUF} in {venv()}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(venv())], check=True)
+        print(f"fim_copy: installing {GGUF} in {venv}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", GGUF], check=True)
         marker.touch()
     return python
@@ -77,18 +76,20 @@ def check_control_tokens(path: Path) -> None:
 
 
 def main() -> None:
-    python = venv_python()
-    if Path(sys.prefix).resolve() != venv().resolve():
+    if len(sys.argv) != 2:
+        sys.exit("usage: models/fim_copy.py MODEL.gguf   (the path `nib models pull` prints)")
+    source = Path(sys.argv[1])
+    if not source.is_file():
+        sys.exit(f"fim_copy: no model at {source}: run `nib models pull` first")
+    env = venv(source)
+    python = venv_python(env)
+    if Path(sys.prefix).resolve() != env.resolve():
         os.execv(python, [str(python), __file__, *sys.argv[1:]])  # again, with gguf importable
 
-    model = fetch.pick(tomllib.loads(fetch.CATALOGUE.read_text())["model"], None)
-    source = fetch.nib_home() / "models" / model["file"]
     dest = source.with_name(source.stem + "-fim.gguf")
     if dest.exists() and declared_ids(dest) == FIM_IDS:
         print(dest)
         return
-    if not source.exists():
-        subprocess.run([sys.executable, str(HERE / "fetch.py")], check=True, stdout=subprocess.DEVNULL)
     check_control_tokens(source)
 
     part = dest.with_name(f"{dest.name}.{os.getpid()}.part")

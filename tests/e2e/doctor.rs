@@ -33,6 +33,14 @@ fn doctor_reports_the_machine_the_model_a_measurement_and_advice() {
     let review = review.expect("a recommendation about review on save");
     assert_eq!(review["value"], "false");
     assert!(review["why"].as_str().unwrap().contains("134M"), "{review}");
+    // The prompt budget says what quality a budget is worth, whichever way the measured speed tips it.
+    let budget = d["recommendations"].as_array().unwrap().iter().find(|r| r["setting"] == "completion.n_prompt_tokens");
+    let budget = budget.expect("a recommendation about the prompt budget");
+    assert!(budget["why"].as_str().unwrap().contains("edit similarity"), "{budget}");
+    // --model is attributed to the command line.
+    let sources = d["config"]["sources"].as_array().unwrap();
+    let from_cli = sources.iter().find(|s| s["key"] == "model").expect("the model's source");
+    assert_eq!((&from_cli["source"], &from_cli["by"]), (&"command_line".into(), &"--model".into()), "{from_cli}");
 }
 
 #[test]

@@ -6,14 +6,10 @@ use std::process::Command;
 use nib_bench::lsp_client::LspClient;
 use serde_json::Value;
 
-/// The default model, which `.ci/setup` fetches.
+/// The default model, which `.ci/setup` pulls.
 pub fn model_path() -> PathBuf {
     let path = nib_pipeline::config::default_model_path();
-    assert!(
-        path.exists(),
-        "no model at {}: run `nib models pull` (or `python3 models/fetch.py`) first",
-        path.display()
-    );
+    assert!(path.exists(), "no model at {}: run `nib models pull` (or `bash .ci/setup`) first", path.display());
     path
 }
 

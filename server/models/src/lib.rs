@@ -177,7 +177,7 @@ impl Default for Store {
     }
 }
 
-/// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (same rule as `models/fetch.py`, which the CI bootstrap uses).
+/// nib's home: `$NIB_HOME`, else `<cache dir>/nib` (`.ci/setup` keeps its own tools there by the same rule).
 pub fn nib_home() -> PathBuf {
     match std::env::var_os("NIB_HOME").filter(|v| !v.is_empty()) {
         Some(home) => PathBuf::from(home),

@@ -220,16 +220,89 @@ impl ConfigFile {
             toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
         let mut keys = Vec::new();
         leaf_keys("", &serde_json::to_value(&table).unwrap_or_default(), &mut keys);
-        let mut known = Vec::new();
-        leaf_keys("", &serde_json::to_value(Config::default()).unwrap_or_default(), &mut known);
-        // A key is known when it is a setting, or inside one (a table of a list-valued setting).
-        let unknown_keys = keys
-            .iter()
-            .filter(|key| !known.iter().any(|k| *key == k || key.starts_with(&format!("{k}."))))
-            .cloned()
-            .collect();
+        let known = known_keys();
+        let unknown_keys = keys.iter().filter(|key| setting_of(key, &known).is_none()).cloned().collect();
         Ok(ConfigFile { path: Some(path), exists: true, keys, unknown_keys })
     }
+}
+
+/// Every setting's dotted key.
+fn known_keys() -> Vec<String> {
+    let mut known = Vec::new();
+    leaf_keys("", &serde_json::to_value(Config::default()).unwrap_or_default(), &mut known);
+    known
+}
+
+/// The setting a file's key belongs to: the key itself, or the setting it is inside (a table of a list-valued
+/// setting); `None` for a key nib does not know.
+fn setting_of<'a>(key: &str, known: &'a [String]) -> Option<&'a String> {
+    known.iter().find(|k| key == k.as_str() || key.starts_with(&format!("{k}.")))
+}
+
+/// Where a setting in force came from, for `nib doctor`. Settings not listed are defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingSource {
+    /// The dotted key, as the config file spells it ("engine.backend").
+    pub key: String,
+    /// The value in force, as JSON.
+    pub value: serde_json::Value,
+    pub source: SourceKind,
+    /// What set it: the config file's path, "$NIB_MODEL", or the flag ("--backend").
+    pub by: String,
+}
+
+/// The kinds of places a setting comes from, besides the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    ConfigFile,
+    Environment,
+    CommandLine,
+}
+
+/// The settings in force that are not defaults, each with where it came from: the config file's (known) keys,
+/// then `$NIB_MODEL` (`env_model`), then the command line, a later one replacing an earlier one, as they win.
+/// `$NIB_MODEL` and `--model` choose the model without changing `in_force.model`, so their value is their own.
+pub fn setting_sources(
+    in_force: &Config,
+    file: &ConfigFile,
+    cli: &CommandLine,
+    env_model: Option<&Path>,
+) -> Vec<SettingSource> {
+    let values = serde_json::to_value(in_force).unwrap_or_default();
+    let known = known_keys();
+    let mut out: Vec<SettingSource> = Vec::new();
+    let mut set = |key: &str, value: serde_json::Value, source: SourceKind, by: String| {
+        let entry = SettingSource { key: key.to_owned(), value, source, by };
+        match out.iter_mut().find(|s| s.key == key) {
+            Some(earlier) => *earlier = entry,
+            None => out.push(entry),
+        }
+    };
+    let file_path = file.path.as_ref().map_or_else(String::new, |p| p.display().to_string());
+    for key in file.keys.iter().filter_map(|key| setting_of(key, &known)) {
+        let value = key.split('.').try_fold(&values, |v, part| v.get(part)).cloned().unwrap_or_default();
+        set(key, value, SourceKind::ConfigFile, file_path.clone());
+    }
+    let path_value = |path: &Path| serde_json::Value::from(path.display().to_string());
+    if let Some(path) = env_model {
+        set("model", path_value(path), SourceKind::Environment, "$NIB_MODEL".into());
+    }
+    if let Some(path) = &cli.model {
+        set("model", path_value(path), SourceKind::CommandLine, "--model".into());
+    }
+    if let Some(backend) = cli.backend {
+        set(
+            "engine.backend",
+            serde_json::to_value(backend).unwrap_or_default(),
+            SourceKind::CommandLine,
+            "--backend".into(),
+        );
+    }
+    if let Some(url) = &cli.engine_url {
+        set("engine.url", url.as_str().into(), SourceKind::CommandLine, "--engine-url".into());
+    }
+    out
 }
 
 /// The dotted paths of `value`'s leaves (a table's entries, recursively; anything else is a leaf).
@@ -402,6 +475,46 @@ mod tests {
     fn unknown_options_are_reported() {
         assert!(Config::default().with_init_options(&serde_json::json!({"modle": "x"})).is_err());
         assert!(toml::from_str::<Config>("[engine]\nn_ctxx = 1\n").is_err());
+    }
+
+    #[test]
+    fn each_setting_not_a_default_says_where_it_came_from() {
+        let file = ConfigFile {
+            path: Some("/etc/nib.toml".into()),
+            exists: true,
+            keys: ["completion.max_tokens", "engine.backend", "engine.bogus", "model", "review.include"]
+                .map(String::from)
+                .to_vec(),
+            unknown_keys: vec!["engine.bogus".into()],
+        };
+        let loaded: Config = toml::from_str(
+            "model = '/cfg.gguf'\n[completion]\nmax_tokens = 10\n[engine]\nbackend = 'llama-server'\n\
+             [review]\ninclude = ['src/**']\n",
+        )
+        .unwrap();
+        let cli = CommandLine { engine_url: Some("http://127.0.0.1:9".into()), ..CommandLine::default() };
+        let in_force = loaded.with_command_line(&cli);
+        let sources = setting_sources(&in_force, &file, &cli, Some(Path::new("/env.gguf")));
+        let got: Vec<_> = sources.iter().map(|s| (s.key.as_str(), s.value.to_string(), s.by.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("completion.max_tokens", "10".to_owned(), "/etc/nib.toml"),
+                ("engine.backend", "\"llama-server\"".to_owned(), "/etc/nib.toml"),
+                ("model", "\"/env.gguf\"".to_owned(), "$NIB_MODEL"),
+                ("review.include", "[\"src/**\"]".to_owned(), "/etc/nib.toml"),
+                ("engine.url", "\"http://127.0.0.1:9\"".to_owned(), "--engine-url"),
+            ]
+        );
+        assert_eq!(sources[2].source, SourceKind::Environment);
+        // The command line wins over the environment and the file, key by key.
+        let cli = CommandLine { model: Some("/cli.gguf".into()), backend: Some(BackendKind::Openai), engine_url: None };
+        let sources = setting_sources(&in_force.with_command_line(&cli), &file, &cli, Some(Path::new("/env.gguf")));
+        let by = |key: &str| sources.iter().find(|s| s.key == key).map(|s| (s.by.clone(), s.value.to_string()));
+        assert_eq!(by("model"), Some(("--model".into(), "\"/cli.gguf\"".into())));
+        assert_eq!(by("engine.backend"), Some(("--backend".into(), "\"openai\"".into())));
+        // Nothing set: nothing listed, every setting is a default.
+        assert!(setting_sources(&Config::default(), &ConfigFile::default(), &CommandLine::default(), None).is_empty());
     }
 
     #[test]

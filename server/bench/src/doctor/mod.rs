@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use nib_engine::{CancelToken, Engine, EngineHealth, ModelInfo, ModelState, Vocabulary};
 use nib_pipeline::completion::{Completer, Request, Trigger};
-use nib_pipeline::config::{Config, ConfigFile, ModelChoice};
+use nib_pipeline::config::{CommandLine, Config, ConfigFile, ModelChoice, SettingSource};
 use nib_prompt::Template;
 use nib_prompt::context::Workspace;
 
@@ -83,6 +83,8 @@ pub struct ConfigReport {
     pub error: Option<String>,
     /// Every setting in force (defaults, then the file, then the command line).
     pub in_force: serde_json::Value,
+    /// The settings in force that are not defaults, each with where it came from (file, environment, command line).
+    pub sources: Vec<SettingSource>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +106,8 @@ pub struct Measurement {
 /// on the resolved model.
 pub struct Input<'a> {
     pub config: Result<Config, String>,
+    /// What the command line set, to attribute settings to it.
+    pub command_line: &'a CommandLine,
     pub model: &'a ModelChoice,
     pub engine: &'a Engine,
     pub nib_home: &'a Path,
@@ -168,6 +172,7 @@ pub async fn examine(input: Input<'_>) -> Doctor {
             gpu: machine.gpus().next().map(|d| format!("{} ({})", d.name, d.description)),
             gpu_backend_built: machine.backends_built.len() > 1,
             max_tokens: config.completion.max_tokens,
+            deadline_ms: config.completion.deadline_ms,
             review_max_tokens: config.review.max_tokens,
             prompt_tokens_per_s: m.prompt_tokens_per_s,
             generation_tokens_per_s: m.generation_tokens_per_s,
@@ -175,6 +180,9 @@ pub async fn examine(input: Input<'_>) -> Doctor {
         }),
         _ => Vec::new(),
     };
+    // A refused file set nothing: the defaults and the command line are in force.
+    let no_file = ConfigFile::default();
+    let sources = setting_sources(&config, if config_error.is_some() { &no_file } else { &file }, input.command_line);
     Doctor {
         ok: problems.is_empty(),
         problems,
@@ -194,7 +202,12 @@ pub async fn examine(input: Input<'_>) -> Doctor {
             health: input.engine.health(),
         },
         nib_home,
-        config: ConfigReport { file, error: config_error, in_force: serde_json::to_value(&config).unwrap_or_default() },
+        config: ConfigReport {
+            sources,
+            file,
+            error: config_error,
+            in_force: serde_json::to_value(&config).unwrap_or_default(),
+        },
         machine,
         measurement,
         recommendations,
@@ -260,6 +273,12 @@ async fn measure(engine: &Engine, config: &Config) -> Option<Measurement> {
         warm_ttft_ms_median: report.warm_ttft_ms_median,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Where each setting not a default came from; `$NIB_MODEL` as `resolve_model` reads it.
+fn setting_sources(config: &Config, file: &ConfigFile, cli: &CommandLine) -> Vec<SettingSource> {
+    let env_model = std::env::var_os("NIB_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    nib_pipeline::config::setting_sources(config, file, cli, env_model.as_deref())
 }
 
 fn home(path: &Path) -> HomeReport {

@@ -26,7 +26,8 @@ pub fn run(args: DoctorArgs) -> Result<bool> {
     let model = config::resolve_model(args.model.model.as_deref(), &config);
     let started = super::start(config, model)?;
     let home = config::nib_home();
-    let input = Input { config: loaded, model: &started.model, engine: &started.engine, nib_home: &home };
+    let input =
+        Input { config: loaded, command_line: &cli, model: &started.model, engine: &started.engine, nib_home: &home };
     let report = started.runtime.block_on(doctor::examine(input));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -123,8 +124,9 @@ fn text(d: &Doctor) -> String {
     let c = &d.config;
     let file = c.file.path.as_ref().map_or("none".to_owned(), |p| p.display().to_string());
     line(&mut out, "file", format!("{file}{}", if c.file.exists { "" } else { " (absent: defaults)" }));
-    if !c.file.keys.is_empty() {
-        line(&mut out, "keys from the file", c.file.keys.join(", "));
+    // As the config file would spell them; keys are longer than the label column.
+    for set in &c.sources {
+        out.push_str(&format!("  {} = {} (from {})\n", set.key, set.value, set.by));
     }
     if !c.file.unknown_keys.is_empty() {
         line(&mut out, "UNKNOWN keys", c.file.unknown_keys.join(", "));
@@ -132,7 +134,7 @@ fn text(d: &Doctor) -> String {
     if let Some(error) = &c.error {
         line(&mut out, "error", error.clone());
     }
-    line(&mut out, "other keys", "defaults (--backend, --engine-url and --model win)".into());
+    line(&mut out, "other keys", "defaults".into());
     sections.push(("configuration", std::mem::take(&mut out)));
 
     match &d.measurement {
