@@ -48,8 +48,8 @@ struct Shared {
     upstream: String,
     /// Faults by path prefix; the longest matching prefix wins.
     faults: Mutex<Vec<(String, Fault)>>,
-    /// The path of every request read, faulted or not.
-    paths: Mutex<Vec<String>>,
+    /// The path and the bytes (head and body) of every request read, faulted or not: what went over the wire.
+    requests: Mutex<Vec<(String, Vec<u8>)>>,
     /// Every open socket, so drop can shut them and unblock their threads; `None` once the proxy is stopping.
     sockets: Mutex<Option<HashMap<u64, Vec<TcpStream>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -68,7 +68,7 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream: authority.to_string(),
             faults: Mutex::default(),
-            paths: Mutex::default(),
+            requests: Mutex::default(),
             sockets: Mutex::new(Some(HashMap::new())),
             threads: Mutex::default(),
             stopping: AtomicBool::new(false),
@@ -99,7 +99,12 @@ impl FaultProxy {
 
     /// How many requests whose path starts with `path_prefix` the proxy has read.
     pub fn requests(&self, path_prefix: &str) -> usize {
-        lock(&self.shared.paths).iter().filter(|path| path.starts_with(path_prefix)).count()
+        lock(&self.shared.requests).iter().filter(|(path, _)| path.starts_with(path_prefix)).count()
+    }
+
+    /// Every request the proxy has read, as sent (head and body, lossy UTF-8), whatever its path.
+    pub fn wire(&self) -> Vec<String> {
+        lock(&self.shared.requests).iter().map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned()).collect()
     }
 }
 
@@ -172,7 +177,7 @@ fn track(shared: &Shared, id: u64, stream: &TcpStream) -> io::Result<()> {
 /// One connection: read the request, then forward it or inject the fault its path asks for.
 fn serve(shared: &Shared, id: u64, mut client: TcpStream) -> io::Result<()> {
     let request = read_request(&mut client)?;
-    lock(&shared.paths).push(request.path.clone());
+    lock(&shared.requests).push((request.path.clone(), request.bytes.clone()));
     let fault = fault_for(shared, &request.path);
     match fault {
         Fault::Stall => return wait_for_close(&mut client),

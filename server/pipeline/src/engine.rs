@@ -1,6 +1,7 @@
 //! Which engine runs the model: llama.cpp in this process, or a server (`engine.backend`).
 
 use nib_engine::{BackendKind, Engine};
+use nib_plugins::redact::redact;
 
 use crate::config::{self, Config, ModelChoice, ModelSource};
 
@@ -12,10 +13,17 @@ pub fn start(config: &Config, model: &ModelChoice) -> Engine {
         BackendKind::Local => {
             Engine::start(config.engine.clone(), model.path.clone(), config::nib_home().join("snapshots"))
         }
-        BackendKind::LlamaServer => nib_remote::start(&config.engine, None),
+        BackendKind::LlamaServer => nib_remote::start(&config.engine, None, guard(config)),
         BackendKind::Openai => {
             let vocabulary = (model.source != ModelSource::Default).then(|| model.path.clone());
-            nib_remote::start(&config.engine, vocabulary)
+            nib_remote::start(&config.engine, vocabulary, guard(config))
         }
     }
+}
+
+/// llama-server counts a prompt's tokens before the plugins' hooks have seen it: with `redact-secrets` on, what it
+/// counts is redacted first.
+fn guard(config: &Config) -> Option<nib_remote::TextGuard> {
+    let remote = config.engine.backend != BackendKind::Local;
+    nib_plugins::redacts_secrets(&config.plugins, remote).then_some(|text: &str| redact(text).text.into_owned())
 }

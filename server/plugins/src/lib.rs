@@ -137,7 +137,7 @@ impl Plugins {
     /// Starts the configured plugins; processes start in the background. With a remote backend,
     /// `redact-secrets` comes first unless the configuration names it.
     pub fn start(configs: &[PluginConfig], setting: &Setting) -> Plugins {
-        let implicit = (setting.remote && !configs.iter().any(|c| c.name == REDACT_SECRETS))
+        let implicit = implicit_redaction(configs, setting.remote)
             .then(|| PluginConfig { name: REDACT_SECRETS.into(), ..PluginConfig::default() });
         let members = (implicit.iter().chain(configs))
             .filter(|c| c.enabled)
@@ -290,6 +290,16 @@ impl Plugins {
             }
         }
     }
+}
+
+/// Whether `redact-secrets` runs where `configs` are in force.
+pub fn redacts_secrets(configs: &[PluginConfig], remote: bool) -> bool {
+    implicit_redaction(configs, remote) || configs.iter().any(|c| c.name == REDACT_SECRETS && c.enabled)
+}
+
+/// With a remote backend, `redact-secrets` runs unless the configuration names it.
+fn implicit_redaction(configs: &[PluginConfig], remote: bool) -> bool {
+    remote && !configs.iter().any(|c| c.name == REDACT_SECRETS)
 }
 
 /// The built-in plugins' names.

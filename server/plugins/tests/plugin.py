@@ -62,5 +62,5 @@ while True:
     elif method == "prompt" and MODE == "upper":
         result = {"prefix": params["prefix"].upper()}
     elif method == "finding" and MODE == "upper":
-        result = {"note": "house rule " + params["finding"]["rule"], "severity": "error"}
+        result = {"note": "house rule " + params["finding"]["rule"], "severity": "warning"}
     write({"jsonrpc": "2.0", "id": id_, "result": result})

@@ -55,7 +55,7 @@ fn a_plugin_edits_the_suggestion_the_prompt_and_the_finding() {
     assert_eq!((parts.prefix.as_str(), parts.suffix.as_str()), ("DEF F():", "pass"));
     let finding = Finding { rule: "unused".into(), severity: "info".into(), message: "m".into(), ..Finding::default() };
     let edited = plugins.finding(&FileInfo::default(), finding).unwrap();
-    assert_eq!((edited.message.as_str(), edited.severity.as_str()), ("m\n\nhouse rule unused", "error"));
+    assert_eq!((edited.message.as_str(), edited.severity.as_str()), ("m\n\nhouse rule unused", "warning"));
     let status = status(&plugins);
     assert!(status.n_calls == 3 && status.n_failures == 0, "{status:?}");
     plugins.stop();

@@ -66,6 +66,8 @@ pub struct Window {
     prefix: Span,
     suffix: Span,
     n_fixed: usize,
+    /// The tokens the prefix may take: what the budget leaves it.
+    n_prefix_max: usize,
 }
 
 impl Window {
@@ -77,12 +79,11 @@ impl Window {
         &self.suffix.text
     }
 
-    /// Replaces the window's text (a plugin's edit), kept within the tokens each part had: the prefix by its
-    /// end, the suffix by its start, so the budget holds.
+    /// Replaces the window's text (a plugin's edit), kept within the budget: the prefix within its share (cut
+    /// at its start), the suffix within the tokens it had (cut at its end).
     pub fn replace(&mut self, tokenizer: &dyn Tokenizer, prefix: String, suffix: String) {
         if prefix != self.prefix.text {
-            let n = self.prefix.tokens.len();
-            self.prefix = Span::of(tokenizer, prefix).keep(n, true);
+            self.prefix = Span::of(tokenizer, prefix).keep(self.n_prefix_max, true);
         }
         if suffix != self.suffix.text {
             let n = self.suffix.tokens.len();
@@ -181,7 +182,7 @@ pub fn window(
     } else {
         (full_end, full)
     };
-    Ok(Window { prefix_start, suffix_end, prefix, suffix, n_fixed })
+    Ok(Window { prefix_start, suffix_end, prefix, suffix, n_fixed, n_prefix_max: n_prefix })
 }
 
 /// The whole prompt: the window, and as much context as its share of the budget holds, most important first.
@@ -605,5 +606,21 @@ mod tests {
         assert!(prompt.tokens.len() <= 1536);
         // Anchoring gives up at most 15 lines of the window.
         assert!(prompt.n_prefix_tokens > 900, "{}", prompt.n_prefix_tokens);
+    }
+
+    #[test]
+    fn a_plugin_s_edit_of_the_window_keeps_the_budget() {
+        let text: String = (0..2_000).map(|i| format!("let x{i} = {i};\n")).collect();
+        let rope = Rope::from_str(&text);
+        let budget = Budget { n_tokens: 512, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
+        let tokenizer = CharTokenizer { fim: true, ..CharTokenizer::default() };
+        let cursor = rope.line_to_char(1_000);
+        let mut window = window(&tokenizer, &template(true), &rope, cursor, budget, None).unwrap();
+        let (prefix, suffix) = (window.prefix_text().repeat(3), window.suffix_text().repeat(3));
+        window.replace(&tokenizer, prefix.clone(), suffix.clone());
+        // Grown parts are cut where they are farthest from the cursor.
+        assert!(prefix.ends_with(window.prefix_text()) && suffix.starts_with(window.suffix_text()));
+        let prompt = assemble(&tokenizer, &template(true), window, &Context::default(), budget);
+        assert!(prompt.tokens.len() <= 512, "{}", prompt.tokens.len());
     }
 }

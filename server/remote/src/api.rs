@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::TextGuard;
 use crate::http::{Events, HttpError, Server};
 use crate::vocab::{Estimate, ServerVocabulary};
 use nib_engine::{BackendKind, GenerateRequest, ModelInfo, PromptText, StopReason, Vocabulary};
@@ -54,11 +55,11 @@ impl Api {
         kind: BackendKind,
         model: &str,
         vocabulary: Option<&Path>,
-        runtime: tokio::runtime::Handle,
+        (runtime, guard): (tokio::runtime::Handle, Option<TextGuard>),
     ) -> Result<Connected, HttpError> {
         match kind {
             BackendKind::Openai => openai(server, model, vocabulary).await,
-            _ => llama_server(server, runtime).await,
+            _ => llama_server(server, runtime, guard).await,
         }
     }
 
@@ -147,7 +148,11 @@ fn prompt(tokens: &[TokenId], text: &PromptText) -> Value {
     }
 }
 
-async fn llama_server(server: Server, runtime: tokio::runtime::Handle) -> Result<Connected, HttpError> {
+async fn llama_server(
+    server: Server,
+    runtime: tokio::runtime::Handle,
+    guard: Option<TextGuard>,
+) -> Result<Connected, HttpError> {
     let props = server.get("/props").await?;
     let n_ctx = props["default_generation_settings"]["n_ctx"].as_u64().unwrap_or(0) as u32;
     let path = props["model_path"].as_str().unwrap_or_default().to_owned();
@@ -187,7 +192,7 @@ async fn llama_server(server: Server, runtime: tokio::runtime::Handle) -> Result
         has_fim_tokens: infill,
         ..ModelInfo::default()
     };
-    let vocabulary = Arc::new(ServerVocabulary::new(server.clone(), runtime, bos, infill));
+    let vocabulary = Arc::new(ServerVocabulary::new(server.clone(), runtime, (bos, infill), guard));
     Ok((Api { kind: BackendKind::LlamaServer, server, model: String::new(), infill }, info, vocabulary))
 }
 

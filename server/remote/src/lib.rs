@@ -37,9 +37,9 @@ const CANCEL_POLL: Duration = Duration::from_millis(10);
 /// Starts an engine whose jobs `config.url` runs. `vocabulary`: a local GGUF whose vocabulary counts prompt
 /// tokens for an OpenAI-compatible server (which has no tokenizer endpoint); without it, an estimate.
 /// It returns at once; the server is asked what it runs in the background, and again until it answers.
-pub fn start(config: &EngineConfig, vocabulary: Option<PathBuf>) -> Engine {
+pub fn start(config: &EngineConfig, vocabulary: Option<PathBuf>, guard: Option<TextGuard>) -> Engine {
     let destination = config.url.trim_end_matches('/').to_owned();
-    let setup = Setup::new(config, vocabulary);
+    let setup = Setup { guard, ..Setup::new(config, vocabulary) };
     Engine::with_backend(&destination, |link| Remote::start(setup, link))
 }
 
@@ -49,7 +49,12 @@ struct Setup {
     server: Result<http::Server, String>,
     remote_model: String,
     vocabulary: Option<PathBuf>,
+    guard: Option<TextGuard>,
 }
+
+/// What text goes through before the server's tokenizer sees it (secrets redacted): a prompt is counted before
+/// the plugins' hooks have seen it, and counting must not send what the hooks would keep from the server.
+pub type TextGuard = fn(&str) -> String;
 
 impl Setup {
     fn new(config: &EngineConfig, vocabulary: Option<PathBuf>) -> Setup {
@@ -61,7 +66,7 @@ impl Setup {
         };
         let timeout = Duration::from_millis(u64::from(config.timeout_ms.max(1)));
         let server = token.and_then(|token| http::Server::new(&config.url, token.as_deref(), timeout));
-        Setup { kind: config.backend, server, remote_model: config.remote_model.clone(), vocabulary }
+        Setup { kind: config.backend, server, remote_model: config.remote_model.clone(), vocabulary, guard: None }
     }
 }
 
@@ -104,7 +109,7 @@ impl Remote {
             Ok(server) => {
                 let (api, handle) = (remote.api.clone(), remote.handle.clone());
                 let (kind, model, vocabulary) = (setup.kind, setup.remote_model, setup.vocabulary);
-                remote.handle.spawn(connect(server, kind, model, vocabulary, link, api, handle));
+                remote.handle.spawn(connect(server, (kind, model, vocabulary, setup.guard), link, api, handle));
             }
         }
         Arc::new(remote)
@@ -114,16 +119,14 @@ impl Remote {
 /// Asks the server what it runs until it answers, backing off; then the model is ready.
 async fn connect(
     server: http::Server,
-    kind: BackendKind,
-    model: String,
-    vocabulary: Option<PathBuf>,
+    (kind, model, vocabulary, guard): (BackendKind, String, Option<PathBuf>, Option<TextGuard>),
     link: Arc<Link>,
     slot: Arc<Mutex<Option<Arc<Api>>>>,
     handle: tokio::runtime::Handle,
 ) {
     let mut n_failures = 0;
     loop {
-        match Api::connect(server.clone(), kind, &model, vocabulary.as_deref(), handle.clone()).await {
+        match Api::connect(server.clone(), kind, &model, vocabulary.as_deref(), (handle.clone(), guard)).await {
             Ok((api, info, tokenizer)) => {
                 tracing::info!(url = server.base(), model = %info.name, "remote engine ready");
                 if let Ok(mut slot) = slot.lock() {

@@ -9,6 +9,7 @@ use lru::LruCache;
 use serde_json::json;
 use tokio::runtime::Handle;
 
+use crate::TextGuard;
 use crate::http::Server;
 use nib_engine::Vocabulary;
 use nib_vocab::{Special, TokenId, Tokenizer};
@@ -111,6 +112,7 @@ pub struct ServerVocabulary {
     chat: Mutex<Option<ChatLayout>>,
     bos: Option<TokenId>,
     fim: bool,
+    guard: Option<TextGuard>,
     /// When the server last failed to answer.
     failed_at: Mutex<Option<Instant>>,
 }
@@ -136,7 +138,13 @@ const REMEMBERED: usize = 512;
 const REMEMBER_CHARS: usize = 2048;
 
 impl ServerVocabulary {
-    pub fn new(server: Server, runtime: Handle, bos: Option<TokenId>, fim: bool) -> ServerVocabulary {
+    /// `bos` and `fim`: the model's; `guard`: what a text goes through before `/tokenize` sees it.
+    pub fn new(
+        server: Server,
+        runtime: Handle,
+        (bos, fim): (Option<TokenId>, bool),
+        guard: Option<TextGuard>,
+    ) -> ServerVocabulary {
         let n = NonZeroUsize::new(REMEMBERED).expect("non-zero");
         ServerVocabulary {
             server,
@@ -146,6 +154,7 @@ impl ServerVocabulary {
             chat: Mutex::new(None),
             bos,
             fim,
+            guard,
             failed_at: Mutex::new(None),
         }
     }
@@ -187,8 +196,9 @@ impl Tokenizer for ServerVocabulary {
         if let Some(hit) = self.tokens.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
             return hit.to_vec();
         }
+        let content = self.guard.map_or_else(|| text.to_owned(), |guard| guard(text));
         let answer =
-            self.ask("/tokenize", json!({"content": text, "add_special": false, "parse_special": parse_special}));
+            self.ask("/tokenize", json!({"content": content, "add_special": false, "parse_special": parse_special}));
         let tokens: Option<Vec<TokenId>> = answer.and_then(|a| {
             a["tokens"].as_array().map(|t| t.iter().filter_map(|t| t.as_i64()).map(|t| t as TokenId).collect())
         });
