@@ -5,7 +5,7 @@
 //! refused and why), the text and the version, and the document's tree describes its text: no stale ranges, and
 //! where the text parses without errors, the very tree a fresh parse gives. Documents mostly start as valid code,
 //! and half the batches are followed by an incremental edit back to the text as opened, so that many trees are
-//! compared in full.
+//! compared in full. The edit history stays bounded and its latest entry matches the text.
 //!
 //! The budget is fixed so CI runs the same cases every time: [`N_CASES`] cases from a fixed seed.
 //! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=7 cargo test --release documents::fuzz` explores further; a failure
@@ -17,6 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use tree_sitter::Node;
 
+use super::history::{MAX_EDITS, MAX_HISTORY_BYTES};
 use super::{Column, Document, DocumentError, DocumentStore, Position, PositionEncoding, PositionError, TextChange};
 use crate::syntax::{Language, Syntax};
 
@@ -407,6 +408,20 @@ fn check_tree(doc: &Document, text: &str, edit_took: Duration) -> Result<(), Tes
     Ok(())
 }
 
+/// The history stays bounded, and its latest entry, if this version made it, holds what the text holds.
+fn check_history(doc: &Document) -> Result<(), TestCaseError> {
+    let history = &doc.history;
+    prop_assert!(history.len() <= MAX_EDITS && history.n_bytes() <= MAX_HISTORY_BYTES);
+    if let Some(edit) = history.last().filter(|edit| edit.version == doc.version) {
+        let written = doc.rope.get_slice(edit.new_range()).map(String::from);
+        if let Some(new) = edit.new.as_str() {
+            prop_assert_eq!(written.as_deref(), Some(new), "{:?}", edit);
+        }
+        prop_assert!(!edit.unified_diff().is_empty());
+    }
+    Ok(())
+}
+
 fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> Result<(), TestCaseError> {
     let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
     let uri = format!("file:///fuzz.{}", if language_id == "python" { "py" } else { "rs" });
@@ -455,6 +470,7 @@ fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> 
         let doc = store.snapshot(&uri).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(doc.rope.to_string(), text.clone(), "after {:?}", changes);
         prop_assert_eq!(doc.version, version);
+        check_history(&doc)?;
         if doc.is_parsed() {
             check_tree(&doc, &text, edit_took)?;
         }

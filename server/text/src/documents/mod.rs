@@ -9,11 +9,12 @@
 
 #[cfg(test)]
 mod fuzz;
+pub mod history;
 pub mod position;
 
 use std::sync::Arc;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use ropey::Rope;
@@ -22,6 +23,7 @@ use tree_sitter::InputEdit;
 
 use crate::syntax::{self, Language, Syntax};
 
+pub use history::{Edit, EditHistory, EditText};
 pub use position::{Column, Position, PositionEncoding, PositionError};
 
 /// Text files larger than this are not kept (a generated bundle, a binary blob):
@@ -43,6 +45,8 @@ pub struct Document {
     /// The tree, edited with every change so its positions match the rope; `parsed` says whether it was
     /// also reparsed since. `None` until the first parse.
     pub syntax: Option<Syntax>,
+    /// The recent edits, coalesced into logical ones: what next edits are guessed from.
+    pub history: EditHistory,
     parse: ParseState,
 }
 
@@ -88,6 +92,7 @@ impl Document {
             language: Language::detect(language_id, uri),
             n_replaced: 0,
             syntax: None,
+            history: EditHistory::default(),
             parse: ParseState::default(),
         };
         doc.parse.parsed = doc.parseable().is_none();
@@ -128,12 +133,17 @@ impl Document {
         let mut rope = self.rope.clone();
         let mut edits = Vec::new();
         let mut replaced = None;
+        // Recorded on a copy, so a batch refused halfway leaves the history as it was.
+        let mut history = self.history.clone();
+        let now = Instant::now();
         for change in changes {
-            match change.range {
+            let before = rope.clone();
+            let (chars, text) = match change.range {
                 None => {
                     rope = Rope::from_str(&change.text);
                     replaced = Some(change.text.as_str());
                     edits.clear();
+                    history::difference(&before, &change.text)
                 }
                 Some((start, end)) => {
                     let start = position::to_char_offset(&rope, start)?;
@@ -144,9 +154,12 @@ impl Document {
                     edits.push(syntax::input_edit(&rope, start, end, &change.text));
                     rope.remove(start..end);
                     rope.insert(start, &change.text);
+                    (start..end, change.text.as_str())
                 }
-            }
+            };
+            history.record(&before, &rope, chars, text, version, now);
         }
+        self.history = history;
         if let Some(text) = replaced {
             // A new text: parsed from scratch, and looked at again for being generated.
             self.generated = syntax::looks_generated(uri, text);
