@@ -1,0 +1,259 @@
+//! Changed calls and signatures. An edit inside a call's arguments that replaced, added or removed one
+//! argument is carried to the other calls of the same callee that passed the same; an edit inside a
+//! function's parameters that removed one removes that argument from its calls (in every open document),
+//! and one that added a parameter callers must pass points at them.
+
+use std::ops::Range;
+
+use ropey::Rope;
+use tree_sitter::{Node, Tree};
+
+use super::kinds::Kinds;
+use super::{ByteEdit, Change, NextEditKind, OpenDocument, Proposals, has_text, nodes};
+use crate::syntax;
+
+pub(super) fn propose<'a>(change: &Change, key: &str, others: &[OpenDocument<'a>]) -> Proposals<'a> {
+    let kinds = change.kinds;
+    let is_arguments = |n: Node| {
+        n.parent().is_some_and(|p| kinds.calls.contains(&p.kind()) && p.child_by_field_name("arguments") == Some(n))
+    };
+    let is_parameters = |n: Node| {
+        n.parent()
+            .is_some_and(|p| kinds.functions.contains(&p.kind()) && p.child_by_field_name("parameters") == Some(n))
+    };
+    let lists = |is_list: &dyn Fn(Node) -> bool| {
+        let new = enclosing(change.tree, &change.new_bytes, is_list)?;
+        let old = enclosing(&change.old_tree, &change.old_bytes, is_list)?;
+        (new.start_byte() == old.start_byte()).then_some((old, new))
+    };
+    if let Some((old, new)) = lists(&is_arguments) {
+        return arguments(change, old, new);
+    }
+    if let Some((old, new)) = lists(&is_parameters) {
+        return signature(change, key, others, old, new);
+    }
+    Proposals::default()
+}
+
+/// The innermost node around `bytes` that `is_list` takes.
+fn enclosing<'t>(tree: &'t Tree, bytes: &Range<usize>, is_list: &dyn Fn(Node) -> bool) -> Option<Node<'t>> {
+    let node = tree.root_node().descendant_for_byte_range(bytes.start, bytes.end)?;
+    std::iter::successors(Some(node), Node::parent).find(|n| is_list(*n))
+}
+
+/// How a list of arguments or parameters changed: one item replaced, inserted or removed, at an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListChange {
+    Replace(usize),
+    Insert(usize),
+    Remove(usize),
+}
+
+fn list_change(old: &[String], new: &[String]) -> Option<ListChange> {
+    let n_same_prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let k = n_same_prefix;
+    if old.len() == new.len() {
+        (k < old.len() && old[k + 1..] == new[k + 1..]).then_some(ListChange::Replace(k))
+    } else if new.len() == old.len() + 1 {
+        (old[k..] == new[k + 1..]).then_some(ListChange::Insert(k))
+    } else if old.len() == new.len() + 1 {
+        (old[k + 1..] == new[k..]).then_some(ListChange::Remove(k))
+    } else {
+        None
+    }
+}
+
+fn texts(rope: &Rope, items: &[Node]) -> Vec<String> {
+    items.iter().map(|n| syntax::text(rope, *n)).collect()
+}
+
+/// The callee of a call: its `function` or `constructor` field.
+fn callee(call: Node) -> Option<Node> {
+    call.child_by_field_name("function").or_else(|| call.child_by_field_name("constructor"))
+}
+
+/// The other calls (in `rope`'s tree) with the callee text of the edited call, which carry the same change
+/// where they passed what it passed.
+fn arguments<'a>(change: &Change, old_list: Node, new_list: Node) -> Proposals<'a> {
+    let kinds = change.kinds;
+    let old_items = kinds.items(old_list);
+    let new_items = kinds.items(new_list);
+    let old = texts(&change.old_rope, &old_items);
+    let new = texts(change.rope, &new_items);
+    let (Some(how), Some(call)) = (list_change(&old, &new), new_list.parent()) else { return Proposals::default() };
+    let Some(callee_text) = callee(call).map(|c| syntax::text(change.rope, c)) else { return Proposals::default() };
+    let calls = nodes(change.tree.root_node(), |n| {
+        kinds.calls.contains(&n.kind())
+            && n != call
+            && callee(n).is_some_and(|c| has_text(change.rope, c, &callee_text))
+    });
+    let mut proposals = Proposals::default();
+    for other in calls {
+        let Some(list) = other.child_by_field_name("arguments") else { continue };
+        let items = kinds.items(list);
+        let passed = texts(change.rope, &items);
+        let edit = match how {
+            _ if !sees_names(change, &new_items, how, other) => continue,
+            ListChange::Replace(k) if passed.len() == old.len() && passed[k] == old[k] => {
+                // A keyword argument counts by its value.
+                let value = old_items[k].child_by_field_name("value").unwrap_or(old_items[k]);
+                let literal = kinds.literals.contains(&value.kind());
+                let kind = if literal { NextEditKind::Literal } else { NextEditKind::Arguments };
+                ByteEdit { bytes: items[k].byte_range(), new_text: new[k].clone(), kind }
+            }
+            ListChange::Insert(k) if passed == old => insert(list, &items, k, &new[k], NextEditKind::Arguments),
+            ListChange::Remove(k) if passed == old => remove(list, &items, k, NextEditKind::Arguments),
+            _ => continue,
+        };
+        proposals.edits.push((None, edit));
+    }
+    proposals
+}
+
+/// Whether the names the changed argument now uses (`doc.id`) are declared where `call` is, when they
+/// are declared where the edit was: a local passed at one call means nothing at another.
+fn sees_names(change: &Change, new_items: &[Node], how: ListChange, call: Node) -> bool {
+    let (ListChange::Replace(k) | ListChange::Insert(k)) = how else { return true };
+    let Some(item) = new_items.get(k) else { return true };
+    let kinds = change.kinds;
+    let root = change.tree.root_node();
+    nodes(*item, |n| n.child_count() == 0 && kinds.class(n) == Some(super::kinds::NameClass::Name)).into_iter().all(
+        |name| {
+            let scopes = kinds.declaring_scopes(root, change.rope, &syntax::text(change.rope, name));
+            kinds.binding(name, &scopes).is_none() || kinds.binding(call, &scopes).is_some()
+        },
+    )
+}
+
+/// Inserts `text` as item `k` of `list`.
+fn insert(list: Node, items: &[Node], k: usize, text: &str, kind: NextEditKind) -> ByteEdit {
+    let (at, new_text) = match (items.get(k), items.last()) {
+        (Some(item), _) => (item.start_byte(), format!("{text}, ")),
+        (None, Some(last)) => (last.end_byte(), format!(", {text}")),
+        // After the opening parenthesis.
+        (None, None) => (list.start_byte() + 1, text.to_owned()),
+    };
+    ByteEdit { bytes: at..at, new_text, kind }
+}
+
+/// Removes item `k` of `list` with the separator that goes with it.
+fn remove(list: Node, items: &[Node], k: usize, kind: NextEditKind) -> ByteEdit {
+    let bytes = match (k.checked_sub(1).and_then(|i| items.get(i)), items.get(k), items.get(k + 1)) {
+        (_, Some(item), Some(next)) => item.start_byte()..next.start_byte(),
+        (Some(previous), Some(item), None) => previous.end_byte()..item.end_byte(),
+        (None, Some(item), None) => item.byte_range(),
+        _ => list.end_byte()..list.end_byte(),
+    };
+    ByteEdit { bytes, new_text: String::new(), kind }
+}
+
+/// The edited function's calls, in this document and the others of the same language.
+fn signature<'a>(
+    change: &Change,
+    key: &str,
+    others: &[OpenDocument<'a>],
+    old_list: Node,
+    new_list: Node,
+) -> Proposals<'a> {
+    let kinds = change.kinds;
+    let old_items = kinds.items(old_list);
+    let new_items = kinds.items(new_list);
+    let Some(function) = new_list.parent() else { return Proposals::default() };
+    let Some(name) = function.child_by_field_name("name").map(|n| syntax::text(change.rope, n)) else {
+        return Proposals::default();
+    };
+    let how = list_change(&texts(&change.old_rope, &old_items), &texts(change.rope, &new_items));
+    let receiver = receiver_parameters(kinds, change.rope, function, &new_items);
+    let method = receiver > 0 || is_method(function);
+    let (arity, removed) = match how {
+        Some(ListChange::Remove(k)) if k >= receiver => (old_items.len() - receiver, Some(k - receiver)),
+        Some(ListChange::Insert(k)) if !is_optional(kinds, new_items[k]) => (old_items.len() - receiver, None),
+        _ => return Proposals::default(),
+    };
+    let n_definitions = |rope: &Rope, tree: &Tree| {
+        nodes(tree.root_node(), |n| {
+            kinds.functions.contains(&n.kind())
+                && n.child_by_field_name("name").is_some_and(|f| has_text(rope, f, &name))
+        })
+        .len()
+    };
+    if n_definitions(change.rope, change.tree) != 1 {
+        return Proposals::default();
+    }
+    let site = CallSites { kinds, name: &name, method, arity, removed };
+    let mut proposals = Proposals::default();
+    site.find(change.rope, change.tree, None, &mut proposals);
+    for other in others.iter().filter(|o| o.key != key) {
+        let Some(syntax) = other.document.syntax() else { continue };
+        // A function of that name defined there is a different one.
+        let same_language = super::kinds::of(syntax.language).is_some_and(|k| std::ptr::eq(k, kinds));
+        if same_language && n_definitions(&other.document.rope, &syntax.tree) == 0 {
+            site.find(&other.document.rope, &syntax.tree, Some(*other), &mut proposals);
+        }
+    }
+    proposals
+}
+
+/// How many leading parameters callers do not pass: Python's `self`/`cls` in a class, Rust's `self`.
+fn receiver_parameters(kinds: &Kinds, rope: &Rope, function: Node, parameters: &[Node]) -> usize {
+    let Some(first) = parameters.first() else { return 0 };
+    let named_receiver = kinds.names.contains(&first.kind())
+        && is_method(function)
+        && (has_text(rope, *first, "self") || has_text(rope, *first, "cls"));
+    usize::from(first.kind() == "self_parameter" || named_receiver)
+}
+
+/// Whether a function is defined in a class, impl or trait: its calls go through a member access.
+fn is_method(function: Node) -> bool {
+    const OWNERS: &[&str] = &["class_definition", "class_body", "impl_item", "trait_item"];
+    function.kind() == "method_definition"
+        || std::iter::successors(function.parent(), Node::parent).take(2).any(|n| OWNERS.contains(&n.kind()))
+}
+
+/// A parameter callers may leave out: it has a default.
+fn is_optional(kinds: &Kinds, parameter: Node) -> bool {
+    kinds.optional_parameters.contains(&parameter.kind()) || parameter.child_by_field_name("value").is_some()
+}
+
+/// The calls of one function, and what to do at each.
+struct CallSites<'n> {
+    kinds: &'static Kinds,
+    name: &'n str,
+    method: bool,
+    /// Arguments a call passed before the change.
+    arity: usize,
+    /// The argument index that the change removed; `None`: one was added, and calls are only pointed at.
+    removed: Option<usize>,
+}
+
+impl CallSites<'_> {
+    fn find<'a>(&self, rope: &Rope, tree: &Tree, doc: Option<OpenDocument<'a>>, proposals: &mut Proposals<'a>) {
+        let kinds = self.kinds;
+        let calls_it = |call: Node| {
+            let Some(callee) = callee(call) else { return false };
+            let name = if self.method {
+                kinds
+                    .member_access
+                    .iter()
+                    .find(|(kind, _)| callee.kind() == *kind)
+                    .and_then(|(_, field)| callee.child_by_field_name(field))
+            } else {
+                Some(callee).filter(|c| kinds.names.contains(&c.kind()))
+            };
+            name.is_some_and(|n| has_text(rope, n, self.name))
+        };
+        for call in nodes(tree.root_node(), |n| kinds.calls.contains(&n.kind()) && calls_it(n)) {
+            let Some(list) = call.child_by_field_name("arguments") else { continue };
+            let items = kinds.items(list);
+            let positional = items.iter().all(|n| n.kind() != "keyword_argument" && !kinds.spreads.contains(&n.kind()));
+            match self.removed {
+                // A call that stops before the parameter does not pass it.
+                Some(k) if positional && items.len() <= k => {}
+                Some(k) if positional && items.len() == self.arity => {
+                    proposals.edits.push((doc, remove(list, &items, k, NextEditKind::CallSite)));
+                }
+                _ => proposals.targets.push((doc, call.byte_range())),
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! A renamed name: the last edit turned one name token into another of the same class. Its other uses are
+//! those of the same symbol, found through the tree's scopes and declarations, never by text alone.
+
+use tree_sitter::Node;
+
+use super::kinds::NameClass;
+use super::{ByteEdit, Change, NextEditKind, OpenDocument, has_text, nodes, token_at};
+use crate::syntax;
+
+/// `None` when the edit is no rename (then it may be something else); `Some` with the other uses, or with
+/// nothing when which uses belong to the symbol is ambiguous.
+pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a>>, ByteEdit)>> {
+    let old_token = token_at(&change.old_tree, &change.old_bytes)?;
+    let site = token_at(change.tree, &change.new_bytes)?;
+    let class = change.kinds.class(site)?;
+    if old_token.start_byte() != site.start_byte() || change.kinds.class(old_token) != Some(class) {
+        return None;
+    }
+    let old = syntax::text(&change.old_rope, old_token);
+    let new = syntax::text(change.rope, site);
+    if old == new || old.is_empty() || new.is_empty() {
+        return None;
+    }
+    let rename = Rename {
+        change,
+        site,
+        old: &old,
+        new: &new,
+        carried_on: change.earlier.contains(&(old.as_str(), new.as_str())),
+    };
+    let sites = match class {
+        NameClass::Name => rename.names()?,
+        NameClass::Member => rename.members(),
+        NameClass::Type => rename.types(),
+    };
+    Some(
+        sites
+            .into_iter()
+            .map(|node| {
+                (None, ByteEdit { bytes: node.byte_range(), new_text: new.clone(), kind: NextEditKind::Rename })
+            })
+            .collect(),
+    )
+}
+
+struct Rename<'c, 'a> {
+    change: &'c Change<'a>,
+    /// The renamed token, in the tree after the edit.
+    site: Node<'a>,
+    old: &'c str,
+    new: &'c str,
+    /// An earlier edit made the same rename: the user is carrying one out, so `new` being declared already
+    /// is that rename's doing, not a sign the edit points a use at another symbol.
+    carried_on: bool,
+}
+
+impl<'a> Rename<'_, 'a> {
+    /// The tokens with `text` that `keep` keeps, the site left out.
+    fn tokens(&self, text: &str, keep: impl Fn(Node<'a>) -> bool) -> Vec<Node<'a>> {
+        let rope = self.change.rope;
+        nodes(self.change.tree.root_node(), |n| {
+            n.child_count() == 0 && n != self.site && has_text(rope, n, text) && keep(n)
+        })
+    }
+
+    fn class_is(&self, node: Node, class: NameClass) -> bool {
+        self.change.kinds.class(node) == Some(class)
+    }
+
+    fn is_shorthand(&self, node: Node) -> bool {
+        let shorthands = self.change.kinds.shorthands;
+        shorthands.contains(&node.kind()) || node.parent().is_some_and(|p| shorthands.contains(&p.kind()))
+    }
+
+    /// Uses of a variable, parameter, function or class: the `old` names bound by the scope that binds
+    /// the site. `None` when the edit points a use at another, existing symbol instead.
+    fn names(&self) -> Option<Vec<Node<'a>>> {
+        let kinds = self.change.kinds;
+        let olds = self.tokens(self.old, |n| self.class_is(n, NameClass::Name) || self.is_shorthand(n));
+        let news = self.tokens(self.new, |n| self.class_is(n, NameClass::Name));
+        let declared = |tokens: &[Node<'a>]| -> Vec<Node<'a>> {
+            tokens.iter().filter(|n| kinds.declares(**n)).filter_map(|n| kinds.declaring_scope(*n)).collect()
+        };
+        let old_scopes = declared(&olds);
+        let new_scopes = declared(&news);
+        if !self.carried_on && self.change.kinds.binding(self.site, &new_scopes).is_some() {
+            return None;
+        }
+        // The site counts as the symbol's either name, so a renamed declaration still binds its uses.
+        let mut scopes = old_scopes.clone();
+        scopes.extend(new_scopes.iter().copied().filter(|_| self.carried_on));
+        scopes.extend(Some(self.site).filter(|n| kinds.declares(*n)).and_then(|n| kinds.declaring_scope(n)));
+        let Some(scope) = self.change.kinds.binding(self.site, &scopes) else { return Some(Vec::new()) };
+        let n_declarations = scopes.iter().filter(|s| **s == scope).count();
+        if kinds.shadowing && n_declarations > 1 {
+            return Some(Vec::new());
+        }
+        let same: Vec<Node<'a>> =
+            olds.into_iter().filter(|n| self.change.kinds.binding(*n, &scopes) == Some(scope)).collect();
+        if same.iter().any(|n| self.is_shorthand(*n)) {
+            return Some(Vec::new());
+        }
+        Some(same)
+    }
+
+    /// Uses of an attribute, field or property. Python's `self.x` within the class; elsewhere every access
+    /// of the member in the file, when exactly one declaration in the file declares it.
+    fn members(&self) -> Vec<Node<'a>> {
+        let kinds = self.change.kinds;
+        if kinds.members.is_empty() {
+            let object = |n: Node<'a>| n.parent().and_then(|p| p.child_by_field_name("object"));
+            let is_self = |n: Node<'a>| object(n).is_some_and(|o| has_text(self.change.rope, o, "self"));
+            let class_of =
+                |n: Node<'a>| std::iter::successors(Some(n), Node::parent).find(|a| a.kind() == "class_definition");
+            let Some(class) = class_of(self.site).filter(|_| is_self(self.site)) else { return Vec::new() };
+            return self
+                .tokens(self.old, |n| self.class_is(n, NameClass::Member) && is_self(n) && class_of(n) == Some(class));
+        }
+        self.declared_once(NameClass::Member)
+    }
+
+    /// Uses of a type: its type names, and plain names of it (`Point::new`, `new Point()`) not bound locally.
+    fn types(&self) -> Vec<Node<'a>> {
+        let mut uses = self.declared_once(NameClass::Type);
+        if uses.is_empty() {
+            return uses;
+        }
+        let kinds = self.change.kinds;
+        let locals: Vec<Node<'a>> = self
+            .tokens(self.old, |n| self.class_is(n, NameClass::Name) && kinds.declares(n))
+            .into_iter()
+            .filter_map(|n| kinds.declaring_scope(n))
+            .collect();
+        uses.extend(self.tokens(self.old, |n| {
+            self.class_is(n, NameClass::Name) && self.change.kinds.binding(n, &locals).is_none()
+        }));
+        uses.sort_by_key(|n| n.start_byte());
+        uses
+    }
+
+    /// The `class` tokens named `old`, when one declaration in the file declares that name (the site, or
+    /// another token; with a rename carried on, one already renamed); else none. No shorthands.
+    fn declared_once(&self, class: NameClass) -> Vec<Node<'a>> {
+        let kinds = self.change.kinds;
+        let uses = self.tokens(self.old, |n| self.class_is(n, class));
+        let mut n_declarations = uses.iter().filter(|n| kinds.declares_member(**n)).count();
+        n_declarations += usize::from(kinds.declares_member(self.site));
+        if self.carried_on {
+            n_declarations += self.tokens(self.new, |n| self.class_is(n, class) && kinds.declares_member(n)).len();
+        }
+        let shorthand = !self.tokens(self.old, |n| self.is_shorthand(n)).is_empty();
+        if n_declarations != 1 || shorthand { Vec::new() } else { uses }
+    }
+}
