@@ -42,7 +42,17 @@ pub(super) struct Kinds {
 }
 
 static PYTHON: Kinds = Kinds {
-    scopes: &["module", "function_definition", "class_definition", "lambda"],
+    // Comprehensions bind their loop variables in a scope of their own.
+    scopes: &[
+        "module",
+        "function_definition",
+        "class_definition",
+        "lambda",
+        "list_comprehension",
+        "set_comprehension",
+        "dictionary_comprehension",
+        "generator_expression",
+    ],
     opaque_scopes: &["class_definition"],
     shadowing: false,
     names: &["identifier"],

@@ -26,7 +26,7 @@ pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a
         site,
         old: &old,
         new: &new,
-        carried_on: change.earlier.contains(&(old.as_str(), new.as_str())),
+        carried_on: change.earlier.iter().any(|earlier| renames(earlier, &old, &new)),
     };
     let sites = match class {
         NameClass::Name => rename.names()?,
@@ -41,6 +41,17 @@ pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a
             })
             .collect(),
     )
+}
+
+/// Whether the edit `(from, to)` turns `old` into `new` somewhere in it: `("", "_price")` turns `total`
+/// into `total_price`.
+fn renames((from, to): &(&str, &str), old: &str, new: &str) -> bool {
+    old.char_indices().map(|(i, _)| i).chain([old.len()]).any(|i| {
+        old[i..].starts_with(from) && new.len() + from.len() == old.len() + to.len() && {
+            let (head, tail) = (&old[..i], &old[i + from.len()..]);
+            new.starts_with(head) && new[head.len()..].starts_with(to) && new.ends_with(tail)
+        }
+    })
 }
 
 struct Rename<'c, 'a> {
@@ -91,6 +102,10 @@ impl<'a> Rename<'_, 'a> {
         scopes.extend(new_scopes.iter().copied().filter(|_| self.carried_on));
         scopes.extend(Some(self.site).filter(|n| kinds.declares(*n)).and_then(|n| kinds.declaring_scope(n)));
         let Some(scope) = self.change.kinds.binding(self.site, &scopes) else { return Some(Vec::new()) };
+        if kinds.opaque_scopes.contains(&scope.kind()) && kinds.declares(self.site) {
+            // A method (or class attribute): used through `self.` in its class.
+            return Some(self.self_members(scope));
+        }
         let n_declarations = scopes.iter().filter(|s| **s == scope).count();
         if kinds.shadowing && n_declarations > 1 {
             return Some(Vec::new());
@@ -108,15 +123,30 @@ impl<'a> Rename<'_, 'a> {
     fn members(&self) -> Vec<Node<'a>> {
         let kinds = self.change.kinds;
         if kinds.members.is_empty() {
-            let object = |n: Node<'a>| n.parent().and_then(|p| p.child_by_field_name("object"));
-            let is_self = |n: Node<'a>| object(n).is_some_and(|o| has_text(self.change.rope, o, "self"));
-            let class_of =
-                |n: Node<'a>| std::iter::successors(Some(n), Node::parent).find(|a| a.kind() == "class_definition");
-            let Some(class) = class_of(self.site).filter(|_| is_self(self.site)) else { return Vec::new() };
-            return self
-                .tokens(self.old, |n| self.class_is(n, NameClass::Member) && is_self(n) && class_of(n) == Some(class));
+            let class = self.owner(self.site).filter(|_| self.on_self(self.site));
+            return class.map(|class| self.self_members(class)).unwrap_or_default();
         }
         self.declared_once(NameClass::Member)
+    }
+
+    /// The class or impl around `node`.
+    fn owner(&self, node: Node<'a>) -> Option<Node<'a>> {
+        let owners = self.change.kinds.opaque_scopes;
+        std::iter::successors(Some(node), Node::parent).find(|a| owners.contains(&a.kind()))
+    }
+
+    /// Whether a member is accessed on `self`.
+    fn on_self(&self, member: Node<'a>) -> bool {
+        let object =
+            member.parent().and_then(|p| p.child_by_field_name("object").or_else(|| p.child_by_field_name("value")));
+        object.is_some_and(|o| has_text(self.change.rope, o, "self"))
+    }
+
+    /// The `self.old` accesses in `owner` (a class or impl).
+    fn self_members(&self, owner: Node<'a>) -> Vec<Node<'a>> {
+        self.tokens(self.old, |n| {
+            self.class_is(n, NameClass::Member) && self.on_self(n) && self.owner(n) == Some(owner)
+        })
     }
 
     /// Uses of a type: its type names, and plain names of it (`Point::new`, `new Point()`) not bound locally.

@@ -3,7 +3,7 @@
 //! lines are edits the user makes (typed as keystrokes: the differing middle backspaced, then the new one
 //! typed), and `#- expect` lines are what the user does next, which the proposals made at that point are
 //! scored against. A line is `<line>: <old> -> <new>` (1-based, the first `old` on that line;
-//! `<line>.<n>:` the n-th), with `<name> ` before it for another document; `target <line>` is a call the
+//! `<line>.<n>:` the n-th; `\n` in the new text is a line break), with `<name> ` before it for another document; `target <line>` is a call the
 //! user edits next but whose edit is not known; `none` says nothing is expected.
 //!
 //! Each case's proposals, scored (hit, miss, wrong), must equal the `.expect` file beside it
@@ -38,6 +38,13 @@ nib_fixture::tests! {
     python_signature_default => "python_signature_default.py",
     python_method_signature => "python_method_signature.py",
     python_string_not_renamed => "python_string_not_renamed.py",
+    python_rename_suffix_typed => "python_rename_suffix_typed.py",
+    python_new_line_none => "python_new_line_none.py",
+    python_method_rename => "python_method_rename.py",
+    python_rename_comprehension_kept => "python_rename_comprehension_kept.py",
+    python_rename_global_vs_local => "python_rename_global_vs_local.py",
+    rust_rename_closure_param => "rust_rename_closure_param.rs",
+    typescript_rename_class => "typescript_rename_class.ts",
     rust_rename_local => "rust_rename_local.rs",
     rust_rename_parameter => "rust_rename_parameter.rs",
     rust_rename_shadowed => "rust_rename_shadowed.rs",
@@ -107,7 +114,7 @@ fn locate(text: &ropey::Rope, spec: &str) -> (std::ops::Range<usize>, String) {
     let line_text = text.line(line - 1).to_string();
     let byte = line_text.match_indices(old).nth(n - 1).unwrap_or_else(|| panic!("{old:?} not on line {line}")).0;
     let start = text.line_to_char(line - 1) + line_text[..byte].chars().count();
-    (start..start + old.chars().count(), new.to_owned())
+    (start..start + old.chars().count(), new.replace("\\n", "\n"))
 }
 
 /// Types `spec` into document `key` as keystrokes; the cursor after it.
