@@ -5,7 +5,8 @@
 //! refused and why), the text and the version, and the document's tree describes its text: no stale ranges, and
 //! where the text parses without errors, the very tree a fresh parse gives. Documents mostly start as valid code,
 //! and half the batches are followed by an incremental edit back to the text as opened, so that many trees are
-//! compared in full. The edit history stays bounded and its latest entry matches the text.
+//! compared in full. The edit history stays bounded and its latest entry matches the text, and next edits
+//! proposed from it stay within the text.
 //!
 //! The budget is fixed so CI runs the same cases every time: [`N_CASES`] cases from a fixed seed.
 //! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=7 cargo test --release documents::fuzz` explores further; a failure
@@ -19,6 +20,7 @@ use tree_sitter::Node;
 
 use super::history::{MAX_EDITS, MAX_HISTORY_BYTES};
 use super::{Column, Document, DocumentError, DocumentStore, Position, PositionEncoding, PositionError, TextChange};
+use crate::next_edit::OpenDocument;
 use crate::syntax::{Language, Syntax};
 
 /// Longer than parsing these small documents can take unless the machine stalls the test.
@@ -422,6 +424,17 @@ fn check_history(doc: &Document) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Next edits from whatever the history holds stay within the text.
+fn check_next_edits(doc: &Document, uri: &str) -> Result<(), TestCaseError> {
+    let cursor = doc.history.last().map_or(0, |edit| edit.new_range().end);
+    let proposals = crate::next_edit::next_edits(OpenDocument { key: uri, document: doc }, cursor, &[]);
+    let n_chars = doc.rope.len_chars();
+    for range in proposals.edits.iter().map(|e| &e.range).chain(proposals.targets.iter().map(|t| &t.range)) {
+        prop_assert!(range.start <= range.end && range.end <= n_chars, "{:?} in {} chars", range, n_chars);
+    }
+    Ok(())
+}
+
 fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> Result<(), TestCaseError> {
     let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
     let uri = format!("file:///fuzz.{}", if language_id == "python" { "py" } else { "rs" });
@@ -471,6 +484,7 @@ fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> 
         prop_assert_eq!(doc.rope.to_string(), text.clone(), "after {:?}", changes);
         prop_assert_eq!(doc.version, version);
         check_history(&doc)?;
+        check_next_edits(&doc, &uri)?;
         if doc.is_parsed() {
             check_tree(&doc, &text, edit_took)?;
         }

@@ -8,7 +8,7 @@ use std::ops::Range;
 use ropey::Rope;
 use tree_sitter::{Node, Tree};
 
-use super::kinds::Kinds;
+use super::kinds::{Kinds, NameClass, Scan};
 use super::{ByteEdit, Change, NextEditKind, OpenDocument, Proposals, has_text, nodes};
 use crate::syntax;
 
@@ -115,14 +115,12 @@ fn arguments<'a>(change: &Change, old_list: Node, new_list: Node) -> Proposals<'
 fn sees_names(change: &Change, new_items: &[Node], how: ListChange, call: Node) -> bool {
     let (ListChange::Replace(k) | ListChange::Insert(k)) = how else { return true };
     let Some(item) = new_items.get(k) else { return true };
-    let kinds = change.kinds;
+    let scan = Scan::unnoted(change.kinds);
     let root = change.tree.root_node();
-    nodes(*item, |n| n.child_count() == 0 && kinds.class(n) == Some(super::kinds::NameClass::Name)).into_iter().all(
-        |name| {
-            let scopes = kinds.declaring_scopes(root, change.rope, &syntax::text(change.rope, name));
-            kinds.binding(name, &scopes).is_none() || kinds.binding(call, &scopes).is_some()
-        },
-    )
+    nodes(*item, |n| n.child_count() == 0 && scan.class(n) == Some(NameClass::Name)).into_iter().all(|name| {
+        let scopes = scan.declaring_scopes(root, change.rope, &syntax::text(change.rope, name));
+        scan.binding(name, &scopes).is_none() || scan.binding(call, &scopes).is_some()
+    })
 }
 
 /// Inserts `text` as item `k` of `list`.
@@ -167,7 +165,9 @@ fn signature<'a>(
     let method = receiver > 0 || is_method(function);
     let (arity, removed) = match how {
         Some(ListChange::Remove(k)) if k >= receiver => (old_items.len() - receiver, Some(k - receiver)),
-        Some(ListChange::Insert(k)) if !is_optional(kinds, new_items[k]) => (old_items.len() - receiver, None),
+        Some(ListChange::Insert(k)) if k >= receiver && !is_optional(kinds, new_items[k]) => {
+            (old_items.len() - receiver, None)
+        }
         _ => return Proposals::default(),
     };
     let n_definitions = |rope: &Rope, tree: &Tree| {

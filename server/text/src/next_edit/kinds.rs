@@ -1,7 +1,9 @@
 //! What the next-edit engine needs to know of each grammar: which nodes are scopes, names, members, types,
 //! declarations, calls, parameters and literals. One table per family of grammars.
 
-use tree_sitter::Node;
+use std::collections::HashMap;
+
+use tree_sitter::{Node, Tree};
 
 use crate::syntax::Language;
 
@@ -197,25 +199,94 @@ pub(super) enum NameClass {
 }
 
 impl Kinds {
+    /// The argument (or parameter) nodes of a list, comments left out.
+    pub fn items<'t>(&self, list: Node<'t>) -> Vec<Node<'t>> {
+        let mut cursor = list.walk();
+        list.named_children(&mut cursor).filter(|n| !self.comments.contains(&n.kind())).collect()
+    }
+}
+
+/// A tree read with its grammar's kinds, with the tokens of some texts found in one walk and the parents of
+/// those tokens and their ancestors noted on the way: tree-sitter finds a parent by searching down from the
+/// root, which costs as many steps as a file has top-level items.
+pub(super) struct Scan<'t> {
+    pub kinds: &'static Kinds,
+    parents: HashMap<usize, Node<'t>>,
+    /// The tokens found, in order.
+    pub tokens: Vec<Node<'t>>,
+}
+
+impl<'t> Scan<'t> {
+    /// Finds the tokens of `tree` whose text is one of `texts`, noting their ancestors.
+    pub fn new(kinds: &'static Kinds, tree: &'t Tree, rope: &ropey::Rope, texts: &[&str]) -> Scan<'t> {
+        let mut scan = Scan { kinds, parents: HashMap::new(), tokens: Vec::new() };
+        let mut cursor = tree.walk();
+        let mut stack: Vec<Node<'t>> = Vec::new();
+        loop {
+            let node = cursor.node();
+            if node.child_count() == 0 && texts.iter().any(|text| super::has_text(rope, node, text)) {
+                scan.tokens.push(node);
+                // Up the stack until a path noted before.
+                let mut child = node;
+                for parent in stack.iter().rev() {
+                    if scan.parents.insert(child.id(), *parent).is_some() {
+                        break;
+                    }
+                    child = *parent;
+                }
+            }
+            if cursor.goto_first_child() {
+                stack.push(node);
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    return scan;
+                }
+                stack.pop();
+            }
+        }
+    }
+
+    /// For a few lookups, where noting every parent would cost more than finding them.
+    pub fn unnoted(kinds: &'static Kinds) -> Scan<'t> {
+        Scan { kinds, parents: HashMap::new(), tokens: Vec::new() }
+    }
+
+    /// The parent of a token found or of one of their ancestors (any node's, for an unnoted scan).
+    pub fn parent(&self, node: Node<'t>) -> Option<Node<'t>> {
+        match self.parents.get(&node.id()) {
+            Some(parent) => Some(*parent),
+            None if self.parents.is_empty() => node.parent(),
+            None => None,
+        }
+    }
+
+    /// `node`, then its ancestors.
+    pub fn up(&self, node: Node<'t>) -> impl Iterator<Item = Node<'t>> + '_ {
+        std::iter::successors(Some(node), |n| self.parent(*n))
+    }
+
     /// The class of a token; `None` for what is not a name, or a name too qualified to resolve here
     /// (`module::f`, a keyword argument's name).
-    pub fn class(&self, node: Node) -> Option<NameClass> {
+    pub fn class(&self, node: Node<'t>) -> Option<NameClass> {
+        let kinds = self.kinds;
         let kind = node.kind();
-        let parent = node.parent();
+        let parent = self.parent(node);
         let is_field = |parent_kind: &str, field: &str| {
             parent.is_some_and(|p| p.kind() == parent_kind && p.child_by_field_name(field) == Some(node))
         };
-        if self.member_access.iter().any(|(access, field)| is_field(access, field)) {
+        if kinds.member_access.iter().any(|(access, field)| is_field(access, field)) {
             return Some(NameClass::Member);
         }
         if is_field("keyword_argument", "name") || is_field("scoped_identifier", "name") {
             return None;
         }
-        if self.names.contains(&kind) {
+        if kinds.names.contains(&kind) {
             Some(NameClass::Name)
-        } else if self.members.contains(&kind) {
+        } else if kinds.members.contains(&kind) {
             Some(NameClass::Member)
-        } else if self.types.contains(&kind) {
+        } else if kinds.types.contains(&kind) {
             Some(NameClass::Type)
         } else {
             None
@@ -223,48 +294,49 @@ impl Kinds {
     }
 
     /// Whether `node` (a name) declares itself, by its place in its parent or an import around it.
-    pub fn declares(&self, node: Node) -> bool {
-        let Some(parent) = node.parent() else { return false };
-        let by_place = self.declarations.iter().any(|(kind, field)| {
+    pub fn declares(&self, node: Node<'t>) -> bool {
+        let Some(parent) = self.parent(node) else { return false };
+        let by_place = self.kinds.declarations.iter().any(|(kind, field)| {
             parent.kind() == *kind && (field.is_empty() || parent.child_by_field_name(field) == Some(node))
         });
-        by_place || std::iter::successors(Some(parent), Node::parent).take(4).any(|n| self.imports.contains(&n.kind()))
+        by_place || self.up(parent).take(4).any(|n| self.kinds.imports.contains(&n.kind()))
     }
 
     /// Whether `node` (a member or type) is where its member or type is declared.
-    pub fn declares_member(&self, node: Node) -> bool {
-        node.parent().is_some_and(|parent| {
-            self.member_declarations
+    pub fn declares_member(&self, node: Node<'t>) -> bool {
+        self.parent(node).is_some_and(|parent| {
+            self.kinds
+                .member_declarations
                 .iter()
                 .any(|(kind, field)| parent.kind() == *kind && parent.child_by_field_name(field) == Some(node))
         })
     }
 
-    pub fn is_scope(&self, node: Node) -> bool {
-        node.parent().is_none() || self.scopes.contains(&node.kind())
+    pub fn is_scope(&self, node: Node<'t>) -> bool {
+        self.kinds.scopes.contains(&node.kind()) || self.parent(node).is_none()
     }
 
     /// The scope a declaration binds in: a function's or class's name binds around it, anything else in the
     /// scope it is in.
-    pub fn declaring_scope<'t>(&self, declaration: Node<'t>) -> Option<Node<'t>> {
-        let parent = declaration.parent()?;
-        let start = if self.definitions.contains(&parent.kind()) { parent.parent()? } else { parent };
-        std::iter::successors(Some(start), Node::parent).find(|n| self.is_scope(*n))
+    pub fn declaring_scope(&self, declaration: Node<'t>) -> Option<Node<'t>> {
+        let parent = self.parent(declaration)?;
+        let start = if self.kinds.definitions.contains(&parent.kind()) { self.parent(parent)? } else { parent };
+        self.up(start).find(|n| self.is_scope(*n))
     }
 
     /// The scope among `scopes` (those declaring the name) whose declaration `node` (a name token) means:
     /// a declaration's own scope, else the innermost around it, as lookup goes (a function nested in a class
     /// body does not see the class's names). `None`: declared nowhere it can see.
-    pub fn binding<'t>(&self, node: Node<'t>, scopes: &[Node<'t>]) -> Option<Node<'t>> {
+    pub fn binding(&self, node: Node<'t>, scopes: &[Node<'t>]) -> Option<Node<'t>> {
         if self.declares(node) {
             return self.declaring_scope(node).filter(|scope| scopes.contains(scope));
         }
         let mut in_function = false;
-        for ancestor in std::iter::successors(node.parent(), Node::parent) {
+        for ancestor in self.up(node).skip(1) {
             if !self.is_scope(ancestor) {
                 continue;
             }
-            let opaque = self.opaque_scopes.contains(&ancestor.kind());
+            let opaque = self.kinds.opaque_scopes.contains(&ancestor.kind());
             if scopes.contains(&ancestor) && !(opaque && in_function) {
                 return Some(ancestor);
             }
@@ -274,18 +346,15 @@ impl Kinds {
     }
 
     /// The scopes that declare `name` in the tree under `root` (one per declaration).
-    pub fn declaring_scopes<'t>(&self, root: Node<'t>, rope: &ropey::Rope, name: &str) -> Vec<Node<'t>> {
+    pub fn declaring_scopes(&self, root: Node<'t>, rope: &ropey::Rope, name: &str) -> Vec<Node<'t>> {
         super::nodes(root, |n| {
-            n.child_count() == 0 && self.names.contains(&n.kind()) && super::has_text(rope, n, name) && self.declares(n)
+            n.child_count() == 0
+                && self.kinds.names.contains(&n.kind())
+                && super::has_text(rope, n, name)
+                && self.declares(n)
         })
         .into_iter()
         .filter_map(|n| self.declaring_scope(n))
         .collect()
-    }
-
-    /// The argument (or parameter) nodes of a list, comments left out.
-    pub fn items<'t>(&self, list: Node<'t>) -> Vec<Node<'t>> {
-        let mut cursor = list.walk();
-        list.named_children(&mut cursor).filter(|n| !self.comments.contains(&n.kind())).collect()
     }
 }

@@ -3,8 +3,8 @@
 
 use tree_sitter::Node;
 
-use super::kinds::NameClass;
-use super::{ByteEdit, Change, NextEditKind, OpenDocument, has_text, nodes, token_at};
+use super::kinds::{NameClass, Scan};
+use super::{ByteEdit, Change, NextEditKind, OpenDocument, has_text, token_at};
 use crate::syntax;
 
 /// `None` when the edit is no rename (then it may be something else); `Some` with the other uses, or with
@@ -12,8 +12,9 @@ use crate::syntax;
 pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a>>, ByteEdit)>> {
     let old_token = token_at(&change.old_tree, &change.old_bytes)?;
     let site = token_at(change.tree, &change.new_bytes)?;
-    let class = change.kinds.class(site)?;
-    if old_token.start_byte() != site.start_byte() || change.kinds.class(old_token) != Some(class) {
+    let quick = Scan::unnoted(change.kinds);
+    let class = quick.class(site)?;
+    if old_token.start_byte() != site.start_byte() || quick.class(old_token) != Some(class) {
         return None;
     }
     let old = syntax::text(&change.old_rope, old_token);
@@ -23,6 +24,7 @@ pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a
     }
     let rename = Rename {
         change,
+        scan: Scan::new(change.kinds, change.tree, change.rope, &[&old, &new]),
         site,
         old: &old,
         new: &new,
@@ -56,6 +58,7 @@ fn renames((from, to): &(&str, &str), old: &str, new: &str) -> bool {
 
 struct Rename<'c, 'a> {
     change: &'c Change<'a>,
+    scan: Scan<'a>,
     /// The renamed token, in the tree after the edit.
     site: Node<'a>,
     old: &'c str,
@@ -69,18 +72,16 @@ impl<'a> Rename<'_, 'a> {
     /// The tokens with `text` that `keep` keeps, the site left out.
     fn tokens(&self, text: &str, keep: impl Fn(Node<'a>) -> bool) -> Vec<Node<'a>> {
         let rope = self.change.rope;
-        nodes(self.change.tree.root_node(), |n| {
-            n.child_count() == 0 && n != self.site && has_text(rope, n, text) && keep(n)
-        })
+        self.scan.tokens.iter().copied().filter(|n| *n != self.site && has_text(rope, *n, text) && keep(*n)).collect()
     }
 
     fn class_is(&self, node: Node, class: NameClass) -> bool {
-        self.change.kinds.class(node) == Some(class)
+        self.scan.class(node) == Some(class)
     }
 
     fn is_shorthand(&self, node: Node) -> bool {
         let shorthands = self.change.kinds.shorthands;
-        shorthands.contains(&node.kind()) || node.parent().is_some_and(|p| shorthands.contains(&p.kind()))
+        shorthands.contains(&node.kind()) || self.scan.parent(node).is_some_and(|p| shorthands.contains(&p.kind()))
     }
 
     /// Uses of a variable, parameter, function or class: the `old` names bound by the scope that binds
@@ -90,19 +91,19 @@ impl<'a> Rename<'_, 'a> {
         let olds = self.tokens(self.old, |n| self.class_is(n, NameClass::Name) || self.is_shorthand(n));
         let news = self.tokens(self.new, |n| self.class_is(n, NameClass::Name));
         let declared = |tokens: &[Node<'a>]| -> Vec<Node<'a>> {
-            tokens.iter().filter(|n| kinds.declares(**n)).filter_map(|n| kinds.declaring_scope(*n)).collect()
+            tokens.iter().filter(|n| self.scan.declares(**n)).filter_map(|n| self.scan.declaring_scope(*n)).collect()
         };
         let old_scopes = declared(&olds);
         let new_scopes = declared(&news);
-        if !self.carried_on && self.change.kinds.binding(self.site, &new_scopes).is_some() {
+        if !self.carried_on && self.scan.binding(self.site, &new_scopes).is_some() {
             return None;
         }
         // The site counts as the symbol's either name, so a renamed declaration still binds its uses.
         let mut scopes = old_scopes.clone();
         scopes.extend(new_scopes.iter().copied().filter(|_| self.carried_on));
-        scopes.extend(Some(self.site).filter(|n| kinds.declares(*n)).and_then(|n| kinds.declaring_scope(n)));
-        let Some(scope) = self.change.kinds.binding(self.site, &scopes) else { return Some(Vec::new()) };
-        if kinds.opaque_scopes.contains(&scope.kind()) && kinds.declares(self.site) {
+        scopes.extend(Some(self.site).filter(|n| self.scan.declares(*n)).and_then(|n| self.scan.declaring_scope(n)));
+        let Some(scope) = self.scan.binding(self.site, &scopes) else { return Some(Vec::new()) };
+        if kinds.opaque_scopes.contains(&scope.kind()) && self.scan.declares(self.site) {
             // A method (or class attribute): used through `self.` in its class.
             return Some(self.self_members(scope));
         }
@@ -110,8 +111,7 @@ impl<'a> Rename<'_, 'a> {
         if kinds.shadowing && n_declarations > 1 {
             return Some(Vec::new());
         }
-        let same: Vec<Node<'a>> =
-            olds.into_iter().filter(|n| self.change.kinds.binding(*n, &scopes) == Some(scope)).collect();
+        let same: Vec<Node<'a>> = olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope)).collect();
         if same.iter().any(|n| self.is_shorthand(*n)) {
             return Some(Vec::new());
         }
@@ -132,13 +132,15 @@ impl<'a> Rename<'_, 'a> {
     /// The class or impl around `node`.
     fn owner(&self, node: Node<'a>) -> Option<Node<'a>> {
         let owners = self.change.kinds.opaque_scopes;
-        std::iter::successors(Some(node), Node::parent).find(|a| owners.contains(&a.kind()))
+        self.scan.up(node).find(|a| owners.contains(&a.kind()))
     }
 
     /// Whether a member is accessed on `self`.
     fn on_self(&self, member: Node<'a>) -> bool {
-        let object =
-            member.parent().and_then(|p| p.child_by_field_name("object").or_else(|| p.child_by_field_name("value")));
+        let object = self
+            .scan
+            .parent(member)
+            .and_then(|p| p.child_by_field_name("object").or_else(|| p.child_by_field_name("value")));
         object.is_some_and(|o| has_text(self.change.rope, o, "self"))
     }
 
@@ -155,15 +157,14 @@ impl<'a> Rename<'_, 'a> {
         if uses.is_empty() {
             return uses;
         }
-        let kinds = self.change.kinds;
         let locals: Vec<Node<'a>> = self
-            .tokens(self.old, |n| self.class_is(n, NameClass::Name) && kinds.declares(n))
+            .tokens(self.old, |n| self.class_is(n, NameClass::Name) && self.scan.declares(n))
             .into_iter()
-            .filter_map(|n| kinds.declaring_scope(n))
+            .filter_map(|n| self.scan.declaring_scope(n))
             .collect();
-        uses.extend(self.tokens(self.old, |n| {
-            self.class_is(n, NameClass::Name) && self.change.kinds.binding(n, &locals).is_none()
-        }));
+        uses.extend(
+            self.tokens(self.old, |n| self.class_is(n, NameClass::Name) && self.scan.binding(n, &locals).is_none()),
+        );
         uses.sort_by_key(|n| n.start_byte());
         uses
     }
@@ -171,12 +172,11 @@ impl<'a> Rename<'_, 'a> {
     /// The `class` tokens named `old`, when one declaration in the file declares that name (the site, or
     /// another token; with a rename carried on, one already renamed); else none. No shorthands.
     fn declared_once(&self, class: NameClass) -> Vec<Node<'a>> {
-        let kinds = self.change.kinds;
         let uses = self.tokens(self.old, |n| self.class_is(n, class));
-        let mut n_declarations = uses.iter().filter(|n| kinds.declares_member(**n)).count();
-        n_declarations += usize::from(kinds.declares_member(self.site));
+        let mut n_declarations = uses.iter().filter(|n| self.scan.declares_member(**n)).count();
+        n_declarations += usize::from(self.scan.declares_member(self.site));
         if self.carried_on {
-            n_declarations += self.tokens(self.new, |n| self.class_is(n, class) && kinds.declares_member(n)).len();
+            n_declarations += self.tokens(self.new, |n| self.class_is(n, class) && self.scan.declares_member(n)).len();
         }
         let shorthand = !self.tokens(self.old, |n| self.is_shorthand(n)).is_empty();
         if n_declarations != 1 || shorthand { Vec::new() } else { uses }
