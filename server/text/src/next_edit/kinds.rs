@@ -15,12 +15,20 @@ pub(super) struct Kinds {
     /// Whether a name may be declared again in one scope as a different variable (`let x` twice in Rust):
     /// then a scope with two declarations of a name is ambiguous.
     pub shadowing: bool,
+    /// Loops whose variable a name's declaration may be.
+    pub loops: &'static [&'static str],
     pub names: &'static [&'static str],
     /// Names after a dot: attributes, fields, properties.
     pub members: &'static [&'static str],
     pub types: &'static [&'static str],
     /// A name that is also a member (`Point { x }`, `{ x }`): renaming it needs more than new text.
     pub shorthands: &'static [&'static str],
+    /// Classes (or impls): their members are used through `receiver` inside them.
+    pub owners: &'static [&'static str],
+    pub receiver: &'static str,
+    /// Whether a member's accesses anywhere in the file are the one declaration's, when only one struct in
+    /// the file declares it (Rust's fields); else only the receiver's accesses in the owner count.
+    pub file_wide_members: bool,
     /// (parent kind, field) of a name that declares it; an empty field: any child of the parent.
     pub declarations: &'static [(&'static str, &'static str)],
     /// Any name under one of these (within a few levels) is declared by an import.
@@ -57,10 +65,14 @@ static PYTHON: Kinds = Kinds {
     ],
     opaque_scopes: &["class_definition"],
     shadowing: false,
+    loops: &["for_statement"],
     names: &["identifier"],
     members: &[],
     types: &[],
     shorthands: &[],
+    owners: &["class_definition"],
+    receiver: "self",
+    file_wide_members: false,
     declarations: &[
         ("function_definition", "name"),
         ("class_definition", "name"),
@@ -96,10 +108,14 @@ static RUST: Kinds = Kinds {
     // A method is called through `self.` or `Self::`: a bare name in an impl never means it.
     opaque_scopes: &["impl_item", "trait_item"],
     shadowing: true,
+    loops: &[],
     names: &["identifier"],
     members: &["field_identifier"],
     types: &["type_identifier"],
     shorthands: &["shorthand_field_initializer"],
+    owners: &["impl_item", "trait_item"],
+    receiver: "self",
+    file_wide_members: true,
     declarations: &[
         ("function_item", "name"),
         ("parameter", "pattern"),
@@ -140,10 +156,16 @@ static TYPESCRIPT: Kinds = Kinds {
     ],
     opaque_scopes: &[],
     shadowing: true,
+    loops: &[],
     names: &["identifier"],
     members: &["property_identifier"],
     types: &["type_identifier"],
     shorthands: &["shorthand_property_identifier", "shorthand_property_identifier_pattern"],
+    // An object literal's keys and other objects' properties may share a class member's name: only `this.`
+    // says which.
+    owners: &["class_declaration", "class", "abstract_class_declaration"],
+    receiver: "this",
+    file_wide_members: false,
     declarations: &[
         ("function_declaration", "name"),
         ("generator_function_declaration", "name"),

@@ -166,14 +166,19 @@ impl<'a> Change<'a> {
     }
 }
 
-/// The token (a leaf) that holds all of `bytes`; for an empty range at a token's end, that token.
-fn token_at<'t>(tree: &'t Tree, bytes: &Range<usize>) -> Option<Node<'t>> {
+/// The token (a leaf) that holds all of `bytes`; an empty range between two tokens touches both, and the
+/// one `prefer` takes wins (`total|:` typed on is the name, not the colon).
+fn token_at<'t>(tree: &'t Tree, bytes: &Range<usize>, prefer: impl Fn(Node<'t>) -> bool) -> Option<Node<'t>> {
     let root = tree.root_node();
     let holds = |n: &Node| n.child_count() == 0 && n.start_byte() <= bytes.start && bytes.end <= n.end_byte();
-    root.descendant_for_byte_range(bytes.start, bytes.end).filter(holds).or_else(|| {
-        let before = bytes.start.checked_sub(1).filter(|_| bytes.is_empty())?;
-        root.descendant_for_byte_range(before, bytes.start).filter(holds)
-    })
+    let at = root.descendant_for_byte_range(bytes.start, bytes.end).filter(holds);
+    let before = bytes
+        .start
+        .checked_sub(1)
+        .filter(|_| bytes.is_empty())
+        .and_then(|before| root.descendant_for_byte_range(before, bytes.start))
+        .filter(holds);
+    [at, before].into_iter().flatten().find(|n| prefer(*n)).or(at).or(before)
 }
 
 /// Every node of `root`'s tree, in order, that `keep` keeps.

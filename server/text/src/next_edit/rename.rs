@@ -10,9 +10,9 @@ use crate::syntax;
 /// `None` when the edit is no rename (then it may be something else); `Some` with the other uses, or with
 /// nothing when which uses belong to the symbol is ambiguous.
 pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a>>, ByteEdit)>> {
-    let old_token = token_at(&change.old_tree, &change.old_bytes)?;
-    let site = token_at(change.tree, &change.new_bytes)?;
     let quick = Scan::unnoted(change.kinds);
+    let old_token = token_at(&change.old_tree, &change.old_bytes, |n| quick.class(n).is_some())?;
+    let site = token_at(change.tree, &change.new_bytes, |n| quick.class(n).is_some())?;
     let class = quick.class(site)?;
     if old_token.start_byte() != site.start_byte() || quick.class(old_token) != Some(class) {
         return None;
@@ -111,6 +111,15 @@ impl<'a> Rename<'_, 'a> {
         if kinds.shadowing && n_declarations > 1 {
             return Some(Vec::new());
         }
+        // Two loops over one name are one variable to Python, two to whoever wrote them.
+        let in_loop = |n: &Node<'a>| {
+            self.scan.declares(*n)
+                && self.scan.parent(*n).is_some_and(|p| kinds.loops.contains(&p.kind()))
+                && self.scan.declaring_scope(*n) == Some(scope)
+        };
+        if olds.iter().chain([&self.site]).filter(|n| in_loop(n)).count() > 1 {
+            return Some(Vec::new());
+        }
         let same: Vec<Node<'a>> = olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope)).collect();
         if same.iter().any(|n| self.is_shorthand(*n)) {
             return Some(Vec::new());
@@ -118,33 +127,33 @@ impl<'a> Rename<'_, 'a> {
         Some(same)
     }
 
-    /// Uses of an attribute, field or property. Python's `self.x` within the class; elsewhere every access
-    /// of the member in the file, when exactly one declaration in the file declares it.
+    /// Uses of an attribute, field or property: `self.x` (`this.x`) within the class; for Rust's fields,
+    /// every access in the file, when exactly one struct in the file declares the field.
     fn members(&self) -> Vec<Node<'a>> {
         let kinds = self.change.kinds;
-        if kinds.members.is_empty() {
-            let class = self.owner(self.site).filter(|_| self.on_self(self.site));
-            return class.map(|class| self.self_members(class)).unwrap_or_default();
+        if kinds.file_wide_members {
+            return self.declared_once(NameClass::Member);
         }
-        self.declared_once(NameClass::Member)
+        let class = self.owner(self.site).filter(|_| self.on_self(self.site) || self.scan.declares_member(self.site));
+        class.map(|class| self.self_members(class)).unwrap_or_default()
     }
 
     /// The class or impl around `node`.
     fn owner(&self, node: Node<'a>) -> Option<Node<'a>> {
-        let owners = self.change.kinds.opaque_scopes;
+        let owners = self.change.kinds.owners;
         self.scan.up(node).find(|a| owners.contains(&a.kind()))
     }
 
-    /// Whether a member is accessed on `self`.
+    /// Whether a member is accessed on `self` (`this`).
     fn on_self(&self, member: Node<'a>) -> bool {
         let object = self
             .scan
             .parent(member)
             .and_then(|p| p.child_by_field_name("object").or_else(|| p.child_by_field_name("value")));
-        object.is_some_and(|o| has_text(self.change.rope, o, "self"))
+        object.is_some_and(|o| has_text(self.change.rope, o, self.change.kinds.receiver))
     }
 
-    /// The `self.old` accesses in `owner` (a class or impl).
+    /// The `self.old` (`this.old`) accesses in `owner` (a class or impl).
     fn self_members(&self, owner: Node<'a>) -> Vec<Node<'a>> {
         self.tokens(self.old, |n| {
             self.class_is(n, NameClass::Member) && self.on_self(n) && self.owner(n) == Some(owner)
