@@ -425,6 +425,21 @@ mod tests {
     }
 
     #[test]
+    fn the_history_records_keystrokes_as_one_edit_whether_sent_as_ranges_or_whole_texts() {
+        let s = store("x = count\n");
+        s.change(URI, 2, &[edit(at(0, 4), at(0, 9), "")]).unwrap();
+        s.change(URI, 3, &[edit(at(0, 4), at(0, 4), "n")]).unwrap();
+        s.change(URI, 4, &[TextChange { range: None, text: "x = n_items\n".into() }]).unwrap();
+        let doc = s.snapshot(URI).unwrap();
+        let last = doc.history.last().unwrap();
+        assert_eq!((doc.history.len(), last.old.as_str(), last.new.as_str()), (1, Some("count"), Some("n_items")));
+        assert_eq!((last.version, last.new_range()), (4, 4..11));
+        // A refused batch leaves the history as it was.
+        assert!(s.change(URI, 5, &[edit(at(0, 0), at(0, 1), "y"), edit(at(7, 0), at(7, 0), "!")]).is_err());
+        assert_eq!(s.snapshot(URI).unwrap().history.last().map(|e| e.version), Some(4));
+    }
+
+    #[test]
     fn huge_documents_are_refused() {
         let s = DocumentStore::new(PositionEncoding::Utf16);
         let big = "x".repeat(MAX_DOCUMENT_BYTES + 1);
