@@ -1,6 +1,7 @@
 //! A document's recent edits, as the next-edit engine and a model's prompt want them: logical edits
 //! ("renamed `foo` to `bar`"), not keystrokes, so an edit that continues where the previous one left off
-//! within [`COALESCE_WITHIN`] joins it.
+//! within [`COALESCE_WITHIN`] joins it, or within [`WORD_COALESCE_WITHIN`] when both are a word's letters
+//! (a pause while typing a name does not split it).
 //!
 //! Invariants: bounded ([`MAX_EDITS`] entries, [`MAX_HISTORY_BYTES`] of text); a text over
 //! [`MAX_EDIT_BYTES`] is kept as its length only; the last entry recorded describes the text as it is
@@ -21,6 +22,8 @@ pub const MAX_HISTORY_BYTES: usize = 64 * 1024;
 pub const MAX_EDIT_BYTES: usize = 4 * 1024;
 /// Keystrokes closer than this, each continuing the edit before, make one edit.
 pub const COALESCE_WITHIN: Duration = Duration::from_secs(1);
+/// Letters continuing a word closer than this make one edit.
+pub const WORD_COALESCE_WITHIN: Duration = Duration::from_secs(5);
 /// Lines of context a diff shows on each side.
 const CONTEXT_LINES: usize = 3;
 /// Context kept on each side, so one long line cannot make an entry large.
@@ -146,6 +149,13 @@ impl Edit {
         self.old.n_bytes() + self.new.n_bytes() + self.before.len() + self.after.len()
     }
 
+    /// How long after `self` a change replacing `removed` with `text` may still join it.
+    fn window(&self, removed: &str, text: &str) -> Duration {
+        let word = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let in_word = [&self.old, &self.new].iter().all(|t| t.as_str().is_some_and(word));
+        if in_word && word(removed) && word(text) { WORD_COALESCE_WITHIN } else { COALESCE_WITHIN }
+    }
+
     /// Takes in the change of `chars` (in the text after `self`) to `text` when it touches what `self` wrote;
     /// `false` (and `self` untouched) when it does not, or when either is too large to keep.
     fn absorb(&mut self, chars: &Range<usize>, removed: &str, text: &str) -> bool {
@@ -248,7 +258,7 @@ impl EditHistory {
             return;
         }
         let merged = match (self.edits.back_mut(), removed.as_str()) {
-            (Some(last), Some(removed)) if at.saturating_duration_since(last.at) <= COALESCE_WITHIN => {
+            (Some(last), Some(removed)) if at.saturating_duration_since(last.at) <= last.window(removed, text) => {
                 self.n_bytes -= last.n_bytes();
                 if last.absorb(&chars, removed, text) {
                     last.at = at;
@@ -345,8 +355,13 @@ mod tests {
 
     #[test]
     fn a_pause_or_a_jump_starts_a_new_edit_and_taking_back_leaves_none() {
+        let (history, _) = typed("ab cd\n", &[(0, 0, "x"), (1, 1, " ")], Duration::from_secs(2));
+        assert_eq!(summary(&history), [(0, Some(""), Some("x")), (1, Some(""), Some(" "))]);
+        // Letters of one word wait longer.
         let (history, _) = typed("ab cd\n", &[(0, 0, "x"), (1, 1, "y")], Duration::from_secs(2));
-        assert_eq!(summary(&history), [(0, Some(""), Some("x")), (1, Some(""), Some("y"))]);
+        assert_eq!(summary(&history), [(0, Some(""), Some("xy"))]);
+        let (history, _) = typed("ab cd\n", &[(0, 0, "x"), (1, 1, "y")], Duration::from_secs(6));
+        assert_eq!(history.len(), 2);
         let (history, _) = typed("ab cd\n", &[(0, 0, "x"), (5, 5, "y")], Duration::from_millis(10));
         assert_eq!(history.len(), 2);
         let (history, rope) = typed("ab\n", &[(2, 2, "c"), (2, 3, "")], Duration::from_millis(10));
