@@ -164,7 +164,11 @@ fn signature<'a>(
     let receiver = receiver_parameters(kinds, change.rope, function, &new_items);
     let method = receiver > 0 || is_method(function);
     let (arity, removed) = match how {
-        Some(ListChange::Remove(k)) if k >= receiver => (old_items.len() - receiver, Some(k - receiver)),
+        Some(ListChange::Remove(k)) if k >= receiver => {
+            // A parameter without a plain name (a pattern) is only ever passed by position.
+            let name = parameter_name(kinds, &change.old_rope, old_items[k]).unwrap_or_default();
+            (old_items.len() - receiver, Some((k - receiver, name)))
+        }
         Some(ListChange::Insert(k)) if k >= receiver && !is_optional(kinds, new_items[k]) => {
             (old_items.len() - receiver, None)
         }
@@ -210,6 +214,17 @@ fn is_method(function: Node) -> bool {
         || std::iter::successors(function.parent(), Node::parent).take(2).any(|n| OWNERS.contains(&n.kind()))
 }
 
+/// The name a parameter is passed by as a keyword argument.
+fn parameter_name(kinds: &Kinds, rope: &Rope, parameter: Node) -> Option<String> {
+    let name = if kinds.names.contains(&parameter.kind()) {
+        parameter
+    } else {
+        let field = parameter.child_by_field_name("name").or_else(|| parameter.child_by_field_name("pattern"));
+        field.or_else(|| parameter.named_child(0)).filter(|n| kinds.names.contains(&n.kind()))?
+    };
+    Some(syntax::text(rope, name))
+}
+
 /// A parameter callers may leave out: it has a default.
 fn is_optional(kinds: &Kinds, parameter: Node) -> bool {
     kinds.optional_parameters.contains(&parameter.kind()) || parameter.child_by_field_name("value").is_some()
@@ -220,10 +235,11 @@ struct CallSites<'n> {
     kinds: &'static Kinds,
     name: &'n str,
     method: bool,
-    /// Arguments a call passed before the change.
+    /// Parameters callers passed before the change: a call with more positional arguments is not of it.
     arity: usize,
-    /// The argument index that the change removed; `None`: one was added, and calls are only pointed at.
-    removed: Option<usize>,
+    /// The argument index that the change removed and the parameter's name; `None`: one was added, and
+    /// calls are only pointed at.
+    removed: Option<(usize, String)>,
 }
 
 impl CallSites<'_> {
@@ -245,14 +261,27 @@ impl CallSites<'_> {
         for call in nodes(tree.root_node(), |n| kinds.calls.contains(&n.kind()) && calls_it(n)) {
             let Some(list) = call.child_by_field_name("arguments") else { continue };
             let items = kinds.items(list);
-            let positional = items.iter().all(|n| n.kind() != "keyword_argument" && !kinds.spreads.contains(&n.kind()));
-            match self.removed {
+            let Some((k, parameter)) = &self.removed else {
+                proposals.targets.push((doc, call.byte_range()));
+                continue;
+            };
+            let is_keyword = |n: &Node| n.kind() == "keyword_argument";
+            let by_name = |n: &Node| {
+                is_keyword(n) && n.child_by_field_name("name").is_some_and(|name| has_text(rope, name, parameter))
+            };
+            let spread = items.iter().any(|n| kinds.spreads.contains(&n.kind()));
+            let n_positional = items.iter().take_while(|n| !is_keyword(n)).count();
+            let edit = match items.iter().position(by_name) {
+                Some(i) if !spread => Some(i),
                 // A call that stops before the parameter does not pass it.
-                Some(k) if positional && items.len() <= k => {}
-                Some(k) if positional && items.len() == self.arity => {
-                    proposals.edits.push((doc, remove(list, &items, k, NextEditKind::CallSite)));
-                }
-                _ => proposals.targets.push((doc, call.byte_range())),
+                None if !spread && n_positional <= *k => continue,
+                // Positional argument k is parameter k, whatever follows it.
+                None if !spread && n_positional <= self.arity => Some(*k),
+                _ => None,
+            };
+            match edit {
+                Some(i) => proposals.edits.push((doc, remove(list, &items, i, NextEditKind::CallSite))),
+                None => proposals.targets.push((doc, call.byte_range())),
             }
         }
     }

@@ -37,6 +37,7 @@ nib_fixture::tests! {
     python_signature_added => "python_signature_added.py",
     python_signature_default => "python_signature_default.py",
     python_method_signature => "python_method_signature.py",
+    python_signature_keyword => "python_signature_keyword.py",
     python_string_not_renamed => "python_string_not_renamed.py",
     python_rename_suffix_typed => "python_rename_suffix_typed.py",
     python_new_line_none => "python_new_line_none.py",
@@ -55,6 +56,7 @@ nib_fixture::tests! {
     rust_rename_struct => "rust_rename_struct.rs",
     rust_rename_field_shorthand => "rust_rename_field_shorthand.rs",
     rust_literal_argument => "rust_literal_argument.rs",
+    rust_literal_other_callee_kept => "rust_literal_other_callee_kept.rs",
     rust_argument_changed => "rust_argument_changed.rs",
     rust_signature_removed => "rust_signature_removed.rs",
     rust_method_signature => "rust_method_signature.rs",
@@ -68,6 +70,8 @@ nib_fixture::tests! {
     typescript_argument_added => "typescript_argument_added.ts",
     typescript_signature_removed => "typescript_signature_removed.ts",
     typescript_signature_added => "typescript_signature_added.ts",
+    typescript_method_signature => "typescript_method_signature.ts",
+    javascript_rename_local => "javascript_rename_local.js",
 }
 
 fn check(path: &Path) {
