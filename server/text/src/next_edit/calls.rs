@@ -21,10 +21,11 @@ pub(super) fn propose<'a>(change: &Change, key: &str, others: &[OpenDocument<'a>
         n.parent()
             .is_some_and(|p| kinds.functions.contains(&p.kind()) && p.child_by_field_name("parameters") == Some(n))
     };
+    // A list half typed (`f(a, `) says nothing yet about the change.
     let lists = |is_list: &dyn Fn(Node) -> bool| {
         let new = enclosing(change.tree, &change.new_bytes, is_list)?;
         let old = enclosing(&change.old_tree, &change.old_bytes, is_list)?;
-        (new.start_byte() == old.start_byte()).then_some((old, new))
+        (new.start_byte() == old.start_byte() && !new.has_error() && !old.has_error()).then_some((old, new))
     };
     if let Some((old, new)) = lists(&is_arguments) {
         return arguments(change, old, new);
@@ -87,13 +88,13 @@ fn arguments<'a>(change: &Change, old_list: Node, new_list: Node) -> Proposals<'
             && n != call
             && callee(n).is_some_and(|c| has_text(change.rope, c, &callee_text))
     });
+    let sees = Sees::new(change, &new_items, how);
     let mut proposals = Proposals::default();
     for other in calls {
         let Some(list) = other.child_by_field_name("arguments") else { continue };
         let items = kinds.items(list);
         let passed = texts(change.rope, &items);
         let edit = match how {
-            _ if !sees_names(change, &new_items, how, other) => continue,
             ListChange::Replace(k) if passed.len() == old.len() && passed[k] == old[k] => {
                 // A keyword argument counts by its value.
                 let value = old_items[k].child_by_field_name("value").unwrap_or(old_items[k]);
@@ -105,22 +106,41 @@ fn arguments<'a>(change: &Change, old_list: Node, new_list: Node) -> Proposals<'
             ListChange::Remove(k) if passed == old => remove(list, &items, k, NextEditKind::Arguments),
             _ => continue,
         };
-        proposals.edits.push((None, edit));
+        if sees.at(other) {
+            proposals.edits.push((None, edit));
+        }
     }
     proposals
 }
 
-/// Whether the names the changed argument now uses (`doc.id`) are declared where `call` is, when they
-/// are declared where the edit was: a local passed at one call means nothing at another.
-fn sees_names(change: &Change, new_items: &[Node], how: ListChange, call: Node) -> bool {
-    let (ListChange::Replace(k) | ListChange::Insert(k)) = how else { return true };
-    let Some(item) = new_items.get(k) else { return true };
-    let scan = Scan::unnoted(change.kinds);
-    let root = change.tree.root_node();
-    nodes(*item, |n| n.child_count() == 0 && scan.class(n) == Some(NameClass::Name)).into_iter().all(|name| {
-        let scopes = scan.declaring_scopes(root, change.rope, &syntax::text(change.rope, name));
-        scan.binding(name, &scopes).is_none() || scan.binding(call, &scopes).is_some()
-    })
+/// The names the changed argument now uses (`doc.id`) and the scopes declaring them: a local passed at one
+/// call means nothing at another that does not see it.
+struct Sees<'t> {
+    scan: Scan<'t>,
+    names: Vec<(Node<'t>, Vec<Node<'t>>)>,
+}
+
+impl<'t> Sees<'t> {
+    fn new(change: &Change<'t>, new_items: &[Node<'t>], how: ListChange) -> Sees<'t> {
+        let scan = Scan::unnoted(change.kinds);
+        let (ListChange::Replace(k) | ListChange::Insert(k)) = how else { return Sees { scan, names: Vec::new() } };
+        let root = change.tree.root_node();
+        let names = new_items
+            .get(k)
+            .map(|item| nodes(*item, |n| n.child_count() == 0 && scan.class(n) == Some(NameClass::Name)))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|name| (name, scan.declaring_scopes(root, change.rope, &syntax::text(change.rope, name))))
+            .collect();
+        Sees { scan, names }
+    }
+
+    /// Whether `call` sees every name declared where the edit was.
+    fn at(&self, call: Node<'t>) -> bool {
+        self.names.iter().all(|(name, scopes)| {
+            self.scan.binding(*name, scopes).is_none() || self.scan.binding(call, scopes).is_some()
+        })
+    }
 }
 
 /// Inserts `text` as item `k` of `list`.

@@ -33,6 +33,7 @@ nib_fixture::tests! {
     python_literal_argument => "python_literal_argument.py",
     python_literal_ambiguous => "python_literal_ambiguous.py",
     python_argument_added => "python_argument_added.py",
+    python_argument_half_typed => "python_argument_half_typed.py",
     python_signature_removed => "python_signature_removed.py",
     python_signature_added => "python_signature_added.py",
     python_signature_default => "python_signature_default.py",
