@@ -99,7 +99,7 @@ impl<'a> Rename<'_, 'a> {
             return None;
         }
         // The site counts as the symbol's either name, so a renamed declaration still binds its uses.
-        let mut scopes = old_scopes.clone();
+        let mut scopes = old_scopes;
         scopes.extend(new_scopes.iter().copied().filter(|_| self.carried_on));
         scopes.extend(Some(self.site).filter(|n| self.scan.declares(*n)).and_then(|n| self.scan.declaring_scope(n)));
         let Some(scope) = self.scan.binding(self.site, &scopes) else { return Some(Vec::new()) };
