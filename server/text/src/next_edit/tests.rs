@@ -228,6 +228,7 @@ fn run(path: &Path) -> Run {
                 let started = Instant::now();
                 let proposals = next_edits(OpenDocument { key: &main, document: &current }, cursor, &others);
                 run.latencies.push(started.elapsed());
+                assert_compatible(&proposals);
                 let lines: Vec<&str> = body.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "none").collect();
                 let mut wanted: Vec<(Outcome, &str)> = lines.iter().map(|l| (expected(&store, &main, l), *l)).collect();
                 run.report.push_str(&format!("after {n_edits} edits:\n"));
@@ -251,6 +252,16 @@ fn run(path: &Path) -> Run {
         }
     }
     run
+}
+
+/// Proposals can all be taken: no two edits of one document overlap (they may touch).
+fn assert_compatible(proposals: &NextEdits) {
+    let mut edits: Vec<_> = proposals.edits.iter().map(|e| (&e.key, e.range.clone())).collect();
+    edits.sort_by_key(|(key, range)| (*key, range.start, range.end));
+    for pair in edits.windows(2) {
+        let ((a_key, a), (b_key, b)) = (&pair[0], &pair[1]);
+        assert!(a_key != b_key || a.end <= b.start, "overlapping proposals {a:?} and {b:?} in {a_key}");
+    }
 }
 
 /// Nearest-rank quantile of sorted durations.
