@@ -298,7 +298,10 @@ impl<'t> Scan<'t> {
         let is_field = |parent_kind: &str, field: &str| {
             parent.is_some_and(|p| p.kind() == parent_kind && p.child_by_field_name(field) == Some(node))
         };
-        if kinds.member_access.iter().any(|(access, field)| is_field(access, field)) {
+        // Macro arguments are bare tokens: there a name after a dot is a field.
+        let after_dot = parent.is_some_and(|p| p.kind() == "token_tree")
+            && node.prev_sibling().is_some_and(|previous| previous.kind() == ".");
+        if after_dot || kinds.member_access.iter().any(|(access, field)| is_field(access, field)) {
             return Some(NameClass::Member);
         }
         if is_field("keyword_argument", "name") || is_field("scoped_identifier", "name") {

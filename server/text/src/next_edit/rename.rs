@@ -35,14 +35,7 @@ pub(super) fn propose<'a>(change: &Change) -> Option<Vec<(Option<OpenDocument<'a
         NameClass::Member => rename.members(),
         NameClass::Type => rename.types(),
     };
-    Some(
-        sites
-            .into_iter()
-            .map(|node| {
-                (None, ByteEdit { bytes: node.byte_range(), new_text: new.clone(), kind: NextEditKind::Rename })
-            })
-            .collect(),
-    )
+    Some(sites.into_iter().map(|node| (None, rename.edit(node, class))).collect())
 }
 
 /// Whether the edit `(from, to)` turns `old` into `new` somewhere in it: `("", "_price")` turns `total`
@@ -120,11 +113,17 @@ impl<'a> Rename<'_, 'a> {
         if olds.iter().chain([&self.site]).filter(|n| in_loop(n)).count() > 1 {
             return Some(Vec::new());
         }
-        let same: Vec<Node<'a>> = olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope)).collect();
-        if same.iter().any(|n| self.is_shorthand(*n)) {
-            return Some(Vec::new());
-        }
-        Some(same)
+        Some(olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope)).collect())
+    }
+
+    /// The edit at a use: the new name, or for a shorthand (`{ name }`) the key it stood for kept beside it.
+    fn edit(&self, node: Node, class: NameClass) -> ByteEdit {
+        let new_text = match (self.is_shorthand(node), class) {
+            (false, _) => self.new.to_owned(),
+            (true, NameClass::Member) => format!("{}: {}", self.new, self.old),
+            (true, _) => format!("{}: {}", self.old, self.new),
+        };
+        ByteEdit { bytes: node.byte_range(), new_text, kind: NextEditKind::Rename }
     }
 
     /// Uses of an attribute, field or property: `self.x` (`this.x`) within the class; for Rust's fields,
@@ -178,16 +177,17 @@ impl<'a> Rename<'_, 'a> {
         uses
     }
 
-    /// The `class` tokens named `old`, when one declaration in the file declares that name (the site, or
-    /// another token; with a rename carried on, one already renamed); else none. No shorthands.
+    /// The `class` tokens named `old` (and for a member, its shorthands), when one declaration in the file
+    /// declares that name (the site, or another token; with a rename carried on, one already renamed); else
+    /// none.
     fn declared_once(&self, class: NameClass) -> Vec<Node<'a>> {
-        let uses = self.tokens(self.old, |n| self.class_is(n, class));
+        let member = class == NameClass::Member;
+        let uses = self.tokens(self.old, |n| self.class_is(n, class) || (member && self.is_shorthand(n)));
         let mut n_declarations = uses.iter().filter(|n| self.scan.declares_member(**n)).count();
         n_declarations += usize::from(self.scan.declares_member(self.site));
         if self.carried_on {
             n_declarations += self.tokens(self.new, |n| self.class_is(n, class) && self.scan.declares_member(n)).len();
         }
-        let shorthand = !self.tokens(self.old, |n| self.is_shorthand(n)).is_empty();
-        if n_declarations != 1 || shorthand { Vec::new() } else { uses }
+        if n_declarations != 1 { Vec::new() } else { uses }
     }
 }
