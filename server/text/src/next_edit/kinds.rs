@@ -13,7 +13,7 @@ pub(super) struct Kinds {
     /// Scopes whose names the functions nested in them do not see (Python's class bodies).
     pub opaque_scopes: &'static [&'static str],
     /// Whether a name may be declared again in one scope as a different variable (`let x` twice in Rust):
-    /// then a scope with two declarations of a name is ambiguous.
+    /// then each declaration holds from its statement's end to the next one's.
     pub shadowing: bool,
     /// Loops whose variable a name's declaration may be.
     pub loops: &'static [&'static str],
@@ -104,7 +104,17 @@ static PYTHON: Kinds = Kinds {
 };
 
 static RUST: Kinds = Kinds {
-    scopes: &["source_file", "function_item", "closure_expression", "impl_item", "trait_item", "mod_item"],
+    // `let` binds to the end of its block; a loop's pattern, in its body.
+    scopes: &[
+        "source_file",
+        "function_item",
+        "closure_expression",
+        "impl_item",
+        "trait_item",
+        "mod_item",
+        "block",
+        "for_expression",
+    ],
     // A method is called through `self.` or `Self::`: a bare name in an impl never means it.
     opaque_scopes: &["impl_item", "trait_item"],
     shadowing: true,
@@ -153,6 +163,10 @@ static TYPESCRIPT: Kinds = Kinds {
         "function_expression",
         "arrow_function",
         "method_definition",
+        // `let` and `const` bind to the end of their block; a loop's variable, in its body.
+        "statement_block",
+        "for_statement",
+        "for_in_statement",
     ],
     opaque_scopes: &[],
     shadowing: true,

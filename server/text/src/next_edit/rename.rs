@@ -101,9 +101,8 @@ impl<'a> Rename<'_, 'a> {
             return Some(self.self_members(scope));
         }
         let n_declarations = scopes.iter().filter(|s| **s == scope).count();
-        if kinds.shadowing && n_declarations > 1 {
-            return Some(Vec::new());
-        }
+        let region =
+            if kinds.shadowing && n_declarations > 1 { Some(self.shadowing_region(&olds, scope)?) } else { None };
         // Two loops over one name are one variable to Python, two to whoever wrote them.
         let in_loop = |n: &Node<'a>| {
             self.scan.declares(*n)
@@ -113,7 +112,40 @@ impl<'a> Rename<'_, 'a> {
         if olds.iter().chain([&self.site]).filter(|n| in_loop(n)).count() > 1 {
             return Some(Vec::new());
         }
-        Some(olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope)).collect())
+        let in_region = |n: &Node<'a>| {
+            region.as_ref().is_none_or(|(region, declaration)| {
+                Some(*n) == *declaration || (region.contains(&n.start_byte()) && !self.scan.declares(*n))
+            })
+        };
+        Some(olds.into_iter().filter(|n| self.scan.binding(*n, &scopes) == Some(scope) && in_region(n)).collect())
+    }
+
+    /// Where the declaration the site means holds, in a scope that declares the name more than once
+    /// (`let line = line.trim();`): from the end of its statement to the end of the next declaring statement
+    /// (whose own value still sees it); and that declaration, when it is not the site. `None` when that
+    /// cannot be told.
+    fn shadowing_region(
+        &self,
+        olds: &[Node<'a>],
+        scope: Node<'a>,
+    ) -> Option<(std::ops::Range<usize>, Option<Node<'a>>)> {
+        let statement = |n: Node<'a>| self.scan.up(n).find(|a| self.scan.parent(*a) == Some(scope));
+        let mut declarations: Vec<(usize, Node<'a>)> = olds
+            .iter()
+            .chain([&self.site])
+            .filter(|n| self.scan.declares(**n) && self.scan.declaring_scope(**n) == Some(scope))
+            .map(|n| statement(*n).map(|s| (s.end_byte(), *n)))
+            .collect::<Option<_>>()?;
+        declarations.sort_by_key(|(end, _)| *end);
+        let site = self.site.start_byte();
+        let (start, declaration) = if self.scan.declares(self.site) {
+            (statement(self.site)?.end_byte(), None)
+        } else {
+            let (end, declaration) = declarations.iter().rev().find(|(end, _)| *end <= site)?;
+            (*end, Some(*declaration))
+        };
+        let end = declarations.iter().map(|(end, _)| *end).find(|end| *end > start).unwrap_or(usize::MAX);
+        Some((start..end, declaration))
     }
 
     /// The edit at a use: the new name, or for a shorthand (`{ name }`) the key it stood for kept beside it.
