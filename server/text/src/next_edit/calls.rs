@@ -68,6 +68,20 @@ fn texts(rope: &Rope, items: &[Node]) -> Vec<String> {
     items.iter().map(|n| syntax::text(rope, *n)).collect()
 }
 
+/// How many functions named `name` the tree defines.
+fn n_definitions(kinds: &Kinds, rope: &Rope, tree: &Tree, name: &str) -> usize {
+    nodes(tree.root_node(), |n| {
+        kinds.functions.contains(&n.kind()) && n.child_by_field_name("name").is_some_and(|f| has_text(rope, f, name))
+    })
+    .len()
+}
+
+/// A value too common to say which calls mean the same by it.
+fn commonplace(literal: &str) -> bool {
+    const WORDS: &[&str] = &["True", "False", "None", "true", "false", "null", "undefined", "\"\"", "''"];
+    literal.parse::<i64>().is_ok_and(|n| n.abs() <= 10) || WORDS.contains(&literal)
+}
+
 /// The callee of a call: its `function` or `constructor` field.
 fn callee(call: Node) -> Option<Node> {
     call.child_by_field_name("function").or_else(|| call.child_by_field_name("constructor"))
@@ -83,6 +97,16 @@ fn arguments<'a>(change: &Change, old_list: Node, new_list: Node) -> Proposals<'
     let new = texts(change.rope, &new_items);
     let (Some(how), Some(call)) = (list_change(&old, &new), new_list.parent()) else { return Proposals::default() };
     let Some(callee_text) = callee(call).map(|c| syntax::text(change.rope, c)) else { return Proposals::default() };
+    if let ListChange::Replace(k) = how {
+        // Small numbers, booleans and empty strings recur without meaning the same thing: passed by position
+        // to a function defined elsewhere (`sample(xs, 10)`), one changed says nothing of the others.
+        let positional = old_items[k].kind() != "keyword_argument";
+        let own = callee(call).is_some_and(|c| kinds.names.contains(&c.kind()))
+            && n_definitions(kinds, change.rope, change.tree, &callee_text) > 0;
+        if positional && commonplace(&old[k]) && !own {
+            return Proposals::default();
+        }
+    }
     let calls = nodes(change.tree.root_node(), |n| {
         kinds.calls.contains(&n.kind())
             && n != call
@@ -194,14 +218,7 @@ fn signature<'a>(
         }
         _ => return Proposals::default(),
     };
-    let n_definitions = |rope: &Rope, tree: &Tree| {
-        nodes(tree.root_node(), |n| {
-            kinds.functions.contains(&n.kind())
-                && n.child_by_field_name("name").is_some_and(|f| has_text(rope, f, &name))
-        })
-        .len()
-    };
-    if n_definitions(change.rope, change.tree) != 1 {
+    if n_definitions(kinds, change.rope, change.tree, &name) != 1 {
         return Proposals::default();
     }
     let site = CallSites { kinds, name: &name, method, arity, removed };
@@ -211,7 +228,7 @@ fn signature<'a>(
         let Some(syntax) = other.document.syntax() else { continue };
         // A function of that name defined there is a different one.
         let same_language = super::kinds::of(syntax.language).is_some_and(|k| std::ptr::eq(k, kinds));
-        if same_language && n_definitions(&other.document.rope, &syntax.tree) == 0 {
+        if same_language && n_definitions(kinds, &other.document.rope, &syntax.tree, &name) == 0 {
             site.find(&other.document.rope, &syntax.tree, Some(*other), &mut proposals);
         }
     }

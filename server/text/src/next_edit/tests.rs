@@ -32,6 +32,7 @@ nib_fixture::tests! {
     python_repoint_use => "python_repoint_use.py",
     python_literal_argument => "python_literal_argument.py",
     python_literal_ambiguous => "python_literal_ambiguous.py",
+    python_literal_common_value_kept => "python_literal_common_value_kept.py",
     python_argument_added => "python_argument_added.py",
     python_argument_half_typed => "python_argument_half_typed.py",
     python_signature_removed => "python_signature_removed.py",
