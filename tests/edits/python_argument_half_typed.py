@@ -18,6 +18,6 @@ def test(cmd):
 #- expect
 none
 #- edit
-9: timeout=) -> timeout=600)
++ 9: timeout=) -> timeout=600)
 #- expect
 13: True) -> True, timeout=600)

@@ -129,13 +129,12 @@ impl Document {
 
     /// Applies `changes` in order, all or nothing, as `version`. The tree is edited along (cheap);
     /// reparsing it is left to `DocumentStore::parse`.
-    fn apply(&mut self, uri: &str, version: i32, changes: &[TextChange]) -> Result<(), PositionError> {
+    fn apply(&mut self, uri: &str, version: i32, changes: &[TextChange], now: Instant) -> Result<(), PositionError> {
         let mut rope = self.rope.clone();
         let mut edits = Vec::new();
         let mut replaced = None;
         // Recorded on a copy, so a batch refused halfway leaves the history as it was.
         let mut history = self.history.clone();
-        let now = Instant::now();
         for change in changes {
             let before = rope.clone();
             let (chars, text) = match change.range {
@@ -212,11 +211,23 @@ impl DocumentStore {
 
     /// Applies a change; `Ok(true)` when a parse is to be started (`parse`): none runs for it yet.
     pub fn change(&self, uri: &str, version: i32, changes: &[TextChange]) -> Result<bool, DocumentError> {
+        self.change_at(uri, version, changes, Instant::now())
+    }
+
+    /// `change`, made at `now`: traces replay keystrokes on a clock of their own.
+    pub(crate) fn change_at(
+        &self,
+        uri: &str,
+        version: i32,
+        changes: &[TextChange],
+        now: Instant,
+    ) -> Result<bool, DocumentError> {
         let mut doc = self.documents.get_mut(uri).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))?;
         if version <= doc.version {
             return Err(DocumentError::StaleVersion { uri: uri.to_owned(), have: doc.version, got: version });
         }
-        doc.apply(uri, version, changes).map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
+        doc.apply(uri, version, changes, now)
+            .map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
         if doc.rope.len_bytes() > MAX_DOCUMENT_BYTES {
             let n_bytes = doc.rope.len_bytes();
             drop(doc);

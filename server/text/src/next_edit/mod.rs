@@ -4,7 +4,7 @@
 //! function whose parameters changed, in the open documents.
 //!
 //! Invariants: pure and synchronous (a snapshot in, plain data out); every proposal is an exact edit of
-//! text as it is now; anything ambiguous (two declarations a name could mean, a callee defined twice, an
+//! text as it is now; an edit inside what the edit before it wrote proposes nothing; anything ambiguous (two declarations a name could mean, a callee defined twice, an
 //! edit that could be either of two things) proposes nothing: a wrong proposal costs more than a missing one.
 
 mod calls;
@@ -135,6 +135,12 @@ struct Change<'a> {
 impl<'a> Change<'a> {
     fn last(doc: &'a Document) -> Option<Change<'a>> {
         let edit = doc.history.last().filter(|edit| edit.version == doc.version)?;
+        // An edit inside what the edit before it wrote is the user still writing new code (a pasted line
+        // being adapted), not changing code that is there.
+        let previous = doc.history.edits().rev().nth(1);
+        if previous.is_some_and(|p| p.start <= edit.start && edit.old_range().end <= p.new_range().end) {
+            return None;
+        }
         let (old, new) = (edit.old.as_str()?, edit.new.as_str()?);
         let syntax = doc.syntax()?;
         let kinds = kinds::of(syntax.language)?;

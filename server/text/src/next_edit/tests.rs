@@ -1,7 +1,7 @@
 //! The next-edit trace set, `tests/edits/`: one case per file. Its header names the kind of edit it traces;
 //! `#- text` (or `//- text`) is the document as opened, `#- file <name>` another open document, `#- edit`
-//! lines are edits the user makes (typed as keystrokes: the differing middle backspaced, then the new one
-//! typed), and `#- expect` lines are what the user does next, which the proposals made at that point are
+//! lines are edits the user makes (typed as keystrokes 100 ms apart: the differing middle backspaced, then the
+//! new one typed; each 10 s after the one before, unless it starts with `+ `, which types on at once), and `#- expect` lines are what the user does next, which the proposals made at that point are
 //! scored against. A line is `<line>: <old> -> <new>` (1-based, the first `old` on that line;
 //! `<line>.<n>:` the n-th; `\n` in the new text is a line break), with `<name> ` before it for another document; `target <line>` is a call the
 //! user edits next but whose edit is not known; `none` says nothing is expected.
@@ -48,6 +48,7 @@ nib_fixture::tests! {
     python_rename_global_vs_local => "python_rename_global_vs_local.py",
     python_rename_two_loops => "python_rename_two_loops.py",
     python_rename_global_statement => "python_rename_global_statement.py",
+    python_paste_then_rename => "python_paste_then_rename.py",
     rust_rename_closure_param => "rust_rename_closure_param.rs",
     rust_rename_format_capture => "rust_rename_format_capture.rs",
     rust_rename_local_macro_field_kept => "rust_rename_local_macro_field_kept.rs",
@@ -131,8 +132,19 @@ fn locate(text: &ropey::Rope, spec: &str) -> (std::ops::Range<usize>, String) {
     (start..start + old.chars().count(), new.replace("\\n", "\n"))
 }
 
+/// A trace's clock: keystrokes 100 ms apart, and each edit of the trace 10 s after the one before (the user
+/// moves elsewhere), so each is one logical edit.
+struct Clock(Instant);
+
+impl Clock {
+    fn tick(&mut self, by: Duration) -> Instant {
+        self.0 += by;
+        self.0
+    }
+}
+
 /// Types `spec` into document `key` as keystrokes; the cursor after it.
-fn type_edit(store: &DocumentStore, key: &str, version: &mut i32, spec: &str) -> usize {
+fn type_edit(store: &DocumentStore, key: &str, version: &mut i32, clock: &mut Clock, spec: &str) -> usize {
     let rope = store.snapshot(key).unwrap().rope;
     let (range, new) = locate(&rope, spec);
     let old: Vec<char> = rope.slice(range.clone()).chars().collect();
@@ -144,7 +156,7 @@ fn type_edit(store: &DocumentStore, key: &str, version: &mut i32, spec: &str) ->
         let rope = store.snapshot(key).unwrap().rope;
         *version += 1;
         let range = Some((position(&rope, start), position(&rope, end)));
-        store.change(key, *version, &[TextChange { range, text }]).unwrap();
+        store.change_at(key, *version, &[TextChange { range, text }], clock.tick(Duration::from_millis(100))).unwrap();
     };
     for end in (start..range.end - n_suffix).rev() {
         change(end, end + 1, String::new());
@@ -211,6 +223,7 @@ fn run(path: &Path) -> Run {
     let main = key_of(&format!("main.{extension}"));
     let store = DocumentStore::new(PositionEncoding::Utf16);
     let (mut version, mut cursor, mut n_edits) = (1, 0, 0);
+    let mut clock = Clock(Instant::now());
     let mut run = Run { report: String::new(), scores: BTreeMap::new(), latencies: Vec::new() };
     for (name, body) in &fixture.sections {
         match name.split_once(' ').unwrap_or((name, "")) {
@@ -218,7 +231,11 @@ fn run(path: &Path) -> Run {
             ("file", other) => store.open(&key_of(other), body, 1, "").map(|_| store.parse(&key_of(other))).unwrap(),
             ("edit", _) => {
                 for spec in body.lines().filter(|l| !l.trim().is_empty()) {
-                    cursor = type_edit(&store, &main, &mut version, spec);
+                    // `+ ` types on without a pause: the same logical edit.
+                    let (spec, pause) =
+                        spec.strip_prefix("+ ").map_or((spec, Duration::from_secs(10)), |s| (s, Duration::ZERO));
+                    clock.tick(pause);
+                    cursor = type_edit(&store, &main, &mut version, &mut clock, spec);
                     n_edits += 1;
                 }
             }
@@ -334,7 +351,7 @@ fn large_document_latency() -> String {
     let key = key_of("large.py");
     store.open(&key, &text, 1, "python").unwrap();
     store.parse(&key);
-    let cursor = type_edit(&store, &key, &mut 1, "1: helper -> double");
+    let cursor = type_edit(&store, &key, &mut 1, &mut Clock(Instant::now()), "1: helper -> double");
     let document = store.snapshot(&key).unwrap();
     let mut took: Vec<Duration> = (0..20)
         .map(|_| {
