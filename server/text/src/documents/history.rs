@@ -188,12 +188,21 @@ impl Edit {
     /// Keeps the text around the edit from `rope`, the text right after it.
     fn take_context(&mut self, rope: &Rope) {
         let written = self.new_range();
-        let first_line = rope.char_to_line(written.start);
-        self.context_line = first_line.saturating_sub(CONTEXT_LINES);
-        let end_line = (rope.char_to_line(written.end) + CONTEXT_LINES + 1).min(rope.len_lines());
-        let context_end = if end_line >= rope.len_lines() { rope.len_chars() } else { rope.line_to_char(end_line) };
-        self.before = rope.slice(rope.line_to_char(self.context_line)..written.start).to_string();
-        self.after = rope.slice(written.end..context_end).to_string();
+        let n_chars = rope.len_chars();
+        if written.end > n_chars {
+            // Cannot happen (the edit was recorded against this rope); no context beats a panic.
+            (self.before, self.after) = (String::new(), String::new());
+            return;
+        }
+        let first_line = rope.char_to_line(written.start).saturating_sub(CONTEXT_LINES);
+        let end_line = rope.char_to_line(written.end) + CONTEXT_LINES + 1;
+        let context_end = if end_line >= rope.len_lines() { n_chars } else { rope.line_to_char(end_line) };
+        // A few lines, but no more than is kept: a minified line would otherwise be copied whole.
+        let start = rope.line_to_char(first_line).max(written.start.saturating_sub(MAX_CONTEXT_BYTES));
+        let end = context_end.min(written.end + MAX_CONTEXT_BYTES);
+        self.context_line = rope.char_to_line(start);
+        self.before = rope.slice(start..written.start).to_string();
+        self.after = rope.slice(written.end..end).to_string();
         if self.before.len() > MAX_CONTEXT_BYTES {
             let cut = self.before.ceil_char_boundary(self.before.len() - MAX_CONTEXT_BYTES);
             self.before.replace_range(..cut, "");
@@ -387,6 +396,15 @@ mod tests {
         let edits: Vec<(usize, usize, &str)> = (0..100).map(|i| (i * 3000, i * 3000, line.as_str())).collect();
         let (history, _) = typed("", &edits, Duration::from_secs(5));
         assert!(history.len() <= MAX_EDITS && history.n_bytes() <= MAX_HISTORY_BYTES, "{}", history.n_bytes());
+    }
+
+    #[test]
+    fn a_long_line_gives_a_bounded_context() {
+        let line = "x".repeat(100_000);
+        let (history, _) = typed(&line, &[(50_000, 50_000, "y")], Duration::ZERO);
+        let diff = history.last().map(Edit::unified_diff).unwrap_or_default();
+        // The diff shows the line twice, before and after.
+        assert!(diff.len() < 5 * MAX_CONTEXT_BYTES && history.n_bytes() < 3 * MAX_CONTEXT_BYTES, "{}", diff.len());
     }
 
     #[test]
