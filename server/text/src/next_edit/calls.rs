@@ -18,8 +18,7 @@ pub(super) fn propose<'a>(change: &Change, key: &str, others: &[OpenDocument<'a>
         n.parent().is_some_and(|p| kinds.calls.contains(&p.kind()) && p.child_by_field_name("arguments") == Some(n))
     };
     let is_parameters = |n: Node| {
-        n.parent()
-            .is_some_and(|p| kinds.functions.contains(&p.kind()) && p.child_by_field_name("parameters") == Some(n))
+        n.parent().is_some_and(|p| kinds.function_name(p).is_some() && p.child_by_field_name("parameters") == Some(n))
     };
     // A list half typed (`f(a, `) says nothing yet about the change.
     let lists = |is_list: &dyn Fn(Node) -> bool| {
@@ -70,10 +69,7 @@ fn texts(rope: &Rope, items: &[Node]) -> Vec<String> {
 
 /// How many functions named `name` the tree defines.
 fn n_definitions(kinds: &Kinds, rope: &Rope, tree: &Tree, name: &str) -> usize {
-    nodes(tree.root_node(), |n| {
-        kinds.functions.contains(&n.kind()) && n.child_by_field_name("name").is_some_and(|f| has_text(rope, f, name))
-    })
-    .len()
+    nodes(tree.root_node(), |n| kinds.function_name(n).is_some_and(|f| has_text(rope, f, name))).len()
 }
 
 /// A value too common to say which calls mean the same by it.
@@ -201,7 +197,7 @@ fn signature<'a>(
     let old_items = kinds.items(old_list);
     let new_items = kinds.items(new_list);
     let Some(function) = new_list.parent() else { return Proposals::default() };
-    let Some(name) = function.child_by_field_name("name").map(|n| syntax::text(change.rope, n)) else {
+    let Some(name) = kinds.function_name(function).map(|n| syntax::text(change.rope, n)) else {
         return Proposals::default();
     };
     let how = list_change(&texts(&change.old_rope, &old_items), &texts(change.rope, &new_items));

@@ -43,6 +43,8 @@ pub(super) struct Kinds {
     pub member_access: &'static [(&'static str, &'static str)],
     /// Function definition kinds, each with `name` and `parameters` fields.
     pub functions: &'static [&'static str],
+    /// Function values with `parameters`, named by the variable they initialise (`const f = (a) => a`).
+    pub function_values: &'static [&'static str],
     /// Parameters that callers may leave out.
     pub optional_parameters: &'static [&'static str],
     /// Arguments whose count is unknown (`*args`, `...rest`).
@@ -97,6 +99,7 @@ static PYTHON: Kinds = Kinds {
     calls: &["call"],
     member_access: &[("attribute", "attribute")],
     functions: &["function_definition"],
+    function_values: &[],
     optional_parameters: &["default_parameter", "typed_default_parameter"],
     spreads: &["list_splat", "dictionary_splat"],
     literals: &["string", "integer", "float", "true", "false", "none"],
@@ -149,6 +152,7 @@ static RUST: Kinds = Kinds {
     calls: &["call_expression"],
     member_access: &[("field_expression", "field")],
     functions: &["function_item"],
+    function_values: &[],
     optional_parameters: &[],
     spreads: &[],
     literals: &["string_literal", "integer_literal", "float_literal", "boolean_literal", "char_literal"],
@@ -208,6 +212,7 @@ static TYPESCRIPT: Kinds = Kinds {
     calls: &["call_expression", "new_expression"],
     member_access: &[("member_expression", "property")],
     functions: &["function_declaration", "method_definition"],
+    function_values: &["arrow_function", "function_expression"],
     optional_parameters: &["optional_parameter"],
     spreads: &["spread_element"],
     literals: &["string", "number", "true", "false", "null", "template_string"],
@@ -235,6 +240,21 @@ pub(super) enum NameClass {
 }
 
 impl Kinds {
+    /// The name of a function (its own, or that of the variable a function value initialises); `None` for
+    /// what is no function.
+    pub fn function_name<'t>(&self, function: Node<'t>) -> Option<Node<'t>> {
+        if self.functions.contains(&function.kind()) {
+            return function.child_by_field_name("name");
+        }
+        if !self.function_values.contains(&function.kind()) {
+            return None;
+        }
+        let declarator = function
+            .parent()
+            .filter(|p| p.kind() == "variable_declarator" && p.child_by_field_name("value") == Some(function))?;
+        declarator.child_by_field_name("name")
+    }
+
     /// The argument (or parameter) nodes of a list, comments left out.
     pub fn items<'t>(&self, list: Node<'t>) -> Vec<Node<'t>> {
         let mut cursor = list.walk();

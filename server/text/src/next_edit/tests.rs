@@ -80,6 +80,7 @@ nib_fixture::tests! {
     typescript_signature_removed => "typescript_signature_removed.ts",
     typescript_signature_added => "typescript_signature_added.ts",
     typescript_method_signature => "typescript_method_signature.ts",
+    typescript_arrow_signature => "typescript_arrow_signature.ts",
     javascript_rename_local => "javascript_rename_local.js",
 }
 
