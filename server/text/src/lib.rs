@@ -3,4 +3,5 @@
 
 pub mod documents;
 pub mod indent;
+pub mod next_edit;
 pub mod syntax;

@@ -5,7 +5,8 @@
 //! refused and why), the text and the version, and the document's tree describes its text: no stale ranges, and
 //! where the text parses without errors, the very tree a fresh parse gives. Documents mostly start as valid code,
 //! and half the batches are followed by an incremental edit back to the text as opened, so that many trees are
-//! compared in full.
+//! compared in full. The edit history stays bounded and its latest entry matches the text, and next edits
+//! proposed from it stay within the text.
 //!
 //! The budget is fixed so CI runs the same cases every time: [`N_CASES`] cases from a fixed seed.
 //! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=7 cargo test --release documents::fuzz` explores further; a failure
@@ -17,7 +18,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use tree_sitter::Node;
 
+use super::history::{MAX_EDITS, MAX_HISTORY_BYTES};
 use super::{Column, Document, DocumentError, DocumentStore, Position, PositionEncoding, PositionError, TextChange};
+use crate::next_edit::OpenDocument;
 use crate::syntax::{Language, Syntax};
 
 /// Longer than parsing these small documents can take unless the machine stalls the test.
@@ -407,6 +410,31 @@ fn check_tree(doc: &Document, text: &str, edit_took: Duration) -> Result<(), Tes
     Ok(())
 }
 
+/// The history stays bounded, and its latest entry, if this version made it, holds what the text holds.
+fn check_history(doc: &Document) -> Result<(), TestCaseError> {
+    let history = &doc.history;
+    prop_assert!(history.len() <= MAX_EDITS && history.n_bytes() <= MAX_HISTORY_BYTES);
+    if let Some(edit) = history.last().filter(|edit| edit.version == doc.version) {
+        let written = doc.rope.get_slice(edit.new_range()).map(String::from);
+        if let Some(new) = edit.new.as_str() {
+            prop_assert_eq!(written.as_deref(), Some(new), "{:?}", edit);
+        }
+        prop_assert!(!edit.unified_diff().is_empty());
+    }
+    Ok(())
+}
+
+/// Next edits from whatever the history holds stay within the text.
+fn check_next_edits(doc: &Document, uri: &str) -> Result<(), TestCaseError> {
+    let cursor = doc.history.last().map_or(0, |edit| edit.new_range().end);
+    let proposals = crate::next_edit::next_edits(OpenDocument { key: uri, document: doc }, cursor, &[]);
+    let n_chars = doc.rope.len_chars();
+    for range in proposals.edits.iter().map(|e| &e.range).chain(proposals.targets.iter().map(|t| &t.range)) {
+        prop_assert!(range.start <= range.end && range.end <= n_chars, "{:?} in {} chars", range, n_chars);
+    }
+    Ok(())
+}
+
 fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> Result<(), TestCaseError> {
     let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
     let uri = format!("file:///fuzz.{}", if language_id == "python" { "py" } else { "rs" });
@@ -455,6 +483,8 @@ fn run_case(utf8: bool, language_id: &str, initial: &str, batches: &[Batch]) -> 
         let doc = store.snapshot(&uri).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(doc.rope.to_string(), text.clone(), "after {:?}", changes);
         prop_assert_eq!(doc.version, version);
+        check_history(&doc)?;
+        check_next_edits(&doc, &uri)?;
         if doc.is_parsed() {
             check_tree(&doc, &text, edit_took)?;
         }

@@ -9,11 +9,12 @@
 
 #[cfg(test)]
 mod fuzz;
+pub mod history;
 pub mod position;
 
 use std::sync::Arc;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use ropey::Rope;
@@ -22,6 +23,7 @@ use tree_sitter::InputEdit;
 
 use crate::syntax::{self, Language, Syntax};
 
+pub use history::{Edit, EditHistory, EditText};
 pub use position::{Column, Position, PositionEncoding, PositionError};
 
 /// Text files larger than this are not kept (a generated bundle, a binary blob):
@@ -43,6 +45,8 @@ pub struct Document {
     /// The tree, edited with every change so its positions match the rope; `parsed` says whether it was
     /// also reparsed since. `None` until the first parse.
     pub syntax: Option<Syntax>,
+    /// The recent edits, coalesced into logical ones: what next edits are guessed from.
+    pub history: EditHistory,
     parse: ParseState,
 }
 
@@ -88,6 +92,7 @@ impl Document {
             language: Language::detect(language_id, uri),
             n_replaced: 0,
             syntax: None,
+            history: EditHistory::default(),
             parse: ParseState::default(),
         };
         doc.parse.parsed = doc.parseable().is_none();
@@ -124,16 +129,20 @@ impl Document {
 
     /// Applies `changes` in order, all or nothing, as `version`. The tree is edited along (cheap);
     /// reparsing it is left to `DocumentStore::parse`.
-    fn apply(&mut self, uri: &str, version: i32, changes: &[TextChange]) -> Result<(), PositionError> {
+    fn apply(&mut self, uri: &str, version: i32, changes: &[TextChange], now: Instant) -> Result<(), PositionError> {
         let mut rope = self.rope.clone();
         let mut edits = Vec::new();
         let mut replaced = None;
+        // Recorded on a copy, so a batch refused halfway leaves the history as it was.
+        let mut history = self.history.clone();
         for change in changes {
-            match change.range {
+            let before = rope.clone();
+            let (chars, text) = match change.range {
                 None => {
                     rope = Rope::from_str(&change.text);
                     replaced = Some(change.text.as_str());
                     edits.clear();
+                    history::difference(&before, &change.text)
                 }
                 Some((start, end)) => {
                     let start = position::to_char_offset(&rope, start)?;
@@ -144,9 +153,12 @@ impl Document {
                     edits.push(syntax::input_edit(&rope, start, end, &change.text));
                     rope.remove(start..end);
                     rope.insert(start, &change.text);
+                    (start..end, change.text.as_str())
                 }
-            }
+            };
+            history.record(&before, &rope, chars, text, version, now);
         }
+        self.history = history;
         if let Some(text) = replaced {
             // A new text: parsed from scratch, and looked at again for being generated.
             self.generated = syntax::looks_generated(uri, text);
@@ -199,11 +211,23 @@ impl DocumentStore {
 
     /// Applies a change; `Ok(true)` when a parse is to be started (`parse`): none runs for it yet.
     pub fn change(&self, uri: &str, version: i32, changes: &[TextChange]) -> Result<bool, DocumentError> {
+        self.change_at(uri, version, changes, Instant::now())
+    }
+
+    /// `change`, made at `now`: traces replay keystrokes on a clock of their own.
+    pub(crate) fn change_at(
+        &self,
+        uri: &str,
+        version: i32,
+        changes: &[TextChange],
+        now: Instant,
+    ) -> Result<bool, DocumentError> {
         let mut doc = self.documents.get_mut(uri).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))?;
         if version <= doc.version {
             return Err(DocumentError::StaleVersion { uri: uri.to_owned(), have: doc.version, got: version });
         }
-        doc.apply(uri, version, changes).map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
+        doc.apply(uri, version, changes, now)
+            .map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
         if doc.rope.len_bytes() > MAX_DOCUMENT_BYTES {
             let n_bytes = doc.rope.len_bytes();
             drop(doc);
@@ -409,6 +433,21 @@ mod tests {
         assert_eq!(s.change("file:///app.js", 2, &[written]), Ok(true));
         s.parse("file:///app.js");
         assert!(s.snapshot("file:///app.js").unwrap().syntax().is_some());
+    }
+
+    #[test]
+    fn the_history_records_keystrokes_as_one_edit_whether_sent_as_ranges_or_whole_texts() {
+        let s = store("x = count\n");
+        s.change(URI, 2, &[edit(at(0, 4), at(0, 9), "")]).unwrap();
+        s.change(URI, 3, &[edit(at(0, 4), at(0, 4), "n")]).unwrap();
+        s.change(URI, 4, &[TextChange { range: None, text: "x = n_items\n".into() }]).unwrap();
+        let doc = s.snapshot(URI).unwrap();
+        let last = doc.history.last().unwrap();
+        assert_eq!((doc.history.len(), last.old.as_str(), last.new.as_str()), (1, Some("count"), Some("n_items")));
+        assert_eq!((last.version, last.new_range()), (4, 4..11));
+        // A refused batch leaves the history as it was.
+        assert!(s.change(URI, 5, &[edit(at(0, 0), at(0, 1), "y"), edit(at(7, 0), at(7, 0), "!")]).is_err());
+        assert_eq!(s.snapshot(URI).unwrap().history.last().map(|e| e.version), Some(4));
     }
 
     #[test]
