@@ -1,4 +1,5 @@
-//! `nib doctor`, as a user runs it: the report on the default model, and exit code 1 when the model is missing.
+//! `nib doctor`, as a user runs it: the report on the default model, and exit code 1 when the model is missing or a
+//! plugin cannot start.
 
 use serde_json::Value;
 
@@ -54,4 +55,27 @@ fn doctor_exits_1_with_a_clear_message_when_the_model_is_missing() {
     // The rest of the report is still there.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("machine") && stdout.contains("PROBLEMS"), "{stdout}");
+}
+
+#[test]
+fn doctor_reports_each_plugin_and_exits_1_when_one_cannot_start() {
+    let config = fresh_home().join("config.toml");
+    let plugins = "[[plugins]]\nname = \"redact-secrets\"\n\n[[plugins]]\nname = \"missing\"\ncommand = [\"/nonexistent/plugin\"]\n";
+    std::fs::write(&config, plugins).unwrap();
+    let model = model_path();
+    let out = nib()
+        .env("NIB_CONFIG", &config)
+        .args(["doctor", "--json", "--model", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["plugins"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["redact-secrets", "missing"], "{report}");
+    assert_eq!(report["plugins"][0]["state"], "running");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("plugin missing") && problems.contains("cannot start: /nonexistent/plugin"),
+        "{problems}"
+    );
 }

@@ -14,7 +14,7 @@ use nib_text::syntax::Syntax;
 use crate::config::Config;
 use crate::review::{Finding, Severity};
 
-pub use nib_plugins::{FileInfo, Hook, PluginConfig, PluginStatus, Plugins, Setting};
+pub use nib_plugins::{FileInfo, Hook, PluginConfig, PluginState, PluginStatus, Plugins, Setting};
 
 /// Starts the configured plugins (commands run in `root`); `redact-secrets` is on by default when prompts leave
 /// the machine.

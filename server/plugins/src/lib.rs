@@ -103,6 +103,18 @@ pub enum PluginState {
     Stopped,
 }
 
+impl PluginState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginState::Starting => "starting",
+            PluginState::Running => "running",
+            PluginState::Restarting => "restarting",
+            PluginState::Failed => "failed",
+            PluginState::Stopped => "stopped",
+        }
+    }
+}
+
 /// Where plugins run.
 #[derive(Debug, Clone, Default)]
 pub struct Setting {

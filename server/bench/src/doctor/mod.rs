@@ -14,6 +14,7 @@ use serde::Serialize;
 use nib_engine::{CancelToken, Engine, EngineHealth, ModelInfo, ModelState, Vocabulary};
 use nib_pipeline::completion::{Completer, Request, Trigger};
 use nib_pipeline::config::{CommandLine, Config, ConfigFile, ModelChoice, SettingSource};
+use nib_pipeline::plugins::{PluginState, PluginStatus};
 use nib_prompt::Template;
 use nib_prompt::context::Workspace;
 
@@ -39,6 +40,8 @@ pub struct Doctor {
     pub engine: EngineReport,
     pub nib_home: HomeReport,
     pub config: ConfigReport,
+    /// The configured plugins, started as `nib serve` would start them: their state and any failure.
+    pub plugins: Vec<PluginStatus>,
     pub measurement: Option<Measurement>,
     pub recommendations: Vec<Recommendation>,
 }
@@ -113,6 +116,25 @@ pub struct Input<'a> {
     pub nib_home: &'a Path,
 }
 
+/// Starts the configured plugins in the current folder, waits for them (bounded), and stops them.
+async fn plugins(config: &Config) -> Vec<PluginStatus> {
+    if config.plugins.is_empty() && config.engine.backend == nib_engine::BackendKind::Local {
+        return Vec::new();
+    }
+    let plugins = nib_pipeline::plugins::start(config, std::env::current_dir().ok());
+    tokio::task::spawn_blocking(move || {
+        plugins.wait_started(PLUGIN_START_TIMEOUT);
+        let status = plugins.status();
+        plugins.stop();
+        status
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// How long the doctor waits for plugins to start.
+const PLUGIN_START_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Examines everything; waits for the model (bounded for a server) and measures at most ~10 s.
 pub async fn examine(input: Input<'_>) -> Doctor {
     let mut problems = Vec::new();
@@ -158,6 +180,10 @@ pub async fn examine(input: Input<'_>) -> Doctor {
     if fits_in_memory == Some(false) {
         problems.push("the model is larger than the memory available".into());
     }
+    let plugins = plugins(&config).await;
+    for plugin in plugins.iter().filter(|p| matches!(p.state, PluginState::Failed | PluginState::Restarting)) {
+        problems.push(format!("plugin {}: {}", plugin.name, plugin.last_error.as_deref().unwrap_or("?")));
+    }
     let measurement = match &info {
         Some(_) => measure(input.engine, &config).await,
         None => None,
@@ -184,6 +210,7 @@ pub async fn examine(input: Input<'_>) -> Doctor {
     let no_file = ConfigFile::default();
     let sources = setting_sources(&config, if config_error.is_some() { &no_file } else { &file }, input.command_line);
     Doctor {
+        plugins,
         ok: problems.is_empty(),
         problems,
         model: ModelReport {

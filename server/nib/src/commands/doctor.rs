@@ -137,6 +137,15 @@ fn text(d: &Doctor) -> String {
     line(&mut out, "other keys", "defaults".into());
     sections.push(("configuration", std::mem::take(&mut out)));
 
+    for p in &d.plugins {
+        let error = p.last_error.as_ref().map_or(String::new(), |error| format!(" ({error})"));
+        let kind = if p.builtin { "built in" } else { "process" };
+        line(&mut out, &p.name, format!("{kind}, {}{error}", p.state.name()));
+    }
+    if !d.plugins.is_empty() {
+        sections.push(("plugins", std::mem::take(&mut out)));
+    }
+
     match &d.measurement {
         Some(ms) => {
             line(
