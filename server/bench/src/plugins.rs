@@ -51,6 +51,8 @@ pub enum PluginBenchError {
     Write(PathBuf, std::io::Error),
     #[error("the plugin is not running: {0}")]
     NotStarted(String),
+    #[error("the plugin does not declare the `suggestion` hook, which the benchmark calls")]
+    NoSuggestionHook,
     #[error("the redaction prompt comes from Python's standard library: {0}")]
     Stdlib(String),
 }
@@ -125,6 +127,9 @@ fn time_suggestions(plugins: &Plugins, n_calls: usize) -> Result<(Latency, u64),
     let status = || plugins.status().into_iter().next().unwrap_or_default();
     if status().state != PluginState::Running {
         return Err(PluginBenchError::NotStarted(status().last_error.unwrap_or_else(|| "no answer".into())));
+    }
+    if !status().hooks.contains(&Hook::Suggestion) {
+        return Err(PluginBenchError::NoSuggestionHook);
     }
     let params = SuggestionParams {
         file: FileInfo { path: "src/app.py".into(), language: "python".into() },

@@ -55,8 +55,9 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     plugins.wait_started(super::PLUGIN_START_TIMEOUT);
     // One completion, run to its end: no deadline, nothing to prefetch for.
     let completion = CompletionConfig { invoked_timeout_ms: 3_600_000, prefetch: false, ..config.completion };
-    // Context from the file itself and its folder's files. The current folder is the workspace when the file is
-    // in it, as an editor opened there would have it: plugins run there and match the paths they see against it.
+    // Context from the file itself and the workspace's files. The workspace is the current folder when the file is
+    // in it, as an editor opened there would have it (plugins run there and match the paths they see against it),
+    // else the file's folder.
     let workspace = Arc::new(Workspace::default());
     let current = std::env::current_dir().ok().and_then(|dir| std::fs::canonicalize(dir).ok());
     let root = current.filter(|dir| path.starts_with(dir)).or_else(|| path.parent().map(Path::to_path_buf));
