@@ -38,7 +38,7 @@ HOOKS = {"suggestion": suggestion, "finding": finding}
 
 
 def read(stream):
-    """One message, or None when nib closed our input."""
+    """One message, or None when nib closed our input or broke the framing."""
     length = None
     while True:
         line = stream.readline()
@@ -50,8 +50,10 @@ def read(stream):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
+    if length is None:
+        return None  # a frame without its length: the framing is lost, and nib starts us again
     body = stream.read(length)
-    return json.loads(body) if length is not None and len(body) == length else None
+    return json.loads(body) if len(body) == length else None
 
 
 def write(stream, message):

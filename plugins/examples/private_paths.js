@@ -61,7 +61,10 @@ process.stdin.on("data", (chunk) => {
       return;
     }
     const length = Number(/content-length:\s*(\d+)/i.exec(pending.subarray(0, end).toString("ascii"))?.[1]);
-    if (!Number.isInteger(length) || pending.length < end + 4 + length) {
+    if (!Number.isInteger(length)) {
+      process.exit(1); // a frame without its length: the framing is lost, and nib starts us again
+    }
+    if (pending.length < end + 4 + length) {
       return;
     }
     const body = pending.subarray(end + 4, end + 4 + length);
