@@ -136,9 +136,8 @@ fn house_style_keeps_findings_out_of_generated_code_in_nib_review() {
     let root = repository(&[("generated/items.py", BUGGY), ("src/items.py", BUGGY)]);
     seed_review(&home, BUGGY, &off_by_one());
     let config = home.join("config.toml");
-    let plugin = json!({"name": "house-style", "command": command("house_style.py")});
-    std::fs::write(&config, format!("[[plugins]]\nname = {}\ncommand = {}\n", plugin["name"], plugin["command"]))
-        .unwrap();
+    let plugin = format!("[[plugins]]\nname = \"house-style\"\ncommand = {}\n", json!(command("house_style.py")));
+    std::fs::write(&config, plugin).unwrap();
     let mut cmd = nib_at(&home);
     cmd.env("NIB_CONFIG", &config);
     let out = review_with(cmd, &root, &["--format", "sarif", "--fail-level", "none"], None);
