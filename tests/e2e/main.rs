@@ -12,6 +12,7 @@ mod llama_server;
 mod load;
 mod lsp;
 mod neovim;
+mod plugin_examples;
 mod plugins;
 mod remote;
 mod review;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::{BUGGY, fresh_home, model_path, nib_at, off_by_one, seed_review, serve_at, shut_down};
 
 /// A git repository with `files`, committed.
-fn repository(files: &[(&str, &str)]) -> PathBuf {
+pub fn repository(files: &[(&str, &str)]) -> PathBuf {
     let root = fresh_home().join("repo");
     std::fs::create_dir_all(&root).unwrap();
     for (path, text) in files {
@@ -28,7 +28,11 @@ fn repository(files: &[(&str, &str)]) -> PathBuf {
 }
 
 fn review(home: &Path, root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = nib_at(home);
+    review_with(nib_at(home), root, args, stdin)
+}
+
+/// `nib review ARGS` in `root` by `cmd` (the binary with its environment), `stdin` piped in.
+pub fn review_with(mut cmd: Command, root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     cmd.current_dir(root).arg("review").args(args).arg("--model").arg(model_path());
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();

@@ -23,6 +23,15 @@ pub fn stdlib_file(name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name} in {}: {e}", dir.display()))
 }
 
+/// Where `.ci/setup --editors` put Node (`$NIB_HOME/node/bin`), or `$NIB_NODE_BIN`.
+pub fn node_bin() -> PathBuf {
+    let bin = std::env::var_os("NIB_NODE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| nib_pipeline::config::nib_home().join("node/bin"));
+    assert!(bin.join("npm").exists(), "no Node at {}: run .ci/setup --editors", bin.display());
+    bin
+}
+
 /// The built binary, isolated from the user's own model, config and snapshots.
 pub fn nib() -> Command {
     nib_at(&fresh_home())

@@ -3,18 +3,10 @@
 //! appears while typing and Tab inserts it; saving a file shows nib's review diagnostic.
 //! Node, Chromium and code-server come from `.ci/setup`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review};
-
-fn node_bin() -> PathBuf {
-    let bin = std::env::var_os("NIB_NODE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| nib_pipeline::config::nib_home().join("node/bin"));
-    assert!(bin.join("npm").exists(), "no Node at {}: run .ci/setup", bin.display());
-    bin
-}
+use crate::support::{BUGGY, fresh_home, model_path, node_bin, off_by_one, seed_review};
 
 fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)]) -> String {
     let bin = node_bin();

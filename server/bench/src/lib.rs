@@ -1,5 +1,5 @@
-//! Benchmarks: `nib bench typing` (below), `nib bench replay` (`replay.rs`), `nib bench load` (`load.rs`) and
-//! `nib bench soak` (`soak.rs`).
+//! Benchmarks: `nib bench typing` (below), `nib bench replay` (`replay.rs`), `nib bench load` (`load.rs`),
+//! `nib bench soak` (`soak.rs`) and `nib bench plugins` (`plugins.rs`).
 //!
 //! `nib bench typing`: cold and warm time-to-first-token through the same
 //! completion pipeline the server uses, typing one character at a time.
@@ -12,6 +12,7 @@ pub mod llama_process;
 pub mod llama_server;
 pub mod load;
 pub mod lsp_client;
+pub mod plugins;
 pub mod replay;
 pub mod review_eval;
 pub mod soak;

@@ -85,10 +85,13 @@ impl External {
         &self.launch.name
     }
 
-    /// Whether it takes `hook`: as declared once it runs, as configured before.
+    /// Whether it takes `hook`: as declared (and configured) once it runs; as configured before (none
+    /// configured: any).
     pub fn handles(&self, hook: Hook) -> bool {
-        let hooks = self.shared.with_status(|s| s.hooks.clone());
-        hooks.is_empty() || hooks.contains(&hook)
+        if let State::Running(process) = &*self.shared.lock_state() {
+            return process.hooks.contains(&hook);
+        }
+        self.launch.hooks.is_empty() || self.launch.hooks.contains(&hook)
     }
 
     pub fn status(&self) -> PluginStatus {

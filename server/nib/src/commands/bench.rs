@@ -22,6 +22,23 @@ pub enum BenchCommand {
     /// Typing, cancellations, saves, file switches and a 2 MB bundle through `nib serve` for N minutes:
     /// resident memory and latency per minute.
     Soak(SoakArgs),
+    /// A plugin's `suggestion` round trip on the keystroke path (a trivial plugin, or --command), and the
+    /// built-in `redact-secrets` on a 6 KB prompt.
+    Plugins(PluginsArgs),
+}
+
+#[derive(Args)]
+pub struct PluginsArgs {
+    /// Calls to time, each.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
+    calls: u32,
+    /// The plugin to time, and its arguments (e.g. --command python3 plugins/examples/house_style.py); by default
+    /// a trivial Python plugin that answers every suggestion with null.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "PROGRAM")]
+    command: Option<Vec<String>>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -123,6 +140,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Load(args) => load(args),
         BenchCommand::Context(args) => context(args),
         BenchCommand::Soak(args) => soak(args),
+        BenchCommand::Plugins(args) => plugins(args),
     }
 }
 
@@ -185,6 +203,20 @@ fn context(args: ContextArgs) -> Result<()> {
             "prompt tokens      at most {} of {}; context median {:.0} tokens",
             report.n_tokens_max, report.budget, report.n_context_tokens_median
         );
+    }
+    Ok(())
+}
+
+fn plugins(args: PluginsArgs) -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("nib-bench-plugins-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let report = nib_bench::plugins::bench(args.command, args.calls as usize, &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", nib_bench::plugins::render(&report));
     }
     Ok(())
 }

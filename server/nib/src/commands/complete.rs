@@ -1,6 +1,6 @@
 //! `nib complete FILE:LINE:COL`: one suggestion, or the prompt behind it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -55,10 +55,14 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     plugins.wait_started(super::PLUGIN_START_TIMEOUT);
     // One completion, run to its end: no deadline, nothing to prefetch for.
     let completion = CompletionConfig { invoked_timeout_ms: 3_600_000, prefetch: false, ..config.completion };
-    // Context from the file itself and its folder's files.
+    // Context from the file itself and the workspace's files. The workspace is the current folder when the file is
+    // in it, as an editor opened there would have it (plugins run there and match the paths they see against it),
+    // else the file's folder.
     let workspace = Arc::new(Workspace::default());
-    if let Some(folder) = path.parent() {
-        workspace.set_root(folder.to_path_buf());
+    let current = std::env::current_dir().ok().and_then(|dir| std::fs::canonicalize(dir).ok());
+    let root = current.filter(|dir| path.starts_with(dir)).or_else(|| path.parent().map(Path::to_path_buf));
+    if let Some(root) = root {
+        workspace.set_root(root);
         workspace.scan();
     }
     workspace.observe(&uri, rope, document.syntax(), rope.char_to_line(cursor));
