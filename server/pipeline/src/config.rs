@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use nib_engine::{BackendKind, EngineConfig};
 
+use crate::next_edit::NextEditConfig;
 use crate::plugins::PluginConfig;
 use crate::review::{Limits, Severity};
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub completion: CompletionConfig,
     pub review: ReviewConfig,
+    /// Next edits from the model (`nib/nextEdits`): on for models trained for it.
+    pub next_edit: NextEditConfig,
     /// Plugins, in the order they run (`[[plugins]]`, docs/plugins.md).
     pub plugins: Vec<PluginConfig>,
 }

@@ -315,7 +315,7 @@ impl Reviewer {
         user: &str,
         cancel: &CancelToken,
     ) -> Result<Vec<RawFinding>, ReviewError> {
-        let prompt = self.tokens(tokenizer, user);
+        let prompt = crate::chat::tokens(tokenizer, &self.prompt.system, user, "JSON:\n");
         let grammar = self.grammar();
         loop {
             let job = GenerateRequest {
@@ -350,24 +350,6 @@ impl Reviewer {
                 }
             }
         }
-    }
-
-    /// The prompt's tokens: the chat template's own text may hold control tokens, the message never does.
-    fn tokens(&self, tokenizer: &dyn Vocabulary, user: &str) -> Vec<i32> {
-        const HOLE: &str = "\u{E000}nib-review\u{E000}";
-        let mut tokens: Vec<i32> = tokenizer.bos().into_iter().collect();
-        match tokenizer
-            .chat(&self.prompt.system, HOLE)
-            .and_then(|t| t.split_once(HOLE).map(|(a, b)| (a.to_owned(), b.to_owned())))
-        {
-            Some((before, after)) => {
-                tokens.extend(tokenizer.tokenize(&before, true));
-                tokens.extend(tokenizer.tokenize(user, false));
-                tokens.extend(tokenizer.tokenize(&after, true));
-            }
-            None => tokens.extend(tokenizer.tokenize(&format!("{}\n\n{user}\n\nJSON:\n", self.prompt.system), false)),
-        }
-        tokens
     }
 }
 
