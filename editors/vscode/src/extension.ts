@@ -1,8 +1,11 @@
 // nib for VS Code: starts `nib serve`, and lets vscode-languageclient provide inline
-// completions (LSP 3.18), diagnostics and quick fixes; adds a status-bar item and commands, tells
-// nib where the cursor rests (nib/cursorRest) and asks again when nib says a suggestion is ready.
+// completions (LSP 3.18; several items are cycled with VS Code's own Alt+] and Alt+[), diagnostics
+// and quick fixes; adds a status-bar item and commands, tells nib where the cursor rests
+// (nib/cursorRest), asks again when nib says a suggestion is ready, and shows the next edit nib
+// proposes after a change (nib/nextEdits) as decorations, jumped to and applied with Alt+N.
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import { label, NextEditsAnswer, NextEditState, pickEdit } from "./nextEdit";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
 import { initializationOptions, NibStatus, pluginProblem, statusBarText, statusLines, userValue } from "./status";
 
@@ -51,6 +54,114 @@ function nibOptions(): Record<string, unknown> {
   });
 }
 
+// The text a proposal replaces, struck through; its new text follows it.
+const replacedDecoration = vscode.window.createTextEditorDecorationType({
+  backgroundColor: new vscode.ThemeColor("diffEditor.removedTextBackground"),
+  textDecoration: "line-through",
+  overviewRulerColor: new vscode.ThemeColor("editorOverviewRuler.modifiedForeground"),
+  overviewRulerLane: vscode.OverviewRulerLane.Center,
+});
+const proposedDecoration = vscode.window.createTextEditorDecorationType({
+  after: {
+    backgroundColor: new vscode.ThemeColor("diffEditor.insertedTextBackground"),
+    color: new vscode.ThemeColor("editorGhostText.foreground"),
+    margin: "0 0 0 0.2em",
+  },
+});
+
+/** Shows nib's next edit in the active editor and carries out the jump-or-accept key. */
+class NextEdits implements vscode.Disposable {
+  private readonly state = new NextEditState();
+  private editor: vscode.TextEditor | undefined;
+  private asked = 0;
+
+  constructor(private readonly lsp: () => LanguageClient | undefined) {}
+
+  /** Asks for the next edits at `spot` (where the cursor rested) and shows the first in its document. */
+  async request(spot: Spot): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const client = this.lsp();
+    if (!editor || !client?.isRunning()) {
+      return;
+    }
+    // A proposal for this very text is shown (the cursor rested on it after the jump): keep it.
+    if (this.editor === editor && this.state.version === spot.textDocument.version) {
+      return;
+    }
+    const asked = ++this.asked;
+    const answer = await client
+      .sendRequest<NextEditsAnswer>("nib/nextEdits", { textDocument: { uri: spot.textDocument.uri }, position: spot.position })
+      .catch(() => undefined);
+    const edit = pickEdit(answer, spot.textDocument.uri);
+    // Stale: a newer request went out, or the document or editor changed while nib answered.
+    if (asked !== this.asked || vscode.window.activeTextEditor !== editor
+      || editor.document.version !== spot.textDocument.version) {
+      return;
+    }
+    this.clear();
+    if (edit) {
+      this.state.show(edit, editor.document.version, spot.position.line);
+      this.editor = editor;
+      const range = client.protocol2CodeConverter.asRange(edit.range);
+      editor.setDecorations(replacedDecoration, range.isEmpty ? [] : [range]);
+      editor.setDecorations(proposedDecoration, [{
+        range: new vscode.Range(range.end, range.end),
+        hoverMessage: `nib: ${edit.kind} (Alt+N jumps here, then applies it; Escape dismisses)`,
+        renderOptions: { after: { contentText: label(edit) } },
+      }]);
+      void vscode.commands.executeCommand("setContext", "nib.nextEditVisible", true);
+    }
+  }
+
+  clear(): void {
+    this.editor?.setDecorations(replacedDecoration, []);
+    this.editor?.setDecorations(proposedDecoration, []);
+    this.editor = undefined;
+    if (this.state.edit) {
+      this.state.clear();
+    }
+    void vscode.commands.executeCommand("setContext", "nib.nextEditVisible", false);
+  }
+
+  /** The document changed, the selection moved or another editor came up. */
+  changed(event: { document?: vscode.TextDocument; line?: number; editor?: boolean }): void {
+    if (!this.state.edit) {
+      return;
+    }
+    if (event.editor || (event.document === this.editor?.document && event.document?.version !== this.state.version)
+      || (event.line !== undefined && this.state.moved(event.line))) {
+      this.clear();
+    }
+  }
+
+  async jumpOrAccept(): Promise<void> {
+    const editor = this.editor;
+    const edit = this.state.edit;
+    const client = this.lsp();
+    if (!editor || !edit || !client) {
+      return;
+    }
+    const range = client.protocol2CodeConverter.asRange(edit.range);
+    if (this.state.press(client.code2ProtocolConverter.asPosition(editor.selection.active)) === "jump") {
+      editor.selection = new vscode.Selection(range.start, range.start);
+      editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      return;
+    }
+    this.clear();
+    const change = new vscode.WorkspaceEdit();
+    change.replace(editor.document.uri, range, edit.newText);
+    // The command tells nib the proposal was taken (its acceptance figures in nib/status).
+    if ((await vscode.workspace.applyEdit(change)) && edit.command) {
+      await client.sendRequest("workspace/executeCommand", { command: edit.command.command, arguments: edit.command.arguments })
+        .catch(() => undefined);
+    }
+  }
+
+  dispose(): void {
+    this.clear();
+  }
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration("nib");
   enabled = config.get<boolean>("completion.enabled", true);
@@ -80,6 +191,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Toggled off, nothing is asked for, so there is nothing to warm either.
   const rest = new RestTimer(config.get<number>("completion.restMs", 250), () => (enabled ? currentSpot() : undefined),
     (spot) => client?.sendNotification("nib/cursorRest", spot).catch(() => undefined));
+  // Next edits ask after a change or a move, also with inline completion toggled off.
+  const nextEdits = new NextEdits(() => client);
+  const nextRest = new RestTimer(config.get<number>("completion.restMs", 250),
+    () => (vscode.workspace.getConfiguration("nib").get<boolean>("nextEdits.enabled", true) ? currentSpot() : undefined),
+    (spot) => void nextEdits.request(spot));
 
   const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   item.command = "nib.showStatus";
@@ -96,10 +212,31 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     item,
     { dispose: () => clearInterval(timer) },
     rest,
+    nextRest,
+    nextEdits,
     // Each move, edit or editor switch starts the wait for rest again.
-    vscode.window.onDidChangeTextEditorSelection(() => rest.touch()),
-    vscode.window.onDidChangeActiveTextEditor(() => rest.touch()),
-    vscode.workspace.onDidChangeTextDocument(() => rest.touch()),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      rest.touch();
+      nextRest.touch();
+      nextEdits.changed({ line: event.selections[0]?.active.line });
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => {
+      rest.touch();
+      nextRest.touch();
+      nextEdits.changed({ editor: true });
+    }),
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      rest.touch();
+      nextRest.touch();
+      nextEdits.changed({ document: event.document });
+    }),
+    vscode.commands.registerCommand("nib.nextEdit.jumpOrAccept", () => nextEdits.jumpOrAccept()),
+    vscode.commands.registerCommand("nib.nextEdit.dismiss", () => nextEdits.clear()),
+    vscode.commands.registerCommand("nib.nextEdit.request", () => {
+      nextEdits.clear();
+      const spot = currentSpot();
+      return spot ? nextEdits.request(spot) : undefined;
+    }),
     // Changed settings reach nib at once; it says which ones wait for a restart (the model).
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("nib") && client?.isRunning()) {
@@ -128,6 +265,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
   await client.start();
   rest.touch();
+  nextRest.touch();
   await refresh();
 }
 

@@ -1,6 +1,8 @@
 -- nib for Neovim: starts `nib serve`, shows inline completions as ghost text,
--- and shows review findings through vim.diagnostic (the LSP client does that).
+-- proposes the next edit after a change (nib/nextEdits), and shows review findings through
+-- vim.diagnostic (the LSP client does that).
 local ghost = require("nib.ghost")
+local next_edit = require("nib.next_edit")
 local rest = require("nib.rest")
 
 local M = {}
@@ -15,6 +17,9 @@ local defaults = {
   debounce_ms = 60,
   -- After the cursor has rested this long, nib warms the prompt there (nib/cursorRest); 0 turns it off.
   rest_ms = 250,
+  -- When the cursor rests after a change, ask nib where the same change is due next (nib/nextEdits);
+  -- :NibNextEdit asks in any case.
+  next_edits = true,
   -- nib's settings, sent as initializationOptions (see the README's Configuration); those left out come from
   -- nib's config file.
   settings = {},
@@ -27,6 +32,10 @@ local defaults = {
     prev = "<M-[>",
     -- Ask explicitly (Insert or Normal mode): nib waits for the whole suggestion, even on a cold file.
     complete = "<M-\\>",
+    -- While a next edit is shown (Insert or Normal mode): the first press jumps to it, the next applies it.
+    next_edit = "<M-n>",
+    -- Normal mode, only while a next edit is shown (the key does what it did otherwise).
+    next_edit_dismiss = "<Esc>",
   },
 }
 
@@ -83,6 +92,20 @@ local function map_keys()
   imap(keys.dismiss, ghost.clear, true)
   imap(keys.next, function() ghost.cycle(1) end, false)
   imap(keys.prev, function() ghost.cycle(-1) end, false)
+  local function when_next_edit(modes, lhs, action, fallback)
+    if not lhs then
+      return
+    end
+    vim.keymap.set(modes, lhs, function()
+      if next_edit.visible() then
+        vim.schedule(action)
+        return ""
+      end
+      return fallback and vim.api.nvim_replace_termcodes(lhs, true, false, true) or ""
+    end, { expr = true, silent = true, desc = "nib: next edit" })
+  end
+  when_next_edit({ "i", "n" }, keys.next_edit, next_edit.jump_or_accept, false)
+  when_next_edit("n", keys.next_edit_dismiss, next_edit.clear, true)
   if keys.complete then
     vim.keymap.set({ "i", "n" }, keys.complete, ghost.complete, { silent = true, desc = "nib: complete here" })
   end
@@ -100,12 +123,17 @@ function M.setup(opts)
   })
   ghost.setup(group, M)
   rest.setup(group, M)
+  next_edit.setup(group, M)
   map_keys()
   vim.api.nvim_create_user_command("NibStatus", function()
     require("nib.status").show(M.client())
   end, { desc = "nib: model, latency and cache figures" })
   vim.api.nvim_create_user_command("NibComplete", ghost.complete,
     { desc = "nib: ask for a completion here and wait for it" })
+  vim.api.nvim_create_user_command("NibNextEdit", function()
+    next_edit.clear()
+    next_edit.request()
+  end, { desc = "nib: propose the next edit from the last change" })
   vim.api.nvim_create_user_command("NibReview", function()
     local client = M.client()
     if client then

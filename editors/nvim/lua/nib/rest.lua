@@ -3,6 +3,7 @@
 -- request empty because a cold file was still being evaluated, nib/suggestionReady says the
 -- suggestion is now cached: ask again if the cursor is still there.
 local ghost = require("nib.ghost")
+local next_edit = require("nib.next_edit")
 
 local M = {}
 
@@ -34,6 +35,9 @@ local function rested()
   if not same(params, last) then
     last = params
     client:notify("nib/cursorRest", params) -- flushes pending didChange first, so the version is known
+    if nib.config.next_edits then
+      next_edit.request()
+    end
   end
 end
 
