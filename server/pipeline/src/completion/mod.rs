@@ -541,6 +541,7 @@ impl Completer {
             grammar: None,
             schema: None,
             text: PromptText::Completion { text: text.text.clone(), infill },
+            sampling: None,
         };
         let mode = mode.clone();
         let (progress_tx, progress) = watch::channel(Progress::default());
