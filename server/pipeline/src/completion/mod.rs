@@ -355,7 +355,21 @@ impl Completer {
         if request.trigger != Trigger::Invoked || n_candidates < 2 || suggestion.text.trim().is_empty() || !complete {
             return Ok(suggestion);
         }
-        let Some((prompt, site)) = basis else { return Ok(suggestion) };
+        // Answered from the suggestion being typed through, before any prompt: the alternatives need one.
+        let (prompt, site) = match basis {
+            Some(basis) => basis,
+            None => match self.basis(request).await {
+                Ok(basis) => basis,
+                Err(err) => {
+                    tracing::debug!("no alternatives: {err}");
+                    return Ok(suggestion);
+                }
+            },
+        };
+        // The engine refuses an empty prompt, and a refused job clears its cache.
+        if prompt.tokens.is_empty() {
+            return Ok(suggestion);
+        }
         let mut candidates = vec![suggestion.text.clone()];
         // Sampling may repeat a candidate: a few more draws than needed, all within the deadline.
         for seed in 1..=(2 * (n_candidates - 1)) as u32 {
@@ -371,6 +385,20 @@ impl Completer {
         Ok(suggestion)
     }
 
+    /// The cursor's surroundings, with the plugins' `suggestion` hooks.
+    fn site(&self, request: Request<'_>) -> Site {
+        let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
+        let file = || {
+            plugins::file_info(request.document.map(|d| self.workspace.label(d)).unwrap_or_default(), request.syntax)
+        };
+        Site::new(rope, cursor, self.config().max_lines as usize, request.syntax).with_hook(
+            &self.plugins,
+            file,
+            rope,
+            cursor,
+        )
+    }
+
     /// `complete`'s answer, and the prompt and site it was for when it got that far.
     async fn suggest(
         &self,
@@ -384,17 +412,7 @@ impl Completer {
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(tokenizer.as_ref(), &model_name)?;
-        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax).with_hook(
-            &self.plugins,
-            || {
-                plugins::file_info(
-                    request.document.map(|d| self.workspace.label(d)).unwrap_or_default(),
-                    request.syntax,
-                )
-            },
-            rope,
-            cursor,
-        );
+        let site = self.site(request);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
@@ -644,6 +662,13 @@ impl Completer {
             this.n_ended.send_modify(|n| *n += 1);
         });
         job
+    }
+
+    /// The prompt and site of `request`, as `complete` would build them.
+    async fn basis(&self, request: Request<'_>) -> Result<(Prompt, Site), CompletionError> {
+        let (model_name, tokenizer) = self.model().await?;
+        let template = self.template(tokenizer.as_ref(), &model_name)?;
+        Ok((self.prompt(&tokenizer, &template, request).await?, self.site(request)))
     }
 
     /// `prompt` generated with sampling from `seed`: the raw text, or `None` when it failed, was superseded or
