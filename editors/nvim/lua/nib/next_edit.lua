@@ -37,13 +37,13 @@ function M.edit()
   return shown and shown.edit or nil
 end
 
---- The marker's words: what kind of change and its new text ("rename → total").
+--- The marker's words: what kind of change and its new text ("rename to total").
 function M.label(edit)
   local new = vim.split(edit.newText, "\n", { plain = true })[1]
   if edit.newText == "" then
     return (edit.kind or "edit") .. ": delete"
   end
-  return (edit.kind or "edit") .. " → " .. new .. (edit.newText:find("\n") and " …" or "")
+  return (edit.kind or "edit") .. " to " .. new .. (edit.newText:find("\n") and " …" or "")
 end
 
 -- LSP columns count in the negotiated encoding; extmarks count bytes.
