@@ -1,6 +1,6 @@
 //! The Neovim plugin in a real Neovim (0.11.4, headless, fetched by `.ci/setup`), with the
 //! real model: keys go in through Neovim's RPC socket as a UI would send them, and the
-//! test reads the editor's state back the same way.
+//! test reads the editor's state back the same way. Next edits are shown, jumped to and applied.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,14 @@ use serde_json::{Value, json};
 use crate::support::{BUGGY, fresh_home, model_path, off_by_one, seed_review, stdlib_file};
 
 const SAMPLE: &str = include_str!("../fixtures/sample.py");
+const REPORT: &str = "\
+def report(rows):
+    total = 0
+    for row in rows:
+        total += row.amount
+    print(total)
+    return total
+";
 
 fn nvim_binary() -> PathBuf {
     let path = std::env::var_os("NIB_NVIM")
@@ -233,4 +241,59 @@ fn a_cold_real_file_shows_ghost_text_after_four_characters_with_the_default_dead
     let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
     assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
     assert!(!messages.contains("ignoring them"), "nib refused the plugin's settings: {messages}");
+}
+
+#[test]
+fn a_rename_typed_at_its_definition_is_shown_at_the_next_use_then_jumped_to_and_applied() {
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report.py"), REPORT).unwrap();
+
+    // Next edits need no model; nib's default deadline keeps the ghost text asked for while typing short.
+    let nvim = Nvim::start_with(&home, &dir, "{ completion = { prefetch = false } }");
+    nvim.send(":edit report.py<CR>");
+    nvim.wait("nib to attach", Duration::from_secs(30), |n| {
+        n.lua("require('nib').client() ~= nil and require('nib').client().initialized") == json!(true)
+    });
+    // Rename `total` at its definition, as typed: change the word, type the new name, leave Insert mode.
+    nvim.send(":2<CR>0wciwbalance<Esc>");
+    nvim.wait("the rename", Duration::from_secs(5), |n| n.line(2) == "    balance = 0");
+    nvim.send(":NibNextEdit<CR>");
+    nvim.wait("a next edit", Duration::from_secs(60), |n| n.lua("require('nib.next_edit').visible()") == json!(true));
+    let edit = nvim.lua("require('nib.next_edit').edit()");
+    assert_eq!((&edit["newText"], &edit["kind"]), (&json!("balance"), &json!("rename")), "{edit}");
+    assert_eq!(edit["range"]["start"], json!({"line": 3, "character": 8}), "{edit}");
+    let marks = nvim.lua(
+        "vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['nib.next_edit'], 0, -1, {details = true})",
+    );
+    let shown: Vec<(u64, String)> = marks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m[1].as_u64().unwrap(), m[3]["virt_text"][0][0].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    eprintln!("next edit in Neovim: {edit}\n  extmarks: {shown:?}");
+    assert!(shown.iter().all(|(row, _)| *row == 3), "the marks are at the next use, line 4: {shown:?}");
+    assert!(shown.iter().any(|(_, text)| text == "balance"), "the new text is previewed: {shown:?}");
+    assert!(shown.iter().any(|(_, text)| text.starts_with("→ rename to balance")), "the marker says it: {shown:?}");
+
+    // The first press jumps there, the second applies it; the next use is proposed in turn.
+    nvim.send("<M-n>");
+    nvim.wait("the jump", Duration::from_secs(5), |n| n.lua("vim.api.nvim_win_get_cursor(0)") == json!([4, 8]));
+    assert_eq!(nvim.line(4), "        total += row.amount", "the jump changes nothing");
+    nvim.send("<M-n>");
+    nvim.wait("the edit applied", Duration::from_secs(5), |n| n.line(4) == "        balance += row.amount");
+    nvim.wait("the following use proposed", Duration::from_secs(60), |n| {
+        n.lua("(require('nib.next_edit').edit() or {range = {start = {}}}).range.start.line") == json!(4)
+    });
+    let status = nvim.lua("require('nib').client():request_sync('nib/status', nil, 5000, 0).result.next_edits");
+    assert_eq!(status["n_accepted"], json!(1), "the edit's command told nib: {status}");
+    // <Esc> in Normal mode dismisses the proposal.
+    nvim.send("<Esc>");
+    nvim.wait("the proposal dismissed", Duration::from_secs(5), |n| {
+        n.lua("require('nib.next_edit').visible()") == json!(false)
+    });
+    let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
+    assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
 }
