@@ -1,6 +1,7 @@
 //! The VS Code extension, packaged to a .vsix and installed into a real VS Code (code-server
 //! 4.139.1), driven by headless Chromium (`editors/vscode/e2e/ghost-text.test.mjs`): ghost text
-//! appears while typing and Tab inserts it; saving a file shows nib's review diagnostic.
+//! appears while typing and Tab inserts it; saving a file shows nib's review diagnostic; a rename
+//! typed at a local's definition shows the next edit at its next use, and Alt+N twice applies it.
 //! Node, Chromium and code-server come from `.ci/setup`.
 
 use std::path::Path;
@@ -23,7 +24,7 @@ fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)]) -> Stri
 }
 
 #[test]
-fn ghost_text_and_review_diagnostics_in_code_server() {
+fn ghost_text_review_diagnostics_and_next_edits_in_code_server() {
     let extension = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/vscode");
     assert!(extension.join("e2e/node_modules/code-server").exists(), "no code-server: run .ci/setup");
     run(&extension, "npm", &["run", "--silent", "build"], &[]);
@@ -34,6 +35,7 @@ fn ghost_text_and_review_diagnostics_in_code_server() {
     seed_review(&home, BUGGY, &off_by_one());
 
     let screenshot = home.join("ghost-text.png");
+    let next_edit_screenshot = home.join("next-edit.png");
     let log = run(
         &extension.join("e2e"),
         "node",
@@ -43,10 +45,13 @@ fn ghost_text_and_review_diagnostics_in_code_server() {
             ("NIB_TEST_MODEL", &model_path()),
             ("NIB_HOME", &home),
             ("NIB_SCREENSHOT", &screenshot),
+            ("NIB_NEXT_EDIT_SCREENSHOT", &next_edit_screenshot),
         ],
     );
     assert!(log.contains("ghost text in VS Code:"), "{log}");
     assert!(log.contains("review diagnostic shown in VS Code"), "{log}");
-    assert!(screenshot.exists());
+    assert!(log.contains("next edit shown in VS Code"), "{log}");
+    assert!(log.contains("next edit applied in VS Code"), "{log}");
+    assert!(screenshot.exists() && next_edit_screenshot.exists());
     eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
 }

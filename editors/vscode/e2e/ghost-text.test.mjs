@@ -1,7 +1,9 @@
 // The packaged extension in a real VS Code (code-server 4.139.1), driven by headless Chromium:
 // type in a Python file, see nib's ghost text, accept it with Tab, save a file and see nib's
-// review diagnostic. Env: NIB_BIN (the nib binary), NIB_TEST_MODEL (a GGUF), NIB_HOME (with the
-// review cache the caller seeded), NIB_SCREENSHOT (where to save the ghost text, optional).
+// review diagnostic, rename a local and take the next edit nib proposes with Alt+N twice. Env:
+// NIB_BIN (the nib binary), NIB_TEST_MODEL (a GGUF), NIB_HOME (with the review cache the caller
+// seeded), NIB_SCREENSHOT (where to save the ghost text, optional), NIB_NEXT_EDIT_SCREENSHOT (where to
+// save the editor showing the next edit, optional).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +24,10 @@ const dirs = Object.fromEntries(["home", "data", "extensions", "work", "browser"
 Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
 writeFileSync(join(dirs.work, "sample.py"), readFileSync(resolve(here, "../../../tests/fixtures/sample.py")));
 writeFileSync(join(dirs.work, "items.py"), "def last_item(items):\n    return items[len(items)]\n");
+writeFileSync(
+  join(dirs.work, "report.py"),
+  "def report(rows):\n    total = 0\n    for row in rows:\n        total += row.amount\n    print(total)\n    return total\n",
+);
 mkdirSync(join(dirs.data, "User"), { recursive: true });
 writeFileSync(
   join(dirs.data, "User", "settings.json"),
@@ -123,6 +129,32 @@ try {
   if (process.env.NIB_SCREENSHOT) {
     await page.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-review.png") });
   }
+
+  // Rename `total` at its definition: nib proposes the same rename at its next use, shown after it
+  // as "⇥ balance" (a decoration's text is CSS content, not in the DOM's text).
+  await open("report.py");
+  await page.keyboard.press("Control+G");
+  await page.keyboard.type("2");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Home");
+  await page.keyboard.press("Control+Shift+ArrowRight");
+  await page.keyboard.type("balance");
+  await page.keyboard.press("Escape");
+  await page.waitForFunction(() => [...document.querySelectorAll(".monaco-editor .view-line span")]
+    .some((e) => getComputedStyle(e, "::after").content.includes("⇥ balance")
+      || getComputedStyle(e, "::before").content.includes("⇥ balance")), null, { timeout: 60_000 });
+  console.log("next edit shown in VS Code");
+  if (process.env.NIB_NEXT_EDIT_SCREENSHOT) {
+    await page.locator(".editor-instance").first().screenshot({ path: process.env.NIB_NEXT_EDIT_SCREENSHOT });
+  }
+  const viewLines = () => page.$$eval(".monaco-editor .view-line", (els) => els.map((e) => e.textContent.replace(/\u00a0/g, " ")));
+  await page.keyboard.press("Alt+N");
+  await page.waitForTimeout(500);
+  assert.ok((await viewLines()).includes("        total += row.amount"), "the jump changed the text");
+  await page.keyboard.press("Alt+N");
+  await page.waitForFunction(() => [...document.querySelectorAll(".monaco-editor .view-line")]
+    .some((e) => e.textContent.replace(/\u00a0/g, " ") === "        balance += row.amount"), null, { timeout: 10_000 });
+  console.log("next edit applied in VS Code");
 } catch (err) {
   console.error(serverLog.slice(-4000));
   if (process.env.NIB_SCREENSHOT) {
