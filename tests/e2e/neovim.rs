@@ -297,3 +297,49 @@ fn a_rename_typed_at_its_definition_is_shown_at_the_next_use_then_jumped_to_and_
     let messages = nvim.remote(&["--remote-expr", "execute('messages')"]);
     assert!(!messages.contains("E5108") && !messages.contains("Error"), "Lua errors: {messages}");
 }
+
+#[test]
+fn an_explicit_request_shows_candidates_that_alt_brackets_cycle() {
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Where nib's candidates test finds alternatives with the test model: `return self.` in real code.
+    let text = stdlib_file("textwrap.py");
+    let n = 1 + text.lines().position(|l| l == "        return self._split(text)").expect("the line in textwrap.py");
+    std::fs::write(dir.join("textwrap.py"), &text).unwrap();
+    let nvim = Nvim::start_with(
+        &home,
+        &dir,
+        "{ completion = { prefetch = false, deadline_ms = 600000, partial_after_ms = 0, invoked_timeout_ms = 600000 } }",
+    );
+    nvim.send(":edit textwrap.py<CR>");
+    nvim.wait("nib to attach", Duration::from_secs(30), |n| n.lua("require('nib').client() ~= nil") == json!(true));
+    nvim.send(&format!(":call setline({n}, '        return self.')<CR>"));
+    nvim.wait("the line cut", Duration::from_secs(5), |v| v.line(n) == "        return self.");
+
+    nvim.send(&format!(":{n}<CR>A<M-\\>"));
+    nvim.wait("ghost text", Duration::from_secs(180), |n| n.lua("require('nib.ghost').visible()") == json!(true));
+    let position = nvim.lua("require('nib.ghost').position()");
+    let count = position[1].as_u64().unwrap_or_default();
+    assert!(position[0] == 1 && count >= 2, "the greedy suggestion first, then alternatives: {position}");
+    let first = nvim.lua("require('nib.ghost').text()");
+    let counter = || {
+        let marks = nvim.lua(
+            "vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['nib.ghost'], 0, -1, {details = true})",
+        );
+        marks.as_array().unwrap().iter().filter_map(|m| m[3]["virt_text"][0][0].as_str().map(str::to_owned)).last()
+    };
+    assert_eq!(counter(), Some(format!(" 1/{count}")));
+
+    nvim.send("<M-]>");
+    nvim.wait("the next candidate", Duration::from_secs(5), |v| v.lua("require('nib.ghost').position()[1]") == json!(2));
+    let second = nvim.lua("require('nib.ghost').text()");
+    eprintln!("candidates in Neovim: {first} then {second} ({count} in all)");
+    assert_ne!(first, second, "a distinct alternative");
+    assert_eq!(counter(), Some(format!(" 2/{count}")));
+    nvim.send("<M-[>");
+    nvim.wait("back to the first", Duration::from_secs(5), |v| v.lua("require('nib.ghost').text()") == first);
+    nvim.send("<Tab>");
+    let accepted = format!("        return self.{}", first.as_str().unwrap().split('\n').next().unwrap());
+    nvim.wait("the first accepted", Duration::from_secs(5), |v| v.line(n) == accepted);
+}

@@ -28,6 +28,11 @@ function M.visible()
   return shown ~= nil
 end
 
+--- Which candidate is shown and how many there are ({ index, count }), if any.
+function M.position()
+  return shown and { shown.index, #shown.items } or nil
+end
+
 --- The suggestion being shown, if any.
 function M.text()
   return shown and shown.items[shown.index].insertText or nil
@@ -46,6 +51,13 @@ local function render()
     virt_lines = #virt_lines > 0 and virt_lines or nil,
     hl_mode = "combine",
   })
+  if #shown.items > 1 then
+    -- Several candidates (an explicit request): which one this is, so the cycle keys are worth trying.
+    vim.api.nvim_buf_set_extmark(shown.buf, ns, shown.row, shown.col, {
+      virt_text = { { string.format(" %d/%d", shown.index, #shown.items), "Comment" } },
+      virt_text_pos = "eol",
+    })
+  end
 end
 
 local function show(buf, row, col, items)
