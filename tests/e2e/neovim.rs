@@ -1,6 +1,7 @@
 //! The Neovim plugin in a real Neovim (0.11.4, headless, fetched by `.ci/setup`), with the
 //! real model: keys go in through Neovim's RPC socket as a UI would send them, and the
-//! test reads the editor's state back the same way. Next edits are shown, jumped to and applied.
+//! test reads the editor's state back the same way. Next edits are shown, jumped to and applied; an explicit
+//! request's candidates are cycled.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,8 @@
 //! The VS Code extension, packaged to a .vsix and installed into a real VS Code (code-server
 //! 4.139.1), driven by headless Chromium (`editors/vscode/e2e/ghost-text.test.mjs`): ghost text
 //! appears while typing and Tab inserts it; saving a file shows nib's review diagnostic; a rename
-//! typed at a local's definition shows the next edit at its next use, and Alt+N twice applies it.
+//! typed at a local's definition shows the next edit at its next use, and Alt+N twice applies it; an
+//! explicit request's candidates are cycled with Alt+].
 //! Node, Chromium and code-server come from `.ci/setup`.
 
 use std::path::Path;
@@ -52,6 +53,7 @@ fn ghost_text_review_diagnostics_and_next_edits_in_code_server() {
     assert!(log.contains("review diagnostic shown in VS Code"), "{log}");
     assert!(log.contains("next edit shown in VS Code"), "{log}");
     assert!(log.contains("next edit applied in VS Code"), "{log}");
+    assert!(log.contains("candidates cycled in VS Code"), "{log}");
     assert!(screenshot.exists() && next_edit_screenshot.exists());
     eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
 }

@@ -1,6 +1,7 @@
 // The packaged extension in a real VS Code (code-server 4.139.1), driven by headless Chromium:
 // type in a Python file, see nib's ghost text, accept it with Tab, save a file and see nib's
-// review diagnostic, rename a local and take the next edit nib proposes with Alt+N twice. Env:
+// review diagnostic, rename a local and take the next edit nib proposes with Alt+N twice, ask
+// explicitly and cycle nib's candidates with Alt+]. Env:
 // NIB_BIN (the nib binary), NIB_TEST_MODEL (a GGUF), NIB_HOME (with the review cache the caller
 // seeded), NIB_SCREENSHOT (where to save the ghost text, optional), NIB_NEXT_EDIT_SCREENSHOT (where to
 // save the editor showing the next edit, optional).
@@ -24,6 +25,12 @@ const dirs = Object.fromEntries(["home", "data", "extensions", "work", "browser"
 Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
 writeFileSync(join(dirs.work, "sample.py"), readFileSync(resolve(here, "../../../tests/fixtures/sample.py")));
 writeFileSync(join(dirs.work, "items.py"), "def last_item(items):\n    return items[len(items)]\n");
+// Real code nobody here wrote, where this machine's Python keeps it.
+const textwrap = spawnSync("python3", ["-c", "import textwrap; print(textwrap.__file__)"], { encoding: "utf8" }).stdout.trim();
+const textwrapText = readFileSync(textwrap, "utf8");
+const textwrapLine = 1 + textwrapText.split("\n").indexOf("        return self._split(text)");
+assert.ok(textwrapLine > 0, "textwrap.py has the line the candidates are asked at");
+writeFileSync(join(dirs.work, "textwrap.py"), textwrapText);
 writeFileSync(
   join(dirs.work, "report.py"),
   "def report(rows):\n    total = 0\n    for row in rows:\n        total += row.amount\n    print(total)\n    return total\n",
@@ -145,7 +152,10 @@ try {
       || getComputedStyle(e, "::before").content.includes("⇥ balance")), null, { timeout: 60_000 });
   console.log("next edit shown in VS Code");
   if (process.env.NIB_NEXT_EDIT_SCREENSHOT) {
-    await page.locator(".editor-instance").first().screenshot({ path: process.env.NIB_NEXT_EDIT_SCREENSHOT });
+    // The lines that matter, not the empty editor below them.
+    const box = await page.locator(".editor-instance").first().boundingBox();
+    await page.screenshot({ path: process.env.NIB_NEXT_EDIT_SCREENSHOT,
+      clip: { x: box.x, y: box.y, width: Math.min(box.width, 560), height: 150 } });
   }
   const viewLines = () => page.$$eval(".monaco-editor .view-line", (els) => els.map((e) => e.textContent.replace(/\u00a0/g, " ")));
   await page.keyboard.press("Alt+N");
@@ -155,6 +165,26 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll(".monaco-editor .view-line")]
     .some((e) => e.textContent.replace(/\u00a0/g, " ") === "        balance += row.amount"), null, { timeout: 10_000 });
   console.log("next edit applied in VS Code");
+
+  // An explicit request (Alt+\) answers alternatives after the greedy suggestion; VS Code cycles them
+  // (Alt+]), so every item has to reach it. `return self.` in real code is where nib's tests find them.
+  await open("textwrap.py");
+  await page.keyboard.press("Control+G");
+  await page.keyboard.type(String(textwrapLine));
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("End");
+  await page.keyboard.press("Shift+Home");
+  await page.keyboard.type("return self.");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Alt+Backslash");
+  const ghostText = async () => (await (await page.waitForSelector(".ghost-text-decoration", { timeout: 180_000 })).textContent()) ?? "";
+  const greedy = await ghostText();
+  await page.keyboard.press("Alt+BracketRight");
+  await page.waitForFunction((before) => {
+    const now = document.querySelector(".ghost-text-decoration")?.textContent;
+    return now && now !== before;
+  }, greedy, { timeout: 10_000 });
+  console.log(`candidates cycled in VS Code: ${JSON.stringify(greedy)} then ${JSON.stringify(await ghostText())}`);
 } catch (err) {
   console.error(serverLog.slice(-4000));
   if (process.env.NIB_SCREENSHOT) {
