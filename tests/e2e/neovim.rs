@@ -328,12 +328,14 @@ fn an_explicit_request_shows_candidates_that_alt_brackets_cycle() {
         let marks = nvim.lua(
             "vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_get_namespaces()['nib.ghost'], 0, -1, {details = true})",
         );
-        marks.as_array().unwrap().iter().filter_map(|m| m[3]["virt_text"][0][0].as_str().map(str::to_owned)).last()
+        marks.as_array().unwrap().iter().rev().find_map(|m| m[3]["virt_text"][0][0].as_str().map(str::to_owned))
     };
     assert_eq!(counter(), Some(format!(" 1/{count}")));
 
     nvim.send("<M-]>");
-    nvim.wait("the next candidate", Duration::from_secs(5), |v| v.lua("require('nib.ghost').position()[1]") == json!(2));
+    nvim.wait("the next candidate", Duration::from_secs(5), |v| {
+        v.lua("require('nib.ghost').position()[1]") == json!(2)
+    });
     let second = nvim.lua("require('nib.ghost').text()");
     eprintln!("candidates in Neovim: {first} then {second} ({count} in all)");
     assert_ne!(first, second, "a distinct alternative");
