@@ -3,7 +3,7 @@
 //! and the figures of what was shown and accepted for `nib/status`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
@@ -132,7 +132,7 @@ struct Inner {
 }
 
 /// The figures `nib/status` shows under `next_edits`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NextEditCounts {
     n_shown: u64,
     n_accepted: u64,
@@ -148,7 +148,7 @@ pub struct KindCounts {
 impl NextEditStats {
     /// Counts an edit shown and gives it its id.
     fn show(&self, kind: NextEditKind) -> String {
-        let Ok(mut inner) = self.inner.lock() else { return String::new() };
+        let mut inner = self.lock();
         inner.n_shown += 1;
         let id = format!("{:x}", inner.n_shown);
         inner.by_kind.entry(kind_name(kind)).or_default().n_shown += 1;
@@ -161,15 +161,20 @@ impl NextEditStats {
 
     /// Counts the acceptance of the edit shown as `id`, once; `false` for an id not shown (or long ago).
     pub fn accept(&self, id: &str) -> bool {
-        let Ok(mut inner) = self.inner.lock() else { return false };
+        let mut inner = self.lock();
         let Some(at) = inner.shown.iter().position(|(shown, _)| shown == id) else { return false };
         let Some((_, kind)) = inner.shown.remove(at) else { return false };
         inner.by_kind.entry(kind_name(kind)).or_default().n_accepted += 1;
         true
     }
 
+    /// Counters stay consistent whatever a panicking holder left undone: each update is one step.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn counts(&self) -> NextEditCounts {
-        let Ok(inner) = self.inner.lock() else { return NextEditCounts::default() };
+        let inner = self.lock();
         NextEditCounts {
             n_shown: inner.n_shown,
             n_accepted: inner.by_kind.values().map(|counts| counts.n_accepted).sum(),
