@@ -134,7 +134,7 @@ fn a_parameter_added_points_at_the_calls_in_another_open_document() {
 }
 
 #[test]
-fn an_unknown_document_or_a_position_past_the_end_answers_empty() {
+fn an_unknown_document_a_position_past_the_end_or_plain_text_answers_empty() {
     let mut editor = Editor::started();
     let cursor = renamed(&mut editor);
     let empty = json!({"edits": [], "targets": []});
@@ -143,6 +143,12 @@ fn an_unknown_document_or_a_position_past_the_end_answers_empty() {
     let at = json!({"textDocument": {"uri": "file:///work/not-open.py", "version": 1},
         "position": {"line": 0, "character": 0}});
     assert_eq!(editor.client.call("textDocument/copilotInlineEdit", at).unwrap(), json!({"edits": []}));
+    // A document without a tree: nothing to propose from.
+    let notes = "file:///work/notes.txt";
+    editor.client.open(notes, "plaintext", "total = 0\nprint(total)\n").unwrap();
+    editor.replace(notes, 0, 0, 5, "");
+    let end = editor.type_at(notes, 0, 0, "sum");
+    assert_eq!(editor.next_edits(notes, 0, end), empty);
     // An id never shown is no error: the edit was applied all the same.
     let accept = json!({"command": "nib.acceptNextEdit", "arguments": ["nope"]});
     assert_eq!(editor.client.call("workspace/executeCommand", accept).unwrap(), Value::Null);
