@@ -12,6 +12,7 @@ mod llama_server;
 mod load;
 mod lsp;
 mod neovim;
+mod next_edit;
 mod plugin_examples;
 mod plugins;
 mod remote;

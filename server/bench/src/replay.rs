@@ -70,6 +70,26 @@ pub struct NibServe {
     pub options: Value,
     /// The workspace root, indexed while the trace plays.
     pub workspace: Option<PathBuf>,
+    /// Ask `nib/nextEdits` at the cursor after each edit, and time it. `nib bench load` does not: its figures
+    /// are the completions'.
+    pub next_edits: bool,
+}
+
+/// One `nib/nextEdits` request, sent after an edit.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextEditSample {
+    /// Request sent to response received.
+    pub e2e_ms: f64,
+    pub n_edits: usize,
+    pub n_targets: usize,
+    pub error: Option<Value>,
+}
+
+/// What a replay through `nib serve` measured.
+#[derive(Debug, Clone)]
+pub struct NibReplay {
+    pub samples: Vec<Sample>,
+    pub next_edits: Vec<NextEditSample>,
 }
 
 /// The text of every file as the replay goes, to build the peer's prompts.
@@ -144,6 +164,8 @@ struct NibSession {
     versions: BTreeMap<String, i32>,
     samples: Vec<Sample>,
     pending: Option<Pending>,
+    /// `None` when next edits are not asked for.
+    next_edits: Option<Vec<NextEditSample>>,
 }
 
 impl NibSession {
@@ -230,7 +252,28 @@ impl NibSession {
             n_indexed_files: status["n_indexed_files"].as_u64(),
             error,
         });
+        if event.insert.is_some() {
+            self.next_edits(&uri, event.cursor)?;
+        }
         self.pause_until(pace_until(replay, event, started))
+    }
+
+    /// `nib/nextEdits` at the cursor, timed, when next edits are asked for.
+    fn next_edits(&mut self, uri: &str, at: Position) -> Result<(), ReplayError> {
+        let Some(samples) = &mut self.next_edits else { return Ok(()) };
+        let params = json!({"textDocument": {"uri": uri}, "position": {"line": at.line, "character": at.col}});
+        let sent = Instant::now();
+        let id = self.client.request("nib/nextEdits", params)?;
+        let response = self.client.response(id)?;
+        let e2e_ms = ms(sent.elapsed());
+        let count = |key: &str| response["result"][key].as_array().map_or(0, Vec::len);
+        samples.push(NextEditSample {
+            e2e_ms,
+            n_edits: count("edits"),
+            n_targets: count("targets"),
+            error: response.get("error").cloned(),
+        });
+        Ok(())
     }
 
     /// Waits until `until`, noting when the pending empty answer's `nib/suggestionReady` arrives.
@@ -257,7 +300,7 @@ impl NibSession {
 }
 
 /// Replays through `nib serve`.
-pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, ReplayError> {
+pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<NibReplay, ReplayError> {
     // A fresh NIB_HOME: snapshots from earlier runs must not flatter the figures. One per call: replays may run
     // side by side (`nib bench load`).
     static N_HOMES: AtomicUsize = AtomicUsize::new(0);
@@ -274,6 +317,7 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, Repl
         versions: BTreeMap::new(),
         samples: Vec::new(),
         pending: None,
+        next_edits: serve.next_edits.then(Vec::new),
     };
     let root_uri = serve.workspace.as_ref().map(|dir| format!("file://{}", dir.display()));
     session.client.initialize_in(root_uri.as_deref(), json!({}), serve.options.clone())?;
@@ -288,7 +332,7 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<Vec<Sample>, Repl
     if !status.success() {
         return Err(ReplayError::Trace(format!("nib exited with {status}: {stderr}")));
     }
-    Ok(session.samples)
+    Ok(NibReplay { samples: session.samples, next_edits: session.next_edits.unwrap_or_default() })
 }
 
 /// Replays the same requests against llama-server's `/completion`, with the prefix window nib itself would send
@@ -431,6 +475,40 @@ pub fn summarize(samples: &[Sample]) -> Vec<Row> {
         .collect()
 }
 
+/// Figures for the `nib/nextEdits` requests of a replay.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextEditRow {
+    pub n: usize,
+    pub n_errors: usize,
+    /// Answers with at least one edit or target.
+    pub n_proposing: usize,
+    /// Request sent to response received, over all answers: an empty one is the usual answer, not a shortcut.
+    pub e2e_ms: Option<Percentiles>,
+}
+
+pub fn summarize_next_edits(samples: &[NextEditSample]) -> NextEditRow {
+    let answered: Vec<&NextEditSample> = samples.iter().filter(|s| s.error.is_none()).collect();
+    let e2e: Vec<f64> = answered.iter().map(|s| s.e2e_ms).collect();
+    NextEditRow {
+        n: samples.len(),
+        n_errors: samples.len() - answered.len(),
+        n_proposing: answered.iter().filter(|s| s.n_edits + s.n_targets > 0).count(),
+        e2e_ms: Percentiles::of(&e2e),
+    }
+}
+
+/// One line for the next edits, after the table.
+pub fn render_next_edits(row: &NextEditRow) -> String {
+    format!(
+        "next edits: {} requests, {} errors, {} proposing, e2e p50 {} ms, p95 {} ms\n",
+        row.n,
+        row.n_errors,
+        row.n_proposing,
+        cell(row.e2e_ms.map(|p| p.p50), 1),
+        cell(row.e2e_ms.map(|p| p.p95), 1),
+    )
+}
+
 /// A figure for the table, `-` when there is none.
 fn cell(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
@@ -504,4 +582,22 @@ pub fn render(name: &str, nib: &[Row], server: Option<&[Row]>) -> String {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(e2e_ms: f64, n_edits: usize, error: Option<Value>) -> NextEditSample {
+        NextEditSample { e2e_ms, n_edits, n_targets: 0, error }
+    }
+
+    #[test]
+    fn next_edit_latency_counts_every_answer_and_errors_apart() {
+        let samples = [sample(1.0, 0, None), sample(3.0, 2, None), sample(50.0, 0, Some(json!({"code": -32603})))];
+        let row = summarize_next_edits(&samples);
+        assert_eq!((row.n, row.n_errors, row.n_proposing), (3, 1, 1));
+        assert_eq!(row.e2e_ms.map(|p| p.p50), Some(quantile(&[1.0, 3.0], 0.5)));
+        assert_eq!(summarize_next_edits(&[]).e2e_ms.map(|p| p.p50), None);
+    }
 }

@@ -8,6 +8,7 @@
 mod convert;
 pub use nib_plugins::framing;
 mod methods;
+mod next_edits;
 mod review;
 pub mod servers;
 mod session;
@@ -22,9 +23,9 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use methods::{
-    code_action, completion, cursor_rest, diagnostic, did_change, did_change_configuration, did_change_watched_files,
-    did_change_workspace_folders, did_close, did_open, did_save, execute_command, initialize, initialized,
-    inline_completion, nib_document, nib_status, shutdown,
+    code_action, completion, copilot_inline_edit, cursor_rest, diagnostic, did_change, did_change_configuration,
+    did_change_watched_files, did_change_workspace_folders, did_close, did_open, did_save, execute_command, initialize,
+    initialized, inline_completion, nib_document, nib_next_edits, nib_status, shutdown,
 };
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
@@ -57,6 +58,8 @@ pub async fn serve(cli: CommandLine) {
     .custom_method("nib/status", NibServer::nib_status)
     .custom_method("nib/document", NibServer::nib_document)
     .custom_method("nib/cursorRest", NibServer::cursor_rest)
+    .custom_method("nib/nextEdits", NibServer::next_edits)
+    .custom_method("textDocument/copilotInlineEdit", NibServer::copilot_inline_edit)
     .finish();
     transport::guard(&tasks, tokio::io::stdin(), tokio::io::stdout(), |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
@@ -102,6 +105,17 @@ impl NibServer {
 
     async fn nib_document(&self, params: nib_document::DocumentParams) -> Result<nib_document::DocumentText> {
         nib_document::handle(self, params).await
+    }
+
+    async fn next_edits(&self, params: nib_next_edits::NextEditsParams) -> Result<nib_next_edits::NextEditsAnswer> {
+        nib_next_edits::handle(self, params).await
+    }
+
+    async fn copilot_inline_edit(
+        &self,
+        params: copilot_inline_edit::InlineEditParams,
+    ) -> Result<copilot_inline_edit::InlineEdits> {
+        copilot_inline_edit::handle(self, params).await
     }
 
     async fn cursor_rest(&self, params: suggest::CursorParams) {

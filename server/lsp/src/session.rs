@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
+use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
 use crate::servers::window::LatencyWindow;
@@ -28,6 +29,8 @@ pub struct Session {
     pub completer: Completer,
     pub reviews: Arc<Reviews>,
     pub requests: Arc<Requests>,
+    /// Next edits shown and accepted.
+    pub next_edits: NextEditStats,
     /// Fixed when the client connected.
     pub start: Start,
 }

@@ -1,12 +1,20 @@
-//! `workspace/executeCommand`: `nib.review` reviews an open document now.
+//! `workspace/executeCommand`: `nib.review` reviews an open document now; `nib.acceptNextEdit` counts an
+//! accepted next edit.
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-use crate::{NibServer, review};
+use crate::{NibServer, next_edits, review};
 
 pub async fn handle(server: &NibServer, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
     let session = server.session()?;
+    if params.command == next_edits::ACCEPT_COMMAND {
+        // The client has applied the edit already: an id forgotten or unknown is not worth an error.
+        if let Some(id) = params.arguments.first().and_then(|a| a.as_str()) {
+            session.next_edits.accept(id);
+        }
+        return Ok(None);
+    }
     let uri = params.arguments.first().and_then(|a| a.as_str()).and_then(|u| u.parse::<Uri>().ok());
     match (params.command.as_str(), uri) {
         (review::REVIEW_COMMAND, Some(uri)) if session.documents.snapshot(uri.as_str()).is_ok() => {

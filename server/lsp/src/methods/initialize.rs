@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use crate::next_edits::{self, NextEditStats};
 use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
 use crate::{NibServer, convert, review};
@@ -59,6 +60,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
+        next_edits: NextEditStats::default(),
         start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },
     };
     if server.session.set(session).is_err() {
@@ -89,7 +91,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
                 ..CodeActionOptions::default()
             })),
             execute_command_provider: Some(ExecuteCommandOptions {
-                commands: vec![review::REVIEW_COMMAND.into()],
+                commands: vec![review::REVIEW_COMMAND.into(), next_edits::ACCEPT_COMMAND.into()],
                 ..ExecuteCommandOptions::default()
             }),
             workspace: Some(WorkspaceServerCapabilities {

@@ -3,6 +3,7 @@
 
 pub mod code_action;
 pub mod completion;
+pub mod copilot_inline_edit;
 pub mod cursor_rest;
 pub mod diagnostic;
 pub mod did_change;
@@ -17,5 +18,6 @@ pub mod initialize;
 pub mod initialized;
 pub mod inline_completion;
 pub mod nib_document;
+pub mod nib_next_edits;
 pub mod nib_status;
 pub mod shutdown;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::next_edits::NextEditCounts;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
@@ -26,6 +27,8 @@ pub struct Status {
     backend: EngineHealth,
     /// Each plugin in the order it runs: its state, calls, failures, the latest error, and what it did.
     plugins: Vec<PluginStatus>,
+    /// Next edits shown and accepted since start, in all and by kind.
+    next_edits: NextEditCounts,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
 }
@@ -91,6 +94,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         engine: session.completer.engine().counters(),
         backend: session.completer.engine().health(),
         plugins: session.completer.plugins().status(),
+        next_edits: session.next_edits.counts(),
         settings: Settings {
             engine: session.start.engine_config.clone(),
             completion: (*session.completer.config()).clone(),

@@ -260,6 +260,7 @@ fn load(args: LoadArgs) -> Result<()> {
         args: ["--backend", backend, "--engine-url", &args.url].map(str::to_owned).to_vec(),
         options: init_options(args.options.as_deref())?,
         workspace: None,
+        next_edits: false,
     };
     let traces = args.traces.iter().map(|path| Replay::load(path)).collect::<Result<Vec<_>, _>>()?;
     let n_clients = usize::from(args.clients);
@@ -286,6 +287,7 @@ fn replay(args: ReplayArgs) -> Result<()> {
         args: args.model.serve_args(),
         options,
         workspace,
+        next_edits: true,
     };
     let tokenizer = match &args.vs_server {
         Some(_) => Some(nib_engine::load_tokenizer(&model.path).map_err(|e| anyhow!(model.problem(&e.to_string())))?),
@@ -303,10 +305,14 @@ fn replay(args: ReplayArgs) -> Result<()> {
             }
             _ => None,
         };
-        let (our_rows, their_rows) = (replay::summarize(&ours), theirs.as_deref().map(replay::summarize));
+        let (our_rows, their_rows) = (replay::summarize(&ours.samples), theirs.as_deref().map(replay::summarize));
+        let next_edits = replay::summarize_next_edits(&ours.next_edits);
         println!("{}", replay::render(&trace.name, &our_rows, their_rows.as_deref()));
+        println!("{}", replay::render_next_edits(&next_edits));
         report.push(serde_json::json!({
-            "trace": trace.name, "nib": {"rows": our_rows, "samples": ours},
+            "trace": trace.name,
+            "nib": {"rows": our_rows, "samples": ours.samples,
+                "next_edits": {"row": next_edits, "samples": ours.next_edits}},
             "server": theirs.map(|samples| serde_json::json!({"rows": their_rows, "samples": samples})),
         }));
     }

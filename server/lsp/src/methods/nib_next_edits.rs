@@ -1,0 +1,65 @@
+//! `nib/nextEdits`: the edits the user is likely to make next near the cursor and in other open documents,
+//! and the places still to edit (see docs/lsp-extensions.md).
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{Command, Position, Range, TextDocumentIdentifier, Uri};
+
+use crate::NibServer;
+use crate::next_edits::{self, kind_name};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEditsParams {
+    text_document: TextDocumentIdentifier,
+    position: Position,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEditsAnswer {
+    edits: Vec<Edit>,
+    targets: Vec<Target>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edit {
+    id: String,
+    uri: Uri,
+    range: Range,
+    new_text: String,
+    kind: &'static str,
+    command: Command,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Target {
+    uri: Uri,
+    range: Range,
+    kind: &'static str,
+}
+
+pub async fn handle(server: &NibServer, params: NextEditsParams) -> Result<NextEditsAnswer> {
+    let session = server.session()?;
+    let found = next_edits::propose(session, &server.tasks, &params.text_document.uri, params.position).await;
+    Ok(NextEditsAnswer {
+        edits: found
+            .edits
+            .into_iter()
+            .map(|edit| Edit {
+                id: edit.id,
+                uri: edit.uri,
+                range: edit.range,
+                new_text: edit.new_text,
+                kind: kind_name(edit.kind),
+                command: edit.command,
+            })
+            .collect(),
+        targets: found
+            .targets
+            .into_iter()
+            .map(|target| Target { uri: target.uri, range: target.range, kind: kind_name(target.kind) })
+            .collect(),
+    })
+}

@@ -1,0 +1,212 @@
+//! Next edits for the two requests that ask for them (`nib/nextEdits`, `textDocument/copilotInlineEdit`):
+//! the proposals of `nib_text::next_edit` in protocol terms, each with an id its acceptance command names,
+//! and the figures of what was shown and accepted for `nib/status`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
+
+use crate::convert;
+use crate::session::{PARSE_WAIT, Session};
+use crate::tasks::Tasks;
+use nib_text::documents::Document;
+use nib_text::next_edit::{self, NextEditKind, OpenDocument};
+
+/// The command a client runs once it has applied an edit, with the edit's id as its argument.
+pub const ACCEPT_COMMAND: &str = "nib.acceptNextEdit";
+
+/// Ids of edits shown that an acceptance may still name: a client accepts one of the last few it was shown,
+/// so older ones are forgotten rather than kept for a whole session.
+const MAX_SHOWN_IDS: usize = 256;
+
+/// One proposal in protocol terms, in the document it edits.
+pub struct Proposal {
+    pub id: String,
+    pub uri: Uri,
+    /// The version of the document the range is in.
+    pub version: i32,
+    pub range: Range,
+    pub new_text: String,
+    pub kind: NextEditKind,
+    pub command: Command,
+}
+
+/// A place still to edit whose edit is not known exactly.
+pub struct Place {
+    pub uri: Uri,
+    pub range: Range,
+    pub kind: NextEditKind,
+}
+
+/// What the requests answer: nothing at all for an unknown document, a position past its end, or a
+/// document whose tree did not catch up in time.
+#[derive(Default)]
+pub struct Proposals {
+    pub edits: Vec<Proposal>,
+    pub targets: Vec<Place>,
+}
+
+/// The name a kind goes by in the protocol and in `nib/status`.
+pub fn kind_name(kind: NextEditKind) -> &'static str {
+    match kind {
+        NextEditKind::Rename => "rename",
+        NextEditKind::Literal => "literal",
+        NextEditKind::Arguments => "arguments",
+        NextEditKind::CallSite => "callSite",
+    }
+}
+
+/// The next edits in `uri` with the cursor at `position`. The engine runs on a blocking thread: it reparses
+/// the text from before the last edit, CPU work that must not hold up the async threads.
+pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Position) -> Proposals {
+    let documents = &session.documents;
+    let encoding = documents.encoding();
+    let Ok(current) = documents.parsed(uri.as_str(), PARSE_WAIT).await else { return Proposals::default() };
+    let Ok(cursor) = current.char_offset(convert::position(position, encoding)) else {
+        return Proposals::default();
+    };
+    let others = documents.snapshots_except(uri.as_str());
+    let key = uri.as_str().to_owned();
+    let found = tasks.spawn_blocking("next edits", move || {
+        let open: Vec<OpenDocument> =
+            others.iter().map(|(key, document)| OpenDocument { key: key.as_str(), document }).collect();
+        let found = next_edit::next_edits(OpenDocument { key: &key, document: &current }, cursor, &open);
+        (found, current, key, others)
+    });
+    let Ok(Some((found, current, key, others))) = found.await else { return Proposals::default() };
+    let document = |key_wanted: &str| -> Option<(&Document, Uri)> {
+        let document = if key_wanted == key {
+            &current
+        } else {
+            others.iter().find(|(key, _)| key == key_wanted).map(|(_, document)| document)?
+        };
+        Some((document, key_wanted.parse().ok()?))
+    };
+    let edits = found
+        .edits
+        .into_iter()
+        .filter_map(|edit| {
+            let (doc, uri) = document(&edit.key)?;
+            let id = session.next_edits.show(edit.kind);
+            Some(Proposal {
+                command: Command {
+                    title: "Accept next edit".into(),
+                    command: ACCEPT_COMMAND.into(),
+                    arguments: Some(vec![id.clone().into()]),
+                },
+                id,
+                uri,
+                version: doc.version,
+                range: convert::to_range(&doc.rope, edit.range.start, edit.range.end, encoding),
+                new_text: edit.new_text,
+                kind: edit.kind,
+            })
+        })
+        .collect();
+    let targets = found
+        .targets
+        .into_iter()
+        .filter_map(|target| {
+            let (doc, uri) = document(&target.key)?;
+            let range = convert::to_range(&doc.rope, target.range.start, target.range.end, encoding);
+            Some(Place { uri, range, kind: NextEditKind::CallSite })
+        })
+        .collect();
+    Proposals { edits, targets }
+}
+
+/// Edits shown and accepted, by kind, and the ids an acceptance may name.
+#[derive(Default)]
+pub struct NextEditStats {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    n_shown: u64,
+    by_kind: BTreeMap<&'static str, KindCounts>,
+    /// Oldest first, at most `MAX_SHOWN_IDS`.
+    shown: VecDeque<(String, NextEditKind)>,
+}
+
+/// The figures `nib/status` shows under `next_edits`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextEditCounts {
+    n_shown: u64,
+    n_accepted: u64,
+    by_kind: BTreeMap<&'static str, KindCounts>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct KindCounts {
+    n_shown: u64,
+    n_accepted: u64,
+}
+
+impl NextEditStats {
+    /// Counts an edit shown and gives it its id.
+    fn show(&self, kind: NextEditKind) -> String {
+        let mut inner = self.lock();
+        inner.n_shown += 1;
+        let id = format!("{:x}", inner.n_shown);
+        inner.by_kind.entry(kind_name(kind)).or_default().n_shown += 1;
+        if inner.shown.len() == MAX_SHOWN_IDS {
+            inner.shown.pop_front();
+        }
+        inner.shown.push_back((id.clone(), kind));
+        id
+    }
+
+    /// Counts the acceptance of the edit shown as `id`, once; `false` for an id not shown (or long ago).
+    pub fn accept(&self, id: &str) -> bool {
+        let mut inner = self.lock();
+        let Some(at) = inner.shown.iter().position(|(shown, _)| shown == id) else { return false };
+        let Some((_, kind)) = inner.shown.remove(at) else { return false };
+        inner.by_kind.entry(kind_name(kind)).or_default().n_accepted += 1;
+        true
+    }
+
+    /// Counters stay consistent whatever a panicking holder left undone: each update is one step.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn counts(&self) -> NextEditCounts {
+        let inner = self.lock();
+        NextEditCounts {
+            n_shown: inner.n_shown,
+            n_accepted: inner.by_kind.values().map(|counts| counts.n_accepted).sum(),
+            by_kind: inner.by_kind.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acceptance_counts_once_and_only_for_an_id_shown() {
+        let stats = NextEditStats::default();
+        let id = stats.show(NextEditKind::Rename);
+        stats.show(NextEditKind::Literal);
+        assert!(!stats.accept("nope"));
+        assert!(stats.accept(&id));
+        assert!(!stats.accept(&id));
+        let counts = stats.counts();
+        assert_eq!((counts.n_shown, counts.n_accepted), (2, 1));
+        assert_eq!(counts.by_kind["rename"].n_accepted, 1);
+        assert_eq!(counts.by_kind["literal"].n_accepted, 0);
+    }
+
+    #[test]
+    fn old_ids_are_forgotten() {
+        let stats = NextEditStats::default();
+        let first = stats.show(NextEditKind::Rename);
+        let last = (0..MAX_SHOWN_IDS).map(|_| stats.show(NextEditKind::Rename)).last();
+        assert!(!stats.accept(&first));
+        assert!(last.is_some_and(|id| stats.accept(&id)));
+    }
+}
