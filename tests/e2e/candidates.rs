@@ -100,10 +100,12 @@ fn explicit_requests_answer_distinct_candidates_the_greedy_one_first() {
     let n_alternatives: usize = several[1..].iter().map(|(items, _)| items.len() - 1).sum();
     eprintln!(
         "explicit request, warm prompt, median of {:?}: 1 candidate {:.0} ms, of {:?}: 3 candidates {:.0} ms \
-         ({n_alternatives} alternatives)",
+         ({n_alternatives} alternatives); cold: 1 candidate {:.0} ms, 3 candidates {:.0} ms",
         ms(&single),
         median(ms(&single)),
         ms(&several),
         median(ms(&several)),
+        single[0].1,
+        several[0].1,
     );
 }
