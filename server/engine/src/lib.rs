@@ -183,6 +183,19 @@ pub struct GenerateRequest {
     pub schema: Option<Arc<serde_json::Value>>,
     /// The prompt as text, for engines that take text; the in-process engine reads only `prompt`.
     pub text: PromptText,
+    /// How each token is picked; `None`: greedily, so the same prompt always gives the same text.
+    pub sampling: Option<Sampling>,
+}
+
+/// Random sampling, for alternatives to the greedy answer: the most likely `top_k` tokens, cut to those
+/// within `top_p` of the probability, reweighed by `temperature`, one drawn from a generator seeded with `seed`
+/// (the same seed and prompt give the same text on one engine).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub seed: u32,
 }
 
 /// A prompt as remote servers take it: they tokenize it themselves, and some lay out a fill-in-the-middle

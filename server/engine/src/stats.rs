@@ -60,7 +60,7 @@ pub struct EngineCounters {
 }
 
 impl EngineCounters {
-    /// Adds a job's figures; `last` only follows what a user waited for, not background work.
+    /// Adds a job's figures; `last` only follows what a user waited for, not background work or alternatives.
     pub fn record(&mut self, stats: &CompletionStats, foreground: bool) {
         self.n_prompt_tokens += stats.n_prompt_tokens as u64;
         self.n_reused_tokens += stats.n_reused_tokens as u64;

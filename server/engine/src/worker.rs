@@ -27,7 +27,7 @@ use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
 use super::snapshots::{DiskTier, MemoryTier, Snapshot};
 use super::stats::{CacheHit, CompletionStats};
 use super::tokenizer::ModelTokenizer;
-use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Shared, StopReason};
+use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Sampling, Shared, StopReason};
 use crate::config::EngineConfig;
 use nib_vocab::{Special, TokenId, Tokenizer};
 
@@ -124,7 +124,8 @@ pub(super) fn run(
         let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
         let event = match outcome {
             Ok(Ok((reason, stats))) => {
-                let foreground = job.priority() == Priority::Foreground;
+                // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps.
+                let foreground = job.priority() == Priority::Foreground && job.request.sampling.is_none();
                 shared.bump(|c| {
                     c.record(&stats, foreground);
                     if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
@@ -397,6 +398,23 @@ impl<'m> Worker<'m> {
         Ok(LlamaSampler::chain_simple([grammar, LlamaSampler::greedy()]))
     }
 
+    /// A sampler that draws at random as `sampling` says, within `gbnf` if given. Built per job: a seeded
+    /// generator carries state, so it is never shared with the next job.
+    fn random_sampler(&self, gbnf: Option<&Arc<str>>, sampling: Sampling) -> Result<LlamaSampler, EngineError> {
+        let grammar = gbnf
+            .map(|gbnf| LlamaSampler::grammar(self.model, gbnf, "root"))
+            .transpose()
+            .map_err(|e| EngineError::Grammar(e.to_string()))?;
+        let top_k = i32::try_from(sampling.top_k).unwrap_or(i32::MAX);
+        let draw = [
+            LlamaSampler::top_k(top_k),
+            LlamaSampler::top_p(sampling.top_p, 1),
+            LlamaSampler::temp(sampling.temperature),
+            LlamaSampler::dist(sampling.seed),
+        ];
+        Ok(LlamaSampler::chain_simple(grammar.into_iter().chain(draw)))
+    }
+
     /// Forgets the whole cache: after a failure its contents are unknown.
     fn reset(&mut self) {
         self.ctx.clear_kv_cache();
@@ -480,9 +498,10 @@ impl<'m> Worker<'m> {
             return Ok((StopReason::Cancelled, stats));
         }
 
-        let mut sampler = match &request.grammar {
-            Some(gbnf) => self.grammar_sampler(gbnf)?,
-            None => LlamaSampler::greedy(),
+        let mut sampler = match (&request.grammar, request.sampling) {
+            (Some(gbnf), None) => self.grammar_sampler(gbnf)?,
+            (None, None) => LlamaSampler::greedy(),
+            (grammar, Some(sampling)) => self.random_sampler(grammar.as_ref(), sampling)?,
         };
         let mut text = Utf8Stream::default();
         let mut emitted = String::new();
@@ -518,7 +537,7 @@ impl<'m> Worker<'m> {
             let at = self.slots.get(index).cached.len();
             self.decode(index, at, &[token.0], true)?;
         };
-        if let Some(gbnf) = &request.grammar {
+        if let (Some(gbnf), None) = (&request.grammar, request.sampling) {
             self.grammar = Some((gbnf.clone(), sampler));
         }
         stats.total_ms = ms(Instant::now());

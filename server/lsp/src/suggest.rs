@@ -108,7 +108,9 @@ impl Suggester {
             syntax: document.syntax(),
             trigger,
         };
-        let result = self.completer.complete(request, cancel.clone(), |text| on_partial(&document, cursor, text)).await;
+        // Automatic requests get the one suggestion `complete` gives; explicit ones their alternatives too.
+        let on_partial = |text: &str| on_partial(&document, cursor, text);
+        let result = self.completer.complete_candidates(request, cancel.clone(), on_partial).await;
         let superseded = in_flight.superseded();
         drop(in_flight);
         if !superseded && result.is_ok() {

@@ -92,6 +92,10 @@ pub struct CompletionConfig {
     pub partial_after_ms: u64,
     /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
     pub invoked_timeout_ms: u64,
+    /// The most suggestions an explicit request answers with: the greedy one, then distinct sampled
+    /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
+    /// always answer with one.
+    pub n_candidates: u32,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
     /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
     pub typing_suffix_tokens: u32,
@@ -142,6 +146,7 @@ impl Default for CompletionConfig {
             deadline_ms: 4000,
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
+            n_candidates: 3,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,

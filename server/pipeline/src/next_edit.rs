@@ -219,6 +219,7 @@ pub async fn propose(
         priority: PriorityHandle::new(Priority::Late),
         grammar: None,
         schema: None,
+        sampling: None,
         text: prompt.text.clone(),
     };
     let mut events = engine.generate(job);

@@ -89,6 +89,12 @@ impl Api {
         if let Some(grammar) = &request.grammar {
             body["grammar"] = json!(grammar.as_ref());
         }
+        if let Some(sampling) = request.sampling {
+            body["temperature"] = json!(sampling.temperature);
+            body["top_k"] = json!(sampling.top_k);
+            body["top_p"] = json!(sampling.top_p);
+            body["seed"] = json!(sampling.seed);
+        }
         let path = match &request.text {
             PromptText::Completion { infill: Some(infill), .. } if self.infill => {
                 body["input_prefix"] = json!(infill.prefix);
@@ -113,6 +119,12 @@ impl Api {
             "stream": true,
             "stream_options": {"include_usage": true},
         });
+        // OpenAI's API has no top-k.
+        if let Some(sampling) = request.sampling {
+            body["temperature"] = json!(sampling.temperature);
+            body["top_p"] = json!(sampling.top_p);
+            body["seed"] = json!(sampling.seed);
+        }
         let stops: Vec<&String> = request.stop.iter().take(OPENAI_MAX_STOPS).collect();
         if !stops.is_empty() {
             body["stop"] = json!(stops);
@@ -325,6 +337,41 @@ mod tests {
             (end.n_prompt, end.n_reused, end.n_evaluated, end.n_generated),
             (Some(90), Some(80), Some(10), Some(16))
         );
+    }
+
+    fn api(kind: BackendKind) -> Api {
+        let server = Server::new("http://127.0.0.1:9", None, std::time::Duration::from_secs(1)).unwrap();
+        Api { kind, server, model: "m".into(), infill: false }
+    }
+
+    fn request(sampling: Option<nib_engine::Sampling>) -> GenerateRequest {
+        GenerateRequest {
+            prompt: vec![1, 2],
+            max_tokens: 8,
+            stop: Vec::new(),
+            cancel: nib_engine::CancelToken::default(),
+            owner: None,
+            priority: nib_engine::PriorityHandle::new(nib_engine::Priority::Foreground),
+            grammar: None,
+            schema: None,
+            text: PromptText::Completion { text: "a".into(), infill: None },
+            sampling,
+        }
+    }
+
+    #[test]
+    fn requests_are_greedy_unless_they_sample() {
+        let sampling = nib_engine::Sampling { temperature: 0.8, top_k: 40, top_p: 0.95, seed: 7 };
+        let (_, greedy) = api(BackendKind::LlamaServer).llama_body(&request(None));
+        assert_eq!((&greedy["temperature"], &greedy["top_k"], greedy.get("seed")), (&json!(0.0), &json!(1), None));
+        let (_, sampled) = api(BackendKind::LlamaServer).llama_body(&request(Some(sampling)));
+        assert_eq!((&sampled["top_k"], &sampled["seed"]), (&json!(40), &json!(7)));
+        assert!(sampled["temperature"].as_f64().is_some_and(|t| (t - 0.8).abs() < 1e-6));
+        let (_, greedy) = api(BackendKind::Openai).openai_body(&request(None));
+        assert_eq!((&greedy["temperature"], greedy.get("seed")), (&json!(0.0), None));
+        let (_, sampled) = api(BackendKind::Openai).openai_body(&request(Some(sampling)));
+        assert_eq!((&sampled["seed"], sampled.get("top_k")), (&json!(7), None));
+        assert!(sampled["top_p"].as_f64().is_some_and(|p| (p - 0.95).abs() < 1e-6));
     }
 
     #[test]

@@ -187,7 +187,8 @@ impl Backend for Remote {
                 let _ = events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
                 return;
             }
-            let foreground = request.priority.get() == Priority::Foreground;
+            // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps.
+            let foreground = request.priority.get() == Priority::Foreground && request.sampling.is_none();
             let outcome = run(&api, &request, &events, submitted, &link).await;
             let event = match outcome {
                 Ok((reason, stats)) => {

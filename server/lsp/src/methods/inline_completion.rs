@@ -1,5 +1,5 @@
-//! `textDocument/inlineCompletion`: one suggestion at the cursor, its partial results streamed as
-//! `$/progress` when the client asks for them.
+//! `textDocument/inlineCompletion`: the suggestion at the cursor (and, asked for explicitly, its alternatives),
+//! its partial results streamed as `$/progress` when the client asks for them.
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
@@ -64,7 +64,14 @@ pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCo
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
     }
-    let items = placed?.map(|p| inline_item(p.suggestion.text, &p.document, p.cursor, encoding)).into_iter().collect();
+    // The suggestion first, then its alternatives (explicit requests only), for the client to cycle through.
+    let items = match placed? {
+        Some(p) => std::iter::once(p.suggestion.text)
+            .chain(p.suggestion.alternatives)
+            .map(|text| inline_item(text, &p.document, p.cursor, encoding))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(InlineCompletionList { items })
 }
 

@@ -21,7 +21,7 @@ use crate::plugins;
 use cache::{CompletionCache, Place};
 use nib_engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, Infill, ModelState, Priority,
-    PriorityHandle, PromptText, StopReason, Vocabulary,
+    PriorityHandle, PromptText, Sampling, StopReason, Vocabulary,
 };
 use nib_plugins::{Hook, Plugins, Refusal};
 use nib_prompt::context::{self, Context, Workspace};
@@ -35,6 +35,8 @@ use postprocess::{After, Mode};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
     pub text: String,
+    /// Other suggestions for the same request, distinct from `text` and each other (`complete_candidates`).
+    pub alternatives: Vec<String>,
     pub reason: StopReason,
     pub stats: CompletionStats,
     pub template: String,
@@ -137,6 +139,10 @@ const PREFETCH_IDLE: Duration = Duration::from_millis(300);
 
 /// How often a waiting request looks whether it has been superseded.
 const SUPERSEDED_POLL: Duration = Duration::from_millis(20);
+
+/// How alternatives to the greedy suggestion are drawn (the seed varies): warm enough to differ, within the
+/// likely tokens so that they stay plausible code.
+const ALTERNATIVES: Sampling = Sampling { temperature: 0.8, top_k: 40, top_p: 0.95, seed: 0 };
 
 /// How much of a line on either side of the cursor `Site` looks at.
 const MAX_SITE_CHARS: usize = 4096;
@@ -324,25 +330,90 @@ impl Completer {
         &self,
         request: Request<'_>,
         cancel: CancelToken,
-        mut on_partial: impl FnMut(&str),
+        on_partial: impl FnMut(&str),
     ) -> Result<Suggestion, CompletionError> {
+        self.suggest(request, cancel, on_partial).await.map(|(suggestion, _)| suggestion)
+    }
+
+    /// `complete`, and for an explicit request up to `completion.n_candidates - 1` alternatives: the same prompt
+    /// (in the KV cache by then) generated again with sampling, one seed after another, each post-processed as
+    /// the first, the empty and repeated ones dropped, those ready within `invoked_timeout_ms` of the request.
+    /// The first suggestion is `complete`'s, and is cached as it is; alternatives are not cached.
+    pub async fn complete_candidates(
+        &self,
+        request: Request<'_>,
+        cancel: CancelToken,
+        on_partial: impl FnMut(&str),
+    ) -> Result<Suggestion, CompletionError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.config().invoked_timeout_ms);
+        let n_candidates = self.config().n_candidates as usize;
+        let (mut suggestion, basis) = self.suggest(request, cancel.clone(), on_partial).await?;
+        let complete = !matches!(
+            suggestion.reason,
+            StopReason::Cancelled | StopReason::Deadline | StopReason::Partial | StopReason::Evaluating
+        );
+        if request.trigger != Trigger::Invoked || n_candidates < 2 || suggestion.text.trim().is_empty() || !complete {
+            return Ok(suggestion);
+        }
+        // Answered from the suggestion being typed through, before any prompt: the alternatives need one.
+        let (prompt, site) = match basis {
+            Some(basis) => basis,
+            None => match self.basis(request).await {
+                Ok(basis) => basis,
+                Err(err) => {
+                    tracing::debug!("no alternatives: {err}");
+                    return Ok(suggestion);
+                }
+            },
+        };
+        // The engine refuses an empty prompt, and a refused job clears its cache.
+        if prompt.tokens.is_empty() {
+            return Ok(suggestion);
+        }
+        let mut candidates = vec![suggestion.text.clone()];
+        // Sampling may repeat a candidate: a few more draws than needed, all within the deadline.
+        let n_draws = u32::try_from(n_candidates - 1).unwrap_or(u32::MAX).saturating_mul(2);
+        for seed in 1..=n_draws {
+            let Some(raw) = self.sample(&prompt, &site.mode, request.document, seed, &cancel, deadline).await else {
+                break;
+            };
+            candidates.push(site.finished(raw).await);
+            if distinct(&candidates, n_candidates).len() == n_candidates {
+                break;
+            }
+        }
+        suggestion.alternatives = distinct(&candidates, n_candidates).into_iter().skip(1).collect();
+        Ok(suggestion)
+    }
+
+    /// The cursor's surroundings, with the plugins' `suggestion` hooks.
+    fn site(&self, request: Request<'_>) -> Site {
+        let (rope, cursor) = (request.rope, request.cursor.min(request.rope.len_chars()));
+        let file = || {
+            plugins::file_info(request.document.map(|d| self.workspace.label(d)).unwrap_or_default(), request.syntax)
+        };
+        Site::new(rope, cursor, self.config().max_lines as usize, request.syntax).with_hook(
+            &self.plugins,
+            file,
+            rope,
+            cursor,
+        )
+    }
+
+    /// `complete`'s answer, and the prompt and site it was for when it got that far.
+    async fn suggest(
+        &self,
+        request: Request<'_>,
+        cancel: CancelToken,
+        mut on_partial: impl FnMut(&str),
+    ) -> Result<(Suggestion, Option<(Prompt, Site)>), CompletionError> {
         let started = Instant::now();
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
         let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(tokenizer.as_ref(), &model_name)?;
-        let site = Site::new(rope, cursor, self.config().max_lines as usize, request.syntax).with_hook(
-            &self.plugins,
-            || {
-                plugins::file_info(
-                    request.document.map(|d| self.workspace.label(d)).unwrap_or_default(),
-                    request.syntax,
-                )
-            },
-            rope,
-            cursor,
-        );
+        let site = self.site(request);
         let answer = |text: String, n_prompt_tokens: usize| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
@@ -354,12 +425,18 @@ impl Completer {
                 ..CompletionStats::default()
             };
             self.engine.record_cache_answer(&stats);
-            Suggestion { text, reason: StopReason::Cached, stats, template: template.name.clone() }
+            Suggestion {
+                text,
+                alternatives: Vec::new(),
+                reason: StopReason::Cached,
+                stats,
+                template: template.name.clone(),
+            }
         };
         // Answered without the model's text: out of time, superseded, or waiting for an evaluation.
         let early = |text: String, reason: StopReason| {
             let stats = CompletionStats { total_ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
-            Suggestion { text, reason, stats, template: template.name.clone() }
+            Suggestion { text, alternatives: Vec::new(), reason, stats, template: template.name.clone() }
         };
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
@@ -369,19 +446,20 @@ impl Completer {
         {
             let text = site.finished(rest).await;
             if !text.is_empty() {
-                return Ok(self.shown(&seen, answer(text, 0)));
+                return Ok((self.shown(&seen, answer(text, 0)), None));
             }
         }
         let prompt = self.prompt(&tokenizer, &template, request).await?;
         // Nothing to continue from (an empty document, with a template that only continues the text before the
         // cursor): nothing to suggest. The engine refuses an empty prompt, and a refused job clears its cache.
         if prompt.tokens.is_empty() {
-            return Ok(early(String::new(), StopReason::EndOfGeneration));
+            return Ok((early(String::new(), StopReason::EndOfGeneration), None));
         }
         let key = self.cache_key(&prompt.tokens, &site.mode);
         if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
             let n_prompt = prompt.tokens.len();
-            return Ok(self.shown(&seen, answer(site.finished(raw).await, n_prompt)));
+            let suggestion = self.shown(&seen, answer(site.finished(raw).await, n_prompt));
+            return Ok((suggestion, Some((prompt, site))));
         }
 
         let wait_ms = match request.trigger {
@@ -396,11 +474,11 @@ impl Completer {
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
             if cancel.is_outdated() {
-                return Ok(early(String::new(), StopReason::Cancelled));
+                return Ok((early(String::new(), StopReason::Cancelled), None));
             }
             if tokio::time::Instant::now() >= deadline {
                 self.engine.record_deadline_answer();
-                return Ok(early(String::new(), StopReason::Deadline));
+                return Ok((early(String::new(), StopReason::Deadline), None));
             }
             let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
                 Some(job) => (job, false),
@@ -414,7 +492,7 @@ impl Completer {
                         evaluation.priority.set(Priority::Foreground);
                         evaluation.cancel.outdate();
                         self.engine.record_evaluating_answer();
-                        return Ok(early(String::new(), StopReason::Evaluating));
+                        return Ok((early(String::new(), StopReason::Evaluating), None));
                     }
                     let job = self.start(key, &prompt, &site.mode, request.document, Priority::Foreground);
                     (job, true)
@@ -439,20 +517,20 @@ impl Completer {
                     if own {
                         job.cancel.outdate();
                     }
-                    return Ok(early(String::new(), StopReason::Cancelled));
+                    return Ok((early(String::new(), StopReason::Cancelled), None));
                 }
                 Waited::OutOfTime(raw) => {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
                     job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
-                    return Ok(early(site.finished(raw).await, StopReason::Deadline));
+                    return Ok((early(site.finished(raw).await, StopReason::Deadline), None));
                 }
                 Waited::Partial(raw) => {
                     let text = site.finished(raw).await;
                     if !text.is_empty() {
                         job.priority.set(Priority::Late);
                         self.engine.record_partial_answer();
-                        return Ok(self.shown(&seen, early(text, StopReason::Partial)));
+                        return Ok((self.shown(&seen, early(text, StopReason::Partial)), None));
                     }
                     // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
                     partial_by = None;
@@ -461,12 +539,12 @@ impl Completer {
         };
         let text = site.finished(raw.clone()).await;
         tracing::debug!(?raw, ?text, "completion post-processed");
-        let suggestion = Suggestion { text, reason, stats, template: template.name.clone() };
+        let suggestion = Suggestion { text, alternatives: Vec::new(), reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, suggestion);
         if self.config().prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, serial);
         }
-        Ok(suggestion)
+        Ok((suggestion, Some((prompt, site))))
     }
 
     /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `partial_by` passes with
@@ -525,12 +603,6 @@ impl Completer {
     /// Starts a job whose events a task of its own collects, so it outlives the request that started it:
     /// its text goes into the completion cache (under `key`), and later requests for the same prompt wait on it.
     fn start(&self, key: u64, prompt: &Prompt, mode: &Mode, owner: Option<&str>, priority: Priority) -> Running {
-        let text = &prompt.text;
-        let infill = text.fills_middle.then(|| Infill {
-            prefix: text.prefix.clone(),
-            suffix: text.suffix.clone(),
-            extra: text.extra.clone(),
-        });
         let request = GenerateRequest {
             prompt: prompt.tokens.clone(),
             max_tokens: self.config().max_tokens as usize,
@@ -540,7 +612,8 @@ impl Completer {
             priority: PriorityHandle::new(priority),
             grammar: None,
             schema: None,
-            text: PromptText::Completion { text: text.text.clone(), infill },
+            text: PromptText::Completion { text: prompt.text.text.clone(), infill: infill(prompt) },
+            sampling: None,
         };
         let mode = mode.clone();
         let (progress_tx, progress) = watch::channel(Progress::default());
@@ -590,6 +663,65 @@ impl Completer {
             this.n_ended.send_modify(|n| *n += 1);
         });
         job
+    }
+
+    /// The prompt and site of `request`, as `complete` would build them.
+    async fn basis(&self, request: Request<'_>) -> Result<(Prompt, Site), CompletionError> {
+        let (model_name, tokenizer) = self.model().await?;
+        let template = self.template(tokenizer.as_ref(), &model_name)?;
+        Ok((self.prompt(&tokenizer, &template, request).await?, self.site(request)))
+    }
+
+    /// `prompt` generated with sampling from `seed`: the raw text, or `None` when it failed, was superseded or
+    /// was not done by `deadline`. Its text is not cached: the cache holds the greedy answer for the prompt.
+    async fn sample(
+        &self,
+        prompt: &Prompt,
+        mode: &Mode,
+        owner: Option<&str>,
+        seed: u32,
+        cancel: &CancelToken,
+        deadline: tokio::time::Instant,
+    ) -> Option<String> {
+        let job = CancelToken::default();
+        let request = GenerateRequest {
+            prompt: prompt.tokens.clone(),
+            max_tokens: self.config().max_tokens as usize,
+            stop: mode.stop_sequences(),
+            cancel: job.clone(),
+            owner: owner.map(str::to_owned),
+            priority: PriorityHandle::new(Priority::Foreground),
+            grammar: None,
+            schema: None,
+            text: PromptText::Completion { text: prompt.text.text.clone(), infill: infill(prompt) },
+            sampling: Some(Sampling { seed, ..ALTERNATIVES }),
+        };
+        let mut events = self.engine.generate(request);
+        let mut raw = String::new();
+        loop {
+            if cancel.is_outdated() {
+                job.cancel();
+                return None;
+            }
+            let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
+            match tokio::time::timeout_at(poll, events.recv()).await {
+                Ok(Some(Event::Started { .. })) => {}
+                Ok(Some(Event::Text(text))) => {
+                    raw.push_str(&text);
+                    if postprocess::cut(&raw, mode).1 {
+                        job.enough();
+                    }
+                }
+                Ok(Some(Event::Done { reason: StopReason::Cancelled, .. })) => return None,
+                Ok(Some(Event::Done { .. })) => return Some(raw),
+                Ok(Some(Event::Failed(_)) | None) => return None,
+                Err(_) if tokio::time::Instant::now() < deadline => {}
+                Err(_) => {
+                    job.cancel();
+                    return None;
+                }
+            }
+        }
     }
 
     /// Cancels every job: the server is shutting down.
@@ -755,6 +887,32 @@ impl Completer {
         tracing::debug!(n_prompt = prompt.tokens.len(), ?priority, "background job");
         self.start(key, &prompt, &site.mode, request.document, priority);
     }
+}
+
+/// A fill-in-the-middle prompt's parts, for servers that lay out the prompt themselves.
+fn infill(prompt: &Prompt) -> Option<Infill> {
+    let text = &prompt.text;
+    text.fills_middle.then(|| Infill {
+        prefix: text.prefix.clone(),
+        suffix: text.suffix.clone(),
+        extra: text.extra.clone(),
+    })
+}
+
+/// The first `n` candidates that say something and differ from those before them, in order: two that differ
+/// only in trailing whitespace are the same suggestion.
+fn distinct(candidates: &[String], n: usize) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for candidate in candidates {
+        if kept.len() == n {
+            break;
+        }
+        let said = candidate.trim_end();
+        if !said.trim_start().is_empty() && !kept.iter().any(|k| k.trim_end() == said) {
+            kept.push(candidate.clone());
+        }
+    }
+    kept
 }
 
 /// Whether `newer` carries on `older`'s evaluation: the same text up to near its end.

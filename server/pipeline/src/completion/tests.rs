@@ -38,3 +38,24 @@ fn check(path: &Path) {
     let actual = site.finish(raw.strip_suffix('\n').unwrap_or(raw));
     nib_fixture::expect_file![nib_fixture::expect_path(path)].assert_eq(&actual);
 }
+
+fn candidates(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| (*t).to_owned()).collect()
+}
+
+#[test]
+fn candidates_keep_their_order_without_empty_or_repeated_ones() {
+    let all = candidates(&["a + b", "", "a + b  \n", "a - b", "  \n", "a * b", "a / b"]);
+    assert_eq!(super::distinct(&all, 3), candidates(&["a + b", "a - b", "a * b"]));
+}
+
+#[test]
+fn candidates_differing_only_in_leading_whitespace_are_distinct() {
+    let all = candidates(&["x\n    y", "x\n  y", "x\n    y\n"]);
+    assert_eq!(super::distinct(&all, 5), candidates(&["x\n    y", "x\n  y"]));
+}
+
+#[test]
+fn one_candidate_is_the_first() {
+    assert_eq!(super::distinct(&candidates(&["first", "second"]), 1), candidates(&["first"]));
+}

@@ -328,6 +328,7 @@ impl Reviewer {
                 grammar: Some(grammar.clone()),
                 schema: Some(self.schema()),
                 text: PromptText::Chat { system: self.prompt.system.clone(), user: user.to_owned() },
+                sampling: None,
             };
             let mut events = self.engine.generate(job);
             let mut text = String::new();
