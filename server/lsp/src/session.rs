@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
+use crate::acceptance::Acceptance;
 use crate::review::Reviews;
 use crate::servers::Editor;
 use crate::servers::window::LatencyWindow;
@@ -28,6 +29,8 @@ pub struct Session {
     pub completer: Completer,
     pub reviews: Arc<Reviews>,
     pub requests: Arc<Requests>,
+    /// What was shown and what was taken of it: the acceptance figures.
+    pub acceptance: Arc<Acceptance>,
     /// Fixed when the client connected.
     pub start: Start,
 }

@@ -10,6 +10,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
+use crate::acceptance::Kind;
 use crate::convert;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
@@ -78,6 +79,12 @@ pub async fn suggest(
         }
     } else if placed.is_some() {
         awaiting.remove(uri.as_str());
+    }
+    if let Some(p) = &placed {
+        let kind = Kind { invoked: trigger == Trigger::Invoked, block: p.suggestion.text.contains('\n') };
+        let (language, rope) = (&p.document.language_id, &p.document.rope);
+        let now = std::time::Instant::now();
+        session.acceptance.with(|a| a.shown(uri.as_str(), language, kind, p.cursor, &p.suggestion.text, rope, now));
     }
     Ok(placed)
 }

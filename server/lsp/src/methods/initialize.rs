@@ -59,6 +59,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
+        acceptance: Arc::default(),
         start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },
     };
     if server.session.set(session).is_err() {
