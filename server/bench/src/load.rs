@@ -104,7 +104,7 @@ pub fn load(serve: &NibServe, traces: &[Replay], n_clients: usize) -> LoadReport
 fn play(serve: &NibServe, trace: &Replay) -> Client {
     let n_requests = trace.events().count();
     let (samples, failure) = match replay::replay_nib(trace, serve) {
-        Ok(samples) => (samples, None),
+        Ok(replayed) => (replayed.samples, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     Client { trace: trace.name.clone(), n_requests, failure, samples }

@@ -6,9 +6,11 @@
 //! Invariants: bounded (one pending suggestion per document, [`MAX_DOCUMENTS`] documents,
 //! [`MAX_TRACKED`] acceptances per document); never blocks an edit: the handler's only cost is one short
 //! lock and, for a document with something tracked, replaying its edits on a copy of the rope; retention is
-//! judged lazily, at the document's next edit, at a status request or when it closes.
+//! judged lazily, at the document's next edit, at a status request or when it closes; only with
+//! `completion.keep_acceptance` are the totals kept across runs, in `$NIB_HOME/acceptance.json`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -281,13 +283,16 @@ struct Tracked {
 #[derive(Debug, Default)]
 pub struct Tracker {
     documents: HashMap<String, Tracked>,
+    /// This run's counts: what a save adds to the file.
     totals: Totals,
+    /// Counts of earlier runs, loaded at start: shown, never saved again.
+    earlier: Totals,
 }
 
 impl Tracker {
-    /// Starts from totals saved by an earlier run.
-    pub fn with_totals(totals: Totals) -> Tracker {
-        Tracker { documents: HashMap::new(), totals }
+    /// Starts from the totals of earlier runs.
+    pub fn with_earlier(earlier: Totals) -> Tracker {
+        Tracker { earlier, ..Tracker::default() }
     }
 
     /// Whether the edits of `uri` are of interest: the handler copies the text before them only then.
@@ -365,10 +370,14 @@ impl Tracker {
         }
     }
 
+    /// Earlier runs' figures and this run's, together.
     pub fn summary(&self) -> Summary {
-        self.totals.summary(self.documents.values().map(|t| t.accepted.len()).sum())
+        let mut all = self.earlier.clone();
+        all.merge(self.totals.clone());
+        all.summary(self.documents.values().map(|t| t.accepted.len()).sum())
     }
 
+    /// This run's counts.
     pub fn totals(&self) -> &Totals {
         &self.totals
     }
@@ -485,6 +494,46 @@ fn judge(totals: &mut Totals, accepted: &Accepted, rope: &Rope) {
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Where the totals are kept across runs, with `completion.keep_acceptance`.
+pub fn file() -> PathBuf {
+    nib_pipeline::config::nib_home().join("acceptance.json")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptanceError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not nib's acceptance figures: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// The totals saved at `path`; none when there is no file yet.
+pub fn load(path: &Path) -> Result<Totals, AcceptanceError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Totals::default()),
+        Err(source) => return Err(AcceptanceError::Read { path: path.to_owned(), source }),
+    };
+    serde_json::from_str(&text).map_err(|source| AcceptanceError::Parse { path: path.to_owned(), source })
+}
+
+/// Adds this run's `totals` to those saved at `path` (read again: another server may have saved since this one
+/// started), writing the whole file under a temporary name, then renaming it.
+pub fn save(path: &Path, totals: &Totals) -> Result<(), AcceptanceError> {
+    let mut all = load(path)?;
+    all.merge(totals.clone());
+    let write = |source| AcceptanceError::Write { path: path.to_owned(), source };
+    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write)?;
+    }
+    let text = serde_json::to_string_pretty(&all).map_err(|e| write(std::io::Error::other(e)))?;
+    std::fs::write(&temporary, text).map_err(write)?;
+    std::fs::rename(&temporary, path).map_err(write)
 }
 
 /// The tracker behind a lock, on the real clock: what the session holds.
@@ -700,14 +749,22 @@ mod tests {
     }
 
     #[test]
-    fn saved_totals_add_up() {
+    fn saved_totals_add_up_across_runs() {
         let mut c = Check::new("x = \n");
         let at = c.show("x = ", "12");
         c.insert(at, "12");
-        let mut totals = c.tracker.totals().clone();
-        totals.merge(c.tracker.totals().clone());
-        let tracker = Tracker::with_totals(totals);
-        let f = &tracker.summary().total.figures;
-        assert_eq!((f.shown, f.accepted_whole, f.chars_accepted), (2, 2, 4));
+        let path = std::env::temp_dir().join(format!("nib-acceptance-test-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        // Two runs save in turn; the second starts from what the first saved.
+        save(&path, c.tracker.totals()).expect("saved");
+        let mut next = Tracker::with_earlier(load(&path).expect("loaded"));
+        next.shown(URI, "python", INVOKED_LINE, at, "3", &c.rope, c.now);
+        assert_eq!(next.summary().total.figures.shown, 2);
+        save(&path, next.totals()).expect("saved");
+        let f = &Tracker::with_earlier(load(&path).expect("loaded")).summary().total.figures;
+        assert_eq!((f.shown, f.accepted_whole, f.chars_accepted), (2, 1, 2));
+        std::fs::write(&path, "[1, 2]").expect("written");
+        assert!(matches!(load(&path), Err(AcceptanceError::Parse { .. })));
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -271,10 +271,12 @@ fn replay(args: ReplayArgs) -> Result<()> {
             }
             _ => None,
         };
-        let (our_rows, their_rows) = (replay::summarize(&ours), theirs.as_deref().map(replay::summarize));
+        let (our_rows, their_rows) = (replay::summarize(&ours.samples), theirs.as_deref().map(replay::summarize));
         println!("{}", replay::render(&trace.name, &our_rows, their_rows.as_deref()));
+        println!("{}", replay::render_acceptance(&ours.acceptance));
         report.push(serde_json::json!({
-            "trace": trace.name, "nib": {"rows": our_rows, "samples": ours},
+            "trace": trace.name,
+            "nib": {"rows": our_rows, "samples": ours.samples, "acceptance": ours.acceptance},
             "server": theirs.map(|samples| serde_json::json!({"rows": their_rows, "samples": samples})),
         }));
     }
