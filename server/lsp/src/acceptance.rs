@@ -48,6 +48,18 @@ impl Kind {
     }
 }
 
+/// A suggestion nib answered with.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    pub uri: &'a str,
+    /// The document's `languageId`.
+    pub language: &'a str,
+    pub kind: Kind,
+    /// Char offset where it would be inserted.
+    pub at: usize,
+    pub text: &'a str,
+}
+
 /// Counts for one language, one kind, or all. Field names are stable snake_case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -300,8 +312,9 @@ impl Tracker {
         self.documents.contains_key(uri)
     }
 
-    /// A suggestion `text` was shown in `uri` at char offset `at`. `rope` is the document's text now.
-    pub fn shown(&mut self, uri: &str, language: &str, kind: Kind, at: usize, text: &str, rope: &Rope, now: Instant) {
+    /// A suggestion was shown; `rope` is its document's text now.
+    pub fn shown(&mut self, shown: Shown, rope: &Rope, now: Instant) {
+        let Shown { uri, language, kind, at, text } = shown;
         if text.is_empty() {
             return;
         }
@@ -573,7 +586,8 @@ mod tests {
         /// Shows `suggestion` right after the first `at` in the text; the offset it goes at.
         fn show(&mut self, at: &str, suggestion: &str) -> usize {
             let offset = self.offset_after(at);
-            self.tracker.shown(URI, "python", INVOKED_LINE, offset, suggestion, &self.rope, self.now);
+            let shown = Shown { uri: URI, language: "python", kind: INVOKED_LINE, at: offset, text: suggestion };
+            self.tracker.shown(shown, &self.rope, self.now);
             offset
         }
 
@@ -737,7 +751,9 @@ mod tests {
     fn tracking_is_bounded() {
         let mut c = Check::new("x = \n");
         for i in 0..MAX_DOCUMENTS + 10 {
-            c.tracker.shown(&format!("file:///{i}.py"), "python", INVOKED_LINE, 0, "1", &c.rope, c.now);
+            let uri = format!("file:///{i}.py");
+            let shown = Shown { uri: &uri, language: "python", kind: INVOKED_LINE, at: 0, text: "1" };
+            c.tracker.shown(shown, &c.rope, c.now);
         }
         assert_eq!(c.tracker.documents.len(), MAX_DOCUMENTS);
         let at = c.show("x = ", "aa");
@@ -758,7 +774,7 @@ mod tests {
         // Two runs save in turn; the second starts from what the first saved.
         save(&path, c.tracker.totals()).expect("saved");
         let mut next = Tracker::with_earlier(load(&path).expect("loaded"));
-        next.shown(URI, "python", INVOKED_LINE, at, "3", &c.rope, c.now);
+        next.shown(Shown { uri: URI, language: "python", kind: INVOKED_LINE, at, text: "3" }, &c.rope, c.now);
         assert_eq!(next.summary().total.figures.shown, 2);
         save(&path, next.totals()).expect("saved");
         let f = &Tracker::with_earlier(load(&path).expect("loaded")).summary().total.figures;

@@ -10,7 +10,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
-use crate::acceptance::Kind;
+use crate::acceptance::{Kind, Shown};
 use crate::convert;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
@@ -82,9 +82,14 @@ pub async fn suggest(
     }
     if let Some(p) = &placed {
         let kind = Kind { invoked: trigger == Trigger::Invoked, block: p.suggestion.text.contains('\n') };
-        let (language, rope) = (&p.document.language_id, &p.document.rope);
-        let now = std::time::Instant::now();
-        session.acceptance.with(|a| a.shown(uri.as_str(), language, kind, p.cursor, &p.suggestion.text, rope, now));
+        let shown = Shown {
+            uri: uri.as_str(),
+            language: &p.document.language_id,
+            kind,
+            at: p.cursor,
+            text: &p.suggestion.text,
+        };
+        session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now()));
     }
     Ok(placed)
 }

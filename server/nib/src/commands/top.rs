@@ -173,4 +173,20 @@ mod tests {
         assert!(lines[1].starts_with("7    -"), "{text}");
         assert_eq!(lines[0].find("BACKEND"), lines[1].find("local"));
     }
+
+    #[test]
+    fn acceptance_shows_in_a_column_and_per_kind_below() {
+        let snapshot: ServerSnapshot = serde_json::from_value(serde_json::json!({
+            "pid": 7,
+            "acceptance": {
+                "total": {"shown": 4, "accepted_whole": 1, "acceptance_rate": 0.25, "retention_rate": 1.0},
+                "by_kind": {"automatic_line": {"shown": 4, "accepted_whole": 1, "acceptance_rate": 0.25}},
+            },
+        }))
+        .expect("a snapshot");
+        let text = plain(&[snapshot]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].find("ACCEPT"), lines[1].find("25%"), "{text}");
+        assert_eq!(lines[2], "7 accepted: automatic_line 25% of 4", "{text}");
+    }
 }
