@@ -18,12 +18,17 @@ fn real_file() -> (String, u32, u32) {
 
 /// The suggestion an explicit request gets in `uri` at the cursor.
 fn suggestion(client: &mut LspClient, uri: &str, line: u32, col: u32) -> String {
+    suggested_item(client, uri, line, col)["insertText"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The inline completion item an explicit request gets in `uri` at the cursor.
+fn suggested_item(client: &mut LspClient, uri: &str, line: u32, col: u32) -> Value {
     let mut params = inline_params(uri, line, col);
     params["context"]["triggerKind"] = json!(1);
     let result = client.call("textDocument/inlineCompletion", params).unwrap();
-    let text = result["items"][0]["insertText"].as_str().unwrap_or_default().to_owned();
-    assert!(!text.is_empty(), "an explicit request on a real file answered empty: {result}");
-    text
+    let item = result["items"][0].clone();
+    assert!(item["insertText"].as_str().is_some_and(|t| !t.is_empty()), "an explicit request answered empty: {result}");
+    item
 }
 
 /// Where `text` inserted at (`line`, `col`) ends, in UTF-16 columns.
@@ -47,9 +52,15 @@ fn accepted_whole_a_word_and_undone_suggestions_are_counted_per_language_and_kin
     // Accepted whole: the editor inserts the suggestion in one edit.
     let whole = "file:///work/whole.py";
     client.open(whole, "python", &text).unwrap();
-    let first = suggestion(&mut client, whole, line, col);
+    let item = suggested_item(&mut client, whole, line, col);
+    let first = item["insertText"].as_str().unwrap_or_default().to_owned();
     let kind = |s: &str| if s.contains('\n') { "invoked_block" } else { "invoked_line" };
     client.insert(whole, 2, line, col, &first).unwrap();
+    // The editor then runs the item's command, as VS Code does: the acceptance is not counted twice.
+    let command = &item["command"];
+    assert_eq!(command["command"], "nib.acceptedSuggestion", "{item}");
+    let run = json!({"command": command["command"], "arguments": command["arguments"]});
+    client.call("workspace/executeCommand", run).unwrap();
     let figures = acceptance(&mut client);
     let python = &figures["by_language"]["python"];
     assert_eq!((python["shown"].as_u64(), python["accepted_whole"].as_u64()), (Some(1), Some(1)), "{figures}");

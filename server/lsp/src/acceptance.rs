@@ -28,6 +28,10 @@ const MAX_DOCUMENTS: usize = 64;
 const MAX_TRACKED: usize = 16;
 /// A single edit this short that matches the suggestion is typing through it, not accepting it.
 const MIN_ACCEPT_CHARS: usize = 2;
+/// The command an editor runs once it has inserted a suggestion (`InlineCompletionItem.command`), with the
+/// document's URI and the suggestion's id: an acceptance the edits alone would miss (an editor that changed
+/// the text as it inserted it) still counts, and one they saw is not counted twice.
+pub const ACCEPTED_COMMAND: &str = "nib.acceptedSuggestion";
 
 /// Why the suggestion was asked for, and its shape: the figures are kept per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +268,8 @@ fn edits_of(before: &Rope, changes: &[TextChange]) -> Option<Vec<Edit>> {
 /// The suggestion shown last in a document, as much of it as is still ahead of the cursor.
 #[derive(Debug, Clone)]
 struct Pending {
+    /// What `ACCEPTED_COMMAND` names it by.
+    id: u64,
     language: String,
     kind: Kind,
     /// Char offset where `rest` would be inserted.
@@ -271,6 +277,9 @@ struct Pending {
     rest: String,
     /// Set once a piece of it was accepted: later pieces count as chars, not as another acceptance.
     started: bool,
+    /// An edit that was not this suggestion came, or all of it was typed or accepted: no edit matches it any
+    /// more, but `ACCEPTED_COMMAND` may still name it.
+    done: bool,
 }
 
 /// An accepted piece whose retention is still to be judged: the span it occupies now.
@@ -299,6 +308,7 @@ pub struct Tracker {
     totals: Totals,
     /// Counts of earlier runs, loaded at start: shown, never saved again.
     earlier: Totals,
+    n_shown: u64,
 }
 
 impl Tracker {
@@ -307,16 +317,17 @@ impl Tracker {
         Tracker { earlier, ..Tracker::default() }
     }
 
-    /// Whether the edits of `uri` are of interest: the handler copies the text before them only then.
+    /// Whether the edits of `uri` are of interest (a suggestion they may accept, or acceptances to follow):
+    /// the handler copies the text before them only then.
     pub fn tracks(&self, uri: &str) -> bool {
-        self.documents.contains_key(uri)
+        self.documents.get(uri).is_some_and(|t| t.pending.as_ref().is_some_and(|p| !p.done) || !t.accepted.is_empty())
     }
 
-    /// A suggestion was shown; `rope` is its document's text now.
-    pub fn shown(&mut self, shown: Shown, rope: &Rope, now: Instant) {
+    /// A suggestion was shown; `rope` is its document's text now. Its id, for `ACCEPTED_COMMAND`.
+    pub fn shown(&mut self, shown: Shown, rope: &Rope, now: Instant) -> Option<u64> {
         let Shown { uri, language, kind, at, text } = shown;
         if text.is_empty() {
-            return;
+            return None;
         }
         if !self.documents.contains_key(uri) && self.documents.len() >= MAX_DOCUMENTS {
             self.evict(now);
@@ -324,13 +335,39 @@ impl Tracker {
         let tracked = self.documents.entry(uri.to_owned()).or_default();
         tracked.touched = Some(now);
         // Asked again with nothing changed, or typed through: the suggestion already counted.
-        if tracked.pending.as_ref().is_some_and(|p| p.at == at && p.rest == text) {
-            return;
+        if let Some(p) = tracked.pending.as_ref().filter(|p| !p.done && p.at == at && p.rest == text) {
+            return Some(p.id);
         }
-        tracked.pending =
-            Some(Pending { language: language.to_owned(), kind, at, rest: text.to_owned(), started: false });
-        self.totals.at(language, kind).shown += 1;
+        self.n_shown += 1;
+        let id = self.n_shown;
+        let (language, rest) = (language.to_owned(), text.to_owned());
+        tracked.pending = Some(Pending { id, language, kind, at, rest, started: false, done: false });
+        self.totals.at(shown.language, kind).shown += 1;
         self.judge_due(uri, rope, now);
+        Some(id)
+    }
+
+    /// The editor says it inserted suggestion `id` of `uri` (`ACCEPTED_COMMAND`). Counted as accepted whole
+    /// unless the edits already counted it; an id that is not the document's latest suggestion is stale.
+    pub fn command_accepted(&mut self, uri: &str, id: u64, now: Instant) {
+        let Some(tracked) = self.documents.get_mut(uri) else { return };
+        let Some(pending) = tracked.pending.as_mut().filter(|p| p.id == id && !p.started) else { return };
+        let n_chars = pending.rest.chars().count();
+        let figures = self.totals.at(&pending.language, pending.kind);
+        figures.accepted_whole += 1;
+        figures.chars_accepted += n_chars as u64;
+        tracked.accepted.push_back(Accepted {
+            language: pending.language.clone(),
+            kind: pending.kind,
+            text: std::mem::take(&mut pending.rest),
+            start: pending.at,
+            end: pending.at + n_chars,
+            at: now,
+        });
+        (pending.started, pending.done) = (true, true);
+        if tracked.accepted.len() > MAX_TRACKED {
+            tracked.accepted.pop_front();
+        }
     }
 
     /// `changes` were applied to `uri`, whose text was `before`.
@@ -443,10 +480,10 @@ fn follow(tracked: &mut Tracked, totals: &mut Totals, edit: &Edit) {
 /// Counts an edit that inserts the pending suggestion, or its next word or line; any other edit drops it,
 /// except a keystroke that types its next char (typing through).
 fn accept(tracked: &mut Tracked, totals: &mut Totals, edit: &Edit, now: Instant) {
-    let Some(pending) = tracked.pending.as_mut() else { return };
+    let Some(pending) = tracked.pending.as_mut().filter(|p| !p.done) else { return };
     let typed = edit.removed.is_empty() && edit.start == pending.at && pending.rest.starts_with(&edit.inserted);
     if !typed {
-        tracked.pending = None;
+        pending.done = true;
         return;
     }
     let n_chars = edit.n_inserted();
@@ -484,9 +521,7 @@ fn accept(tracked: &mut Tracked, totals: &mut Totals, edit: &Edit, now: Instant)
     }
     pending.at += n_chars;
     pending.rest = after.to_owned();
-    if pending.rest.is_empty() {
-        tracked.pending = None;
-    }
+    pending.done = pending.rest.is_empty();
 }
 
 /// Counts how much of an accepted piece is still in its span: the chars it shares with the text there at
@@ -739,6 +774,30 @@ mod tests {
     }
 
     #[test]
+    fn the_accepted_command_counts_once_with_or_without_the_edit() {
+        let mut c = Check::new("x = \n");
+        let at = c.offset_after("x = ");
+        let show = |c: &mut Check, text: &str| {
+            let shown = Shown { uri: URI, language: "python", kind: INVOKED_LINE, at, text };
+            c.tracker.shown(shown, &c.rope, c.now).expect("an id")
+        };
+        // The edit was seen, then the command came: counted once.
+        let id = show(&mut c, "f(1)");
+        c.insert(at, "f(1)");
+        c.tracker.command_accepted(URI, id, c.now);
+        c.tracker.command_accepted(URI, id, c.now);
+        assert_eq!((c.figures().accepted_whole, c.figures().chars_accepted), (1, 4));
+        // The editor inserted it changed (a different quote), so only the command says so.
+        c.replace(at, at + 4, "");
+        let id = show(&mut c, "g('a')");
+        c.insert(at, "g(\"a\")");
+        c.tracker.command_accepted(URI, id, c.now);
+        c.tracker.command_accepted(URI, id + 7, c.now);
+        let f = c.figures();
+        assert_eq!((f.shown, f.accepted_whole, f.chars_accepted, f.reversals), (2, 2, 10, 1));
+    }
+
+    #[test]
     fn showing_the_same_suggestion_again_counts_once() {
         let mut c = Check::new("x = \n");
         c.show("x = ", "1");
@@ -762,6 +821,7 @@ mod tests {
             c.insert(at, "aa");
         }
         assert_eq!(c.tracker.documents[URI].accepted.len(), MAX_TRACKED);
+        assert_eq!(c.tracker.n_shown as usize, MAX_DOCUMENTS + 10 + MAX_TRACKED + 5);
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
                 ..CodeActionOptions::default()
             })),
             execute_command_provider: Some(ExecuteCommandOptions {
-                commands: vec![review::REVIEW_COMMAND.into()],
+                commands: vec![review::REVIEW_COMMAND.into(), acceptance::ACCEPTED_COMMAND.into()],
                 ..ExecuteCommandOptions::default()
             }),
             workspace: Some(WorkspaceServerCapabilities {
