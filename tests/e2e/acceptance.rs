@@ -4,7 +4,7 @@
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
-use crate::support::{init, model_path, serve, shut_down, stdlib_file};
+use crate::support::{fresh_home, init, init_with, model_path, serve, serve_at, shut_down, stdlib_file};
 
 /// `textwrap.py` with one `return` statement cut after `self.`, and where the cursor goes.
 fn real_file() -> (String, u32, u32) {
@@ -98,4 +98,41 @@ fn accepted_whole_a_word_and_undone_suggestions_are_counted_per_language_and_kin
     assert_eq!(python["chars_retained_30s"], 0, "{figures}");
     assert_eq!(figures["by_kind"][kind(&third)]["reversals"], 1, "{figures}");
     shut_down(client);
+}
+
+#[test]
+fn kept_figures_are_saved_at_shutdown_in_nib_home_and_counted_by_the_next_run() {
+    let home = fresh_home();
+    let options = json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "keep_acceptance": true}});
+    let mut client = serve_at(&model_path(), &home);
+    init_with(&mut client, json!({}), options.clone());
+    let (text, line, col) = real_file();
+    let uri = "file:///work/kept.py";
+    client.open(uri, "python", &text).unwrap();
+    let accepted = suggestion(&mut client, uri, line, col);
+    client.insert(uri, 2, line, col, &accepted).unwrap();
+    assert_eq!(acceptance(&mut client)["total"]["accepted_whole"], 1);
+    shut_down(client);
+
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("acceptance.json")).expect("saved")).expect("JSON");
+    assert_eq!(saved["counts"]["python"].as_object().map(|kinds| kinds.len()), Some(1), "{saved}");
+    // Nothing else of it is left in NIB_HOME: the file was written under a temporary name, then renamed.
+    let names: Vec<String> = std::fs::read_dir(&home)
+        .expect("NIB_HOME")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.starts_with("acceptance"))
+        .collect();
+    assert_eq!(names, ["acceptance.json"]);
+
+    let mut client = serve_at(&model_path(), &home);
+    init_with(&mut client, json!({}), options);
+    let figures = acceptance(&mut client);
+    assert_eq!((figures["total"]["shown"].as_u64(), figures["total"]["accepted_whole"].as_u64()), (Some(1), Some(1)));
+    shut_down(client);
+    // A run that accepted nothing adds nothing.
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("acceptance.json")).expect("saved")).expect("JSON");
+    assert_eq!(again, saved);
+    let _ = std::fs::remove_dir_all(&home);
 }
