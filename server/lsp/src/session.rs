@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
+use crate::acceptance::Acceptance;
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
@@ -31,6 +32,8 @@ pub struct Session {
     pub requests: Arc<Requests>,
     /// Next edits shown and accepted.
     pub next_edits: NextEditStats,
+    /// What was shown and what was taken of it: the acceptance figures.
+    pub acceptance: Arc<Acceptance>,
     /// Fixed when the client connected.
     pub start: Start,
 }
