@@ -157,3 +157,34 @@ fn an_unknown_document_a_position_past_the_end_or_plain_text_answers_empty() {
     assert_eq!(editor.next_edits(URI, 1, cursor)["edits"].as_array().map(Vec::len), Some(3));
     shut_down(editor.client);
 }
+
+/// The model path (`next_edit.model = "on"`, the `instruct` format) against a real llama-server's OpenAI-compatible
+/// API behind the recording proxy: what the model is asked carries the rename as a diff and the region around the
+/// cursor, marked; whatever it proposes lies in that region and comes after the exact edits, as `model`.
+#[test]
+fn the_model_is_asked_with_the_recent_edits_and_the_marked_region() {
+    let server = nib_bench::llama_process::LlamaServer::start(&model_path(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = nib_bench::faults::FaultProxy::start(&server.url()).unwrap();
+    let mut cmd = crate::support::nib_at(&crate::support::fresh_home());
+    cmd.args(["serve", "--backend", "openai", "--engine-url", &format!("{}/v1", proxy.url())]);
+    let mut client = LspClient::spawn(cmd).unwrap();
+    let options = json!({"next_edit": {"model": "on", "max_tokens": 96}, "engine": {"timeout_ms": 120_000}});
+    crate::support::init_with(&mut client, json!({}), options);
+    let mut editor = Editor { client, version: 1 };
+    let cursor = renamed(&mut editor);
+    let answer = editor.next_edits(URI, 1, cursor);
+    let edits = answer["edits"].as_array().expect("edits");
+    let exact = edits.iter().take_while(|e| e["kind"] == "rename").count();
+    assert_eq!(exact, 3, "the exact edits come first: {answer}");
+    for edit in &edits[exact..] {
+        assert_eq!(edit["kind"], "model", "{answer}");
+        let line = edit["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX);
+        assert!(line <= 9, "a model edit inside the region around line 1: {answer}");
+    }
+    let asked =
+        proxy.wire().into_iter().find(|r| r.contains("POST /v1/chat/completions")).expect("the model was asked");
+    for part in ["<|region_start|>", "<|region_end|>", "<|cursor|>", "-    total = 0", "+    balance = 0"] {
+        assert!(asked.contains(&part.replace('"', "\\\"")), "{part} in what the model was asked:\n{asked}");
+    }
+    shut_down(editor.client);
+}

@@ -16,6 +16,7 @@ use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{EngineConfig, ModelChoice};
+use nib_pipeline::next_edit::NextEditConfig;
 use nib_prompt::context::Workspace;
 use nib_text::documents::DocumentStore;
 
@@ -64,6 +65,8 @@ pub struct Start {
     pub warnings: Vec<String>,
     /// The client's name and version, from `initialize`.
     pub editor: Option<Editor>,
+    /// Model next edits: whether, and how.
+    pub next_edit: NextEditConfig,
 }
 
 impl Requests {

@@ -74,7 +74,14 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
         acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
-        start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },
+        start: Start {
+            model,
+            engine_config: config.engine,
+            can_watch_files,
+            warnings,
+            editor,
+            next_edit: config.next_edit,
+        },
     };
     if server.session.set(session).is_err() {
         return Err(Error::invalid_request());
