@@ -1,13 +1,15 @@
 //! Several candidates: an explicit request answers the greedy suggestion, then distinct sampled alternatives
-//! (`completion.n_candidates`); an automatic request, and `n_candidates = 1`, answer one. Prints what the
-//! alternatives cost: the median latency of explicit requests with 3 candidates against 1.
+//! (`completion.n_candidates`); an automatic request, and `n_candidates = 1`, answer one; llama-server samples
+//! them too. Prints what the alternatives cost: the median latency of explicit requests with 3 candidates
+//! against 1.
 
 use std::time::Instant;
 
+use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::json;
 
-use crate::support::{model_path, ready, shut_down, stdlib_file};
+use crate::support::{fresh_home, init_with, model_path, nib_at, ready, shut_down, stdlib_file};
 
 const URI: &str = "file:///work/textwrap.py";
 const LINE: &str = "        return self._split(text)";
@@ -100,10 +102,31 @@ fn explicit_requests_answer_distinct_candidates_the_greedy_one_first() {
     let n_alternatives: usize = several[1..].iter().map(|(items, _)| items.len() - 1).sum();
     eprintln!(
         "explicit request, warm prompt, median of {:?}: 1 candidate {:.0} ms, of {:?}: 3 candidates {:.0} ms \
-         ({n_alternatives} alternatives)",
+         ({n_alternatives} alternatives); cold: 1 candidate {:.0} ms, 3 candidates {:.0} ms",
         ms(&single),
         median(ms(&single)),
         ms(&several),
         median(ms(&several)),
+        single[0].1,
+        several[0].1,
     );
+}
+
+#[test]
+fn llama_server_samples_the_alternatives_too() {
+    let server = LlamaServer::start(&model_path(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = nib_at(&fresh_home());
+    cmd.args(["serve", "--backend", "llama-server", "--engine-url", &server.url()]);
+    let mut client = LspClient::spawn(cmd).expect("start nib serve");
+    let options = json!({"completion": {"prefetch": false, "deadline_ms": 600_000, "partial_after_ms": 0,
+        "invoked_timeout_ms": 600_000}, "engine": {"timeout_ms": 120_000}});
+    init_with(&mut client, json!({}), options);
+    let (text, line) = typed_at(TYPED[0]);
+    client.open(URI, "python", &text).expect("didOpen");
+    let explicit = items(&mut client, line, TYPED[0], true);
+    let automatic = items(&mut client, line, TYPED[0], false);
+    assert_eq!(automatic.len(), 1, "{automatic:?}");
+    assert_eq!(explicit.first(), automatic.first(), "the greedy suggestion first: {explicit:?}");
+    assert!(explicit.len() >= 2, "alternatives from llama-server: {explicit:?}");
+    shut_down(client);
 }

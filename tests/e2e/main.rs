@@ -1,5 +1,6 @@
 //! End-to-end tests: the built `nib` binary, spoken to over stdio, with the real default model.
 
+mod acceptance;
 mod candidates;
 mod cli;
 mod doctor;

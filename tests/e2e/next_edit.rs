@@ -13,7 +13,7 @@ def report(rows):
     total = 0
     for row in rows:
         total += row.amount
-    print(total)
+    print(\"€ 😀\", total)
     return total
 ";
 
@@ -76,7 +76,8 @@ fn a_rename_typed_at_its_definition_is_proposed_at_the_next_use_and_its_acceptan
     let answer = editor.next_edits(URI, 1, cursor);
     let edits = answer["edits"].as_array().expect("edits");
     let ranges: Vec<&Value> = edits.iter().map(|e| &e["range"]).collect();
-    assert_eq!(ranges, [&range(3, 8, 13), &range(4, 10, 15), &range(5, 11, 16)], "{answer}");
+    // UTF-16 columns, the encoding negotiated: the emoji before `total` on line 4 counts two.
+    assert_eq!(ranges, [&range(3, 8, 13), &range(4, 18, 23), &range(5, 11, 16)], "{answer}");
     for edit in edits {
         assert_eq!((&edit["newText"], &edit["kind"], &edit["uri"]), (&json!("balance"), &json!("rename"), &json!(URI)));
         assert_eq!(edit["command"]["command"], "nib.acceptNextEdit");
@@ -133,7 +134,7 @@ fn a_parameter_added_points_at_the_calls_in_another_open_document() {
 }
 
 #[test]
-fn an_unknown_document_or_a_position_past_the_end_answers_empty() {
+fn an_unknown_document_a_position_past_the_end_or_plain_text_answers_empty() {
     let mut editor = Editor::started();
     let cursor = renamed(&mut editor);
     let empty = json!({"edits": [], "targets": []});
@@ -142,11 +143,48 @@ fn an_unknown_document_or_a_position_past_the_end_answers_empty() {
     let at = json!({"textDocument": {"uri": "file:///work/not-open.py", "version": 1},
         "position": {"line": 0, "character": 0}});
     assert_eq!(editor.client.call("textDocument/copilotInlineEdit", at).unwrap(), json!({"edits": []}));
+    // A document without a tree: nothing to propose from.
+    let notes = "file:///work/notes.txt";
+    editor.client.open(notes, "plaintext", "total = 0\nprint(total)\n").unwrap();
+    editor.replace(notes, 0, 0, 5, "");
+    let end = editor.type_at(notes, 0, 0, "sum");
+    assert_eq!(editor.next_edits(notes, 0, end), empty);
     // An id never shown is no error: the edit was applied all the same.
     let accept = json!({"command": "nib.acceptNextEdit", "arguments": ["nope"]});
     assert_eq!(editor.client.call("workspace/executeCommand", accept).unwrap(), Value::Null);
     assert_eq!(editor.client.status().unwrap()["next_edits"]["n_accepted"], 0);
     // Still answering.
     assert_eq!(editor.next_edits(URI, 1, cursor)["edits"].as_array().map(Vec::len), Some(3));
+    shut_down(editor.client);
+}
+
+/// The model path (`next_edit.model = "on"`, the `instruct` format) against a real llama-server's OpenAI-compatible
+/// API behind the recording proxy: what the model is asked carries the rename as a diff and the region around the
+/// cursor, marked; whatever it proposes lies in that region and comes after the exact edits, as `model`.
+#[test]
+fn the_model_is_asked_with_the_recent_edits_and_the_marked_region() {
+    let server = nib_bench::llama_process::LlamaServer::start(&model_path(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = nib_bench::faults::FaultProxy::start(&server.url()).unwrap();
+    let mut cmd = crate::support::nib_at(&crate::support::fresh_home());
+    cmd.args(["serve", "--backend", "openai", "--engine-url", &format!("{}/v1", proxy.url())]);
+    let mut client = LspClient::spawn(cmd).unwrap();
+    let options = json!({"next_edit": {"model": "on", "max_tokens": 96}, "engine": {"timeout_ms": 120_000}});
+    crate::support::init_with(&mut client, json!({}), options);
+    let mut editor = Editor { client, version: 1 };
+    let cursor = renamed(&mut editor);
+    let answer = editor.next_edits(URI, 1, cursor);
+    let edits = answer["edits"].as_array().expect("edits");
+    let exact = edits.iter().take_while(|e| e["kind"] == "rename").count();
+    assert_eq!(exact, 3, "the exact edits come first: {answer}");
+    for edit in &edits[exact..] {
+        assert_eq!(edit["kind"], "model", "{answer}");
+        let line = edit["range"]["start"]["line"].as_u64().unwrap_or(u64::MAX);
+        assert!(line <= 9, "a model edit inside the region around line 1: {answer}");
+    }
+    let asked =
+        proxy.wire().into_iter().find(|r| r.contains("POST /v1/chat/completions")).expect("the model was asked");
+    for part in ["<|region_start|>", "<|region_end|>", "<|cursor|>", "-    total = 0", "+    balance = 0"] {
+        assert!(asked.contains(&part.replace('"', "\\\"")), "{part} in what the model was asked:\n{asked}");
+    }
     shut_down(editor.client);
 }

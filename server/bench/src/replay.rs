@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::lsp_client::{ClientError, LspClient, inline_params};
 use super::trace::{Action, Event, EventKind, Position, Replay};
 use super::{llama_server, quantile};
+use nib_lsp::acceptance::{Report, Summary};
 use nib_pipeline::completion::postprocess::Mode;
 use nib_pipeline::completion::syntax_check;
 use nib_pipeline::config::CompletionConfig;
@@ -90,6 +91,8 @@ pub struct NextEditSample {
 pub struct NibReplay {
     pub samples: Vec<Sample>,
     pub next_edits: Vec<NextEditSample>,
+    /// The acceptance figures the server counted (`nib/status`'s `acceptance`) once the trace was played.
+    pub acceptance: Summary,
 }
 
 /// The text of every file as the replay goes, to build the peer's prompts.
@@ -139,7 +142,9 @@ fn language_id(file: &str) -> &'static str {
 /// When the next action may start: a keystroke waits out the rest of its interval, as a person typing would.
 fn pace_until(replay: &Replay, event: &Event, started: Instant) -> Instant {
     match event.kind {
-        EventKind::Type | EventKind::TypeCold => started + Duration::from_millis(replay.keystroke_ms),
+        EventKind::Type | EventKind::TypeCold | EventKind::Accept => {
+            started + Duration::from_millis(replay.keystroke_ms)
+        }
         _ => started,
     }
 }
@@ -327,12 +332,37 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<NibReplay, Replay
             Action::Request(event) => session.request(replay, event, &format!("replay-{i}"))?,
         }
     }
+    let acceptance = serde_json::from_value(session.client.status()?["acceptance"].take())
+        .map_err(|e| ReplayError::Trace(format!("nib/status has no acceptance figures: {e}")))?;
     let (status, stderr) = session.client.shutdown()?;
     let _ = std::fs::remove_dir_all(&home);
     if !status.success() {
         return Err(ReplayError::Trace(format!("nib exited with {status}: {stderr}")));
     }
-    Ok(NibReplay { samples: session.samples, next_edits: session.next_edits.unwrap_or_default() })
+    Ok(NibReplay { samples: session.samples, next_edits: session.next_edits.unwrap_or_default(), acceptance })
+}
+
+/// The acceptance figures per kind of suggestion, one line each, and the total.
+pub fn render_acceptance(summary: &Summary) -> String {
+    let percent = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    let line = |name: &str, r: &Report| {
+        let f = &r.figures;
+        format!(
+            "{name:<16} shown {:>4}  accepted {:>4} ({} whole, {} word, {} line)  rate {:>4}  chars {:>5}  kept 30 s {:>4}  undone {}\n",
+            f.shown,
+            f.n_accepted(),
+            f.accepted_whole,
+            f.accepted_word,
+            f.accepted_line,
+            percent(r.acceptance_rate),
+            f.chars_accepted,
+            percent(r.retention_rate),
+            f.reversals,
+        )
+    };
+    let mut out = String::from("acceptance (counted by nib from the edits):\n");
+    summary.by_kind.iter().for_each(|(kind, r)| out += &line(kind, r));
+    out + &line("all", &summary.total)
 }
 
 /// Replays the same requests against llama-server's `/completion`, with the prefix window nib itself would send

@@ -38,6 +38,9 @@ pub enum Step {
     /// An explicit request at the cursor (the user invoked completion). Braces, so that
     /// `deny_unknown_fields` holds for it too: a unit variant would ignore stray fields.
     Ask {},
+    /// The user accepts `text`, the suggestion the editor showed at the cursor (as recorded): inserted in one
+    /// edit, the cursor after it. nib counts it as accepted when it is what nib showed there.
+    Accept { text: String },
 }
 
 /// Keystrokes this soon after a file's first opening (by the trace's clock) are `type (cold)`.
@@ -61,6 +64,8 @@ pub enum EventKind {
     SwitchFirst,
     /// Returning to a file used before.
     SwitchReturn,
+    /// A suggestion accepted: its text inserted at the cursor in one edit.
+    Accept,
 }
 
 impl EventKind {
@@ -73,6 +78,7 @@ impl EventKind {
             EventKind::Explicit => "explicit",
             EventKind::SwitchFirst => "switch (first)",
             EventKind::SwitchReturn => "switch (return)",
+            EventKind::Accept => "accept",
         }
     }
 
@@ -254,6 +260,24 @@ pub fn expand(steps: &[Step], keystroke_ms: u64, files: &BTreeMap<String, String
                 actions.push(Action::Rest { file: file.clone(), cursor: *cursor, ms: *ms });
                 clock_ms += ms;
             }
+            Step::Accept { text } => {
+                let (file, cursor) = active.as_mut().ok_or_else(|| no_file("accept"))?;
+                let at = *cursor;
+                let n_breaks = text.matches('\n').count() as u32;
+                let last = text.rsplit('\n').next().unwrap_or_default().encode_utf16().count() as u32;
+                *cursor = match n_breaks {
+                    0 => Position { line: at.line, col: at.col + last },
+                    n => Position { line: at.line + n, col: last },
+                };
+                let insert = Some((at, text.clone()));
+                actions.push(Action::Request(Event {
+                    kind: EventKind::Accept,
+                    file: file.clone(),
+                    insert,
+                    cursor: *cursor,
+                }));
+                clock_ms += keystroke_ms;
+            }
             Step::Ask {} => {
                 let (file, cursor) = active.as_ref().ok_or_else(|| no_file("ask"))?;
                 actions.push(Action::Request(Event {
@@ -351,6 +375,18 @@ rest a.py 1:1 500ms
 explicit a.py 1:1
 jump a.py 0:0
 explicit a.py 0:0"#,
+            ),
+            // An accepted suggestion is one edit at the cursor, which ends up after it.
+            (
+                r#"[{"kind": "switch", "file": "a.py", "at": [1, 4]},
+                    {"kind": "ask"},
+                    {"kind": "accept", "text": "if x:\n    y"},
+                    {"kind": "accept", "text": "()"}]"#,
+                r#"
+switch (first) a.py 1:4
+explicit a.py 1:4
+accept a.py 2:5 +"if x:\n    y"@1:4
+accept a.py 2:7 +"()"@2:5"#,
             ),
         ];
         for (steps, expected) in cases {

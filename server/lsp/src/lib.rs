@@ -5,6 +5,7 @@
 //! order; every request gets exactly one response; a request superseded by a newer one for the same
 //! document answers empty; every background task goes through `Tasks` and ends with the server.
 
+pub mod acceptance;
 mod convert;
 pub use nib_plugins::framing;
 mod methods;

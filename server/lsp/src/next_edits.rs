@@ -3,7 +3,7 @@
 //! and the figures of what was shown and accepted for `nib/status`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
@@ -11,6 +11,8 @@ use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
 use crate::convert;
 use crate::session::{PARSE_WAIT, Session};
 use crate::tasks::Tasks;
+use nib_engine::{CancelToken, ModelState};
+use nib_pipeline::next_edit::{self as model, EditTemplate, ProposedEdit};
 use nib_text::documents::Document;
 use nib_text::next_edit::{self, NextEditKind, OpenDocument};
 
@@ -29,7 +31,8 @@ pub struct Proposal {
     pub version: i32,
     pub range: Range,
     pub new_text: String,
-    pub kind: NextEditKind,
+    /// `rename`, `literal`, `arguments`, `callSite`, or `model`.
+    pub kind: &'static str,
     pub command: Command,
 }
 
@@ -76,6 +79,7 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         (found, current, key, others)
     });
     let Ok(Some((found, current, key, others))) = found.await else { return Proposals::default() };
+    let modelled = model_edits(session, &current, uri, cursor).await;
     let document = |key_wanted: &str| -> Option<(&Document, Uri)> {
         let document = if key_wanted == key {
             &current
@@ -84,27 +88,34 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         };
         Some((document, key_wanted.parse().ok()?))
     };
-    let edits = found
+    let proposal = |doc: &Document, uri: Uri, range: std::ops::Range<usize>, new_text: String, kind| {
+        let id = session.next_edits.show(kind);
+        let arguments = Some(vec![id.clone().into()]);
+        let command = Command { title: "Accept next edit".into(), command: ACCEPT_COMMAND.into(), arguments };
+        let range = convert::to_range(&doc.rope, range.start, range.end, encoding);
+        Proposal { command, id, uri, version: doc.version, range, new_text, kind }
+    };
+    // The model's edits come after the exact ones, and never where one of those already edits.
+    let exact_here: Vec<std::ops::Range<usize>> =
+        found.edits.iter().filter(|e| e.key == key).map(|e| e.range.clone()).collect();
+    let modelled = modelled
+        .into_iter()
+        .filter(|m| {
+            !exact_here
+                .iter()
+                .any(|e| e.start < m.range.end.max(m.range.start + 1) && m.range.start < e.end.max(e.start + 1))
+        })
+        .filter_map(|m| Some(proposal(&current, key.parse().ok()?, m.range, m.new_text, MODEL_KIND)))
+        .collect::<Vec<_>>();
+    let mut edits: Vec<Proposal> = found
         .edits
         .into_iter()
         .filter_map(|edit| {
             let (doc, uri) = document(&edit.key)?;
-            let id = session.next_edits.show(edit.kind);
-            Some(Proposal {
-                command: Command {
-                    title: "Accept next edit".into(),
-                    command: ACCEPT_COMMAND.into(),
-                    arguments: Some(vec![id.clone().into()]),
-                },
-                id,
-                uri,
-                version: doc.version,
-                range: convert::to_range(&doc.rope, edit.range.start, edit.range.end, encoding),
-                new_text: edit.new_text,
-                kind: edit.kind,
-            })
+            Some(proposal(doc, uri, edit.range, edit.new_text, kind_name(edit.kind)))
         })
         .collect();
+    edits.extend(modelled);
     let targets = found
         .targets
         .into_iter()
@@ -115,6 +126,40 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         })
         .collect();
     Proposals { edits, targets }
+}
+
+/// The kind of the edits a model proposes.
+const MODEL_KIND: &str = "model";
+
+/// The model's next edits, when the model path is on for this model (`next_edit.model`): from the document's
+/// recent edits and the region around the cursor, bounded by `next_edit.timeout_ms`.
+async fn model_edits(session: &Session, document: &Document, uri: &Uri, cursor: usize) -> Vec<ProposedEdit> {
+    let config = &session.start.next_edit;
+    let engine = session.completer.engine();
+    let ModelState::Ready { info, .. } = engine.state() else { return Vec::new() };
+    let Some(template) = EditTemplate::choose(config, &info.name) else { return Vec::new() };
+    let n_edits = document.history.len().min(config.max_edits as usize);
+    let diffs: Vec<String> =
+        document.history.edits().skip(document.history.len() - n_edits).map(|e| e.unified_diff()).collect();
+    // Without recent edits there is nothing to carry on.
+    if diffs.is_empty() {
+        return Vec::new();
+    }
+    let path = session.workspace().label(uri.as_str());
+    let prompt = model::prompt(template, &document.rope, cursor, &path, &diffs, config.lines_around as usize);
+    let cancel = CancelToken::default();
+    let asked = model::propose(engine, template, prompt, config.max_tokens as usize, cancel.clone());
+    match tokio::time::timeout(std::time::Duration::from_millis(config.timeout_ms), asked).await {
+        Ok(Ok(edits)) => edits,
+        Ok(Err(err)) => {
+            tracing::debug!("model next edits: {err}");
+            Vec::new()
+        }
+        Err(_) => {
+            cancel.cancel();
+            Vec::new()
+        }
+    }
 }
 
 /// Edits shown and accepted, by kind, and the ids an acceptance may name.
@@ -128,11 +173,11 @@ struct Inner {
     n_shown: u64,
     by_kind: BTreeMap<&'static str, KindCounts>,
     /// Oldest first, at most `MAX_SHOWN_IDS`.
-    shown: VecDeque<(String, NextEditKind)>,
+    shown: VecDeque<(String, &'static str)>,
 }
 
 /// The figures `nib/status` shows under `next_edits`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NextEditCounts {
     n_shown: u64,
     n_accepted: u64,
@@ -147,11 +192,11 @@ pub struct KindCounts {
 
 impl NextEditStats {
     /// Counts an edit shown and gives it its id.
-    fn show(&self, kind: NextEditKind) -> String {
-        let Ok(mut inner) = self.inner.lock() else { return String::new() };
+    fn show(&self, kind: &'static str) -> String {
+        let mut inner = self.lock();
         inner.n_shown += 1;
         let id = format!("{:x}", inner.n_shown);
-        inner.by_kind.entry(kind_name(kind)).or_default().n_shown += 1;
+        inner.by_kind.entry(kind).or_default().n_shown += 1;
         if inner.shown.len() == MAX_SHOWN_IDS {
             inner.shown.pop_front();
         }
@@ -161,15 +206,20 @@ impl NextEditStats {
 
     /// Counts the acceptance of the edit shown as `id`, once; `false` for an id not shown (or long ago).
     pub fn accept(&self, id: &str) -> bool {
-        let Ok(mut inner) = self.inner.lock() else { return false };
+        let mut inner = self.lock();
         let Some(at) = inner.shown.iter().position(|(shown, _)| shown == id) else { return false };
         let Some((_, kind)) = inner.shown.remove(at) else { return false };
-        inner.by_kind.entry(kind_name(kind)).or_default().n_accepted += 1;
+        inner.by_kind.entry(kind).or_default().n_accepted += 1;
         true
     }
 
+    /// Counters stay consistent whatever a panicking holder left undone: each update is one step.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn counts(&self) -> NextEditCounts {
-        let Ok(inner) = self.inner.lock() else { return NextEditCounts::default() };
+        let inner = self.lock();
         NextEditCounts {
             n_shown: inner.n_shown,
             n_accepted: inner.by_kind.values().map(|counts| counts.n_accepted).sum(),
@@ -185,8 +235,8 @@ mod tests {
     #[test]
     fn an_acceptance_counts_once_and_only_for_an_id_shown() {
         let stats = NextEditStats::default();
-        let id = stats.show(NextEditKind::Rename);
-        stats.show(NextEditKind::Literal);
+        let id = stats.show("rename");
+        stats.show("literal");
         assert!(!stats.accept("nope"));
         assert!(stats.accept(&id));
         assert!(!stats.accept(&id));
@@ -199,8 +249,8 @@ mod tests {
     #[test]
     fn old_ids_are_forgotten() {
         let stats = NextEditStats::default();
-        let first = stats.show(NextEditKind::Rename);
-        let last = (0..MAX_SHOWN_IDS).map(|_| stats.show(NextEditKind::Rename)).last();
+        let first = stats.show("rename");
+        let last = (0..MAX_SHOWN_IDS).map(|_| stats.show("rename")).last();
         assert!(!stats.accept(&first));
         assert!(last.is_some_and(|id| stats.accept(&id)));
     }

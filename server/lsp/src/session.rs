@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
+use crate::acceptance::Acceptance;
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
@@ -15,6 +16,7 @@ use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{EngineConfig, ModelChoice};
+use nib_pipeline::next_edit::NextEditConfig;
 use nib_prompt::context::Workspace;
 use nib_text::documents::DocumentStore;
 
@@ -31,6 +33,8 @@ pub struct Session {
     pub requests: Arc<Requests>,
     /// Next edits shown and accepted.
     pub next_edits: NextEditStats,
+    /// What was shown and what was taken of it: the acceptance figures.
+    pub acceptance: Arc<Acceptance>,
     /// Fixed when the client connected.
     pub start: Start,
 }
@@ -61,6 +65,8 @@ pub struct Start {
     pub warnings: Vec<String>,
     /// The client's name and version, from `initialize`.
     pub editor: Option<Editor>,
+    /// Model next edits: whether, and how.
+    pub next_edit: NextEditConfig,
 }
 
 impl Requests {

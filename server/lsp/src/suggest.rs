@@ -10,6 +10,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
+use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
 use crate::convert;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
@@ -41,6 +42,8 @@ pub struct Placed {
     pub suggestion: Suggestion,
     pub document: Document,
     pub cursor: usize,
+    /// Its id in the acceptance figures, for the command an editor runs once it has inserted it.
+    pub shown: Option<u64>,
 }
 
 /// The parts of the session a suggestion needs; what `tell_when_ready` takes instead of the session.
@@ -49,6 +52,12 @@ struct Suggester {
     documents: Arc<DocumentStore>,
     completer: Completer,
     requests: Arc<Requests>,
+}
+
+/// The command that tells nib a suggestion was inserted (`acceptance::ACCEPTED_COMMAND`).
+pub fn accepted_command(uri: &Uri, shown: Option<u64>) -> Option<Command> {
+    let arguments = vec![serde_json::Value::from(uri.as_str()), serde_json::Value::from(shown?)];
+    Some(Command { title: "Accepted".into(), command: ACCEPTED_COMMAND.into(), arguments: Some(arguments) })
 }
 
 /// Snapshot, cursor, pipeline. `None` when there is nothing to suggest: no model, an empty suggestion, or a
@@ -78,6 +87,18 @@ pub async fn suggest(
         }
     } else if placed.is_some() {
         awaiting.remove(uri.as_str());
+    }
+    let mut placed = placed;
+    if let Some(p) = &mut placed {
+        let kind = Kind { invoked: trigger == Trigger::Invoked, block: p.suggestion.text.contains('\n') };
+        let shown = Shown {
+            uri: uri.as_str(),
+            language: &p.document.language_id,
+            kind,
+            at: p.cursor,
+            text: &p.suggestion.text,
+        };
+        p.shown = session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now())).flatten();
     }
     Ok(placed)
 }
@@ -119,7 +140,10 @@ impl Suggester {
         match result {
             _ if superseded => Ok((None, None)),
             Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),
-            Ok(suggestion) => Ok((Some(Placed { suggestion: suggestion.clone(), document, cursor }), Some(suggestion))),
+            Ok(suggestion) => {
+                let placed = Placed { suggestion: suggestion.clone(), document, cursor, shown: None };
+                Ok((Some(placed), Some(suggestion)))
+            }
             Err(CompletionError::ModelUnavailable(_)) => Ok((None, None)),
             Err(err) => {
                 tracing::error!("completion failed: {err}");

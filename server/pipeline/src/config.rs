@@ -111,6 +111,9 @@ pub struct CompletionConfig {
     pub context: ContextMode,
     /// Tokens of the prompt budget set aside for context (in `full` mode).
     pub context_tokens: u32,
+    /// Keep the acceptance figures across runs in `$NIB_HOME/acceptance.json` (read at start, written at
+    /// shutdown); they are never sent anywhere either way.
+    pub keep_acceptance: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -153,6 +156,7 @@ impl Default for CompletionConfig {
             template: None,
             context: ContextMode::Window,
             context_tokens: 384,
+            keep_acceptance: false,
         }
     }
 }

@@ -36,11 +36,20 @@ pub struct NextEditConfig {
     pub max_tokens: u32,
     /// The most recent edits the prompt shows.
     pub max_edits: u32,
+    /// How long `nib/nextEdits` waits for the model's edits (the exact ones do not wait).
+    pub timeout_ms: u64,
 }
 
 impl Default for NextEditConfig {
     fn default() -> NextEditConfig {
-        NextEditConfig { model: ModelUse::Auto, template: None, lines_around: 8, max_tokens: 384, max_edits: 5 }
+        NextEditConfig {
+            model: ModelUse::Auto,
+            template: None,
+            lines_around: 8,
+            max_tokens: 384,
+            max_edits: 5,
+            timeout_ms: 10_000,
+        }
     }
 }
 
@@ -202,13 +211,20 @@ pub async fn propose(
     cancel: CancelToken,
 ) -> Result<Vec<ProposedEdit>, EngineError> {
     let ModelState::Ready { tokenizer, .. } = engine.ready().await else { return Ok(Vec::new()) };
-    let tokens = match &prompt.text {
+    // Off the async threads: a server's tokenizer answers over HTTP.
+    let text = prompt.text.clone();
+    let tokens = tokio::task::spawn_blocking(move || match &text {
         PromptText::Chat { system, user } => crate::chat::tokens(tokenizer.as_ref(), system, user, ""),
         PromptText::Completion { text, .. } => {
             tokenizer.bos().into_iter().chain(tokenizer.tokenize(text, true)).collect()
         }
-        PromptText::None => return Ok(Vec::new()),
-    };
+        PromptText::None => Vec::new(),
+    })
+    .await
+    .map_err(|err| EngineError::Panicked(err.to_string()))?;
+    if tokens.is_empty() {
+        return Ok(Vec::new());
+    }
     let job = GenerateRequest {
         prompt: tokens,
         max_tokens,

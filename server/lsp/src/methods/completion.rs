@@ -3,7 +3,7 @@
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use crate::suggest::suggest;
+use crate::suggest::{accepted_command, suggest};
 use crate::{NibServer, convert};
 use nib_pipeline::completion::Trigger;
 
@@ -43,6 +43,7 @@ pub async fn handle(server: &NibServer, params: CompletionParams) -> Result<Opti
             range: convert::to_range(&p.document.rope, word_start, p.cursor, encoding),
             new_text,
         })),
+        command: accepted_command(uri, p.shown),
         ..CompletionItem::default()
     };
     Ok(Some(CompletionResponse::Array(vec![item])))

@@ -1,5 +1,7 @@
 //! `textDocument/didChange`: the edits land before any `.await`, so they apply in arrival order.
 
+use std::time::Instant;
+
 use tower_lsp_server::ls_types::DidChangeTextDocumentParams;
 
 use crate::{NibServer, convert};
@@ -13,9 +15,22 @@ pub async fn handle(server: &NibServer, params: DidChangeTextDocumentParams) {
         token.outdate();
     }
     let version = params.text_document.version;
+    // The text before the edits, only for a document with a suggestion or an acceptance being followed.
+    let before = session
+        .acceptance
+        .with(|a| a.tracks(uri.as_str()))
+        .unwrap_or(false)
+        .then(|| session.documents.snapshot(uri.as_str()).ok())
+        .flatten();
     match session.documents.change(uri.as_str(), version, &changes) {
-        Ok(true) => session.parse(&server.tasks, uri.as_str()),
-        Ok(false) => {}
+        Ok(parse) => {
+            if let Some(before) = before {
+                session.acceptance.with(|a| a.edited(uri.as_str(), &before.rope, &changes, Instant::now()));
+            }
+            if parse {
+                session.parse(&server.tasks, uri.as_str());
+            }
+        }
         Err(err) => {
             server.warn(err.to_string()).await;
             return;

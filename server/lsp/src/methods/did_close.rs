@@ -7,6 +7,9 @@ use crate::{NibServer, review};
 pub async fn handle(server: &NibServer, params: DidCloseTextDocumentParams) {
     let Ok(session) = server.session() else { return };
     let uri = params.text_document.uri;
+    if let Ok(doc) = session.documents.snapshot(uri.as_str()) {
+        session.acceptance.with(|a| a.closed(uri.as_str(), &doc.rope));
+    }
     session.documents.close(uri.as_str());
     session.requests.edited.remove(uri.as_str());
     session.requests.awaiting.remove(uri.as_str());

@@ -1,9 +1,10 @@
 //! `workspace/executeCommand`: `nib.review` reviews an open document now; `nib.acceptNextEdit` counts an
-//! accepted next edit.
+//! accepted next edit; `nib.acceptedSuggestion` says the editor inserted a suggestion (the acceptance figures).
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use crate::acceptance::ACCEPTED_COMMAND;
 use crate::{NibServer, next_edits, review};
 
 pub async fn handle(server: &NibServer, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
@@ -13,6 +14,17 @@ pub async fn handle(server: &NibServer, params: ExecuteCommandParams) -> Result<
         if let Some(id) = params.arguments.first().and_then(|a| a.as_str()) {
             session.next_edits.accept(id);
         }
+        return Ok(None);
+    }
+    if params.command == ACCEPTED_COMMAND {
+        let (uri, id) = match params.arguments.as_slice() {
+            [uri, id] => (uri.as_str(), id.as_u64()),
+            _ => (None, None),
+        };
+        let (Some(uri), Some(id)) = (uri, id) else {
+            return Err(Error::invalid_params("nib.acceptedSuggestion takes a document's URI and a suggestion's id"));
+        };
+        session.acceptance.with(|a| a.command_accepted(uri, id, std::time::Instant::now()));
         return Ok(None);
     }
     let uri = params.arguments.first().and_then(|a| a.as_str()).and_then(|u| u.parse::<Uri>().ok());

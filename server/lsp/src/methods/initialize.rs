@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use crate::acceptance::{self, Acceptance, Totals, Tracker};
 use crate::next_edits::{self, NextEditStats};
 use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
@@ -55,13 +56,32 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     let cache = Arc::new(ReviewCache::new(Some(config::nib_home().join("review-cache"))));
     let reviewer = Reviewer::new(engine.clone(), config.review.limits(), cache, Priority::Background)
         .with_plugins(plugins.clone());
+    // Earlier runs' acceptance figures, only when the user asked to keep them.
+    let earlier = match config.completion.keep_acceptance {
+        true => tokio::task::spawn_blocking(|| acceptance::load(&acceptance::file())).await.unwrap_or_else(|e| {
+            Err(acceptance::AcceptanceError::Read { path: acceptance::file(), source: std::io::Error::other(e) })
+        }),
+        false => Ok(Totals::default()),
+    };
+    let earlier = earlier.unwrap_or_else(|err| {
+        warnings.push(format!("nib: {err}; acceptance figures start from zero"));
+        Totals::default()
+    });
     let session = Session {
         documents: Arc::new(DocumentStore::new(encoding)),
         completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
-        start: Start { model, engine_config: config.engine, can_watch_files, warnings, editor },
+        acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
+        start: Start {
+            model,
+            engine_config: config.engine,
+            can_watch_files,
+            warnings,
+            editor,
+            next_edit: config.next_edit,
+        },
     };
     if server.session.set(session).is_err() {
         return Err(Error::invalid_request());
@@ -91,7 +111,11 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
                 ..CodeActionOptions::default()
             })),
             execute_command_provider: Some(ExecuteCommandOptions {
-                commands: vec![review::REVIEW_COMMAND.into(), next_edits::ACCEPT_COMMAND.into()],
+                commands: vec![
+                    review::REVIEW_COMMAND.into(),
+                    next_edits::ACCEPT_COMMAND.into(),
+                    acceptance::ACCEPTED_COMMAND.into(),
+                ],
                 ..ExecuteCommandOptions::default()
             }),
             workspace: Some(WorkspaceServerCapabilities {

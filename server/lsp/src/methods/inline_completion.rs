@@ -6,7 +6,7 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
-use crate::suggest::suggest;
+use crate::suggest::{accepted_command, suggest};
 use crate::{NibServer, convert};
 use nib_pipeline::completion::Trigger;
 use nib_text::documents::{Document, PositionEncoding};
@@ -55,7 +55,7 @@ pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCo
     });
     let on_partial = move |doc: &Document, cursor, text: &str| {
         if let Some(token) = &partial {
-            let item = inline_item(text.to_owned(), doc, cursor, encoding);
+            let item = inline_item(text.to_owned(), doc, cursor, encoding, None);
             let _ = tx.send(PartialResultParams { token: token.clone(), value: vec![item] });
         }
     };
@@ -64,23 +64,35 @@ pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCo
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
     }
-    // The suggestion first, then its alternatives (explicit requests only), for the client to cycle through.
+    // The suggestion first (with the command that counts its acceptance), then its alternatives (explicit
+    // requests only), for the client to cycle through.
+    let uri = &at.text_document.uri;
     let items = match placed? {
-        Some(p) => std::iter::once(p.suggestion.text)
-            .chain(p.suggestion.alternatives)
-            .map(|text| inline_item(text, &p.document, p.cursor, encoding))
-            .collect(),
+        Some(p) => {
+            let first = inline_item(p.suggestion.text, &p.document, p.cursor, encoding, accepted_command(uri, p.shown));
+            let others = p.suggestion.alternatives.into_iter();
+            std::iter::once(first)
+                .chain(others.map(|text| inline_item(text, &p.document, p.cursor, encoding, None)))
+                .collect()
+        }
         None => Vec::new(),
     };
     Ok(InlineCompletionList { items })
 }
 
-fn inline_item(insert_text: String, doc: &Document, cursor: usize, encoding: PositionEncoding) -> InlineCompletionItem {
+/// An item; a final one carries the command an editor runs once it has inserted it.
+fn inline_item(
+    insert_text: String,
+    doc: &Document,
+    cursor: usize,
+    encoding: PositionEncoding,
+    command: Option<Command>,
+) -> InlineCompletionItem {
     InlineCompletionItem {
         insert_text,
         filter_text: None,
         range: Some(convert::to_range(&doc.rope, cursor, cursor, encoding)),
-        command: None,
+        command,
         insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
     }
 }

@@ -52,7 +52,7 @@ pub async fn handle(server: &NibServer, params: NextEditsParams) -> Result<NextE
                 uri: edit.uri,
                 range: edit.range,
                 new_text: edit.new_text,
-                kind: kind_name(edit.kind),
+                kind: edit.kind,
                 command: edit.command,
             })
             .collect(),

@@ -2,10 +2,12 @@
 //! docs/lsp-extensions.md).
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::acceptance::Summary;
 use crate::next_edits::NextEditCounts;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
@@ -31,6 +33,8 @@ pub struct Status {
     next_edits: NextEditCounts,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
+    /// Suggestions shown, accepted, retained and undone, per language and kind: counted here, sent nowhere.
+    acceptance: Summary,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +83,15 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         ModelState::Ready { info, .. } => ("ready", None, Some(info)),
         ModelState::Failed(error) => ("failed", Some(session.start.model.problem(&error)), None),
     };
+    // Acceptances whose 30 s have passed are judged now, on the documents' text.
+    let documents = &session.documents;
+    let acceptance = session
+        .acceptance
+        .with(|a| {
+            a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
+            a.summary()
+        })
+        .unwrap_or_default();
     Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
         model: ModelStatus {
@@ -100,5 +113,6 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
             completion: (*session.completer.config()).clone(),
             review: session.reviews.config(),
         },
+        acceptance,
     })
 }

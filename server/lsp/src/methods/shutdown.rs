@@ -1,8 +1,9 @@
-//! `shutdown`: stop the work, save the KV sequences, free the engine.
+//! `shutdown`: stop the work, save the KV sequences (and, when kept, the acceptance figures), free the engine.
 
 use tower_lsp_server::jsonrpc::Result;
 
-use crate::NibServer;
+use crate::session::Session;
+use crate::{NibServer, acceptance};
 
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -19,6 +20,23 @@ pub async fn handle(server: &NibServer) -> Result<()> {
         // `shutdown` and `exit` to each plugin process (a short wait each): off the async threads.
         let plugins = session.completer.plugins().clone();
         let _ = tokio::task::spawn_blocking(move || plugins.stop()).await;
+        if session.completer.config().keep_acceptance {
+            save_acceptance(server, session).await;
+        }
     }
     Ok(())
+}
+
+/// Adds this run's acceptance figures to `$NIB_HOME/acceptance.json`, once what is due has been judged.
+async fn save_acceptance(server: &NibServer, session: &Session) {
+    let documents = &session.documents;
+    let totals = session.acceptance.with(|a| {
+        a.judge(std::time::Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
+        a.totals().clone()
+    });
+    let Some(totals) = totals else { return };
+    let saved = tokio::task::spawn_blocking(move || acceptance::save(&acceptance::file(), &totals)).await;
+    if let Ok(Err(err)) = saved {
+        server.warn(format!("nib: {err}")).await;
+    }
 }

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::acceptance::Summary;
+
 pub use files::read;
 pub use publish::{Editor, publish, unpublish};
 
@@ -52,6 +54,9 @@ pub struct ServerSnapshot {
     /// Prompt tokens reused from the KV cache / prompt tokens, since start.
     pub kv_reuse_rate: Option<f64>,
     pub reviews_running: usize,
+    /// Suggestions shown, accepted, retained and undone since start, per language and kind (as `nib/status`'s
+    /// `acceptance`).
+    pub acceptance: Summary,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

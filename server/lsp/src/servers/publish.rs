@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::process::{self, CpuMeter};
 use super::window::Rate;
 use super::{LastMinute, ModelSummary, ServerSnapshot, files};
+use crate::acceptance::Acceptance;
 use crate::review::Reviews;
 use crate::session::{Requests, Session};
 use crate::tasks::Tasks;
@@ -32,6 +33,7 @@ struct Sources {
     completer: Completer,
     requests: Arc<Requests>,
     reviews: Arc<Reviews>,
+    acceptance: Arc<Acceptance>,
     workspace: Arc<Workspace>,
     model: PathBuf,
     editor: Option<Editor>,
@@ -43,6 +45,7 @@ pub fn publish(tasks: &Tasks, session: &Session) {
         completer: session.completer.clone(),
         requests: session.requests.clone(),
         reviews: session.reviews.clone(),
+        acceptance: session.acceptance.clone(),
         workspace: session.workspace().clone(),
         model: session.start.model.path.clone(),
         editor: session.start.editor.clone(),
@@ -113,6 +116,7 @@ impl Sources {
             completion_cache_hit_rate: ratio(counters.n_cache_answers, n_completions),
             kv_reuse_rate: ratio(counters.n_reused_tokens, counters.n_prompt_tokens),
             reviews_running: self.reviews.n_running(),
+            acceptance: self.acceptance.with(|a| a.summary()).unwrap_or_default(),
         }
     }
 }

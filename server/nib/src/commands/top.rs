@@ -26,7 +26,7 @@ pub struct TopArgs {
 
 const REFRESH: Duration = Duration::from_secs(1);
 
-const HEADERS: [&str; 16] = [
+const HEADERS: [&str; 18] = [
     "PID",
     "EDITOR",
     "WORKSPACE",
@@ -43,6 +43,8 @@ const HEADERS: [&str; 16] = [
     "KV",
     "TOK/S",
     "REVIEWS",
+    "ACCEPT",
+    "KEPT",
 ];
 
 pub fn run(args: TopArgs) -> Result<()> {
@@ -62,7 +64,7 @@ fn plain(servers: &[ServerSnapshot]) -> String {
     if servers.is_empty() {
         return format!("no nib server is running (looked in {})\n", servers::dir().display());
     }
-    let rows: Vec<[String; 16]> = servers.iter().map(row).collect();
+    let rows: Vec<[String; 18]> = servers.iter().map(row).collect();
     let widths: Vec<usize> = (0..HEADERS.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([HEADERS[i].len()]).max().unwrap_or(0))
         .collect();
@@ -72,7 +74,19 @@ fn plain(servers: &[ServerSnapshot]) -> String {
     };
     let mut out = line(HEADERS.to_vec());
     rows.iter().for_each(|r| out += &line(r.iter().map(String::as_str).collect()));
+    servers.iter().filter_map(by_kind).for_each(|l| out += &l);
     out
+}
+
+/// A server's acceptance rate per kind of suggestion, as one line; `None` before anything was shown.
+fn by_kind(s: &ServerSnapshot) -> Option<String> {
+    let kinds: Vec<String> = s
+        .acceptance
+        .by_kind
+        .iter()
+        .filter_map(|(kind, r)| Some(format!("{kind} {:.0}% of {}", r.acceptance_rate? * 100.0, r.figures.shown)))
+        .collect();
+    (!kinds.is_empty()).then(|| format!("{} accepted: {}\n", s.pid, kinds.join(", ")))
 }
 
 /// The live view until `q`, Esc or Ctrl-C; the terminal is restored however it ends.
@@ -102,14 +116,14 @@ fn live(dir: &std::path::Path) -> Result<()> {
 }
 
 fn table(servers: &[ServerSnapshot]) -> Table<'static> {
-    let widths = [6, 15, 12, 27, 10, 6, 6, 5, 5, 5, 7, 7, 5, 4, 6, 7].map(Constraint::Min);
+    let widths = [6, 15, 12, 27, 10, 6, 6, 5, 5, 5, 7, 7, 5, 4, 6, 7, 6, 4].map(Constraint::Min);
     let title = format!(" nib top: {} server(s), refreshed every second, q quits ", servers.len());
     Table::new(servers.iter().map(|s| Row::new(row(s))), widths)
         .header(Row::new(HEADERS).style(Style::new().add_modifier(Modifier::BOLD)))
         .block(Block::bordered().title(title))
 }
 
-fn row(s: &ServerSnapshot) -> [String; 16] {
+fn row(s: &ServerSnapshot) -> [String; 18] {
     let dash = || "-".to_owned();
     let editor = s.editor.as_ref().map_or_else(dash, |e| match &e.version {
         Some(version) => format!("{} {version}", e.name),
@@ -140,6 +154,8 @@ fn row(s: &ServerSnapshot) -> [String; 16] {
         percent(s.kv_reuse_rate),
         format!("{:.1}", s.last_minute.tokens_per_second),
         s.reviews_running.to_string(),
+        percent(s.acceptance.total.acceptance_rate),
+        percent(s.acceptance.total.retention_rate),
     ]
 }
 
@@ -156,5 +172,21 @@ mod tests {
         assert!(lines[0].starts_with("PID  EDITOR"), "{text}");
         assert!(lines[1].starts_with("7    -"), "{text}");
         assert_eq!(lines[0].find("BACKEND"), lines[1].find("local"));
+    }
+
+    #[test]
+    fn acceptance_shows_in_a_column_and_per_kind_below() {
+        let snapshot: ServerSnapshot = serde_json::from_value(serde_json::json!({
+            "pid": 7,
+            "acceptance": {
+                "total": {"shown": 4, "accepted_whole": 1, "acceptance_rate": 0.25, "retention_rate": 1.0},
+                "by_kind": {"automatic_line": {"shown": 4, "accepted_whole": 1, "acceptance_rate": 0.25}},
+            },
+        }))
+        .expect("a snapshot");
+        let text = plain(&[snapshot]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].find("ACCEPT"), lines[1].find("25%"), "{text}");
+        assert_eq!(lines[2], "7 accepted: automatic_line 25% of 4", "{text}");
     }
 }

@@ -372,7 +372,8 @@ impl Completer {
         }
         let mut candidates = vec![suggestion.text.clone()];
         // Sampling may repeat a candidate: a few more draws than needed, all within the deadline.
-        for seed in 1..=(2 * (n_candidates - 1)) as u32 {
+        let n_draws = u32::try_from(n_candidates - 1).unwrap_or(u32::MAX).saturating_mul(2);
+        for seed in 1..=n_draws {
             let Some(raw) = self.sample(&prompt, &site.mode, request.document, seed, &cancel, deadline).await else {
                 break;
             };
