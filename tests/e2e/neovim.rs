@@ -146,6 +146,9 @@ fn ghost_text_is_shown_and_accepted_whole_or_by_word_and_reviews_become_diagnost
     nvim.wait("the accepted text", Duration::from_secs(5), |n| n.lua("require('nib.ghost').visible()") == json!(false));
     let first = ghost.split('\n').next().unwrap();
     assert_eq!(nvim.line(24), format!("{before}{first}"), "Tab inserts the suggestion");
+    let acceptance =
+        || nvim.lua("require('nib').client():request_sync('nib/status', nil, 5000, 0).result.acceptance.total");
+    nvim.wait("the acceptance counted", Duration::from_secs(5), |_| acceptance()["accepted_whole"] == json!(1));
 
     // Again on a fresh line, and take one word only.
     nvim.send("<Esc>:call setline(24, '        return ')<CR>");

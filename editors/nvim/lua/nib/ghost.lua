@@ -141,8 +141,15 @@ local function insert(text)
 end
 
 function M.accept()
-  if shown then
-    insert(M.text())
+  if not shown then
+    return
+  end
+  local buf, item = shown.buf, shown.items[shown.index]
+  insert(item.insertText)
+  -- nib.acceptedSuggestion: nib counts the acceptance even where the edits it sees could not tell.
+  local client = nib.client(buf)
+  if item.command and client then
+    client:exec_cmd(item.command, { bufnr = buf })
   end
 end
 
