@@ -124,8 +124,11 @@ pub(super) fn run(
         let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
         let event = match outcome {
             Ok(Ok((reason, stats))) => {
-                // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps.
-                let foreground = job.priority() == Priority::Foreground && job.request.sampling.is_none();
+                // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps;
+                // an outdated job (an evaluation carried on for later requests) answered nobody.
+                let foreground = job.priority() == Priority::Foreground
+                    && job.request.sampling.is_none()
+                    && !job.request.cancel.is_outdated();
                 shared.bump(|c| {
                     c.record(&stats, foreground);
                     if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
