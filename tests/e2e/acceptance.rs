@@ -4,16 +4,12 @@
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
-use crate::support::{fresh_home, init, init_with, model_path, serve, serve_at, shut_down, stdlib_file};
+use crate::support::{fresh_home, init, init_with, model_path, serve, serve_at, shut_down, textwrap_with};
 
 /// `textwrap.py` with one `return` statement cut after `self.`, and where the cursor goes.
 fn real_file() -> (String, u32, u32) {
-    let text = stdlib_file("textwrap.py");
-    let target = "        return self._split(text)";
-    let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
-    let blanked: Vec<&str> =
-        text.lines().enumerate().map(|(i, l)| if i == line { "        return self." } else { l }).collect();
-    (blanked.join("\n") + "\n", line as u32, 20)
+    let (text, line) = textwrap_with("        return self.");
+    (text, line, 20)
 }
 
 /// The suggestion an explicit request gets in `uri` at the cursor.

@@ -9,18 +9,9 @@ use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::json;
 
-use crate::support::{fresh_home, init_with, model_path, nib_at, ready, shut_down, stdlib_file};
+use crate::support::{fresh_home, init_with, model_path, nib_at, ready, shut_down, textwrap_with};
 
 const URI: &str = "file:///work/textwrap.py";
-const LINE: &str = "        return self._split(text)";
-
-/// textwrap.py with the line of `LINE` replaced by `typed`, and where that line is.
-fn typed_at(typed: &str) -> (String, u32) {
-    let text = stdlib_file("textwrap.py");
-    let line = text.lines().position(|l| l == LINE).expect("textwrap.py has the line the tests complete");
-    let edited: Vec<&str> = text.lines().enumerate().map(|(i, l)| if i == line { typed } else { l }).collect();
-    (edited.join("\n") + "\n", line as u32)
-}
 
 fn serve(n_candidates: u32) -> LspClient {
     let options = json!({"completion": {"n_candidates": n_candidates, "prefetch": false,
@@ -48,12 +39,12 @@ const TYPED: [&str; 4] =
 
 /// Each explicit request along `TYPED` (the first, cold, is not timed): the items and the milliseconds taken.
 fn explicit_requests(client: &mut LspClient) -> Vec<(Vec<String>, f64)> {
-    let (text, line) = typed_at(TYPED[0]);
+    let (text, line) = textwrap_with(TYPED[0]);
     client.open(URI, "python", &text).expect("didOpen");
     let mut answers = Vec::new();
     for (version, typed) in TYPED.iter().enumerate() {
         if version > 0 {
-            replace(client, version as i32 + 1, &typed_at(typed).0);
+            replace(client, version as i32 + 1, &textwrap_with(typed).0);
         }
         let asked = Instant::now();
         let items = items(client, line, typed, true);
@@ -87,7 +78,7 @@ fn explicit_requests_answer_distinct_candidates_the_greedy_one_first() {
     assert!(several[0].0.len() >= 2, "an explicit request on real code gets alternatives: {:?}", several[0].0);
 
     // Typing asks automatically: one suggestion, the greedy one.
-    let (line, typed) = (typed_at(TYPED[0]).1, TYPED[3]);
+    let (line, typed) = (textwrap_with(TYPED[0]).1, TYPED[3]);
     let greedy = several[3].0[0].clone();
     assert_eq!(items(&mut three, line, typed, false), vec![greedy.clone()]);
     // Typing the suggestion's first character, then asking: the rest of it first, alternatives after it.
@@ -121,7 +112,7 @@ fn llama_server_samples_the_alternatives_too() {
     let options = json!({"completion": {"prefetch": false, "deadline_ms": 600_000, "partial_after_ms": 0,
         "invoked_timeout_ms": 600_000}, "engine": {"timeout_ms": 120_000}});
     init_with(&mut client, json!({}), options);
-    let (text, line) = typed_at(TYPED[0]);
+    let (text, line) = textwrap_with(TYPED[0]);
     client.open(URI, "python", &text).expect("didOpen");
     let explicit = items(&mut client, line, TYPED[0], true);
     let automatic = items(&mut client, line, TYPED[0], false);

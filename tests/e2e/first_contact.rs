@@ -7,19 +7,15 @@ use std::time::{Duration, Instant};
 use nib_bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
-use crate::support::{fim_model_path, model_path, ready, shut_down, stdlib_file};
+use crate::support::{fim_model_path, model_path, ready, shut_down, stdlib_file, textwrap_with};
 
 const URI: &str = "file:///work/textwrap.py";
 
 /// textwrap.py (~490 lines) with the rest of a line ~340 lines down blanked: a prompt of ~1,500 tokens.
 /// Returns the text and the cursor (0-based line, column).
 fn cold_file() -> (String, u32, u32) {
-    let text = stdlib_file("textwrap.py");
-    let target = "        return self._split(text)";
-    let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
-    let blanked: Vec<&str> =
-        text.lines().enumerate().map(|(i, l)| if i == line { "        return " } else { l }).collect();
-    (blanked.join("\n") + "\n", line as u32, 15)
+    let (text, line) = textwrap_with("        return ");
+    (text, line, 15)
 }
 
 fn explicit(uri: &str, line: u32, character: u32) -> Value {

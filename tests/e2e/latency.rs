@@ -151,9 +151,7 @@ fn past_its_deadline_a_request_answers_and_finishes_into_the_cache() {
     init_with(&mut client, json!({}), json!({"completion": {"deadline_ms": 1, "prefetch": false}}));
     client.open(SAMPLE_URI, "python", SAMPLE).unwrap();
     // Time the request only, not the model's loading.
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::support::wait_ready(&mut client);
     let started = std::time::Instant::now();
     client.call("textDocument/inlineCompletion", inline_params(SAMPLE_URI, 23, 15)).unwrap();
     assert!(started.elapsed().as_millis() < 500, "the deadline did not cut the request short");

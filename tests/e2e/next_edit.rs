@@ -170,12 +170,8 @@ fn the_model_is_asked_with_the_recent_edits_and_the_marked_region() {
     let mut client = LspClient::spawn(cmd).unwrap();
     let options = json!({"next_edit": {"model": "on", "max_tokens": 96}, "engine": {"timeout_ms": 120_000}});
     crate::support::init_with(&mut client, json!({}), options);
-    // Only a model that is ready is asked: the exact edits never wait for one.
-    let started = std::time::Instant::now();
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        assert!(started.elapsed().as_secs() < 60, "the server's model never became ready");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    // Only a model that is ready is asked.
+    crate::support::wait_ready(&mut client);
     let mut editor = Editor { client, version: 1 };
     let cursor = renamed(&mut editor);
     let answer = editor.next_edits(URI, 1, cursor);

@@ -12,7 +12,7 @@ use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
 use crate::support::{
-    BUGGY, fresh_home, init_with, model_path, nib_at, off_by_one, seed_review, shut_down, stdlib_file,
+    BUGGY, fresh_home, init_with, model_path, nib_at, off_by_one, seed_review, shut_down, textwrap_with, wait_ready,
 };
 
 const URI: &str = "file:///work/textwrap.py";
@@ -42,22 +42,15 @@ fn serve(plugins: &[Value], backend: Option<(&str, &str)>) -> LspClient {
     let options = json!({"plugins": plugins, "completion": {"deadline_ms": 600_000, "partial_after_ms": 0,
         "prefetch": false}, "engine": {"timeout_ms": 120_000}});
     init_with(&mut client, json!({}), options);
-    let started = std::time::Instant::now();
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        assert!(started.elapsed().as_secs() < 60, "the model never loaded: {}", client.status().unwrap());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_ready(&mut client);
     client
 }
 
 /// textwrap.py with a cursor in the middle: a real file, and a completion the default model answers.
 fn complete_textwrap(client: &mut LspClient) -> String {
-    let text = stdlib_file("textwrap.py");
-    let line = text.lines().position(|l| l == "        return self._split(text)").expect("textwrap.py's line");
-    let blanked: Vec<&str> =
-        text.lines().enumerate().map(|(i, l)| if i == line { "        return self." } else { l }).collect();
-    client.open(URI, "python", &(blanked.join("\n") + "\n")).unwrap();
-    let mut params = inline_params(URI, line as u32, 20);
+    let (text, line) = textwrap_with("        return self.");
+    client.open(URI, "python", &text).unwrap();
+    let mut params = inline_params(URI, line, 20);
     params["context"]["triggerKind"] = json!(1);
     let result = client.call("textDocument/inlineCompletion", params).unwrap();
     result["items"][0]["insertText"].as_str().unwrap_or_default().to_owned()

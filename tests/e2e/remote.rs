@@ -10,7 +10,7 @@ use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
-use crate::support::{fresh_home, init_with, model_path, nib_at, shut_down, stdlib_file};
+use crate::support::{fresh_home, init_with, model_path, nib_at, shut_down, textwrap_with, wait_ready};
 
 const URI: &str = "file:///work/textwrap.py";
 /// A cold prompt on a busy two-core machine takes seconds to evaluate, and llama-server answers nothing
@@ -44,26 +44,10 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-fn wait_ready(client: &mut LspClient) {
-    let start = Instant::now();
-    loop {
-        let status = client.status().unwrap();
-        match status["model"]["state"].as_str() {
-            Some("ready") => return,
-            _ if start.elapsed() > Duration::from_secs(60) => panic!("the remote model never became ready: {status}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
 /// textwrap.py (~490 lines) and a cursor in the middle of it: a prompt of real size.
 fn real_file() -> (String, u32, u32) {
-    let text = stdlib_file("textwrap.py");
-    let target = "        return self._split(text)";
-    let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
-    let blanked: Vec<&str> =
-        text.lines().enumerate().map(|(i, l)| if i == line { "        return self." } else { l }).collect();
-    (blanked.join("\n") + "\n", line as u32, 20)
+    let (text, line) = textwrap_with("        return self.");
+    (text, line, 20)
 }
 
 fn explicit(line: u32, character: u32) -> Value {

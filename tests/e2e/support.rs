@@ -70,10 +70,31 @@ pub fn serve_at(model: &Path, home: &Path) -> LspClient {
 pub fn ready(model: &Path, options: serde_json::Value) -> LspClient {
     let mut client = serve_at(model, &fresh_home());
     init_with(&mut client, serde_json::json!({}), options);
-    while client.status().unwrap()["model"]["state"] != "ready" {
+    wait_ready(&mut client);
+    client
+}
+
+/// Waits (at most a minute) until the server's model, local or remote, is ready.
+pub fn wait_ready(client: &mut LspClient) {
+    let started = std::time::Instant::now();
+    loop {
+        let status = client.status().unwrap();
+        if status["model"]["state"] == "ready" {
+            return;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the model never became ready: {status}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    client
+}
+
+/// textwrap.py (~490 lines) with its line `        return self._split(text)` replaced by `line_text`, and that
+/// line's index: a real file whose cold prompt is of real size, and a line the default model completes.
+pub fn textwrap_with(line_text: &str) -> (String, u32) {
+    let text = stdlib_file("textwrap.py");
+    let target = "        return self._split(text)";
+    let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
+    let edited: Vec<&str> = text.lines().enumerate().map(|(i, l)| if i == line { line_text } else { l }).collect();
+    (edited.join("\n") + "\n", line as u32)
 }
 
 /// Shuts the server down and checks it exited cleanly without a panic.

@@ -25,9 +25,7 @@ fn top_lists_a_running_server_until_it_exits() {
     });
     client.call("initialize", params).unwrap();
     client.notify("initialized", json!({})).unwrap();
-    while client.status().unwrap()["model"]["state"] != "ready" {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::support::wait_ready(&mut client);
     let uri = "file:///top.py";
     client.open(uri, "python", "def add(a, b):\n    return ").unwrap();
     client.call("textDocument/inlineCompletion", inline_params(uri, 1, 11)).unwrap();

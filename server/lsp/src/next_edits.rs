@@ -100,11 +100,7 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         found.edits.iter().filter(|e| e.key == key).map(|e| e.range.clone()).collect();
     let modelled = modelled
         .into_iter()
-        .filter(|m| {
-            !exact_here
-                .iter()
-                .any(|e| e.start < m.range.end.max(m.range.start + 1) && m.range.start < e.end.max(e.start + 1))
-        })
+        .filter(|m| !exact_here.iter().any(|e| overlaps(e, &m.range)))
         .filter_map(|m| Some(proposal(&current, key.parse().ok()?, m.range, m.new_text, MODEL_KIND)))
         .collect::<Vec<_>>();
     let mut edits: Vec<Proposal> = found
@@ -126,6 +122,11 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         })
         .collect();
     Proposals { edits, targets }
+}
+
+/// Whether two edits touch the same text; an insertion counts as the char it stands before.
+fn overlaps(a: &std::ops::Range<usize>, b: &std::ops::Range<usize>) -> bool {
+    a.start < b.end.max(b.start + 1) && b.start < a.end.max(a.start + 1)
 }
 
 /// The kind of the edits a model proposes.

@@ -36,7 +36,7 @@ pub struct NextEditConfig {
     pub max_tokens: u32,
     /// The most recent edits the prompt shows.
     pub max_edits: u32,
-    /// How long `nib/nextEdits` waits for the model's edits (the exact ones do not wait).
+    /// How long `nib/nextEdits` waits for the model's edits (its answer, the exact edits included, waits with it).
     pub timeout_ms: u64,
 }
 

@@ -113,7 +113,7 @@ impl External {
             serde_json::from_value::<Option<A>>(value)
                 .map_err(|err| PluginError::Garbage(format!("a malformed answer to `{}`: {err}", hook.method())))
         });
-        let failures = self.record(answer.as_ref().err(), started.elapsed());
+        let failures = self.record(answer.as_ref().err(), Some(started.elapsed()));
         if let Err(err) = &answer
             && (process.closed().is_some() || failures >= MAX_FAILURES_IN_A_ROW)
         {
@@ -124,16 +124,17 @@ impl External {
 
     /// A failure found in an answer that parsed (a value outside what the hook allows).
     pub fn record_failure(&self, err: PluginError) {
-        self.record(Some(&err), Duration::ZERO);
+        self.record(Some(&err), None);
     }
 
-    /// Counts a call; the failures in a row so far.
-    fn record(&self, failure: Option<&PluginError>, took: Duration) -> u32 {
+    /// Counts a call (`call`: how long it took; `None` for a failure found in an answer already counted); the
+    /// failures in a row so far.
+    fn record(&self, failure: Option<&PluginError>, call: Option<Duration>) -> u32 {
         if let Some(err) = failure {
             tracing::warn!(plugin = %self.launch.name, "{err}");
         }
         self.shared.with_status(|s| {
-            if !took.is_zero() {
+            if let Some(took) = call {
                 s.n_calls += 1;
                 s.total_call_us += took.as_micros() as u64;
             }
