@@ -9,8 +9,9 @@
 #   --variant  cpu (default), or a GPU build: cuda or vulkan (Linux and Windows x86-64; macOS builds have Metal)
 #   --dir      where the binary goes (default ~/.local/bin)
 #   --target   the Rust target triple (default: this machine's)
-# NIB_RELEASES_URL (default https://github.com/nib-dev/nib/releases) is where releases live, laid out as GitHub
-# lays them: `latest` redirects to `tag/vX.Y.Z`, and each release's files are under `download/vX.Y.Z/`.
+# NIB_RELEASES_URL (default https://github.com/nib-dev/nib/releases/download) is where each release's files are,
+# under `vX.Y.Z/` (a mirror, or a loopback server in the tests; the Neovim plugin's installer reads it too); the
+# latest version is found as on GitHub, where the folder above's `latest` redirects to `tag/vX.Y.Z`.
 # Prints the installed binary's path on stdout; what it does on stderr.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ die() {
   exit 1
 }
 
-releases="${NIB_RELEASES_URL:-https://github.com/nib-dev/nib/releases}"
+releases="${NIB_RELEASES_URL:-https://github.com/nib-dev/nib/releases/download}"
 releases="${releases%/}"
 version=latest
 variant=cpu
@@ -88,8 +89,9 @@ sha256() {
 if [ "$version" = latest ]; then
   command -v curl >/dev/null || die "--version latest needs curl: name a version with --version"
   # GitHub answers `latest` with a redirect to the release's tag page; the tag is the last part of where it ends.
+  latest="${releases%/download}/latest"
   landed="$(curl --fail --location --silent --show-error --head --output /dev/null --write-out '%{url_effective}' \
-    "$releases/latest")" || die "cannot reach $releases/latest"
+    "$latest")" || die "cannot reach $latest"
   version="${landed##*/}"
 fi
 version="${version#v}"
@@ -102,7 +104,7 @@ if [[ $target == *-windows-* ]]; then
   exe=nib.exe
   archive="$stem.zip"
 fi
-base="$releases/download/v$version"
+base="$releases/v$version"
 
 mkdir -p "$dir"
 # The work happens in a folder inside DIR, so the last step is a rename within one file system; it goes on exit.

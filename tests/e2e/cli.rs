@@ -54,7 +54,24 @@ fn complete_reports_bad_locations_and_missing_models() {
 #[test]
 fn version_and_help() {
     let out = run(&["--version"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nib {}", env!("CARGO_PKG_VERSION")));
+    let mut backends = vec!["cpu"];
+    for (feature, on) in
+        [("cuda", cfg!(feature = "cuda")), ("vulkan", cfg!(feature = "vulkan")), ("metal", cfg!(feature = "metal"))]
+    {
+        if on {
+            backends.push(feature);
+        }
+    }
+    // build.rs names the commit: `$NIB_COMMIT` when the build had it, else this checkout's HEAD.
+    let commit = env!("NIB_COMMIT");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("nib {} (commit {commit}; backends: {})", env!("CARGO_PKG_VERSION"), backends.join(", "))
+    );
+    let head = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().unwrap();
+    if std::env::var_os("NIB_COMMIT").is_none() && head.status.success() {
+        assert_eq!(commit, String::from_utf8_lossy(&head.stdout).trim(), "the commit is not this checkout's HEAD");
+    }
     let out = run(&["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     for word in ["serve", "complete", "bench", "NIB_MODEL"] {

@@ -17,6 +17,7 @@ mod neovim;
 mod next_edit;
 mod plugin_examples;
 mod plugins;
+mod release;
 mod remote;
 mod review;
 mod support;
