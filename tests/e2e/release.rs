@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 
 use expect_test::{Expect, expect};
 use nib_bench::faults::{Fault, FaultProxy};
@@ -146,8 +147,20 @@ fn the_changelog_section_of_a_version_is_what_the_release_quotes() {
         "#]],
     );
     // `1.1` is not `1.1.0`; an empty section is no release notes.
-    check("1.1", expect![[]]);
-    check("0.9.0", expect![[]]);
+    check(
+        "1.1",
+        expect![[r#"
+            exit 1
+            changelog: <root>/tests/fixtures/changelog.md has no section for 1.1, or it is empty: add `## [1.1] - YYYY-MM-DD`
+        "#]],
+    );
+    check(
+        "0.9.0",
+        expect![[r#"
+            exit 1
+            changelog: <root>/tests/fixtures/changelog.md has no section for 0.9.0, or it is empty: add `## [0.9.0] - YYYY-MM-DD`
+        "#]],
+    );
 
     // The repository's own changelog has the section a release of this version would quote, or an Unreleased
     // one to rename; the extension is released with the same version.
@@ -161,6 +174,28 @@ fn the_changelog_section_of_a_version_is_what_the_release_quotes() {
     let package: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("editors/vscode/package.json")).unwrap()).unwrap();
     assert_eq!(package["version"], VERSION, "the extension's version is the workspace's");
+}
+
+/// The release archive of the built binary, packed once per run by .ci/package (gzip takes seconds on it).
+fn packed() -> &'static Path {
+    static PACKED: OnceLock<PathBuf> = OnceLock::new();
+    PACKED.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(root().join(".ci/package"))
+            .args([env!("CARGO_BIN_EXE_nib"), target().as_str(), ""])
+            .arg(fresh_home().join("packed"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let archive = PathBuf::from(text(&out.stdout).trim());
+        assert_eq!(archive.file_name().unwrap().to_string_lossy(), format!("nib-{VERSION}-{}.tar.gz", target()));
+        archive
+    })
+}
+
+/// A hard link where the file system allows, else a copy.
+fn link_or_copy(from: &Path, to: &Path) {
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(drop)).unwrap();
 }
 
 /// This machine's Rust target triple, as ci/install.sh works it out.
@@ -204,6 +239,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 os.chdir(sys.argv[1])
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+# A download the proxy cuts resets the connection: expected, not worth a traceback.
+server.handle_error = lambda request, address: None
 print(server.server_port, flush=True)
 server.serve_forever()
 "#;
@@ -215,15 +252,8 @@ impl Releases {
         std::fs::create_dir_all(&download).unwrap();
         std::fs::create_dir_all(site.join("releases/tag")).unwrap();
         std::fs::write(site.join(format!("releases/tag/v{VERSION}")), "the release's page\n").unwrap();
-        let out = Command::new("bash")
-            .arg(root().join(".ci/package"))
-            .args([env!("CARGO_BIN_EXE_nib"), target().as_str(), ""])
-            .arg(&download)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let archive = Path::new(text(&out.stdout).trim()).file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(archive, format!("nib-{VERSION}-{}.tar.gz", target()));
+        let archive = packed().file_name().unwrap().to_string_lossy().into_owned();
+        link_or_copy(packed(), &download.join(&archive));
         for script in ["install.sh", "review.sh"] {
             std::fs::copy(root().join("ci").join(script), download.join(script)).unwrap();
         }
@@ -369,8 +399,7 @@ fn changed_repository(home: &Path) -> (PathBuf, String) {
     seed_review(home, BUGGY, &off_by_one());
     let model = nib_pipeline::config::default_model_path();
     std::fs::create_dir_all(home.join("models")).unwrap();
-    let linked = home.join("models").join(model.file_name().unwrap());
-    std::fs::hard_link(&model, &linked).or_else(|_| std::fs::copy(&model, &linked).map(drop)).unwrap();
+    link_or_copy(&model, &home.join("models").join(model.file_name().unwrap()));
     (repo, base)
 }
 
@@ -482,6 +511,33 @@ fn the_gitlab_template_installs_the_release_and_writes_a_code_quality_report() {
     assert_eq!(report.as_array().unwrap().len(), 1, "{report}");
     assert_eq!(report[0]["location"]["path"], "src/items.py");
     assert_eq!(report[0]["location"]["lines"]["begin"], 2);
+}
+
+#[test]
+fn the_review_step_refuses_settings_that_cannot_work() {
+    let repo = repository(&[("a.py", BUGGY)]);
+    let cases = [
+        (&[("NIB_REVIEW_FORMAT", "sarif"), ("NIB_REVIEW_REPORTER", "github-pr-review")][..], "reviewdog reads rdjsonl"),
+        (&[("NIB_REVIEW_FORMAT", "github"), ("NIB_REVIEW_UPLOAD_SARIF", "true")], "code scanning takes SARIF"),
+        (&[("NIB_REVIEW_BASE", "no-such-revision")], "cannot find or fetch the base revision no-such-revision"),
+        (&[("NIB_REVIEW_BACKEND", "openai"), ("NIB_REVIEW_MODEL", "qwen2.5-coder-1.5b")], "must be a GGUF file"),
+        (
+            &[("NIB_REVIEW_BACKEND", "openai"), ("NIB_REVIEW_API_KEY_ENV", "MY-TOKEN")],
+            "not an environment variable's name",
+        ),
+        (&[("NIB_REVIEW_BACKEND", "openai"), ("NIB_REVIEW_API_KEY_ENV", "MY_TOKEN")], "NIB_CONFIG is set"),
+    ];
+    for (settings, says) in cases {
+        let mut env = vec![("NIB_REVIEW_BASE".to_owned(), "HEAD".to_owned())];
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let out = bash_step(
+            "bash \"$GITHUB_ACTION_PATH/ci/review.sh\"",
+            &repo,
+            &[env, vec![("GITHUB_ACTION_PATH".into(), root().to_string_lossy().into_owned())]].concat(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{settings:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{settings:?}: {}", text(&out.stderr));
+    }
 }
 
 #[test]
