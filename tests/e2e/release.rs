@@ -361,8 +361,11 @@ fn install_checks_the_archive_before_the_binary_takes_its_name() {
     releases.write_sums(&releases.sums);
 
     // A download cut short: the connection closes after the first megabyte.
-    releases.proxy.set(&format!("/releases/download/v{VERSION}/nib-"), Fault::Truncate { after_bytes: 1 << 20 });
+    let archive_path = format!("/releases/download/v{VERSION}/{}", releases.archive);
+    let fetched = releases.proxy.requests(&archive_path);
+    releases.proxy.set(&archive_path, Fault::Truncate { after_bytes: 1 << 20 });
     refused(&explicit, "cannot download");
+    assert_eq!(releases.proxy.requests(&archive_path), fetched + 2, "one cut download per folder");
     releases.proxy.clear();
 
     // What there is no release of, or no such release.
