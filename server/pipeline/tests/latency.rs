@@ -173,6 +173,26 @@ async fn a_cold_prompt_does_not_hold_keystrokes_hostage_and_a_jump_gets_its_own_
     assert_eq!((evaluation.ended_at, evaluation.n_tokens), (Some(ms(2000)), 0), "{}", scripted.timeline());
     assert_eq!(scripted.played().len(), 1, "the keystroke started no job");
 
+    // The same when nobody waits for the evaluation (it warms the place where the cursor rested, behind any
+    // completion): the keystroke brings it to the front and it still skips generating.
+    let (completer, scripted) = self::completer(settings());
+    scripted.push(cold());
+    let rest = returning();
+    completer.warm(Request {
+        rope: &rest.rope,
+        cursor: rest.cursor,
+        document: Some(URI),
+        syntax: None,
+        trigger: Trigger::Invoked,
+    });
+    sleep(ms(100)).await;
+    assert_eq!(scripted.job(0).map(|j| j.priority.get()), Some(Priority::Late));
+    let (typed, took) = answer(&completer, &returning().typed("s"), Trigger::Automatic).await;
+    assert_eq!((typed.reason, took), (StopReason::Evaluating, Duration::ZERO));
+    assert_eq!(scripted.ended(0).await, Outcome::Done(StopReason::Cancelled));
+    let evaluation = scripted.job(0).expect("the evaluation");
+    assert_eq!((evaluation.priority.get(), evaluation.n_tokens), (Priority::Foreground, 0), "{}", scripted.timeline());
+
     // A jump: a request whose prompt does not carry on gets its own job, and the evaluation yields to it.
     let (completer, scripted) = self::completer(settings());
     let t0 = Instant::now();

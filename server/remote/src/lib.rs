@@ -223,7 +223,7 @@ impl Backend for Remote {
 impl Drop for Remote {
     fn drop(&mut self) {
         // A runtime may not be dropped (blocking) inside another's tasks.
-        if let Some(runtime) = self.runtime.get_mut().ok().and_then(Option::take) {
+        if let Some(runtime) = self.runtime.get_mut().take() {
             runtime.shutdown_background();
         }
     }

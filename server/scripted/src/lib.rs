@@ -307,7 +307,9 @@ async fn run(inner: Arc<Inner>) {
                     state.n_persisted += 1;
                     inner.note(&mut state, "persisted".into());
                 }
-                waiting.into_iter().for_each(|done| drop(done.send(())));
+                for done in waiting {
+                    let _ = done.send(());
+                }
             }
             Some(Turn::Stop(queued)) => {
                 for job in queued {
