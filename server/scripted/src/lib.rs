@@ -184,15 +184,19 @@ impl Scripted {
         self.0.state.lock().timeline.join("\n")
     }
 
-    /// Waits until job `index` has ended, and says how.
+    /// Waits until job `index` has ended, and says how; panics after a minute (of tokio's clock) without.
     pub async fn ended(&self, index: usize) -> Outcome {
         let mut n_ended = self.0.n_ended.subscribe();
-        loop {
-            if let Some(outcome) = self.job(index).and_then(|p| p.outcome) {
-                return outcome;
+        let ended = async {
+            loop {
+                if let Some(outcome) = self.job(index).and_then(|p| p.outcome) {
+                    return outcome;
+                }
+                n_ended.changed().await.expect("the backend lives as long as its handle");
             }
-            n_ended.changed().await.expect("the backend lives as long as its handle");
-        }
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(60), ended).await;
+        outcome.unwrap_or_else(|_| panic!("job {index} did not end within a minute:\n{}", self.timeline()))
     }
 }
 

@@ -17,6 +17,9 @@ use crate::framing;
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
 
+/// How long a test waits for a message on the paused clock before it fails.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
 /// A client of a server running in this process.
 pub struct Client {
     to_server: DuplexStream,
@@ -96,7 +99,9 @@ impl Client {
             return self.backlog.remove(at).expect("found");
         }
         loop {
-            let message = self.from_server.recv().await.expect("the server is running");
+            // A message that never comes fails the test instead of hanging it (the clock is paused: no wait).
+            let message = tokio::time::timeout(GIVE_UP, self.from_server.recv()).await;
+            let message = message.expect("no such message within a minute").expect("the server is running");
             let came = (self.t0.elapsed(), message);
             if wanted(&came.1) {
                 return came;
