@@ -35,11 +35,11 @@ pub struct Script {
     n_evaluate: usize,
     evaluate_for: Duration,
     tokens: Vec<(Duration, String)>,
-    end: End,
+    finish: Finish,
 }
 
 #[derive(Debug, Clone, Default)]
-enum End {
+enum Finish {
     #[default]
     EndOfGeneration,
     Fail(EngineError),
@@ -66,12 +66,12 @@ impl Script {
 
     /// Then `error` instead of the end of generation.
     pub fn fails(self, error: EngineError) -> Script {
-        Script { end: End::Fail(error), ..self }
+        Script { finish: Finish::Fail(error), ..self }
     }
 
     /// Then nothing more until the job is no longer wanted.
     pub fn stalls(self) -> Script {
-        Script { end: End::Stall, ..self }
+        Script { finish: Finish::Stall, ..self }
     }
 }
 
@@ -283,7 +283,7 @@ impl Backend for Scripted {
 
 /// What is next for the backend's task.
 enum Turn {
-    Play(Queued),
+    Play(Box<Queued>),
     Persist(Vec<oneshot::Sender<()>>),
     Stop(Vec<Queued>),
 }
@@ -300,7 +300,7 @@ async fn run(inner: Arc<Inner>) {
                 Some(Turn::Stop(std::mem::take(&mut state.queue)))
             } else {
                 let priorities = state.queue.iter().map(|q| q.request.priority.get());
-                nib_engine::next_job(priorities).map(|i| Turn::Play(state.queue.remove(i)))
+                nib_engine::next_job(priorities).map(|i| Turn::Play(Box::new(state.queue.remove(i))))
             }
         };
         match turn {
@@ -327,7 +327,7 @@ async fn run(inner: Arc<Inner>) {
                 if job.counted_foreground {
                     inner.pending_foreground.fetch_sub(1, Ordering::AcqRel);
                 }
-                play(&inner, job).await;
+                play(&inner, *job).await;
             }
         }
     }
@@ -383,10 +383,10 @@ async fn play(inner: &Inner, job: Queued) {
             return end(Outcome::Done(reason));
         }
     }
-    match script.end {
-        End::EndOfGeneration => end(Outcome::Done(StopReason::EndOfGeneration)),
-        End::Fail(error) => end(Outcome::Failed(error)),
-        End::Stall => {
+    match script.finish {
+        Finish::EndOfGeneration => end(Outcome::Done(StopReason::EndOfGeneration)),
+        Finish::Fail(error) => end(Outcome::Failed(error)),
+        Finish::Stall => {
             while !request.stops_generating(closed(), inner.completion_waits()) {
                 sleep(STALL_POLL).await;
             }
