@@ -2,10 +2,11 @@
 //! remote servers (`nib-remote`) are others. The pipelines see only `Engine`; a backend sees only jobs and
 //! reports through its `Link`.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -58,9 +59,7 @@ impl Shared {
     }
 
     pub(crate) fn bump(&self, f: impl FnOnce(&mut EngineCounters)) {
-        if let Ok(mut c) = self.counters.lock() {
-            f(&mut c);
-        }
+        f(&mut self.counters.lock());
     }
 }
 
@@ -87,30 +86,28 @@ impl Link {
 
     /// A request reached the model.
     pub fn healthy(&self) {
-        if let Ok(mut health) = self.shared.health.lock() {
-            let destination = std::mem::take(&mut health.0.destination);
-            *health = (EngineHealth { destination, ..EngineHealth::default() }, None);
-        }
+        let mut health = self.shared.health.lock();
+        let destination = std::mem::take(&mut health.0.destination);
+        *health = (EngineHealth { destination, ..EngineHealth::default() }, None);
     }
 
     /// A request failed: `problem` is shown until one succeeds; requests fail at once until `retry_at`.
     pub fn failed(&self, problem: String, retry_at: Option<Instant>) {
-        if let Ok(mut health) = self.shared.health.lock() {
-            health.0.problem = Some(problem);
-            health.0.n_failures += 1;
-            health.1 = retry_at;
-        }
+        let mut health = self.shared.health.lock();
+        health.0.problem = Some(problem);
+        health.0.n_failures += 1;
+        health.1 = retry_at;
     }
 
     /// The problem to answer with at once while backing off after a failure.
     pub fn backing_off(&self) -> Option<String> {
-        let health = self.shared.health.lock().ok()?;
+        let health = self.shared.health.lock();
         health.1.filter(|&at| at > Instant::now()).and(health.0.problem.clone())
     }
 
     /// Failures in a row so far.
     pub fn n_failures(&self) -> u32 {
-        self.shared.health.lock().map(|h| h.0.n_failures).unwrap_or(0)
+        self.shared.health.lock().0.n_failures
     }
 
     /// Marks the backend as ended: `Engine::stop` returns.

@@ -187,6 +187,43 @@ pub struct GenerateRequest {
     pub sampling: Option<Sampling>,
 }
 
+impl GenerateRequest {
+    /// Nobody waits for the answer (its receiver is `closed`, or it is outdated); its prompt may still be worth
+    /// having in the cache.
+    pub fn unwanted(&self, closed: bool) -> bool {
+        self.cancel.is_outdated() || closed
+    }
+
+    /// Only a completion a user waits for holds the engine against the next one.
+    fn yields(&self, closed: bool) -> bool {
+        self.priority.get() != Priority::Foreground || self.unwanted(closed)
+    }
+
+    /// Whether a job evaluating its prompt stops at this step: cancelled, or it yields and a completion
+    /// (`completion_waits`) is queued. An outdated job finishes its prompt unless a completion waits.
+    pub fn stops_evaluating(&self, closed: bool, completion_waits: bool) -> bool {
+        self.cancel.is_cancelled() || (self.yields(closed) && completion_waits)
+    }
+
+    /// Whether a job stops before its next token: unwanted, or it yields and a completion is queued.
+    pub fn stops_generating(&self, closed: bool, completion_waits: bool) -> bool {
+        self.unwanted(closed) || (self.yields(closed) && completion_waits)
+    }
+}
+
+/// Which queued job a backend that runs one job at a time starts next: the first completion a user waits for,
+/// in arrival order, else the oldest. `None` for an empty queue.
+pub fn next_job(priorities: impl IntoIterator<Item = Priority>) -> Option<usize> {
+    let mut oldest = None;
+    for (i, priority) in priorities.into_iter().enumerate() {
+        if priority == Priority::Foreground {
+            return Some(i);
+        }
+        oldest.get_or_insert(i);
+    }
+    oldest
+}
+
 /// Random sampling, for alternatives to the greedy answer: the most likely `top_k` tokens, cut to those
 /// within `top_p` of the probability, reweighed by `temperature`, one drawn from a generator seeded with `seed`
 /// (the same seed and prompt give the same text on one engine).
@@ -383,7 +420,7 @@ impl Engine {
 
     /// Where prompts go, and whether the last request got there.
     pub fn health(&self) -> EngineHealth {
-        let Ok(health) = self.shared.health.lock() else { return EngineHealth::default() };
+        let health = self.shared.health.lock();
         let mut out = health.0.clone();
         out.retry_in_ms =
             health.1.and_then(|at| at.checked_duration_since(Instant::now())).map(|d| d.as_millis() as u64);
@@ -421,6 +458,6 @@ impl Engine {
     }
 
     pub fn counters(&self) -> EngineCounters {
-        self.shared.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared.counters.lock().clone()
     }
 }

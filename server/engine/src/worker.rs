@@ -103,13 +103,13 @@ pub(super) fn run(
             continue;
         }
         // Completions first, in arrival order; background work when nothing else waits.
-        let next = queue.iter().position(|j| j.priority() == Priority::Foreground).unwrap_or(0);
+        let next = super::next_job(queue.iter().map(Job::priority)).unwrap_or(0);
         let job = queue.remove(next);
         if job.counted_foreground {
             shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
         }
         shared.bump(|c| c.n_jobs += 1);
-        if job.request.cancel.is_outdated() || job.events.is_closed() {
+        if job.request.unwanted(job.events.is_closed()) {
             // Stale or superseded: it never reaches the model.
             shared.bump(|c| c.n_dropped += 1);
             let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
@@ -442,12 +442,8 @@ impl<'m> Worker<'m> {
         let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
         let shared = self.shared.clone();
         let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
-        // Nobody waits for the answer; the prompt is still worth having in the cache.
-        let unwanted = || request.cancel.is_outdated() || job.events.is_closed();
-        // Only a completion a user waits for holds the engine against the next one.
-        let yields = || job.priority() != Priority::Foreground || unwanted();
-        let stop_evaluating = || request.cancel.is_cancelled() || (yields() && completion_waits());
-        let stop_generating = || unwanted() || (yields() && completion_waits());
+        let stop_evaluating = || request.stops_evaluating(job.events.is_closed(), completion_waits());
+        let stop_generating = || request.stops_generating(job.events.is_closed(), completion_waits());
 
         let owner = request.owner.as_deref();
         let choice = self.slots.choose(owner, prompt, self.can_shift);

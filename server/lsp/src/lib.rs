@@ -15,6 +15,8 @@ pub mod servers;
 mod session;
 mod suggest;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::sync::{Arc, OnceLock};
@@ -44,7 +46,16 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Runs the server on stdin/stdout until `exit` (or the end of input), then stops its tasks and the engine:
 /// the process must not exit while llama.cpp runs on another thread.
 pub async fn serve(cli: CommandLine) {
-    let engine = Arc::new(OnceLock::new());
+    run(cli, tokio::io::stdin(), tokio::io::stdout(), Arc::new(OnceLock::new())).await;
+}
+
+/// `serve` on any pipe. An engine already in `engine` (the tests' scripted one) runs instead of the configured one.
+async fn run(
+    cli: CommandLine,
+    input: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    output: impl tokio::io::AsyncWrite + Unpin,
+    engine: Arc<OnceLock<Engine>>,
+) {
     let tasks = Tasks::default();
     let server_engine = engine.clone();
     let server_tasks = tasks.clone();
@@ -62,7 +73,7 @@ pub async fn serve(cli: CommandLine) {
     .custom_method("nib/nextEdits", NibServer::next_edits)
     .custom_method("textDocument/copilotInlineEdit", NibServer::copilot_inline_edit)
     .finish();
-    transport::guard(&tasks, tokio::io::stdin(), tokio::io::stdout(), |input, output| {
+    transport::guard(&tasks, input, output, |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
     })
     .await;

@@ -3,8 +3,8 @@
 //! and the figures of what was shown and accepted for `nib/status`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
 
@@ -194,7 +194,7 @@ pub struct KindCounts {
 impl NextEditStats {
     /// Counts an edit shown and gives it its id.
     fn show(&self, kind: &'static str) -> String {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.n_shown += 1;
         let id = format!("{:x}", inner.n_shown);
         inner.by_kind.entry(kind).or_default().n_shown += 1;
@@ -207,20 +207,15 @@ impl NextEditStats {
 
     /// Counts the acceptance of the edit shown as `id`, once; `false` for an id not shown (or long ago).
     pub fn accept(&self, id: &str) -> bool {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         let Some(at) = inner.shown.iter().position(|(shown, _)| shown == id) else { return false };
         let Some((_, kind)) = inner.shown.remove(at) else { return false };
         inner.by_kind.entry(kind).or_default().n_accepted += 1;
         true
     }
 
-    /// Counters stay consistent whatever a panicking holder left undone: each update is one step.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub fn counts(&self) -> NextEditCounts {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         NextEditCounts {
             n_shown: inner.n_shown,
             n_accepted: inner.by_kind.values().map(|counts| counts.n_accepted).sum(),

@@ -98,7 +98,7 @@ pub async fn suggest(
             at: p.cursor,
             text: &p.suggestion.text,
         };
-        p.shown = session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now())).flatten();
+        p.shown = session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now()));
     }
     Ok(placed)
 }

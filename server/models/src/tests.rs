@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::*;
@@ -45,7 +46,7 @@ fn serve_on(listener: TcpListener, files: HashMap<String, Vec<u8>>, cut: HashMap
                     from = range.trim().trim_end_matches('-').parse().unwrap();
                 }
             }
-            log.lock().unwrap().push(format!("{path} from {from}"));
+            log.lock().push(format!("{path} from {from}"));
             let Some(body) = files.get(&path) else {
                 let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 continue;
@@ -99,7 +100,7 @@ fn a_cut_download_resumes_to_completion() {
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
     assert!(!partial_path(&path).exists());
-    assert_eq!(*server.requests.lock().unwrap(), ["/tiny.gguf from 0", "/tiny.gguf from 100000"]);
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 0", "/tiny.gguf from 100000"]);
     assert_eq!(store.verify(&model).unwrap(), Verdict::Good);
     assert!(store.remove(&model).unwrap());
     assert_eq!(store.verify(&model).unwrap(), Verdict::Missing);
@@ -116,7 +117,7 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
     std::fs::write(partial_path(&store.path(&model)), &body[..20_000]).unwrap();
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
-    assert_eq!(*server.requests.lock().unwrap(), ["/tiny.gguf from 20000"]);
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 20000"]);
 }
 
 #[test]

@@ -15,9 +15,10 @@ pub mod sse;
 mod vocab;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio::sync::{Semaphore, mpsc};
 
 use api::Api;
@@ -129,9 +130,7 @@ async fn connect(
         match Api::connect(server.clone(), kind, &model, vocabulary.as_deref(), (handle.clone(), guard)).await {
             Ok((api, info, tokenizer)) => {
                 tracing::info!(url = server.base(), model = %info.name, "remote engine ready");
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(Arc::new(api));
-                }
+                *slot.lock() = Some(Arc::new(api));
                 link.healthy();
                 link.set_state(ModelState::Ready { info, tokenizer });
                 return;
@@ -165,7 +164,7 @@ impl Backend for Remote {
             });
             let _ = events.send(Event::Failed(err));
         };
-        let api = self.api.lock().ok().and_then(|a| a.clone());
+        let api = self.api.lock().clone();
         let Some(api) = api else {
             return fail(match self.link.state() {
                 ModelState::Failed(problem) => EngineError::ModelUnavailable(problem),
@@ -213,7 +212,8 @@ impl Backend for Remote {
 
     fn stop(&self) {
         // Dropping the runtime's tasks drops their requests, which closes them.
-        if let Some(runtime) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
+        let runtime = self.runtime.lock().take();
+        if let Some(runtime) = runtime {
             runtime.shutdown_background();
         }
         self.link.stopped();
@@ -223,7 +223,7 @@ impl Backend for Remote {
 impl Drop for Remote {
     fn drop(&mut self) {
         // A runtime may not be dropped (blocking) inside another's tasks.
-        if let Some(runtime) = self.runtime.get_mut().ok().and_then(Option::take) {
+        if let Some(runtime) = self.runtime.get_mut().take() {
             runtime.shutdown_background();
         }
     }

@@ -42,7 +42,8 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     // Plugin commands run in the first workspace folder (where a project keeps its own).
     let plugins = nib_pipeline::plugins::start(&config, roots.first().cloned());
     workspace.set_roots(roots);
-    let engine = nib_pipeline::engine::start(&config, &model);
+    // An engine given before `initialize` (the tests' scripted one) is used as it is.
+    let engine = server.engine.get().cloned().unwrap_or_else(|| nib_pipeline::engine::start(&config, &model));
     let _ = server.engine.set(engine.clone());
     let caps = &params.capabilities;
     let can_watch_files =

@@ -85,13 +85,10 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
     };
     // Acceptances whose 30 s have passed are judged now, on the documents' text.
     let documents = &session.documents;
-    let acceptance = session
-        .acceptance
-        .with(|a| {
-            a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
-            a.summary()
-        })
-        .unwrap_or_default();
+    let acceptance = session.acceptance.with(|a| {
+        a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
+        a.summary()
+    });
     Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
         model: ModelStatus {

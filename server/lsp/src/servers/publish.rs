@@ -88,7 +88,7 @@ impl Sources {
             ModelState::Failed(_) => "failed",
         };
         let n_completions = self.requests.n_answered.load(Ordering::Relaxed);
-        let latency = self.requests.latency.lock().ok().and_then(|mut window| window.percentiles(now));
+        let latency = self.requests.latency.lock().percentiles(now);
         ServerSnapshot {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -116,7 +116,7 @@ impl Sources {
             completion_cache_hit_rate: ratio(counters.n_cache_answers, n_completions),
             kv_reuse_rate: ratio(counters.n_reused_tokens, counters.n_prompt_tokens),
             reviews_running: self.reviews.n_running(),
-            acceptance: self.acceptance.with(|a| a.summary()).unwrap_or_default(),
+            acceptance: self.acceptance.with(|a| a.summary()),
         }
     }
 }

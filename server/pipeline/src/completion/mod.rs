@@ -9,10 +9,11 @@ pub mod postprocess;
 pub mod syntax_check;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use parking_lot::{Mutex, RwLock};
 use ropey::Rope;
 use tokio::sync::watch;
 
@@ -274,24 +275,19 @@ impl Completer {
 
     /// The settings in effect.
     pub fn config(&self) -> Arc<CompletionConfig> {
-        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+        self.config.read().clone()
     }
 
     /// New settings, for the requests that start from now on.
     pub fn set_config(&self, config: CompletionConfig) {
         let old = self.config();
-        if old.template != config.template
-            && let Ok(mut template) = self.template.lock()
-        {
-            *template = None;
+        if old.template != config.template {
+            *self.template.lock() = None;
         }
         if old.cache_entries != config.cache_entries {
             self.with_cache(|c| c.resize(config.cache_entries as usize));
         }
-        match self.config.write() {
-            Ok(mut slot) => *slot = Arc::new(config),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
-        }
+        *self.config.write() = Arc::new(config);
     }
 
     /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
@@ -301,18 +297,15 @@ impl Completer {
             return Ok(Template::prefix_only());
         }
         let choose = || Template::choose(config.template.as_deref(), tokenizer, model_name);
-        match self.template.lock() {
-            Ok(mut chosen) => chosen.get_or_insert_with(choose).clone(),
-            Err(_) => choose(),
-        }
+        self.template.lock().get_or_insert_with(choose).clone()
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> Option<T> {
-        self.cache.lock().ok().map(|mut cache| f(&mut cache))
+    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> T {
+        f(&mut self.cache.lock())
     }
 
     /// The completion cache's key for a prompt: the same prompt, stops and length give the same text.
@@ -320,8 +313,8 @@ impl Completer {
         cache::key(prompt, &mode.stop_sequences(), self.config().max_tokens as usize)
     }
 
-    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
-        self.running.lock().ok().map(|mut running| f(&mut running))
+    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> T {
+        f(&mut self.running.lock())
     }
 
     /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows. `cancel` outdated
@@ -407,7 +400,8 @@ impl Completer {
         cancel: CancelToken,
         mut on_partial: impl FnMut(&str),
     ) -> Result<(Suggestion, Option<(Prompt, Site)>), CompletionError> {
-        let started = Instant::now();
+        // tokio's clock, which tests pause: deadlines and `partial_after_ms` count from here.
+        let started = tokio::time::Instant::now();
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
         let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
@@ -441,9 +435,7 @@ impl Completer {
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
         let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
-        if let Some(rest) =
-            seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))).flatten()
-        {
+        if let Some(rest) = seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))) {
             let text = site.finished(rest).await;
             if !text.is_empty() {
                 return Ok((self.shown(&seen, answer(text, 0)), None));
@@ -456,7 +448,7 @@ impl Completer {
             return Ok((early(String::new(), StopReason::EndOfGeneration), None));
         }
         let key = self.cache_key(&prompt.tokens, &site.mode);
-        if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
+        if let Some(raw) = self.with_cache(|c| c.get(key)) {
             let n_prompt = prompt.tokens.len();
             let suggestion = self.shown(&seen, answer(site.finished(raw).await, n_prompt));
             return Ok((suggestion, Some((prompt, site))));
@@ -469,8 +461,8 @@ impl Completer {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
         let partial_after = Duration::from_millis(self.config().partial_after_ms);
-        let mut partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
-            .then(|| tokio::time::Instant::from_std(started) + partial_after);
+        let mut partial_by =
+            (request.trigger == Trigger::Automatic && !partial_after.is_zero()).then(|| started + partial_after);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
         let (reason, raw, stats) = loop {
             if cancel.is_outdated() {
@@ -480,7 +472,7 @@ impl Completer {
                 self.engine.record_deadline_answer();
                 return Ok((early(String::new(), StopReason::Deadline), None));
             }
-            let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
+            let (job, own) = match self.with_running(|r| r.get(&key).cloned()) {
                 Some(job) => (job, false),
                 None => {
                     if request.trigger == Trigger::Automatic
@@ -734,7 +726,6 @@ impl Completer {
         self.with_running(|r| {
             r.values().find(|j| j.owner.as_deref() == Some(document) && j.progress.borrow().evaluating).cloned()
         })
-        .flatten()
     }
 
     /// Waits until no job for `document` runs: a suggestion answered empty for lack of time is then
@@ -743,7 +734,7 @@ impl Completer {
         let mut n_ended = self.n_ended.subscribe();
         loop {
             let busy = self.with_running(|r| r.values().any(|j| j.owner.as_deref() == Some(document)));
-            if busy != Some(true) || n_ended.changed().await.is_err() {
+            if !busy || n_ended.changed().await.is_err() {
                 return;
             }
         }
@@ -799,7 +790,7 @@ impl Completer {
     ) -> Result<Prompt, CompletionError> {
         let budget = self.budget(request.trigger, template);
         let hold = match (request.trigger, request.document) {
-            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)).flatten(),
+            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)),
             _ => None,
         };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
@@ -879,8 +870,7 @@ impl Completer {
         }
         let site = Site::new(request.rope, request.cursor, self.config().max_lines as usize, request.syntax);
         let key = self.cache_key(&prompt.tokens, &site.mode);
-        let known = self.with_cache(|c| c.get(key)).flatten().is_some()
-            || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);
+        let known = self.with_cache(|c| c.get(key)).is_some() || self.with_running(|r| r.contains_key(&key));
         if known {
             return;
         }
