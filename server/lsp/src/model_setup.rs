@@ -157,11 +157,12 @@ impl ModelSetup {
     /// did not invite.
     fn begin_asking(&self, asked: Asked) -> bool {
         let Ok(mut state) = self.state.lock() else { return false };
-        let may = match (&*state, asked) {
-            (State::Idle, Asked::AtStart) | (State::Retry, Asked::Explicit) => true,
-            (State::Idle | State::Declined | State::Retry, Asked::Command) => true,
-            _ => false,
-        };
+        let may = matches!(
+            (&*state, asked),
+            (State::Idle, Asked::AtStart)
+                | (State::Retry, Asked::Explicit)
+                | (State::Idle | State::Declined | State::Retry, Asked::Command)
+        );
         if may {
             *state = State::Asking;
         }
