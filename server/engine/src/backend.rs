@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync {
         let _ = done.send(());
     }
 
+    /// Loads this model in place of one that failed to load; false when the backend has no model of its own.
+    fn load(&self, model_path: std::path::PathBuf) -> bool {
+        let _ = model_path;
+        false
+    }
+
     /// Fails what is queued and ends; the backend sets `Link::stopped` once nothing of it runs any more.
     fn stop(&self);
 }

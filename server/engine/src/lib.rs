@@ -276,6 +276,8 @@ enum Msg {
     Generate(Box<Job>),
     /// Save every sequence to disk, then answer.
     Persist(tokio::sync::oneshot::Sender<()>),
+    /// Load this model instead of one that failed to load.
+    Load(PathBuf),
     /// Fail what is queued, free llama.cpp's context and end the thread.
     Stop,
 }
@@ -305,6 +307,10 @@ impl Backend for Local {
         if let Err(std::sync::mpsc::SendError(Msg::Persist(done))) = self.messages.send(Msg::Persist(done)) {
             let _ = done.send(());
         }
+    }
+
+    fn load(&self, model_path: PathBuf) -> bool {
+        self.messages.send(Msg::Load(model_path)).is_ok()
     }
 
     fn stop(&self) {
@@ -360,6 +366,18 @@ impl Engine {
         self.backend.stop();
         let mut stopped = self.stopped.clone();
         let _ = tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await;
+    }
+
+    /// Loads `model_path` in place of a model that failed to load (one missing at start, downloaded or chosen
+    /// since): the state goes back to `Loading`, then `Ready` or `Failed`, and the jobs that follow use it. False
+    /// when this engine cannot (a remote one: its server has the model). A model that did load stays.
+    /// Returns once the engine has taken the model up (its state no longer the old failure).
+    pub async fn load(&self, model_path: PathBuf) -> bool {
+        let mut state = self.state.clone();
+        if !matches!(*state.borrow_and_update(), ModelState::Failed(_)) || !self.backend.load(model_path) {
+            return false;
+        }
+        state.changed().await.is_ok()
     }
 
     /// Queues a job. The receiver yields its events; dropping it cancels the job.

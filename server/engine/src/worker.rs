@@ -67,17 +67,35 @@ pub(super) fn run(
 ) {
     // Declared first, so dropped last: after the context and model are freed.
     let _stopped = Stopped(stopped);
-    let loaded = load_model(&model_path, &config).and_then(|model| Ok((backend()?, model)));
+    let mut model_path = model_path;
+    // A model that failed to load may be replaced (one downloaded or chosen since): load that one instead.
+    while let Some(next) = serve(&config, &model_path, &snapshot_dir, &state, &messages, &shared) {
+        model_path = next;
+        state.send_replace(ModelState::Loading);
+    }
+}
+
+/// Loads `model_path` and runs jobs until the engine stops (`None`), or, when the model failed to load, until
+/// another model is given (`Some`).
+fn serve(
+    config: &EngineConfig,
+    model_path: &Path,
+    snapshot_dir: &Path,
+    state: &watch::Sender<ModelState>,
+    messages: &std::sync::mpsc::Receiver<Msg>,
+    shared: &Arc<Shared>,
+) -> Option<PathBuf> {
+    let loaded = load_model(model_path, config).and_then(|model| Ok((backend()?, model)));
     let (backend, (model, placement)) = match loaded {
         Ok(loaded) => loaded,
-        Err(err) => return refuse_all(err, &state, &messages, &shared),
+        Err(err) => return refuse_all(err, state, messages, shared),
     };
-    let mut worker = match Worker::new(backend, &model, &model_path, &snapshot_dir, &config, shared.clone()) {
+    let mut worker = match Worker::new(backend, &model, model_path, snapshot_dir, config, shared.clone()) {
         Ok(worker) => worker,
-        Err(err) => return refuse_all(err, &state, &messages, &shared),
+        Err(err) => return refuse_all(err, state, messages, shared),
     };
     let tokenizer = Arc::new(ModelTokenizer::new(model.clone()));
-    let info = model_info(&model, tokenizer.as_ref(), &model_path, placement);
+    let info = model_info(&model, tokenizer.as_ref(), model_path, placement);
     tracing::info!(model = %info.name, path = %model_path.display(), fim = info.has_fim_tokens, "model loaded");
     state.send_replace(ModelState::Ready { info, tokenizer });
 
@@ -154,15 +172,17 @@ pub(super) fn run(
         };
         let _ = job.events.send(event);
     }
+    None
 }
 
-/// The model could not be loaded: say so, and answer every job with that error.
+/// The model could not be loaded: say so, and answer every job with that error until the engine stops
+/// (`None`) or another model is given (`Some`).
 fn refuse_all(
     err: EngineError,
     state: &watch::Sender<ModelState>,
     messages: &std::sync::mpsc::Receiver<Msg>,
     shared: &Shared,
-) {
+) -> Option<PathBuf> {
     let message = match &err {
         EngineError::ModelUnavailable(message) => message.clone(),
         other => other.to_string(),
@@ -181,9 +201,11 @@ fn refuse_all(
             Msg::Persist(done) => {
                 let _ = done.send(());
             }
-            Msg::Stop => return,
+            Msg::Load(path) => return Some(path),
+            Msg::Stop => return None,
         }
     }
+    None
 }
 
 /// Tells `Engine::stop` that the engine thread has ended and freed llama.cpp's context.
@@ -384,6 +406,8 @@ impl<'m> Worker<'m> {
                 self.persist_all(FLUSH_TIMEOUT);
                 let _ = done.send(());
             }
+            // Only a model that failed to load is replaced (`Engine::load`); this one stays.
+            Msg::Load(path) => tracing::warn!(path = %path.display(), "a model is loaded already; not loading another"),
             Msg::Stop => return true,
         }
         false

@@ -9,6 +9,7 @@ pub mod acceptance;
 mod convert;
 pub use nib_plugins::framing;
 mod methods;
+mod model_setup;
 mod next_edits;
 mod review;
 pub mod servers;
@@ -61,6 +62,7 @@ pub async fn serve(cli: CommandLine) {
     .custom_method("nib/cursorRest", NibServer::cursor_rest)
     .custom_method("nib/nextEdits", NibServer::next_edits)
     .custom_method("textDocument/copilotInlineEdit", NibServer::copilot_inline_edit)
+    .custom_method("window/workDoneProgress/cancel", NibServer::progress_cancel)
     .finish();
     transport::guard(&tasks, tokio::io::stdin(), tokio::io::stdout(), |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
@@ -121,6 +123,12 @@ impl NibServer {
 
     async fn cursor_rest(&self, params: suggest::CursorParams) {
         cursor_rest::handle(self, params).await
+    }
+
+    async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        if let Ok(session) = self.session() {
+            session.model_setup.cancel(&params.token);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use dashmap::DashMap;
 use tower_lsp_server::ls_types::Position;
 
 use crate::acceptance::Acceptance;
+use crate::model_setup::{self, ModelSetup};
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
@@ -35,6 +36,8 @@ pub struct Session {
     pub next_edits: NextEditStats,
     /// What was shown and what was taken of it: the acceptance figures.
     pub acceptance: Arc<Acceptance>,
+    /// The model in use, and getting one when there is none.
+    pub model_setup: Arc<ModelSetup>,
     /// Fixed when the client connected.
     pub start: Start,
 }
@@ -55,9 +58,9 @@ pub struct Requests {
     pub latency: Mutex<LatencyWindow>,
 }
 
-/// What was settled at start: a change to the model or the engine is reported, not applied.
+/// What was settled at start: a change to the model or the engine is reported, not applied (a model missing at
+/// start is the exception: `model_setup` gets one).
 pub struct Start {
-    pub model: ModelChoice,
     pub engine_config: EngineConfig,
     /// The client can watch files for nib (dynamic registration of `workspace/didChangeWatchedFiles`).
     pub can_watch_files: bool,
@@ -107,5 +110,20 @@ impl Session {
 
     pub fn workspace(&self) -> &Arc<Workspace> {
         self.completer.workspace()
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> ModelChoice {
+        self.model_setup.model()
+    }
+
+    /// What the first run needs, for a task.
+    pub fn model_setup_context(&self, client: &tower_lsp_server::Client, tasks: &Tasks) -> model_setup::Context {
+        model_setup::Context {
+            client: client.clone(),
+            tasks: tasks.clone(),
+            engine: self.completer.engine().clone(),
+            setup: self.model_setup.clone(),
+        }
     }
 }

@@ -11,9 +11,9 @@ use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
-use crate::convert;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
+use crate::{convert, model_setup};
 use nib_engine::{CancelToken, StopReason};
 use nib_pipeline::completion::{self, Completer, CompletionError, Suggestion, Trigger};
 use nib_text::documents::{Document, DocumentStore};
@@ -71,6 +71,10 @@ pub async fn suggest(
     trigger: Trigger,
     on_partial: impl FnMut(&Document, usize, &str),
 ) -> Result<Option<Placed>> {
+    if trigger == Trigger::Invoked {
+        // The user asked: with the model still missing after a failed or cancelled download, offer it again.
+        model_setup::on_explicit_request(session.model_setup_context(client, tasks));
+    }
     let suggester = Suggester {
         documents: session.documents.clone(),
         completer: session.completer.clone(),

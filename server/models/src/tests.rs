@@ -73,6 +73,7 @@ fn sha256(bytes: &[u8]) -> String {
 fn model(url: Option<String>, bytes: &[u8]) -> Model {
     Model {
         name: "tiny".into(),
+        title: "Tiny".into(),
         file: "tiny.gguf".into(),
         sha256: sha256(bytes),
         n_bytes: bytes.len() as u64,
@@ -117,6 +118,45 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
     assert_eq!(*server.requests.lock().unwrap(), ["/tiny.gguf from 20000"]);
+}
+
+/// Cancels the transfer once `after` bytes have arrived.
+struct CancelAfter {
+    after: u64,
+    received: u64,
+}
+
+impl Progress for CancelAfter {
+    fn start(&mut self, _: &str, _: Option<u64>, done: u64) {
+        self.received = done;
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.received += bytes;
+    }
+    fn finish(&mut self) {}
+    fn cancelled(&self) -> bool {
+        self.received >= self.after
+    }
+}
+
+#[test]
+fn a_cancelled_download_keeps_its_partial_file_and_the_next_one_resumes_it() {
+    let body = bytes(400_000);
+    let server = serve(HashMap::from([("/tiny.gguf".into(), body.clone())]), HashMap::new());
+    let store = Store::at(tempdir(), &server.url);
+    let model = model(Some(format!("{}/tiny.gguf", server.url)), &body);
+    let err = store.pull(&model, &mut CancelAfter { after: 100_000, received: 0 }).unwrap_err();
+    let ModelsError::Cancelled { partial, received } = &err else { panic!("{err}") };
+    assert_eq!(*partial, partial_path(&store.path(&model)));
+    assert!(*received >= 100_000 && *received < 400_000, "{err}");
+    assert_eq!(std::fs::metadata(partial).unwrap().len(), *received);
+    assert!(!store.path(&model).exists());
+    let path = store.pull(&model, &mut Quiet).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    assert_eq!(
+        *server.requests.lock().unwrap(),
+        ["/tiny.gguf from 0".to_string(), format!("/tiny.gguf from {received}")]
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! `initializationOptions`, and the model resolution order.
 //!
 //! Model resolution, first match wins: `--model PATH`, `$NIB_MODEL`,
-//! `initializationOptions.model`, the config file's `model`, the catalogue's
-//! default model in `$NIB_HOME/models`.
+//! `initializationOptions.model`, the config file's `model`, the model chosen in an editor's first-run dialog
+//! (`$NIB_HOME/chosen-model.json`, while its file exists), the catalogue's default model in `$NIB_HOME/models`.
 
 use std::path::{Path, PathBuf};
 
@@ -344,6 +344,8 @@ pub enum ModelSource {
     CommandLine,
     Environment,
     ConfigOrInitOptions,
+    /// Chosen (a file, or a model downloaded) in an editor's first-run dialog, remembered in `chosen_model_file`.
+    Chosen,
     Default,
 }
 
@@ -353,6 +355,7 @@ impl ModelSource {
             ModelSource::CommandLine => "--model",
             ModelSource::Environment => "$NIB_MODEL",
             ModelSource::ConfigOrInitOptions => "the configuration",
+            ModelSource::Chosen => "the editor's first-run choice",
             ModelSource::Default => "the default model",
         }
     }
@@ -387,11 +390,41 @@ pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
         (path, ModelSource::Environment)
     } else if let Some(path) = &config.model {
         (path.clone(), ModelSource::ConfigOrInitOptions)
+    } else if let Some(path) = chosen_model().filter(|path| path.is_file()) {
+        (path, ModelSource::Chosen)
     } else {
         (default_model_path(), ModelSource::Default)
     };
     let remote = (config.engine.backend != BackendKind::Local).then(|| config.engine.url.clone());
     ModelChoice { path, source, remote }
+}
+
+/// Where the model chosen in an editor's first-run dialog is remembered: `{"model": "/path/to/file.gguf"}`.
+pub fn chosen_model_file() -> PathBuf {
+    nib_home().join("chosen-model.json")
+}
+
+#[derive(Serialize, Deserialize)]
+struct Chosen {
+    model: PathBuf,
+}
+
+/// The model chosen in a first-run dialog, if one was (and the file says so readably).
+fn chosen_model() -> Option<PathBuf> {
+    let text = std::fs::read_to_string(chosen_model_file()).ok()?;
+    serde_json::from_str::<Chosen>(&text).ok().map(|chosen| chosen.model)
+}
+
+/// Remembers `model` as the choice made in a first-run dialog: the next start uses it when nothing is configured.
+/// Written whole (a temporary file, then renamed).
+pub fn remember_chosen_model(model: &Path) -> std::io::Result<()> {
+    let file = chosen_model_file();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = file.with_extension(format!("json.{}", std::process::id()));
+    std::fs::write(&temporary, serde_json::to_vec(&Chosen { model: model.to_path_buf() })?)?;
+    std::fs::rename(&temporary, &file)
 }
 
 /// What the command line sets: it wins over the environment, the client's options and the config file.

@@ -49,7 +49,8 @@ pub struct Doctor {
 #[derive(Debug, Serialize)]
 pub struct ModelReport {
     pub path: PathBuf,
-    /// Where the path came from: "--model", "$NIB_MODEL", "the configuration", "the default model".
+    /// Where the path came from: "--model", "$NIB_MODEL", "the configuration", "the editor's first-run choice",
+    /// "the default model".
     pub source: String,
     pub loaded: bool,
     /// What the engine knows of it once loaded (`None` when it failed).

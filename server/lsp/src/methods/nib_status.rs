@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::acceptance::Summary;
+use crate::model_setup::DownloadStatus;
 use crate::next_edits::NextEditCounts;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
@@ -35,6 +36,8 @@ pub struct Status {
     settings: Settings,
     /// Suggestions shown, accepted, retained and undone, per language and kind: counted here, sent nowhere.
     acceptance: Summary,
+    /// The model being downloaded (the first run), `null` when none is.
+    download: Option<DownloadStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,8 +84,9 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
     let (state, error, info) = match session.completer.engine().state() {
         ModelState::Loading => ("loading", None, None),
         ModelState::Ready { info, .. } => ("ready", None, Some(info)),
-        ModelState::Failed(error) => ("failed", Some(session.start.model.problem(&error)), None),
+        ModelState::Failed(error) => ("failed", Some(session.model().problem(&error)), None),
     };
+    let model = session.model();
     // Acceptances whose 30 s have passed are judged now, on the documents' text.
     let documents = &session.documents;
     let acceptance = session
@@ -94,13 +98,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         .unwrap_or_default();
     Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
-        model: ModelStatus {
-            path: session.start.model.path.clone(),
-            source: session.start.model.source.describe(),
-            state,
-            error,
-            info,
-        },
+        model: ModelStatus { path: model.path, source: model.source.describe(), state, error, info },
         position_encoding: convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
         n_open_documents: session.documents.len(),
         n_indexed_files: session.workspace().n_indexed_files(),
@@ -114,5 +112,6 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
             review: session.reviews.config(),
         },
         acceptance,
+        download: session.model_setup.download(),
     })
 }

@@ -47,7 +47,7 @@ pub fn publish(tasks: &Tasks, session: &Session) {
         reviews: session.reviews.clone(),
         acceptance: session.acceptance.clone(),
         workspace: session.workspace().clone(),
-        model: session.start.model.path.clone(),
+        model: session.model().path,
         editor: session.start.editor.clone(),
     };
     let blocking = tasks.clone();
