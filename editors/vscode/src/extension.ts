@@ -12,7 +12,7 @@ import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-lan
 import { label, NextEditsAnswer, NextEditState, pickEdit } from "./nextEdit";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
 import { binaryName, resolveServer } from "./server";
-import { downloadText, initializationOptions, NibStatus, statusBarText, statusBarTooltip, statusLines, userValue } from "./status";
+import { downloadText, downloadToken, initializationOptions, NibStatus, statusBarText, statusBarTooltip, statusLines, userValue } from "./status";
 
 let client: LanguageClient | undefined;
 let enabled = true;
@@ -324,10 +324,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const current = await status();
       // VS Code shows a language server's progress in the status bar, where it has no cancel button: this is it.
       const download = current?.download;
-      if (download?.token !== undefined) {
+      const token = download ? downloadToken(download) : undefined;
+      if (download && token) {
         const cancel = "Cancel download";
         if ((await vscode.window.showInformationMessage(`nib is downloading ${downloadText(download)}`, cancel)) === cancel) {
-          await client?.sendNotification("window/workDoneProgress/cancel", { token: download.token }).catch(() => undefined);
+          await client?.sendNotification("window/workDoneProgress/cancel", { token }).catch(() => undefined);
         }
         return;
       }

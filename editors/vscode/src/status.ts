@@ -26,11 +26,15 @@ export interface NibStatus {
 }
 
 export interface DownloadStatus {
+  /** The catalogue's name (`smollm2-135m`). */
   model?: string;
   received?: number;
   total?: number | null;
-  /** The download's `$/progress` token: `window/workDoneProgress/cancel` with it stops the download. */
-  token?: string | number;
+}
+
+/** The download's `$/progress` token (`nib/download/<catalogue name>`): `window/workDoneProgress/cancel` with it stops the download. */
+export function downloadToken(download: DownloadStatus): string | undefined {
+  return download.model ? `nib/download/${download.model}` : undefined;
 }
 
 /** A download's progress in words: "SmolLM2 135M: 44 of 98 MB (45 %)". */
@@ -98,7 +102,7 @@ export function statusBarText(status: NibStatus | undefined, enabled: boolean): 
 /** The status-bar item's tooltip: what the text above hints at, in words; undefined when all is well. */
 export function statusBarTooltip(status: NibStatus | undefined): string | undefined {
   if (status?.download) {
-    const cancel = status.download.token === undefined ? "" : " (click to cancel)";
+    const cancel = downloadToken(status.download) === undefined ? "" : " (click to cancel)";
     return `nib is downloading ${downloadText(status.download)}${cancel}`;
   }
   return status?.backend?.problem ?? pluginProblem(status);
