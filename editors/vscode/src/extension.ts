@@ -8,7 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import {
+  LanguageClient, LanguageClientOptions, MessageActionItem, MessageType, ServerOptions, ShowMessageRequest, ShowMessageRequestParams,
+} from "vscode-languageclient/node";
+import { MORE, splitActions } from "./dialog";
 import { label, NextEditsAnswer, NextEditState, pickEdit } from "./nextEdit";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
 import { binaryName, resolveServer } from "./server";
@@ -189,6 +192,19 @@ async function chooseModelFile(): Promise<{ path: string } | null> {
   return picked?.[0] ? { path: picked[0].fsPath } : null;
 }
 
+/** A server's question with its answers as buttons, those past three behind "More choices..." (a quick pick). */
+async function ask(params: ShowMessageRequestParams): Promise<MessageActionItem | null> {
+  const actions = params.actions ?? [];
+  const { buttons, more } = splitActions(actions.map((action) => action.title));
+  const show = params.type === MessageType.Error ? vscode.window.showErrorMessage
+    : params.type === MessageType.Warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+  let title = await show(params.message, ...buttons);
+  if (title === MORE) {
+    title = await vscode.window.showQuickPick(more, { title: params.message, placeHolder: "Pick one (Escape: none)" });
+  }
+  return actions.find((action) => action.title === title) ?? null;
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration("nib");
   enabled = config.get<boolean>("completion.enabled", true);
@@ -337,6 +353,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
   );
   await client.start();
+  // In place of vscode-languageclient's own handler, which makes every answer a button: registered once
+  // the client runs, as a handler registered before start() is replaced by the client's.
+  context.subscriptions.push(client.onRequest(ShowMessageRequest.type, ask));
   rest.touch();
   nextRest.touch();
   await poll();
