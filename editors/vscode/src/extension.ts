@@ -1,7 +1,8 @@
 // nib for VS Code: starts `nib serve` (the binary bundled in server/, or the one nib.path names),
 // and lets vscode-languageclient provide inline completions (LSP 3.18; several items are cycled with
-// VS Code's own Alt+] and Alt+[), diagnostics and quick fixes, and nib's first-run dialog and its
-// download's progress; answers nib/chooseModelFile with a file dialog; adds a status-bar item and
+// VS Code's own Alt+] and Alt+[), diagnostics and quick fixes, and the download's progress; shows
+// nib's questions (its first-run dialog) with at most three buttons; answers nib/chooseModelFile
+// with a file dialog; adds a status-bar item and
 // commands, tells nib where the cursor rests (nib/cursorRest), asks again when nib says a suggestion
 // is ready, and shows the next edit nib proposes after a change (nib/nextEdits) as decorations,
 // jumped to and applied with Alt+N.
