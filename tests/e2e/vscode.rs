@@ -23,10 +23,8 @@ fn extension() -> PathBuf {
 /// Runs a Node program (`npm`, `node`) in `dir` with Node first on PATH, or `path` as the whole PATH.
 fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)], path: Option<&str>) -> String {
     let bin = node_bin();
-    let path = path.map_or_else(
-        || format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
-        str::to_owned,
-    );
+    let path =
+        path.map_or_else(|| format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()), str::to_owned);
     let mut cmd = Command::new(bin.join(program));
     // The model is what the settings (or the first run) say, never the caller's.
     cmd.current_dir(dir).args(args).env("PATH", path).env_remove("NIB_MODEL");
