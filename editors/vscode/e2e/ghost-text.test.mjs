@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { BASE_SETTINGS, goToLineEnd, install, open, openFile, session } from "./code-server.mjs";
+import { BASE_SETTINGS, drive, goToLineEnd, install, openFile, session } from "./code-server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vsix = process.env.NIB_VSIX;
@@ -42,8 +42,7 @@ const dirs = session(
 );
 const env = { ...process.env, HOME: dirs.home };
 install(dirs, vsix, env);
-const { page, log, close } = await open(dirs, env);
-try {
+await drive(dirs, env, async (page) => {
   await page.waitForTimeout(3000);
 
   await openFile(page, "sample.py");
@@ -118,13 +117,4 @@ try {
     return now && now !== before;
   }, greedy, { timeout: 10_000 });
   console.log(`candidates cycled in VS Code: ${JSON.stringify(greedy)} then ${JSON.stringify(await ghostText())}`);
-} catch (err) {
-  console.error(log().slice(-4000));
-  if (process.env.NIB_SCREENSHOT) {
-    await page.screenshot({ path: process.env.NIB_SCREENSHOT.replace(/\.png$/, "-failed.png") });
-  }
-  throw err;
-} finally {
-  await close();
-}
-process.exit(0);
+});
