@@ -112,6 +112,14 @@ async function open(dirs, env) {
   };
 }
 
+/**
+ * Waits until nib's model is ready: the extension's status-bar item shows its sparkle. Typing before
+ * the language client runs asks no provider, and VS Code does not ask again.
+ */
+export async function nibReady(page, timeout = 300_000) {
+  await page.waitForSelector(".statusbar-item .codicon-sparkle", { timeout });
+}
+
 /** Opens a workspace file by name with Quick Open and waits for its editor. */
 export async function openFile(page, name) {
   await page.keyboard.press("Control+P");

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { BASE_SETTINGS, drive, goToLineEnd, install, openFile, session } from "./code-server.mjs";
+import { BASE_SETTINGS, drive, goToLineEnd, install, nibReady, openFile, session } from "./code-server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vsix = process.env.NIB_VSIX;
@@ -59,7 +59,7 @@ await drive(dirs, env, async (page) => {
   await toast.locator(".monaco-button", { hasText: "Download SmolLM2 135M" }).click();
 
   // The model is in and loaded once the status bar shows nib's sparkle.
-  await page.waitForSelector(".statusbar-item .codicon-sparkle", { timeout: 300_000 });
+  await nibReady(page);
   const ready = performance.now();
   const seen = await page.evaluate(() => window.nibSeen);
   console.log(`download progress shown: ${JSON.stringify(seen)}`);

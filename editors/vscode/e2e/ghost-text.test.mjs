@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { BASE_SETTINGS, drive, goToLineEnd, install, openFile, session } from "./code-server.mjs";
+import { BASE_SETTINGS, drive, goToLineEnd, install, nibReady, openFile, session } from "./code-server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const vsix = process.env.NIB_VSIX;
@@ -46,6 +46,7 @@ await drive(dirs, env, async (page) => {
   await page.waitForTimeout(3000);
 
   await openFile(page, "sample.py");
+  await nibReady(page);
   // Line 24 is `        return ` in total_value.
   await goToLineEnd(page, 24);
   await page.keyboard.type("s");
