@@ -477,8 +477,10 @@ fn nib_install_installs_the_release_binary_only_when_its_sha256_matches() {
     std::fs::remove_file(&installed).unwrap();
     std::fs::write(&sums, format!("{}  {name}.tar.gz\n", "ab".repeat(32))).unwrap();
     let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/nvim/lua/nib/install.lua");
-    let build = format!("(function() local m = dofile(\"{}\"); m.install(); return m.last end)()", plugin.display());
-    let last = nvim.lua(&build);
+    // As a command, not an expression: an error message inside an expression aborts it.
+    nvim.send(&format!(":lua local m = dofile('{}'); m.install(); _G.nib_build = m.last<CR>", plugin.display()));
+    nvim.wait("the build step", Duration::from_secs(60), |n| n.lua("_G.nib_build ~= nil") == json!(true));
+    let last = nvim.lua("_G.nib_build");
     let error = last["error"].as_str().unwrap_or_default();
     assert!(
         error.contains(&format!("expected sha256 {}", "ab".repeat(32))) && error.contains("the download was deleted"),
