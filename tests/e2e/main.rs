@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `nib` binary, spoken to over stdio, with the real default model.
 
 mod acceptance;
+mod arrival;
 mod candidates;
 mod cli;
 mod doctor;

@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::Position;
 
 use crate::acceptance::Acceptance;
 use crate::model_setup::{self, ModelSetup};
+use crate::arrival::{Arrival, SupersededCounts};
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
@@ -48,15 +49,17 @@ pub struct Session {
 pub struct Requests {
     /// The newest completion per document: a new one outdates the one before.
     pub in_flight: DashMap<String, CancelToken>,
-    /// Documents whose latest request was answered empty for lack of time, and where: one task per document
-    /// computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
-    pub awaiting: DashMap<String, Position>,
+    /// Documents whose latest request was answered empty for lack of time, and where (in which text): one task
+    /// per document computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
+    pub awaiting: DashMap<String, Arrival>,
     /// The line of each document's latest edit: saving remembers the code around it.
     pub edited: DashMap<String, usize>,
     /// Completion requests answered (not superseded), and how long they took over the last minute: for
     /// `nib top`.
     pub n_answered: AtomicU64,
     pub latency: Mutex<LatencyWindow>,
+    /// Requests answered as superseded, by method: for `nib/status`.
+    pub superseded: SupersededCounts,
 }
 
 /// What was settled at start: a change to the model or the engine is reported, not applied (a model missing at

@@ -1,6 +1,7 @@
 //! `nib/status`: the model, the index, the engine's counters and the settings in effect (see
 //! docs/lsp-extensions.md).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -32,12 +33,22 @@ pub struct Status {
     plugins: Vec<PluginStatus>,
     /// Next edits shown and accepted since start, in all and by kind.
     next_edits: NextEditCounts,
+    /// Requests answered as superseded since start.
+    requests: RequestCounts,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
     /// Suggestions shown, accepted, retained and undone, per language and kind: counted here, sent nowhere.
     acceptance: Summary,
     /// The model being downloaded (the first run), `null` when none is.
     download: Option<DownloadStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestCounts {
+    /// Requests answered empty because their document moved on (or a newer request took their place) after
+    /// they arrived.
+    n_superseded: u64,
+    superseded_by_method: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,6 +104,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
         a.summary()
     });
+    let superseded = session.requests.superseded.by_method();
     Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
         model: ModelStatus { path: model.path, source: model.source.describe(), state, error, info },
@@ -103,6 +115,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         backend: session.completer.engine().health(),
         plugins: session.completer.plugins().status(),
         next_edits: session.next_edits.counts(),
+        requests: RequestCounts { n_superseded: superseded.values().sum(), superseded_by_method: superseded },
         settings: Settings {
             engine: session.start.engine_config.clone(),
             completion: (*session.completer.config()).clone(),
