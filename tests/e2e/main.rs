@@ -26,3 +26,4 @@ mod review;
 mod support;
 mod top;
 mod vscode;
+mod vulkan;

@@ -28,7 +28,7 @@ use nib_vocab::{TokenId, Tokenizer};
 use backend::Shared;
 pub use backend::{Backend, EngineHealth, Link};
 pub use config::{BackendKind, EngineConfig};
-pub use devices::{Device, built_backends, devices, gpu_layers};
+pub use devices::{Device, built_backends, devices};
 pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use snapshots::{model_id, model_sha256};
 pub use stats::{CacheHit, CompletionStats, EngineCounters, quantile};

@@ -259,7 +259,7 @@ fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path, placem
         quantization: file_type.map(file_type_name).unwrap_or_default().to_owned(),
         sliding_window: has_sliding_window(model),
         n_gpu_layers: placement.n_gpu_layers.min(model.n_layer()),
-        device: if placement.n_gpu_layers == 0 { "CPU".to_owned() } else { placement.device },
+        device: placement.device,
     }
 }
 
