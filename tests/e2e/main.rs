@@ -3,6 +3,7 @@
 mod acceptance;
 mod candidates;
 mod cli;
+mod confidence;
 mod doctor;
 mod emacs;
 mod first_contact;
