@@ -74,7 +74,7 @@ pub struct ThresholdRow {
 }
 
 /// The thresholds `nib eval` reports.
-pub const THRESHOLDS: [f32; 11] = [0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7];
+pub const THRESHOLDS: [f32; 12] = [0.0, 0.1, 0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5, 0.6, 0.7];
 
 /// Per language and mode.
 #[derive(Debug, Clone, Serialize)]

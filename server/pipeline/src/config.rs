@@ -98,7 +98,8 @@ pub struct CompletionConfig {
     pub n_candidates: u32,
     /// Automatic requests hold back a suggestion whose confidence (the geometric mean of its tokens'
     /// probabilities, 0 to 1) is below this: the model was guessing. Explicit requests always answer.
-    /// 0: show every suggestion. A backend that gives no probabilities is never held back.
+    /// 0: show every suggestion. A backend that gives no probabilities is never held back. The default is
+    /// chosen from `nib eval --trigger automatic` (README, Confidence).
     pub min_confidence: f32,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
     /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
@@ -154,7 +155,7 @@ impl Default for CompletionConfig {
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
             n_candidates: 3,
-            min_confidence: 0.3,
+            min_confidence: 0.34,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,

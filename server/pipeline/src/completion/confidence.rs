@@ -4,7 +4,7 @@
 //! to 1. The mean, not the sum: a joint probability falls with every token, so it would rank any long
 //! suggestion below any short one, while a mean asks how sure the model was of each step. The geometric mean
 //! of probabilities is the exponential of the mean log-probability that the measurement in issue 24 ranked
-//! suggestions by (hiding the least confident quarter raised the edit similarity of those shown by 8 points);
+//! suggestions by (hiding the least confident quarter raised the edit similarity of those shown from 47.7 % to 55.4 %);
 //! the exponential only puts it on a 0-1 scale a setting can name (`completion.min_confidence`). The tokens
 //! counted are those whose text the suggestion shows: post-processing cuts the model's text (one line, no
 //! repeat of what follows), and what the user never sees should not vouch for what they do.
