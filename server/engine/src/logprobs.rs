@@ -3,29 +3,34 @@
 //! One pass finds the maximum (and the top k), a second sums the exponentials: never a softmax over the whole
 //! vocabulary held in memory, and never a sort of it.
 
-/// `ln(Σ exp(logit))`, the log-softmax's normaliser; computed from the maximum so that no exponential overflows.
-pub fn log_normaliser(logits: &[f32]) -> f32 {
+/// The log-softmax's normaliser `ln(Σ exp(logit))`, as the maximum and the log of the sum of exponentials taken
+/// from it: no exponential overflows, and subtracting them apart keeps the precision a large logit would lose.
+fn normaliser(logits: &[f32]) -> (f32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if !max.is_finite() {
-        return max;
+        return (max, 0.0);
     }
     let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    max + sum.ln() as f32
+    (max, sum.ln() as f32)
+}
+
+fn log_softmax(logit: f32, (max, ln_sum): (f32, f32)) -> f32 {
+    (logit - max) - ln_sum
 }
 
 /// The natural log-probability of `token` under `logits`; `None` for a token outside the vocabulary.
 pub fn logprob(logits: &[f32], token: usize) -> Option<f32> {
     let logit = *logits.get(token)?;
-    Some(logit - log_normaliser(logits))
+    Some(log_softmax(logit, normaliser(logits)))
 }
 
 /// The `k` most likely tokens with their log-probabilities, most likely first (ties: the lower id first), and
 /// `token`'s log-probability, from one pass for the top `k` and one for the normaliser.
 pub fn scored(logits: &[f32], token: usize, k: usize) -> Option<(f32, Vec<(usize, f32)>)> {
     let logit = *logits.get(token)?;
-    let norm = log_normaliser(logits);
-    let top = top_k(logits, k).into_iter().map(|(id, l)| (id, l - norm)).collect();
-    Some((logit - norm, top))
+    let norm = normaliser(logits);
+    let top = top_k(logits, k).into_iter().map(|(id, l)| (id, log_softmax(l, norm))).collect();
+    Some((log_softmax(logit, norm), top))
 }
 
 /// The `k` largest logits, largest first: a small sorted buffer, so the cost is one pass for a small `k`.
