@@ -22,6 +22,9 @@ fn complete_prints_a_suggestion_and_its_figures() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert!(!json["text"].as_str().unwrap().trim().is_empty(), "{json}");
     assert_eq!(json["template"], "prefix-only");
+    // From the generated tokens' log-probabilities: a probability.
+    let confidence = json["confidence"].as_f64().unwrap_or(-1.0);
+    assert!(confidence > 0.0 && confidence <= 1.0, "{json}");
     let stats = &json["stats"];
     assert!(stats["n_prompt_tokens"].as_u64().unwrap() > 100, "{stats}");
     assert_eq!(stats["n_prompt_tokens"], stats["n_evaluated_tokens"]);

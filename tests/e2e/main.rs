@@ -4,6 +4,7 @@ mod acceptance;
 mod arrival;
 mod candidates;
 mod cli;
+mod confidence;
 mod doctor;
 mod emacs;
 mod first_contact;

@@ -10,13 +10,25 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{EngineCounters, Event, GenerateRequest, ModelState};
+use crate::{EngineCounters, EngineError, Event, GenerateRequest, ModelState, ScoreRequest, Scores};
 
 /// Runs jobs. Every call returns at once: the work happens on the backend's own threads or tasks.
 pub trait Backend: Send + Sync {
     /// Runs `request`, sending its events in order (`Started`, `Text`..., then `Done` or `Failed`) to
     /// `events`. A closed receiver or a cancelled token ends the job.
     fn submit(&self, request: GenerateRequest, events: mpsc::UnboundedSender<Event>, submitted: Instant);
+
+    /// Scores a span of text, answering once (see `ScoreRequest`). A backend that cannot answers with why not.
+    fn score(&self, request: ScoreRequest, answer: oneshot::Sender<Scores>) {
+        let _ = request;
+        let why = self.scoring().err().unwrap_or_else(|| "this backend cannot score text".into());
+        let _ = answer.send(Err(EngineError::Unsupported(why)));
+    }
+
+    /// Whether `score` works: `Err` says why not (for `nib doctor` and `nib/status`: review by surprise needs it).
+    fn scoring(&self) -> Result<(), String> {
+        Err("this backend cannot score text".into())
+    }
 
     /// Saves what the next start could reuse, then answers.
     fn persist(&self, done: oneshot::Sender<()>) {

@@ -96,6 +96,11 @@ pub struct CompletionConfig {
     /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
     /// always answer with one.
     pub n_candidates: u32,
+    /// Automatic requests hold back a suggestion whose confidence (the geometric mean of its tokens'
+    /// probabilities, 0 to 1) is below this: the model was guessing. Explicit requests always answer.
+    /// 0: show every suggestion. A backend that gives no probabilities is never held back. The default is
+    /// chosen from `nib eval --trigger automatic` (README, Confidence).
+    pub min_confidence: f32,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
     /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
     pub typing_suffix_tokens: u32,
@@ -150,6 +155,7 @@ impl Default for CompletionConfig {
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
             n_candidates: 3,
+            min_confidence: 0.34,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,

@@ -70,6 +70,9 @@ pub struct EngineReport {
     /// The model loaded, or the server answered what it runs (llama-server's `/props`, OpenAI's `/models`).
     pub answers: bool,
     pub health: EngineHealth,
+    /// Review by surprise needs the log-probabilities of the text the model reads: `None` when the backend
+    /// gives them, else why not.
+    pub surprise_unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -228,6 +231,7 @@ pub async fn examine(input: Input<'_>) -> Doctor {
             answers: tokenizer.is_some(),
             url: remote,
             health: input.engine.health(),
+            surprise_unavailable: input.engine.scoring().err(),
         },
         nib_home,
         config: ConfigReport {

@@ -29,6 +29,8 @@ pub struct Status {
     engine: EngineCounters,
     /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
     backend: EngineHealth,
+    /// What the backend can do besides completing.
+    capabilities: Capabilities,
     /// Each plugin in the order it runs: its state, calls, failures, the latest error, and what it did.
     plugins: Vec<PluginStatus>,
     /// Next edits shown and accepted since start, in all and by kind.
@@ -49,6 +51,14 @@ pub struct RequestCounts {
     /// they arrived.
     n_superseded: u64,
     superseded_by_method: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Capabilities {
+    /// Review by surprise needs the log-probabilities of text the model reads (the prompt's tokens), not only
+    /// of what it writes; `false` with `surprise_unavailable` saying why, for backends that cannot give them.
+    surprise: bool,
+    surprise_unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,6 +123,10 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
         backend: session.completer.engine().health(),
+        capabilities: {
+            let scoring = session.completer.engine().scoring();
+            Capabilities { surprise: scoring.is_ok(), surprise_unavailable: scoring.err() }
+        },
         plugins: session.completer.plugins().status(),
         next_edits: session.next_edits.counts(),
         requests: RequestCounts { n_superseded: superseded.values().sum(), superseded_by_method: superseded },

@@ -107,6 +107,7 @@ impl Sources {
             cpu_percent: None,
             requests_in_flight: self.requests.in_flight.len(),
             n_completions,
+            n_held_back: counters.n_held_back,
             last_minute: LastMinute {
                 n_completions: latency.map_or(0, |p| p.n),
                 p50_ms: latency.map(|p| p.p50_ms),
