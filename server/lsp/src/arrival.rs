@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
 
+use parking_lot::Mutex;
 use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::{Position, Uri};
 
@@ -98,7 +98,7 @@ impl SupersededCounts {
         match handled.await {
             Ok(answer) => Ok(answer),
             Err(Unanswered::Superseded) => {
-                *self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(method).or_default() += 1;
+                *self.0.lock().entry(method).or_default() += 1;
                 Ok(T::empty())
             }
             Err(Unanswered::Error(error)) => Err(error),
@@ -106,7 +106,7 @@ impl SupersededCounts {
     }
 
     pub fn by_method(&self) -> BTreeMap<&'static str, u64> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0.lock().clone()
     }
 }
 

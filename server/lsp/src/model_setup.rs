@@ -8,8 +8,10 @@
 //! explicit request asks again; after "Not now", only the command `nib.setupModel` does: typing never asks.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -123,11 +125,11 @@ impl ModelSetup {
 
     /// The model in use: the one configured at start, or the one the first run loaded since.
     pub fn model(&self) -> ModelChoice {
-        self.model.lock().map(|m| m.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.model.lock().clone()
     }
 
     pub fn download(&self) -> Option<DownloadStatus> {
-        match &*self.state.lock().ok()? {
+        match &*self.state.lock() {
             State::Downloading(d) => Some(DownloadStatus {
                 model: d.model.clone(),
                 received: d.received.load(Ordering::Relaxed).min(d.total),
@@ -139,8 +141,7 @@ impl ModelSetup {
 
     /// The user pressed cancel on a progress: a download with that token stops after its next piece.
     pub fn cancel(&self, token: &ProgressToken) {
-        if let Ok(state) = self.state.lock()
-            && let State::Downloading(d) = &*state
+        if let State::Downloading(d) = &*self.state.lock()
             && d.token == *token
         {
             d.cancel.store(true, Ordering::Relaxed);
@@ -148,15 +149,13 @@ impl ModelSetup {
     }
 
     fn set_state(&self, state: State) {
-        if let Ok(mut s) = self.state.lock() {
-            *s = state;
-        }
+        *self.state.lock() = state;
     }
 
     /// Moves to `Asking` when `asked` may ask now: one dialog or download at a time, and never one the user
     /// did not invite.
     fn begin_asking(&self, asked: Asked) -> bool {
-        let Ok(mut state) = self.state.lock() else { return false };
+        let mut state = self.state.lock();
         let may = matches!(
             (&*state, asked),
             (State::Idle, Asked::AtStart)
@@ -451,9 +450,7 @@ async fn remember(cx: &Context, path: &Path) -> ModelSource {
 /// Loads `model` in the running engine; once it is ready, completion starts.
 async fn load(cx: &Context, model: ModelChoice) {
     let path = model.path.clone();
-    if let Ok(mut current) = cx.setup.model.lock() {
-        *current = model;
-    }
+    *cx.setup.model.lock() = model;
     cx.setup.set_state(State::Idle);
     if !cx.engine.load(path.clone()).await {
         let message = format!("nib: {} is ready; restart nib to use it", path.display());

@@ -6,11 +6,10 @@ use std::sync::atomic::AtomicU64;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use tower_lsp_server::ls_types::Position;
 
 use crate::acceptance::Acceptance;
-use crate::model_setup::{self, ModelSetup};
 use crate::arrival::{Arrival, SupersededCounts};
+use crate::model_setup::{self, ModelSetup};
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;

@@ -12,9 +12,9 @@ use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
 use crate::arrival::{Arrival, Superseded, Unanswered};
+use crate::model_setup;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
-use crate::{convert, model_setup};
 use nib_engine::{CancelToken, StopReason};
 use nib_pipeline::completion::{self, Completer, CompletionError, Suggestion, Trigger};
 use nib_text::documents::{Document, DocumentStore};

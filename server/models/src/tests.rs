@@ -155,7 +155,7 @@ fn a_cancelled_download_keeps_its_partial_file_and_the_next_one_resumes_it() {
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
     assert_eq!(
-        *server.requests.lock().unwrap(),
+        *server.requests.lock(),
         ["/tiny.gguf from 0".to_string(), format!("/tiny.gguf from {received}")]
     );
 }

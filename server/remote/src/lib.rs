@@ -211,14 +211,14 @@ impl Backend for Remote {
     }
 
     fn scoring(&self) -> Result<(), String> {
-        match self.api.lock().ok().and_then(|a| a.clone()) {
+        match self.api.lock().clone() {
             Some(api) => api.scoring(),
             None => Err("not known until the server answers".into()),
         }
     }
 
     fn score(&self, request: ScoreRequest, answer: oneshot::Sender<Scores>) {
-        let api = self.api.lock().ok().and_then(|a| a.clone());
+        let api = self.api.lock().clone();
         let Some(api) = api.filter(|api| api.scoring().is_ok()) else {
             let why = self.scoring().err().unwrap_or_default();
             let _ = answer.send(Err(EngineError::Unsupported(why)));
