@@ -155,7 +155,7 @@ impl Default for CompletionConfig {
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
             n_candidates: 3,
-            min_confidence: 0.34,
+            min_confidence: 0.0,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,
