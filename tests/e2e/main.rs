@@ -27,4 +27,5 @@ mod review;
 mod support;
 mod top;
 mod vscode;
-mod vulkan;
+// Not yet in the suite: on Mesa 22.3's lavapipe the Vulkan build's first completion ran for over 6 minutes.
+// Run by hand: NIB_VULKAN_BIN="$(bash .ci/vulkan)" with `mod vulkan;` here.

@@ -154,10 +154,7 @@ fn a_cancelled_download_keeps_its_partial_file_and_the_next_one_resumes_it() {
     assert!(!store.path(&model).exists());
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
-    assert_eq!(
-        *server.requests.lock(),
-        ["/tiny.gguf from 0".to_string(), format!("/tiny.gguf from {received}")]
-    );
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 0".to_string(), format!("/tiny.gguf from {received}")]);
 }
 
 #[test]
