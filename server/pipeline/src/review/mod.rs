@@ -36,7 +36,7 @@ use nib_plugins::{FileInfo, Hook, Plugins};
 use nib_text::syntax::Syntax;
 use prompt::ReviewPrompt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
