@@ -66,7 +66,7 @@ impl Default for ReviewConfig {
             max_tokens: 384,
             max_findings_per_file: 10,
             surprise: false,
-            surprise_threshold: 8.0,
+            surprise_threshold: 12.0,
         }
     }
 }

@@ -112,8 +112,11 @@ impl LineSurprise {
     }
 }
 
-/// A probability as people read one: "7 in 10" down to 1 in 10, then "1 in 50".
+/// A probability as people read one: "99 in 100" near certainty, "7 in 10" down to 1 in 10, then "1 in 50".
 pub fn odds(p: f32) -> String {
+    if p >= 0.95 {
+        return format!("{} in 100", (p * 100.0).round().min(99.0));
+    }
     if p >= 0.095 {
         return format!("{} in 10", (p * 10.0).round().clamp(1.0, 10.0));
     }
@@ -283,7 +286,8 @@ mod tests {
         assert_eq!(odds(0.7), "7 in 10");
         assert_eq!(odds(0.02), "1 in 50");
         assert_eq!(odds(0.000_75), "1 in 1,300");
-        assert_eq!(odds(1.0), "10 in 10");
+        assert_eq!(odds(0.96), "96 in 100");
+        assert_eq!(odds(1.0), "99 in 100");
         assert_eq!(odds(0.0), "1 in 1,000,000,000");
     }
 
