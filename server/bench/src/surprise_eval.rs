@@ -568,7 +568,7 @@ mod tests {
         assert!(found.contains(&(Kind::WrongIndex, "0".into(), "1".into())));
         assert!(found.contains(&(Kind::OffByOne, "3".into(), "2".into())));
         // The parameters where they are declared are not uses.
-        assert_eq!(found.iter().filter(|(k, _, _)| *k == Kind::WrongVariable).count(), 3, "{found:?}");
+        assert_eq!(found.iter().filter(|(k, _, _)| *k == Kind::WrongVariable).count(), 4, "{found:?}");
     }
 
     #[test]

@@ -385,8 +385,12 @@ impl Reviewer {
                 Ok(Err(EngineError::Cancelled)) if cancel.is_cancelled() => return Err(ReviewError::Cancelled),
                 // Pre-empted by a completion: the KV cache keeps what was evaluated.
                 Ok(Err(EngineError::Cancelled)) => tokio::time::sleep(RETRY_AFTER).await,
-                Ok(Err(err)) => return Err(err.into()),
                 Err(_) => return Err(EngineError::Stopped.into()),
+                // A unit the engine cannot score (longer than its context...) costs its findings, not the review's.
+                Ok(Err(err)) => {
+                    tracing::warn!(path = file.path, "a unit not scored: {err}");
+                    return Ok(Vec::new());
+                }
             }
         };
         let skip = |c: usize| {
