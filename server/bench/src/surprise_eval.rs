@@ -552,16 +552,7 @@ mod tests {
         let text = "def f(a, b):\n    if not a and b[0] < 3:\n        return True\n    return a - b\n";
         let found = sites(text, Lang::Python);
         let kinds: Vec<Kind> = found.iter().map(|(k, _, _)| *k).collect();
-        for kind in [
-            Kind::Comparison,
-            Kind::Arithmetic,
-            Kind::Boolean,
-            Kind::OffByOne,
-            Kind::WrongIndex,
-            Kind::NegationDropped,
-            Kind::WrongVariable,
-            Kind::ConstantFlipped,
-        ] {
+        for kind in Kind::ALL {
             assert!(kinds.contains(&kind), "{kind:?} in {found:?}");
         }
         assert!(found.contains(&(Kind::NegationDropped, "not a".into(), "a".into())));
