@@ -47,5 +47,7 @@ export const NIB_SETTINGS: readonly (readonly [string, string])[] = [
   ["review.maxTokens", "review.max_tokens"],
   ["review.minSeverity", "review.min_severity"],
   ["review.onSave", "review.on_save"],
+  ["review.surprise", "review.surprise"],
+  ["review.surpriseThreshold", "review.surprise_threshold"],
   ["review.unitChars", "review.unit_chars"],
 ];

@@ -16,6 +16,7 @@ pub mod plugins;
 pub mod replay;
 pub mod review_eval;
 pub mod soak;
+pub mod surprise_eval;
 pub mod trace;
 
 pub use nib_engine::quantile;

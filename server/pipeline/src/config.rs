@@ -56,6 +56,13 @@ pub struct ReviewConfig {
     pub max_tokens: u32,
     /// The most findings reported for one file: the most severe, then the first.
     pub max_findings_per_file: u32,
+    /// Review by surprise (rule `surprise`): lines with a token the model found unlikely where it was sure of
+    /// something else. Off by default: on the mutation corpus it does not reach its target (README, Review by
+    /// surprise).
+    pub surprise: bool,
+    /// How much likelier the model's choice must be than the token written, in nats (`ln(p_expected /
+    /// p_actual)`), for a line to be reported. Chosen from `nib eval surprise` (README).
+    pub surprise_threshold: f32,
 }
 
 impl Default for ReviewConfig {
@@ -68,6 +75,8 @@ impl Default for ReviewConfig {
             unit_chars: 3000,
             max_tokens: 384,
             max_findings_per_file: 10,
+            surprise: false,
+            surprise_threshold: 12.0,
         }
     }
 }
@@ -78,6 +87,7 @@ impl ReviewConfig {
             unit_chars: self.unit_chars as usize,
             max_tokens: self.max_tokens as usize,
             max_findings_per_file: self.max_findings_per_file as usize,
+            surprise: self.surprise.then_some(self.surprise_threshold),
         }
     }
 }

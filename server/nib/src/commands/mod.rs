@@ -5,6 +5,7 @@ pub mod complete;
 pub mod doctor;
 pub mod eval;
 pub mod eval_review;
+pub mod eval_surprise;
 pub mod models;
 pub mod review;
 pub mod serve;
