@@ -173,8 +173,9 @@ fn every_workspace_folder_is_indexed_and_changes_on_disk_are_followed() {
     let folders = json!([{"uri": uri(&a), "name": "a"}, {"uri": uri(&b), "name": "b"}]);
     let capabilities = json!({"workspace": {"workspaceFolders": true,
         "didChangeWatchedFiles": {"dynamicRegistration": true}}});
-    let options = json!({"completion": {"deadline_ms": 600_000, "prefetch": false, "max_tokens": 2,
-        "context": "full"}});
+    // The whole suggestion, never its start (`partial_after_ms`): the prompt's figures are read once it is done.
+    let options = json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false,
+        "max_tokens": 2, "context": "full"}});
     let params = json!({"processId": null, "rootUri": uri(&a), "workspaceFolders": folders,
         "capabilities": capabilities, "initializationOptions": options});
     let result = client.call("initialize", params).unwrap();
