@@ -8,6 +8,7 @@ pub mod context;
 pub mod doctor;
 pub mod eval;
 pub mod faults;
+pub mod humaneval;
 pub mod llama_process;
 pub mod llama_server;
 pub mod load;

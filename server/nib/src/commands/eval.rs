@@ -1,11 +1,12 @@
 //! `nib eval`: completion quality on code hidden at sampled positions; `nib eval review` (`eval_review.rs`):
-//! review quality on seeded defects.
+//! review quality on seeded defects; `nib eval humaneval` (`eval_humaneval.rs`): completions checked by execution.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::eval_humaneval::{self, EvalHumanEvalArgs};
 use super::eval_review::{self, EvalReviewArgs};
 use super::eval_surprise::{self, EvalSurpriseArgs};
 use super::{ModelArg, Started, explain};
@@ -50,6 +51,9 @@ enum EvalKind {
     Review(EvalReviewArgs),
     /// Review by surprise: recall and false alarms per threshold on single-line mutants of this machine's code.
     Surprise(EvalSurpriseArgs),
+    /// Completions checked by execution: pass@1 on HumanEval single-line infilling tasks, run with python3.
+    #[command(name = "humaneval")]
+    HumanEval(EvalHumanEvalArgs),
 }
 
 /// [`Hide`] as the command line spells it.
@@ -114,6 +118,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     match args.kind {
         Some(EvalKind::Review(review)) => return eval_review::run(review),
         Some(EvalKind::Surprise(surprise)) => return eval_surprise::run(surprise),
+        Some(EvalKind::HumanEval(humaneval)) => return eval_humaneval::run(humaneval),
         None => {}
     }
     let hide = Hide::from(args.hide);

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod complete;
 pub mod doctor;
 pub mod eval;
+pub mod eval_humaneval;
 pub mod eval_review;
 pub mod eval_surprise;
 pub mod models;
