@@ -73,8 +73,11 @@ pub async fn propose(session: &Session, tasks: &Tasks, arrival: &Arrival) -> Res
     let mut others = documents.snapshots_except(uri.as_str());
     let current = arrival.parsed(documents, PARSE_WAIT).await?;
     // Their trees too, as of the texts the request found: a document opened just before may not be parsed yet.
+    // One wait for all of them, not one each.
+    let until = tokio::time::Instant::now() + PARSE_WAIT;
     for (key, document) in others.iter_mut().filter(|(_, document)| !document.is_parsed()) {
-        if let Ok(parsed) = documents.parsed_at(key, document.revision(), PARSE_WAIT).await {
+        let wait = until.saturating_duration_since(tokio::time::Instant::now());
+        if let Ok(parsed) = documents.parsed_at(key, document.revision(), wait).await {
             *document = parsed;
         }
     }

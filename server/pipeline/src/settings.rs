@@ -139,9 +139,10 @@ pub struct Changes {
 
 /// What changed from `old` to `new`, key by key (a list such as `plugins` as one key).
 pub fn changes(old: &Config, new: &Config) -> Changes {
-    let (old, new) = (flat(old), flat(new));
+    let keys = keys();
+    let (old, new) = (flat(old, &keys), flat(new, &keys));
     let mut changes = Changes::default();
-    for key in keys() {
+    for key in keys {
         if old.get(&key.path) != new.get(&key.path) {
             match key.applies {
                 Applies::Live => changes.live.push(key.path),
@@ -166,9 +167,9 @@ pub fn live_part(running: &Config, new: &Config) -> Config {
     serde_json::from_value(merged).unwrap_or_else(|_| running.clone())
 }
 
-fn flat(config: &Config) -> Map<String, Value> {
+fn flat(config: &Config, keys: &[Key]) -> Map<String, Value> {
     let value = serde_json::to_value(config).unwrap_or_default();
-    keys().into_iter().filter_map(|k| Some((k.path.clone(), lookup(&value, &k.path)?.clone()))).collect()
+    keys.iter().filter_map(|k| Some((k.path.clone(), lookup(&value, &k.path)?.clone()))).collect()
 }
 
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
