@@ -90,7 +90,9 @@ pub async fn suggest(
     let (awaiting, uri) = (&session.requests.awaiting, &arrival.uri);
     // Answered empty, or with the start of its suggestion: say when the whole suggestion is there. One task
     // per document: a later answer only moves the position it waits for.
-    if suggestion.is_some_and(|s| follows(s.reason)) {
+    // A short window's suggestion typed through is replaced too, once its whole window is there.
+    let pending = placed.is_some() && session.completer.whole_pending(uri.as_str());
+    if suggestion.is_some_and(|s| follows(s.reason)) || pending {
         if awaiting.insert(uri.as_str().to_owned(), arrival.clone()).is_none() {
             tasks.spawn("tell when ready", tell_when_ready(client.clone(), suggester, uri.clone()));
         }

@@ -234,7 +234,7 @@ async fn a_cold_place_answers_from_a_short_window_and_suggestion_ready_brings_th
             scripted.timeline()
         );
         sleep_until(t0 + asked_at + ms(1100)).await;
-        type_at(&mut client, URI, 2, (180, 4), "s").await;
+        type_at(&mut client, URI, 2, (180, 4), "x").await;
         let typed = ask(&mut client, URI, 180, 5).await;
         let (at, answer) = client.response(typed).await;
         assert_eq!(texts(&answer), vec!["um(items)".to_owned()], "{}", scripted.timeline());

@@ -50,12 +50,14 @@ pub struct Cold {
     evaluated: LruCache<String, CachedTokens>,
     /// Per document, the whole window being evaluated behind its short answers.
     pub wanted: HashMap<String, Whole>,
+    /// Documents whose suggestion on screen came from a short window.
+    short_shown: LruCache<String, ()>,
 }
 
 impl Default for Cold {
     fn default() -> Cold {
         let n = NonZeroUsize::new(N_DOCUMENTS).unwrap_or(NonZeroUsize::MIN);
-        Cold { rate: None, evaluated: LruCache::new(n), wanted: HashMap::new() }
+        Cold { rate: None, evaluated: LruCache::new(n), wanted: HashMap::new(), short_shown: LruCache::new(n) }
     }
 }
 
@@ -76,6 +78,21 @@ impl Cold {
             Some(old) => old + RATE_WEIGHT * (rate - old),
             None => rate,
         });
+    }
+
+    /// A suggestion was answered for `document`, from a short window or not.
+    pub fn shown(&mut self, document: &str, short: bool) {
+        if short {
+            self.short_shown.put(document.to_owned(), ());
+        } else {
+            self.short_shown.pop(document);
+        }
+    }
+
+    /// Whether `document`'s suggestion on screen came from a short window whose whole window is ready now:
+    /// typing through it gives way to the whole window's.
+    pub fn replaced(&self, document: &str) -> bool {
+        self.short_shown.contains(document) && !self.wanted.contains_key(document)
     }
 
     /// `document`'s sequence now holds `prompt` (its job evaluated it whole).

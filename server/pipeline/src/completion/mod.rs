@@ -476,7 +476,12 @@ impl Completer {
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
         let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
-        if let Some(rest) = seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))) {
+        // A short window's suggestion is typed through until the whole window's replaces it.
+        let through = |(d, place): &(&str, Place)| {
+            let replaced = self.cold.lock().replaced(d);
+            self.with_cache(|c| c.typed_through(d, place)).filter(|_| !replaced)
+        };
+        if let Some(rest) = seen.as_ref().and_then(through) {
             let text = site.finished(rest).await;
             if !text.is_empty() {
                 // Shown already, and the user is typing it: it is never held back now.
@@ -495,6 +500,9 @@ impl Completer {
             let text = site.finished(raw.clone()).await;
             let confidence = logprobs.confidence(&raw, &text);
             let suggestion = self.shown(&seen, self.gate(request.trigger, answer(text, n_prompt, confidence)));
+            if let Some(document) = request.document {
+                self.cold.lock().shown(document, false);
+            }
             return Ok((suggestion, Some((prompt, site))));
         }
 
@@ -530,6 +538,7 @@ impl Completer {
                 };
                 let suggestion = Suggestion { reason: StopReason::ShortWindow, ..suggestion };
                 tracing::debug!(n_short = short.tokens.len(), n_whole = prompt.tokens.len(), "short window answered");
+                self.cold.lock().shown(document, true);
                 return Ok((self.shown(&seen, self.gate(request.trigger, suggestion)), None));
             }
             // The user asked and would wait long: the short window's suggestion at once as partial results, then
@@ -560,6 +569,9 @@ impl Completer {
         let suggestion =
             Suggestion { text, alternatives: Vec::new(), confidence, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, self.gate(request.trigger, suggestion));
+        if let Some(document) = request.document {
+            self.cold.lock().shown(document, false);
+        }
         if self.config().prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, serial);
         }
@@ -984,6 +996,11 @@ impl Completer {
             self.with_cache(|c| c.set_window_start(window, start_line));
         }
         Ok(prompt)
+    }
+
+    /// Whether a whole window is being evaluated for `document` behind its short window's suggestions.
+    pub fn whole_pending(&self, document: &str) -> bool {
+        self.cold.lock().wanted.contains_key(document)
     }
 
     /// The prompt rate measured so far, tokens per second, which sizes the short window.
