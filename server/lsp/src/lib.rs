@@ -18,7 +18,6 @@ mod review;
 pub mod servers;
 mod session;
 mod suggest;
-mod tasks;
 #[cfg(test)]
 mod tests;
 mod transport;
@@ -39,8 +38,8 @@ use methods::{
 };
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
+use nib_pipeline::tasks::Tasks;
 use session::Session;
-use tasks::Tasks;
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.

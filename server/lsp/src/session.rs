@@ -14,11 +14,11 @@ use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
 use crate::servers::window::LatencyWindow;
-use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{Config, EngineConfig, ModelChoice};
 use nib_pipeline::next_edit::NextEditConfig;
+use nib_pipeline::tasks::Tasks;
 use nib_prompt::context::Workspace;
 use nib_text::documents::DocumentStore;
 

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
 use crate::framing;
-use crate::tasks::Tasks;
+use nib_pipeline::tasks::Tasks;
 
 /// Larger messages are skipped: documents themselves are capped well below this.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

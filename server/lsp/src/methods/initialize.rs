@@ -73,7 +73,9 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     let session = Session {
         settings,
         documents: Arc::new(DocumentStore::new(encoding)),
-        completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
+        completer: Completer::new(engine, config.completion, workspace)
+            .with_plugins(plugins)
+            .with_tasks(server.tasks.clone()),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
