@@ -7,9 +7,11 @@
 //! request for it, answers empty; every background task goes through `Tasks` and ends with the server.
 
 pub mod acceptance;
+mod ahead;
 mod arrival;
 mod client_options;
 mod convert;
+mod last_edits;
 pub use nib_plugins::framing;
 mod methods;
 mod model_setup;

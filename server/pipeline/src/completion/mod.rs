@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::config::CompletionConfig;
 use crate::tasks::Tasks;
+pub use background::Ahead;
 use cache::{CompletionCache, Place};
 use cold::{Cold, Whole};
 use job::{Generated, Job, Running};
