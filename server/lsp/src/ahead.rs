@@ -11,13 +11,20 @@ use crate::last_edits::{LastEdits, Place};
 use crate::next_edits::Proposals;
 use crate::session::{PARSE_WAIT, Session};
 
+/// A warm-ahead's task, which ends once its job is on the engine.
+pub type Warming = tokio::task::JoinHandle<Option<()>>;
+
 /// A place this many lines or fewer from the cursor shares its prompt window: warming the cursor covers it.
 const SAME_WINDOW_LINES: usize = 16;
 
-/// Warms `place` in `uri`, as the document is at `revision`, once its tree is parsed.
-pub fn warm(session: &Session, tasks: &Tasks, uri: &str, revision: Revision, place: Place) {
+/// Warms `place` in `uri`, as the document is at `revision`, once its tree is parsed and the warm-ahead `after`
+/// (where the cursor rests) is on the engine: the engine takes jobs of one priority in order.
+fn warm(session: &Session, tasks: &Tasks, (uri, revision): (&str, Revision), place: Place, after: Option<Warming>) {
     let (documents, completer, uri) = (session.documents.clone(), session.completer.clone(), uri.to_owned());
     tasks.spawn("warm ahead", async move {
+        if let Some(after) = after {
+            let _ = after.await;
+        }
         let Ok(document) = documents.parsed_at(&uri, revision, PARSE_WAIT).await else { return };
         let request = completion::Request {
             rope: &document.rope,
@@ -27,26 +34,26 @@ pub fn warm(session: &Session, tasks: &Tasks, uri: &str, revision: Revision, pla
             trigger: Trigger::Invoked,
         };
         tracing::debug!(uri, ?place, "warm ahead");
-        completer.warm(request, Ahead::Elsewhere);
+        let _ = completer.warm(request, Ahead::Elsewhere).await;
     });
 }
 
 /// A document opened: its last edit from an earlier run, if one is remembered.
 pub fn opened(session: &Session, tasks: &Tasks, uri: &str) {
     let (Some(place), Ok(document)) = (session.last_edits.get(uri), session.documents.snapshot(uri)) else { return };
-    warm(session, tasks, uri, document.revision(), place);
+    warm(session, tasks, (uri, document.revision()), place, None);
 }
 
-/// The cursor rests at `line` of `uri`: when the user has come from another document, the place of this one's last
-/// edit, unless it is near the cursor.
-pub fn rested(session: &Session, tasks: &Tasks, uri: &str, line: usize) {
+/// The cursor rests at `line` of `uri`, and `warming` warms it: when the user has come from another document, the
+/// place of this one's last edit too (after it), unless it is near the cursor.
+pub fn rested(session: &Session, tasks: &Tasks, (uri, line): (&str, usize), warming: Warming) {
     let came_from = session.requests.rested_in.lock().replace(uri.to_owned());
     if came_from.as_deref() == Some(uri) {
         return;
     }
     let Ok(document) = session.documents.snapshot(uri) else { return };
     let Some(place) = Place::of(&document).filter(|p| p.line.abs_diff(line) > SAME_WINDOW_LINES) else { return };
-    warm(session, tasks, uri, document.revision(), place);
+    warm(session, tasks, (uri, document.revision()), place, Some(warming));
 }
 
 /// A document closes: its last edit is remembered for the next time it opens.
@@ -77,7 +84,7 @@ fn remember(session: &Session, uri: &str, document: &Document) -> bool {
 }
 
 fn save(last_edits: &LastEdits) {
-    if let Err(err) = last_edits.save(&LastEdits::file()) {
+    if let Err(err) = last_edits.save() {
         tracing::warn!("{err}");
     }
 }
@@ -97,7 +104,7 @@ pub fn proposed(session: &Session, tasks: &Tasks, (uri, line): (&str, usize), pr
         let Ok(document) = session.documents.snapshot(to.as_str()) else { continue };
         let place = Place::at(&document.rope, offset);
         if to.as_str() != uri || place.line.abs_diff(line) > SAME_WINDOW_LINES {
-            warm(session, tasks, to.as_str(), revision, place);
+            warm(session, tasks, (to.as_str(), revision), place, None);
         }
         return;
     }

@@ -2,7 +2,7 @@
 //! (`$NIB_HOME/snapshots/last-edits.json`): a file opened again gets the prompt there evaluated ahead.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -60,40 +60,46 @@ pub enum LastEditsError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-/// The places, most recently edited last.
+/// The places, most recently edited last, and the file they are kept in.
 pub struct LastEdits {
     places: Mutex<LruCache<String, Place>>,
+    /// `None`: kept for this run only.
+    file: Option<PathBuf>,
     /// Held while the file is written: two saves of one process share the temporary name.
     saving: Mutex<()>,
 }
 
-impl Default for LastEdits {
-    fn default() -> LastEdits {
-        let n = NonZeroUsize::new(MAX_FILES).unwrap_or(NonZeroUsize::MIN);
-        LastEdits { places: Mutex::new(LruCache::new(n)), saving: Mutex::default() }
-    }
-}
-
 impl LastEdits {
-    /// Where they are kept.
+    /// None remembered yet; kept in `file` once saved.
+    pub fn new(file: Option<PathBuf>) -> LastEdits {
+        let n = NonZeroUsize::new(MAX_FILES).unwrap_or(NonZeroUsize::MIN);
+        LastEdits { places: Mutex::new(LruCache::new(n)), file, saving: Mutex::default() }
+    }
+
+    /// Where they are kept when nib starts its own engine: beside the KV snapshots.
     pub fn file() -> PathBuf {
         nib_pipeline::config::nib_home().join("snapshots").join("last-edits.json")
     }
 
-    /// The places saved at `path`; none when there is no file yet.
-    pub fn load(path: &Path) -> Result<LastEdits, LastEditsError> {
-        let edits = LastEdits::default();
+    /// Adds the places saved in the file (none when there is no file yet) before those remembered since.
+    pub fn read(&self) -> Result<(), LastEditsError> {
+        let Some(path) = &self.file else { return Ok(()) };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(edits),
-            Err(source) => return Err(LastEditsError::Read { path: path.to_owned(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(LastEditsError::Read { path: path.clone(), source }),
         };
         let entries: Vec<Entry> =
-            serde_json::from_str(&text).map_err(|source| LastEditsError::Parse { path: path.to_owned(), source })?;
-        for entry in entries {
-            edits.remember(&entry.uri, entry.place);
+            serde_json::from_str(&text).map_err(|source| LastEditsError::Parse { path: path.clone(), source })?;
+        // Each older than those remembered since: the newest first, each moved to the back.
+        let mut places = self.places.lock();
+        for entry in entries.into_iter().rev() {
+            if !places.contains(&entry.uri) {
+                places.push(entry.uri.clone(), entry.place);
+                places.demote(&entry.uri);
+            }
         }
-        Ok(edits)
+        Ok(())
     }
 
     pub fn remember(&self, uri: &str, place: Place) {
@@ -104,12 +110,13 @@ impl LastEdits {
         self.places.lock().peek(uri).copied()
     }
 
-    /// Writes the places to `path` whole, under a temporary name first, then renamed.
-    pub fn save(&self, path: &Path) -> Result<(), LastEditsError> {
+    /// Writes the places to the file whole, under a temporary name first, then renamed.
+    pub fn save(&self) -> Result<(), LastEditsError> {
+        let Some(path) = &self.file else { return Ok(()) };
         let _saving = self.saving.lock();
         let entries: Vec<Entry> =
             self.places.lock().iter().rev().map(|(uri, &place)| Entry { uri: uri.clone(), place }).collect();
-        let write = |source| LastEditsError::Write { path: path.to_owned(), source };
+        let write = |source| LastEditsError::Write { path: path.clone(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(write)?;
         }
@@ -128,14 +135,15 @@ mod tests {
     fn places_survive_a_save_and_load_and_the_least_recent_go_first() {
         let dir = std::env::temp_dir().join(format!("nib-last-edits-{}", std::process::id()));
         let path = dir.join("last-edits.json");
-        let edits = LastEdits::default();
+        let edits = LastEdits::new(Some(path.clone()));
         for i in 0..MAX_FILES + 2 {
             edits.remember(&format!("file:///{i}.py"), Place { line: i, column: 4 });
         }
         // Edited again: now the most recent.
         edits.remember("file:///1.py", Place { line: 7, column: 0 });
-        edits.save(&path).unwrap();
-        let loaded = LastEdits::load(&path).unwrap();
+        edits.save().unwrap();
+        let loaded = LastEdits::new(Some(path));
+        loaded.read().unwrap();
         assert_eq!(loaded.get("file:///1.py"), Some(Place { line: 7, column: 0 }));
         assert_eq!(loaded.get("file:///0.py"), None);
         assert_eq!(loaded.get("file:///2.py"), None);
@@ -151,9 +159,11 @@ mod tests {
     fn a_missing_file_is_none_remembered_and_a_corrupt_one_an_error() {
         let dir = std::env::temp_dir().join(format!("nib-last-edits-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(LastEdits::load(&dir.join("none.json")).unwrap().get("file:///a.py"), None);
+        let none = LastEdits::new(Some(dir.join("none.json")));
+        assert!(none.read().is_ok());
+        assert_eq!(none.get("file:///a.py"), None);
         std::fs::write(dir.join("bad.json"), "{not json").unwrap();
-        assert!(matches!(LastEdits::load(&dir.join("bad.json")), Err(LastEditsError::Parse { .. })));
+        assert!(matches!(LastEdits::new(Some(dir.join("bad.json"))).read(), Err(LastEditsError::Parse { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -24,6 +24,6 @@ pub async fn handle(server: &NibServer, params: CursorParams) {
         syntax: document.syntax(),
         trigger: Trigger::Invoked,
     };
-    session.completer.warm(request, Ahead::Rest);
-    ahead::rested(session, &server.tasks, uri.as_str(), document.rope.char_to_line(arrival.cursor));
+    let warming = session.completer.warm(request, Ahead::Rest);
+    ahead::rested(session, &server.tasks, (uri.as_str(), document.rope.char_to_line(arrival.cursor)), warming);
 }

@@ -45,7 +45,8 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     let plugins = nib_pipeline::plugins::start(&config, roots.first().cloned());
     workspace.set_roots(roots);
     // An engine given before `initialize` (the tests' scripted one) is used as it is.
-    let engine = server.engine.get().cloned().unwrap_or_else(|| nib_pipeline::engine::start(&config, &model));
+    let given = server.engine.get().cloned();
+    let engine = given.clone().unwrap_or_else(|| nib_pipeline::engine::start(&config, &model));
     let _ = server.engine.set(engine.clone());
     let caps = &params.capabilities;
     let can_watch_files =
@@ -70,14 +71,16 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         warnings.push(format!("nib: {err}; acceptance figures start from zero"));
         Totals::default()
     });
-    // Where files were last edited in earlier runs: a file opened again is warmed there.
-    let last_edits = tokio::task::spawn_blocking(|| LastEdits::load(&LastEdits::file()))
+    // Where files were last edited in earlier runs: a file opened again is warmed there. Kept beside the KV
+    // snapshots, not for an engine given from outside.
+    let last_edits = Arc::new(LastEdits::new(given.is_none().then(LastEdits::file)));
+    let reading = last_edits.clone();
+    let read = tokio::task::spawn_blocking(move || reading.read())
         .await
-        .unwrap_or_else(|e| Err(LastEditsError::Read { path: LastEdits::file(), source: std::io::Error::other(e) }))
-        .unwrap_or_else(|err| {
-            warnings.push(format!("nib: {err}; files opened again are not warmed where they were last edited"));
-            LastEdits::default()
-        });
+        .unwrap_or_else(|e| Err(LastEditsError::Read { path: LastEdits::file(), source: std::io::Error::other(e) }));
+    if let Err(err) = read {
+        warnings.push(format!("nib: {err}; files opened again are not warmed where they were last edited"));
+    }
     let settings = parking_lot::Mutex::new(config.clone());
     let session = Session {
         settings,
@@ -89,7 +92,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
         acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
-        last_edits: Arc::new(last_edits),
+        last_edits,
         model_setup: Arc::new(ModelSetup::new(ClientCan::new(caps, params.initialization_options.as_ref()), model)),
         start: Start {
             engine_config: config.engine,

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ropey::Rope;
+use tokio::task::JoinHandle;
 
 use super::site::Site;
 use super::{Completer, Request, Trigger};
@@ -35,8 +36,9 @@ pub fn ahead_owner(document: &str) -> String {
 
 impl Completer {
     /// Evaluates the prompt at `request`'s place ahead of the user, and computes its suggestion: the requests that
-    /// follow there find the prompt in the KV cache (or the suggestion in the cache).
-    pub fn warm(&self, request: Request<'_>, ahead: Ahead) {
+    /// follow there find the prompt in the KV cache (or the suggestion in the cache). The task ends once its job is
+    /// on the engine (or needs none).
+    pub fn warm(&self, request: Request<'_>, ahead: Ahead) -> JoinHandle<Option<()>> {
         let (rope, cursor, document, syntax) =
             (request.rope.clone(), request.cursor, request.document.map(str::to_owned), request.syntax.cloned());
         let this = self.clone();
@@ -55,7 +57,7 @@ impl Completer {
                     this.in_background(request, Priority::Background, sequence.as_deref()).await
                 }
             }
-        });
+        })
     }
 
     /// Computes, at idle priority, the suggestion that follows once `accepted` is accepted.
