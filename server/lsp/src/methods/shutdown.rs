@@ -2,8 +2,9 @@
 
 use tower_lsp_server::jsonrpc::Result;
 
+use crate::NibServer;
 use crate::session::Session;
-use crate::{NibServer, acceptance};
+use nib_pipeline::acceptance;
 
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::process::{self, CpuMeter};
 use super::window::Rate;
 use super::{LastMinute, ModelSummary, ServerSnapshot, files};
-use crate::acceptance::Acceptance;
 use crate::review::Reviews;
 use crate::session::{Requests, Session};
 use crate::tasks::Tasks;
 use nib_engine::ModelState;
+use nib_pipeline::acceptance::Acceptance;
 use nib_pipeline::completion::Completer;
 use nib_prompt::context::Workspace;
 
