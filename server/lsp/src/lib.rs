@@ -6,9 +6,11 @@
 //! every request gets exactly one response; a request superseded by an edit of its document, or a newer
 //! request for it, answers empty; every background task goes through `Tasks` and ends with the server.
 
+mod ahead;
 mod arrival;
 mod client_options;
 mod convert;
+mod last_edits;
 mod methods;
 mod model_setup;
 mod next_edits;
@@ -16,7 +18,6 @@ mod review;
 pub mod servers;
 mod session;
 mod suggest;
-mod tasks;
 #[cfg(test)]
 mod tests;
 mod transport;
@@ -37,9 +38,9 @@ use methods::{
 };
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
+use nib_pipeline::tasks::Tasks;
 use nib_protocol::method;
 use session::Session;
-use tasks::Tasks;
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.

@@ -20,10 +20,10 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
 
 use crate::client_options;
-use crate::tasks::Tasks;
 use nib_engine::{Engine, ModelState};
 use nib_models::{Model, catalogue};
 use nib_pipeline::config::{self, ModelChoice, ModelSource};
+use nib_pipeline::tasks::Tasks;
 use nib_protocol::{command, method};
 
 const CHOOSE_FILE: &str = "Choose a file...";

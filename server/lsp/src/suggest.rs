@@ -13,10 +13,10 @@ use tower_lsp_server::ls_types::*;
 use crate::arrival::{Arrival, Superseded, Unanswered};
 use crate::model_setup;
 use crate::session::{PARSE_WAIT, Requests, Session};
-use crate::tasks::Tasks;
 use nib_engine::{CancelToken, StopReason};
 use nib_pipeline::acceptance::{Kind, Shown};
 use nib_pipeline::completion::{self, Completer, CompletionError, Suggestion, Trigger};
+use nib_pipeline::tasks::Tasks;
 use nib_protocol::command::ACCEPTED_SUGGESTION;
 use nib_text::documents::{Document, DocumentStore};
 

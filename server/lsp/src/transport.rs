@@ -22,7 +22,7 @@ use tokio::io::{
 use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
-use crate::tasks::Tasks;
+use nib_pipeline::tasks::Tasks;
 use nib_protocol::framing;
 
 /// Larger messages are skipped: documents themselves are capped well below this.

@@ -2,8 +2,8 @@
 
 use tower_lsp_server::jsonrpc::Result;
 
-use crate::NibServer;
 use crate::session::Session;
+use crate::{NibServer, ahead};
 use nib_pipeline::acceptance;
 
 /// How long `shutdown` may spend saving KV sequences to disk.
@@ -21,6 +21,8 @@ pub async fn handle(server: &NibServer) -> Result<()> {
         // `shutdown` and `exit` to each plugin process (a short wait each): off the async threads.
         let plugins = session.completer.plugins().clone();
         let _ = tokio::task::spawn_blocking(move || plugins.stop()).await;
+        // The next start warms each file where it was last edited.
+        ahead::ending(session).await;
         if session.completer.config().keep_acceptance {
             save_acceptance(server, session).await;
         }
