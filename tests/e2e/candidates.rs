@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
+use nib_testkit::llama_process::LlamaServer;
 use serde_json::json;
 
 use crate::support::{fresh_home, init_with, model_path, nib_at, ready, shut_down, textwrap_with};

@@ -1,6 +1,6 @@
 //! `nib bench load`: two clients against a real llama-server, every request accounted for.
 
-use nib_bench::llama_process::LlamaServer;
+use nib_testkit::llama_process::LlamaServer;
 
 use super::support::{fresh_home, model_path, nib};
 

@@ -163,8 +163,8 @@ fn an_unknown_document_a_position_past_the_end_or_plain_text_answers_empty() {
 /// cursor, marked; whatever it proposes lies in that region and comes after the exact edits, as `model`.
 #[test]
 fn the_model_is_asked_with_the_recent_edits_and_the_marked_region() {
-    let server = nib_bench::llama_process::LlamaServer::start(&model_path(), &[]).unwrap_or_else(|e| panic!("{e}"));
-    let proxy = nib_bench::faults::FaultProxy::start(&server.url()).unwrap();
+    let server = nib_testkit::llama_process::LlamaServer::start(&model_path(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = nib_testkit::faults::FaultProxy::start(&server.url()).unwrap();
     let mut cmd = crate::support::nib_at(&crate::support::fresh_home());
     cmd.args(["serve", "--backend", "openai", "--engine-url", &format!("{}/v1", proxy.url())]);
     let mut client = LspClient::spawn(cmd).unwrap();

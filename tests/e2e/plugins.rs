@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use nib_bench::faults::FaultProxy;
-use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
+use nib_testkit::faults::FaultProxy;
+use nib_testkit::llama_process::LlamaServer;
 use serde_json::{Value, json};
 
 use crate::support::{

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use expect_test::{Expect, expect};
-use nib_bench::faults::{Fault, FaultProxy};
+use nib_testkit::faults::{Fault, FaultProxy};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::review::repository;

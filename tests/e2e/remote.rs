@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nib_bench::faults::{Fault, FaultProxy, refused_url};
-use nib_bench::llama_process::LlamaServer;
 use nib_bench::lsp_client::{LspClient, inline_params};
+use nib_testkit::faults::{Fault, FaultProxy, refused_url};
+use nib_testkit::llama_process::LlamaServer;
 use serde_json::{Value, json};
 
 use crate::support::{fresh_home, init_with, model_path, nib_at, shut_down, textwrap_with, wait_ready};
@@ -68,7 +68,7 @@ fn insert_text(result: &Value) -> &str {
 
 /// llama-server's one slot: whether it is generating, and how many tokens it has written for its task.
 fn slot(server: &LlamaServer) -> (bool, u64) {
-    let slots = nib_bench::llama_server::get_json(&server.url(), "/slots").expect("llama-server's /slots");
+    let slots = server.get_json("/slots").expect("llama-server's /slots");
     let slot = &slots[0];
     (slot["is_processing"] == true, slot["next_token"][0]["n_decoded"].as_u64().unwrap_or(0))
 }

@@ -1,15 +1,14 @@
 //! Benchmarks: `nib bench typing` (below), `nib bench replay` (`replay.rs`), `nib bench load` (`load.rs`),
-//! `nib bench soak` (`soak.rs`) and `nib bench plugins` (`plugins.rs`).
+//! `nib bench soak` (`soak.rs`) and `nib bench plugins` (`plugins.rs`); evaluations: `nib eval` (`eval.rs`) and its
+//! review, surprise and HumanEval kinds. The synchronous LSP client (`lsp_client.rs`) is here because replay, soak
+//! and load drive `nib serve` with it at run time; the end-to-end tests share it.
 //!
 //! `nib bench typing`: cold and warm time-to-first-token through the same
 //! completion pipeline the server uses, typing one character at a time.
 
 pub mod context;
-pub mod doctor;
 pub mod eval;
-pub mod faults;
 pub mod humaneval;
-pub mod llama_process;
 pub mod llama_server;
 pub mod load;
 pub mod lsp_client;

@@ -1,24 +1,15 @@
-//! Times llama.cpp's `llama-server` on the same requests: one streamed `POST /completion`, read as server-sent events;
-//! and posts one JSON request, answered whole, for tests.
+//! Times llama.cpp's `llama-server` on the same requests: one streamed `POST /completion`, through the remote
+//! backend's HTTP client (`nib-remote`'s `http`), on a runtime of its own, since the replay is synchronous.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use nib_remote::sse::{Event, Splitter};
+pub use nib_remote::HttpError;
+use nib_remote::http::Server;
 
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("llama-server: {0}")]
-    Transport(Box<ureq::Transport>),
-    #[error("llama-server: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("llama-server answered no JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("llama-server answered {status}: {body}")]
-    Status { status: String, body: String },
-}
+/// How long any piece of an answer may take to come (a cold prompt on a slow machine included).
+const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One streamed completion as the client saw it.
 #[derive(Debug, Clone, Default)]
@@ -32,20 +23,15 @@ pub struct Streamed {
 
 /// Posts `body` (with `"stream": true`) to `url` + `/completion`.
 pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
-    let started = Instant::now();
-    let mut reader = request(url, "/completion", Some(body))?.into_reader();
-    let mut out = Streamed::default();
-    let mut events = Splitter::default();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        events.feed(&buf[..n]);
-        // A peer's malformed event is skipped: the figures are the server's timings.
-        for event in &mut events {
-            let Ok(Event::Data(json)) = event else { continue };
+    let broken = |reason: String| HttpError::Broken { url: url.to_owned(), reason };
+    let server = Server::new(url, None, TIMEOUT).map_err(broken)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| broken(e.to_string()))?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let mut events = server.stream("/completion", body).await?;
+        let mut out = Streamed::default();
+        while let Some(json) = events.next().await? {
             let content = json["content"].as_str().unwrap_or_default();
             if out.ttft_ms == 0.0 && (!content.is_empty() || json["stop"] == true) {
                 out.ttft_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -55,37 +41,9 @@ pub fn complete(url: &str, body: &Value) -> Result<Streamed, HttpError> {
                 out.n_evaluated = Some(n as usize);
             }
         }
-    }
-    out.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(out)
-}
-
-/// Posts `body` to `url` + `path` and reads the JSON answer whole (a request without `"stream": true`).
-pub fn post_json(url: &str, path: &str, body: &Value) -> Result<Value, HttpError> {
-    Ok(serde_json::from_str(&request(url, path, Some(body))?.into_string()?)?)
-}
-
-/// Reads `url` + `path` (`/slots`, `/props`, `/metrics`...) as JSON.
-pub fn get_json(url: &str, path: &str) -> Result<Value, HttpError> {
-    Ok(serde_json::from_str(&request(url, path, None)?.into_string()?)?)
-}
-
-/// A POST with `body`, a GET without.
-fn request(url: &str, path: &str, body: Option<&Value>) -> Result<ureq::Response, HttpError> {
-    let agent = ureq::AgentBuilder::new().timeout_read(Duration::from_secs(300)).build();
-    let url = format!("{}{path}", url.trim_end_matches('/'));
-    let sent = match body {
-        Some(body) => agent.post(&url).set("Content-Type", "application/json").send_string(&body.to_string()),
-        None => agent.get(&url).call(),
-    };
-    match sent {
-        Ok(response) => Ok(response),
-        Err(ureq::Error::Status(code, response)) => {
-            let status = format!("{code} {}", response.status_text());
-            Err(HttpError::Status { status, body: response.into_string().unwrap_or_default() })
-        }
-        Err(ureq::Error::Transport(transport)) => Err(HttpError::Transport(Box::new(transport))),
-    }
+        out.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -94,7 +52,7 @@ mod tests {
 
     /// A one-request server on loopback that answers with `response`, the way llama-server streams.
     fn serve_once(response: &'static str) -> String {
-        use std::io::{BufRead, BufReader, Write};
+        use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
@@ -137,6 +95,6 @@ mod tests {
     fn an_error_status_carries_the_body() {
         let url = serve_once("HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\nConnection: close\r\n\r\nno json");
         let err = complete(&url, &serde_json::json!({})).unwrap_err();
-        assert_eq!(err.to_string(), "llama-server answered 400 Bad Request: no json");
+        assert!(matches!(&err, HttpError::Status { status: 400, message, .. } if message == "no json"), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use nib_lsp::framing;
+use nib_protocol::{framing, method};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -180,7 +180,7 @@ impl LspClient {
     }
 
     pub fn status(&mut self) -> Result<Value, ClientError> {
-        self.call("nib/status", Value::Null)
+        self.call(method::STATUS, Value::Null)
     }
 
     /// The server's process id.

@@ -15,11 +15,12 @@ use serde_json::{Value, json};
 use super::lsp_client::{ClientError, LspClient, inline_params};
 use super::trace::{Action, Event, EventKind, Position, Replay};
 use super::{llama_server, quantile};
-use nib_lsp::acceptance::{Report, Summary};
 use nib_pipeline::completion::postprocess::Mode;
 use nib_pipeline::completion::syntax_check;
 use nib_pipeline::config::CompletionConfig;
 use nib_prompt::{self as prompt, Budget, Template, Tokenizer};
+use nib_protocol::acceptance::{Report, Summary};
+use nib_protocol::method;
 use nib_text::documents::{Column, position};
 
 /// One measured request.
@@ -190,7 +191,7 @@ impl NibSession {
     /// The cursor rests: `nib/cursorRest`, then a pause of `ms`.
     fn rest(&mut self, replay: &Replay, file: &str, cursor: Position, ms: u64) -> Result<(), ReplayError> {
         let version = self.open(replay, file)?;
-        self.client.notify("nib/cursorRest", position_params(&uri(file), version, cursor))?;
+        self.client.notify(method::CURSOR_REST, position_params(&uri(file), version, cursor))?;
         self.pause_until(Instant::now() + Duration::from_millis(ms))
     }
 
@@ -270,7 +271,7 @@ impl NibSession {
         let Some(samples) = &mut self.next_edits else { return Ok(()) };
         let params = json!({"textDocument": {"uri": uri}, "position": {"line": at.line, "character": at.col}});
         let sent = Instant::now();
-        let id = self.client.request("nib/nextEdits", params)?;
+        let id = self.client.request(method::NEXT_EDITS, params)?;
         let response = self.client.response(id)?;
         let e2e_ms = ms(sent.elapsed());
         let count = |key: &str| response["result"][key].as_array().map_or(0, Vec::len);
@@ -289,12 +290,12 @@ impl NibSession {
             // By document and position; the version only where the notification carries one.
             let is_ready = |m: &Value| {
                 let (params, version) = (&m["params"], &m["params"]["textDocument"]["version"]);
-                m["method"] == "nib/suggestionReady"
+                m["method"] == method::SUGGESTION_READY
                     && params["textDocument"]["uri"] == pending.params["textDocument"]["uri"]
                     && params["position"] == pending.params["position"]
                     && (version.is_null() || *version == pending.params["textDocument"]["version"])
             };
-            if let Some((at, _)) = self.client.wait_until(until, "nib/suggestionReady", is_ready)? {
+            if let Some((at, _)) = self.client.wait_until(until, method::SUGGESTION_READY, is_ready)? {
                 if let Some(sample) = self.samples.get_mut(pending.sample) {
                     sample.ready_ms = Some(ms(at - pending.sent));
                 }

@@ -6,13 +6,11 @@
 //! every request gets exactly one response; a request superseded by an edit of its document, or a newer
 //! request for it, answers empty; every background task goes through `Tasks` and ends with the server.
 
-pub mod acceptance;
 mod ahead;
 mod arrival;
 mod client_options;
 mod convert;
 mod last_edits;
-pub use nib_plugins::framing;
 mod methods;
 mod model_setup;
 mod next_edits;
@@ -41,6 +39,7 @@ use methods::{
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
 use nib_pipeline::tasks::Tasks;
+use nib_protocol::method;
 use session::Session;
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
@@ -75,10 +74,10 @@ async fn run(
         tasks: server_tasks,
     })
     .custom_method(inline_completion::METHOD, NibServer::inline_completion)
-    .custom_method("nib/status", NibServer::nib_status)
-    .custom_method("nib/document", NibServer::nib_document)
-    .custom_method("nib/cursorRest", NibServer::cursor_rest)
-    .custom_method(nib_next_edits::METHOD, NibServer::next_edits)
+    .custom_method(method::STATUS, NibServer::nib_status)
+    .custom_method(method::DOCUMENT, NibServer::nib_document)
+    .custom_method(method::CURSOR_REST, NibServer::cursor_rest)
+    .custom_method(method::NEXT_EDITS, NibServer::next_edits)
     .custom_method(copilot_inline_edit::METHOD, NibServer::copilot_inline_edit)
     .custom_method("window/workDoneProgress/cancel", NibServer::progress_cancel)
     .finish();
@@ -143,7 +142,7 @@ impl NibServer {
     }
 
     async fn next_edits(&self, params: nib_next_edits::NextEditsParams) -> Result<nib_next_edits::NextEditsAnswer> {
-        self.about_document(nib_next_edits::METHOD, nib_next_edits::handle(self, params)).await
+        self.about_document(method::NEXT_EDITS, nib_next_edits::handle(self, params)).await
     }
 
     async fn copilot_inline_edit(

@@ -24,9 +24,8 @@ use nib_engine::{Engine, ModelState};
 use nib_models::{Model, catalogue};
 use nib_pipeline::config::{self, ModelChoice, ModelSource};
 use nib_pipeline::tasks::Tasks;
+use nib_protocol::{command, method};
 
-/// The command that offers the models again (or says why not).
-pub const SETUP_COMMAND: &str = "nib.setupModel";
 const CHOOSE_FILE: &str = "Choose a file...";
 const NOT_NOW: &str = "Not now";
 /// How often a running download reports its progress.
@@ -310,7 +309,7 @@ async fn download(cx: &Context, model: Model) {
         }
         Err(error) => {
             cx.setup.set_state(State::Retry);
-            let again = format!("Ask for a completion (or run {SETUP_COMMAND}) to");
+            let again = format!("Ask for a completion (or run {}) to", command::SETUP_MODEL);
             let (kind, message) = match state.cancel.load(Ordering::Relaxed) {
                 true => (MessageType::INFO, format!("nib: {error}. {again} go on.")),
                 false => (
@@ -372,7 +371,7 @@ struct ChosenFile {
 impl request::Request for ChooseModelFile {
     type Params = serde_json::Map<String, Value>;
     type Result = Option<ChosenFile>;
-    const METHOD: &'static str = "nib/chooseModelFile";
+    const METHOD: &'static str = method::CHOOSE_MODEL_FILE;
 }
 
 async fn choose_file(cx: &Context) {
@@ -398,7 +397,8 @@ async fn choose_file(cx: &Context) {
     };
     if let Err(problem) = checked {
         cx.setup.set_state(State::Retry);
-        let message = format!("nib: {problem}. Ask for a completion (or run {SETUP_COMMAND}) to choose another.");
+        let message =
+            format!("nib: {problem}. Ask for a completion (or run {}) to choose another.", command::SETUP_MODEL);
         cx.client.show_message(MessageType::ERROR, message).await;
         return;
     }

@@ -17,9 +17,6 @@ use nib_pipeline::tasks::Tasks;
 use nib_text::documents::Document;
 use nib_text::next_edit::{self, NextEditKind, OpenDocument};
 
-/// The command a client runs once it has applied an edit, with the edit's id as its argument.
-pub const ACCEPT_COMMAND: &str = "nib.acceptNextEdit";
-
 /// Ids of edits shown that an acceptance may still name: a client accepts one of the last few it was shown,
 /// so older ones are forgotten rather than kept for a whole session.
 const MAX_SHOWN_IDS: usize = 256;
@@ -103,7 +100,11 @@ pub async fn propose(session: &Session, tasks: &Tasks, arrival: &Arrival) -> Res
     let proposal = |doc: &Document, uri: Uri, range: std::ops::Range<usize>, new_text: String, kind| {
         let id = session.next_edits.show(kind);
         let arguments = Some(vec![id.clone().into()]);
-        let command = Command { title: "Accept next edit".into(), command: ACCEPT_COMMAND.into(), arguments };
+        let command = Command {
+            title: "Accept next edit".into(),
+            command: nib_protocol::command::ACCEPT_NEXT_EDIT.into(),
+            arguments,
+        };
         let range = convert::to_range(&doc.rope, range.start, range.end, encoding);
         Proposal { command, id, uri, version: doc.version, range, new_text, kind }
     };

@@ -20,9 +20,6 @@ use nib_text::documents::PositionEncoding;
 /// How long to wait for a client to acknowledge `workspace/diagnostic/refresh`.
 const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The command a client runs to review a document now (argument: its URI).
-pub const REVIEW_COMMAND: &str = "nib.review";
-
 /// What the session keeps for reviews.
 pub struct Reviews {
     reviewer: Reviewer,

@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicU64;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use crate::acceptance::Acceptance;
 use crate::arrival::{Arrival, SupersededCounts};
 use crate::last_edits::LastEdits;
 use crate::model_setup::{self, ModelSetup};
@@ -16,6 +15,7 @@ use crate::review::Reviews;
 use crate::servers::Editor;
 use crate::servers::window::LatencyWindow;
 use nib_engine::CancelToken;
+use nib_pipeline::acceptance::Acceptance;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{Config, EngineConfig, ModelChoice};
 use nib_pipeline::next_edit::NextEditConfig;

@@ -10,13 +10,14 @@ use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
-use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
 use crate::arrival::{Arrival, Superseded, Unanswered};
 use crate::model_setup;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use nib_engine::{CancelToken, StopReason};
+use nib_pipeline::acceptance::{Kind, Shown};
 use nib_pipeline::completion::{self, Completer, CompletionError, Suggestion, Trigger};
 use nib_pipeline::tasks::Tasks;
+use nib_protocol::command::ACCEPTED_SUGGESTION;
 use nib_text::documents::{Document, DocumentStore};
 
 /// `nib/suggestionReady`: a request answered empty for lack of time now has its suggestion; asking again
@@ -32,7 +33,7 @@ pub struct CursorParams {
 
 impl Notification for SuggestionReady {
     type Params = CursorParams;
-    const METHOD: &'static str = "nib/suggestionReady";
+    const METHOD: &'static str = nib_protocol::method::SUGGESTION_READY;
 }
 
 /// Whether an answer has more to come: given at its deadline (empty or with its start), with its start, at once
@@ -61,10 +62,10 @@ struct Suggester {
     requests: Arc<Requests>,
 }
 
-/// The command that tells nib a suggestion was inserted (`acceptance::ACCEPTED_COMMAND`).
+/// The command that tells nib a suggestion was inserted (`nib_protocol::command::ACCEPTED_SUGGESTION`).
 pub fn accepted_command(uri: &Uri, shown: Option<u64>) -> Option<Command> {
     let arguments = vec![serde_json::Value::from(uri.as_str()), serde_json::Value::from(shown?)];
-    Some(Command { title: "Accepted".into(), command: ACCEPTED_COMMAND.into(), arguments: Some(arguments) })
+    Some(Command { title: "Accepted".into(), command: ACCEPTED_SUGGESTION.into(), arguments: Some(arguments) })
 }
 
 /// The document as the request found it (`arrival`), the cursor, the pipeline. `None` when there is nothing to

@@ -22,8 +22,8 @@ use tokio::io::{
 use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
-use crate::framing;
 use nib_pipeline::tasks::Tasks;
+use nib_protocol::framing;
 
 /// Larger messages are skipped: documents themselves are capped well below this.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

@@ -3,6 +3,7 @@
 #[cfg(test)]
 mod build_info;
 mod commands;
+mod doctor;
 
 use std::process::ExitCode;
 

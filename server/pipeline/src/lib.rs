@@ -2,6 +2,7 @@
 //! or a diff) through prompt and engine to post-processed suggestions and
 //! findings. The LSP server and the CLI both call them; neither knows LSP here.
 
+pub mod acceptance;
 pub mod chat;
 pub mod completion;
 pub mod config;

@@ -4,7 +4,6 @@
 //! review never fail because of one.
 
 pub mod banned;
-pub mod framing;
 pub mod process;
 pub mod protocol;
 pub mod redact;

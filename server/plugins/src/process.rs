@@ -18,9 +18,9 @@ use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::framing;
 use crate::protocol::{Hook, InitializeParams, InitializeResult, PROTOCOL_VERSION};
 use crate::{PluginError, PluginState, PluginStatus};
+use nib_protocol::framing;
 
 /// How long a plugin may take to start and answer `initialize` (an interpreter's start, imports).
 const START_TIMEOUT: Duration = Duration::from_secs(10);

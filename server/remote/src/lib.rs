@@ -10,7 +10,7 @@
 //! token goes only into the Authorization header, never into logs, errors or status.
 
 mod api;
-mod http;
+pub mod http;
 pub mod sse;
 mod vocab;
 

@@ -5,19 +5,20 @@ use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
-use crate::acceptance::{self, Acceptance, Totals, Tracker};
 use crate::last_edits::{LastEdits, LastEditsError};
-use crate::model_setup::{self, ClientCan, ModelSetup};
-use crate::next_edits::{self, NextEditStats};
+use crate::model_setup::{ClientCan, ModelSetup};
+use crate::next_edits::NextEditStats;
 use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
 use crate::{NibServer, client_options, convert, review};
 use nib_engine::Priority;
+use nib_pipeline::acceptance::{self, Acceptance, Totals, Tracker};
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{self, Config};
 use nib_pipeline::review::Reviewer;
 use nib_pipeline::review::cache::ReviewCache;
 use nib_prompt::context::Workspace;
+use nib_protocol::command;
 use nib_text::documents::DocumentStore;
 
 pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<InitializeResult> {
@@ -132,10 +133,10 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
             })),
             execute_command_provider: Some(ExecuteCommandOptions {
                 commands: vec![
-                    review::REVIEW_COMMAND.into(),
-                    next_edits::ACCEPT_COMMAND.into(),
-                    acceptance::ACCEPTED_COMMAND.into(),
-                    model_setup::SETUP_COMMAND.into(),
+                    command::REVIEW.into(),
+                    command::ACCEPT_NEXT_EDIT.into(),
+                    command::ACCEPTED_SUGGESTION.into(),
+                    command::SETUP_MODEL.into(),
                 ],
                 ..ExecuteCommandOptions::default()
             }),

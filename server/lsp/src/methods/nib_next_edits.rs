@@ -8,8 +8,6 @@ use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::next_edits::{self, kind_name};
 use crate::{NibServer, ahead};
 
-pub const METHOD: &str = "nib/nextEdits";
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NextEditsParams {

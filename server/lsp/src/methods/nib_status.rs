@@ -12,7 +12,6 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::notification::Notification;
 
-use crate::acceptance::Summary;
 use crate::model_setup::DownloadStatus;
 use crate::next_edits::NextEditCounts;
 use crate::session::Session;
@@ -20,6 +19,7 @@ use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
 use nib_pipeline::plugins::PluginStatus;
+use nib_protocol::acceptance::Summary;
 
 /// Field names are snake_case, like `nib complete --json`.
 #[derive(Debug, Serialize)]
@@ -117,7 +117,7 @@ pub enum StatusChanged {}
 
 impl Notification for StatusChanged {
     type Params = serde_json::Value;
-    const METHOD: &'static str = "nib/statusChanged";
+    const METHOD: &'static str = nib_protocol::method::STATUS_CHANGED;
 }
 
 /// How often the status is compared with the one last pushed: at most this often a notification.

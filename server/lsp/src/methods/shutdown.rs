@@ -3,7 +3,8 @@
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::session::Session;
-use crate::{NibServer, acceptance, ahead};
+use crate::{NibServer, ahead};
+use nib_pipeline::acceptance;
 
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::acceptance::Summary;
+use nib_protocol::acceptance::Summary;
 
 pub use files::read;
 pub use publish::{Editor, publish, unpublish};

@@ -13,9 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexS
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::framing;
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
+use nib_protocol::framing;
 
 /// How long a test waits for a message on the paused clock before it fails.
 const GIVE_UP: Duration = Duration::from_secs(60);

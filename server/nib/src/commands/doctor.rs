@@ -1,11 +1,11 @@
 //! `nib doctor`: the machine, the model, the engine, NIB_HOME, the configuration, a short measurement and
-//! recommendations (`nib_bench::doctor` builds the report; this prints it).
+//! recommendations (`crate::doctor` builds the report; this prints it).
 
 use anyhow::Result;
 use clap::Args;
 
 use super::ModelArg;
-use nib_bench::doctor::{self, Doctor, Input};
+use crate::doctor::{self, Doctor, Input};
 use nib_pipeline::config::{self, Config};
 
 #[derive(Args)]

@@ -8,11 +8,18 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use nib_remote::HttpError;
+use nib_remote::http::Server;
+use serde_json::Value;
+use tokio::runtime::{Builder, Runtime};
+
 /// The llama-server version `.ci/setup --editors` builds and installs.
 pub const LLAMA_SERVER_VERSION: &str = "11434.0.0";
 
 /// Loading the default model takes a second; a minute allows for a busy machine.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a test's request may wait for any piece of its answer.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(300);
 /// How many of the log's last lines an error quotes.
 const LOG_TAIL_LINES: usize = 30;
 
@@ -81,15 +88,33 @@ impl LlamaServer {
     pub fn binary() -> PathBuf {
         match std::env::var_os("NIB_LLAMA_SERVER").filter(|v| !v.is_empty()) {
             Some(path) => PathBuf::from(path),
-            None => {
-                nib_pipeline::config::nib_home().join("llama-server").join(LLAMA_SERVER_VERSION).join("llama-server")
-            }
+            None => nib_models::nib_home().join("llama-server").join(LLAMA_SERVER_VERSION).join("llama-server"),
         }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Reads `path` (`/slots`, `/props`, `/metrics`...) as JSON, through the remote backend's client.
+    pub fn get_json(&self, path: &str) -> Result<Value, HttpError> {
+        let (server, runtime) = self.client()?;
+        runtime.block_on(server.get(path))
+    }
+
+    /// Posts `body` to `path` and reads the JSON answer whole (a request without `"stream": true`).
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, HttpError> {
+        let (server, runtime) = self.client()?;
+        runtime.block_on(server.post(path, body))
+    }
+
+    /// The remote backend's client for this server, and a runtime of its own to run it on: tests are synchronous.
+    fn client(&self) -> Result<(Server, Runtime), HttpError> {
+        let broken = |reason: String| HttpError::Broken { url: self.url(), reason };
+        let server = Server::new(&self.url(), None, HTTP_TIMEOUT).map_err(broken)?;
+        let runtime = Builder::new_current_thread().enable_all().build().map_err(|e| broken(e.to_string()))?;
+        Ok((server, runtime))
     }
 
     /// The last lines the server wrote, for failure messages.

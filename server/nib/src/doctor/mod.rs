@@ -1,5 +1,5 @@
 //! `nib doctor`: what nib runs on and with, a short measurement, and recommendations with the figure behind
-//! each. The report's field names are stable (`--json`); the CLI prints it.
+//! each. The report's field names are stable (`--json`); `commands::doctor` prints it.
 
 mod machine;
 mod recommend;
@@ -21,8 +21,10 @@ use nib_prompt::context::Workspace;
 pub use machine::Machine;
 pub use recommend::{Facts, Recommendation, recommend};
 
-/// The measurement's file, compiled in so it runs anywhere; the cursor is where `.ci/demo` completes.
-const SAMPLE: &str = include_str!("../../../../tests/fixtures/sample.py");
+/// The measurement's file, compiled in so it runs anywhere (the same text as `tests/fixtures/sample.py`, so the
+/// cursor is where `.ci/demo` completes; the doctor's own copy, so a test's fixture can change without changing
+/// what the doctor measures).
+const SAMPLE: &str = include_str!("sample.py");
 const SAMPLE_LINE: usize = 23;
 const SAMPLE_COLUMN: usize = 15;
 /// Warm keystrokes measured after the cold prompt.
@@ -264,14 +266,14 @@ fn template(config: &Config, info: Option<&ModelInfo>, tokenizer: Option<&dyn Vo
 }
 
 /// One cold prompt of the sample file, a few warm keystrokes, and a second cold prompt, through the completion pipeline
-/// (`crate::typing`, as `nib bench typing`), bounded by `MEASURE_LIMIT`.
+/// (`nib_bench::typing`, as `nib bench typing`), bounded by `MEASURE_LIMIT`.
 async fn measure(engine: &Engine, config: &Config) -> Option<Measurement> {
     let completion = nib_pipeline::config::CompletionConfig { prefetch: false, ..config.completion.clone() };
     let completer = Completer::new(engine.clone(), completion, Arc::new(Workspace::default()));
     let rope = Rope::from_str(SAMPLE);
     let cursor = rope.line_to_char(SAMPLE_LINE) + SAMPLE_COLUMN;
     let started = Instant::now();
-    let report = tokio::time::timeout(MEASURE_LIMIT, crate::typing(&completer, rope, cursor, KEYSTROKES)).await;
+    let report = tokio::time::timeout(MEASURE_LIMIT, nib_bench::typing(&completer, rope, cursor, KEYSTROKES)).await;
     let report = match report {
         Ok(Ok(report)) => report,
         Ok(Err(err)) => {

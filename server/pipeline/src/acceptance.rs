@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
 
+use nib_protocol::acceptance::{Figures, Report, Summary};
 use nib_text::documents::{TextChange, position};
 
 /// How long after an acceptance its text is checked for.
@@ -28,10 +29,6 @@ const MAX_DOCUMENTS: usize = 64;
 const MAX_TRACKED: usize = 16;
 /// A single edit this short that matches the suggestion is typing through it, not accepting it.
 const MIN_ACCEPT_CHARS: usize = 2;
-/// The command an editor runs once it has inserted a suggestion (`InlineCompletionItem.command`), with the
-/// document's URI and the suggestion's id: an acceptance the edits alone would miss (an editor that changed
-/// the text as it inserted it) still counts, and one they saw is not counted twice.
-pub const ACCEPTED_COMMAND: &str = "nib.acceptedSuggestion";
 
 /// Why the suggestion was asked for, and its shape: the figures are kept per kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,75 +59,6 @@ pub struct Shown<'a> {
     /// Char offset where it would be inserted.
     pub at: usize,
     pub text: &'a str,
-}
-
-/// Counts for one language, one kind, or all. Field names are stable snake_case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Figures {
-    /// Suggestions shown (the same suggestion shown again at the same place counts once).
-    pub shown: u64,
-    /// Suggestions inserted whole in one edit.
-    pub accepted_whole: u64,
-    /// Suggestions whose acceptance began with a word (an editor's "accept next word").
-    pub accepted_word: u64,
-    /// Suggestions whose acceptance began with a line.
-    pub accepted_line: u64,
-    /// Chars inserted by acceptances, all pieces together.
-    pub chars_accepted: u64,
-    /// Of those, chars still in place 30 s later (or when the document closed).
-    pub chars_retained_30s: u64,
-    /// Acceptances whose text was deleted again within 30 s (an undo).
-    pub reversals: u64,
-}
-
-impl Figures {
-    fn add(&mut self, other: &Figures) {
-        self.shown += other.shown;
-        self.accepted_whole += other.accepted_whole;
-        self.accepted_word += other.accepted_word;
-        self.accepted_line += other.accepted_line;
-        self.chars_accepted += other.chars_accepted;
-        self.chars_retained_30s += other.chars_retained_30s;
-        self.reversals += other.reversals;
-    }
-
-    pub fn n_accepted(&self) -> u64 {
-        self.accepted_whole + self.accepted_word + self.accepted_line
-    }
-}
-
-/// Figures with their rates, as `nib/status` shows them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Report {
-    #[serde(flatten)]
-    pub figures: Figures,
-    /// Accepted (whole, word or line) / shown; `None` before anything was shown.
-    pub acceptance_rate: Option<f64>,
-    /// Chars retained / chars accepted and judged; `None` before any was judged.
-    pub retention_rate: Option<f64>,
-}
-
-impl Report {
-    fn of(figures: Figures, chars_judged: u64) -> Report {
-        Report {
-            acceptance_rate: ratio(figures.n_accepted(), figures.shown),
-            retention_rate: ratio(figures.chars_retained_30s, chars_judged),
-            figures,
-        }
-    }
-}
-
-/// All the figures: the totals, per language (the document's `languageId`) and per kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Summary {
-    pub total: Report,
-    pub by_language: BTreeMap<String, Report>,
-    pub by_kind: BTreeMap<String, Report>,
-    /// Acceptances whose 30 s have not passed yet: their retention is still to be judged.
-    pub n_pending_retention: usize,
 }
 
 /// What is kept (and optionally saved): counts per (language, kind).
@@ -268,7 +196,7 @@ fn edits_of(before: &Rope, changes: &[TextChange]) -> Option<Vec<Edit>> {
 /// The suggestion shown last in a document, as much of it as is still ahead of the cursor.
 #[derive(Debug, Clone)]
 struct Pending {
-    /// What `ACCEPTED_COMMAND` names it by.
+    /// What `nib.acceptedSuggestion` names it by.
     id: u64,
     language: String,
     kind: Kind,
@@ -278,7 +206,7 @@ struct Pending {
     /// Set once a piece of it was accepted: later pieces count as chars, not as another acceptance.
     started: bool,
     /// An edit that was not this suggestion came, or all of it was typed or accepted: no edit matches it any
-    /// more, but `ACCEPTED_COMMAND` may still name it.
+    /// more, but `nib.acceptedSuggestion` may still name it.
     done: bool,
 }
 
@@ -323,7 +251,7 @@ impl Tracker {
         self.documents.get(uri).is_some_and(|t| t.pending.as_ref().is_some_and(|p| !p.done) || !t.accepted.is_empty())
     }
 
-    /// A suggestion was shown; `rope` is its document's text now. Its id, for `ACCEPTED_COMMAND`.
+    /// A suggestion was shown; `rope` is its document's text now. Its id, for `nib.acceptedSuggestion`.
     pub fn shown(&mut self, shown: Shown, rope: &Rope, now: Instant) -> Option<u64> {
         let Shown { uri, language, kind, at, text } = shown;
         if text.is_empty() {
@@ -347,7 +275,7 @@ impl Tracker {
         Some(id)
     }
 
-    /// The editor says it inserted suggestion `id` of `uri` (`ACCEPTED_COMMAND`). Counted as accepted whole
+    /// The editor says it inserted suggestion `id` of `uri` (`nib.acceptedSuggestion`). Counted as accepted whole
     /// unless the edits already counted it; an id that is not the document's latest suggestion is stale.
     pub fn command_accepted(&mut self, uri: &str, id: u64, now: Instant) {
         let Some(tracked) = self.documents.get_mut(uri) else { return };
@@ -540,13 +468,9 @@ fn judge(totals: &mut Totals, accepted: &Accepted, rope: &Rope) {
     totals.judged(&accepted.language, accepted.kind, n_chars as u64);
 }
 
-fn ratio(part: u64, whole: u64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
-}
-
 /// Where the totals are kept across runs, with `completion.keep_acceptance`.
 pub fn file() -> PathBuf {
-    nib_pipeline::config::nib_home().join("acceptance.json")
+    crate::config::nib_home().join("acceptance.json")
 }
 
 #[derive(Debug, thiserror::Error)]
