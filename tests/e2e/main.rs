@@ -22,3 +22,4 @@ mod review;
 mod support;
 mod top;
 mod vscode;
+mod windows;
