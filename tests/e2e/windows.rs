@@ -38,6 +38,8 @@ fn wine(program: &Path) -> Command {
         std::env::var_os("WINEPREFIX").map_or_else(|| nib_pipeline::config::nib_home().join("wine"), PathBuf::from);
     let mut cmd = Command::new(wine);
     cmd.arg(program).env("WINEPREFIX", prefix).env("WINEDEBUG", "-all");
+    // MinGW's runtime DLLs, which nib.exe loads (see .ci/windows).
+    cmd.env("WINEPATH", "Z:/usr/lib/gcc/x86_64-w64-mingw32/12-posix;Z:/usr/x86_64-w64-mingw32/lib");
     cmd
 }
 
