@@ -22,6 +22,9 @@ fn complete_prints_a_suggestion_and_its_figures() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert!(!json["text"].as_str().unwrap().trim().is_empty(), "{json}");
     assert_eq!(json["template"], "prefix-only");
+    // From the generated tokens' log-probabilities: a probability.
+    let confidence = json["confidence"].as_f64().unwrap_or(-1.0);
+    assert!(confidence > 0.0 && confidence <= 1.0, "{json}");
     let stats = &json["stats"];
     assert!(stats["n_prompt_tokens"].as_u64().unwrap() > 100, "{stats}");
     assert_eq!(stats["n_prompt_tokens"], stats["n_evaluated_tokens"]);
@@ -54,7 +57,24 @@ fn complete_reports_bad_locations_and_missing_models() {
 #[test]
 fn version_and_help() {
     let out = run(&["--version"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nib {}", env!("CARGO_PKG_VERSION")));
+    let mut backends = vec!["cpu"];
+    for (feature, on) in
+        [("cuda", cfg!(feature = "cuda")), ("vulkan", cfg!(feature = "vulkan")), ("metal", cfg!(feature = "metal"))]
+    {
+        if on {
+            backends.push(feature);
+        }
+    }
+    // build.rs names the commit: `$NIB_COMMIT` when the build had it, else this checkout's HEAD.
+    let commit = env!("NIB_COMMIT");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("nib {} (commit {commit}; backends: {})", env!("CARGO_PKG_VERSION"), backends.join(", "))
+    );
+    let head = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().unwrap();
+    if std::env::var_os("NIB_COMMIT").is_none() && head.status.success() {
+        assert_eq!(commit, String::from_utf8_lossy(&head.stdout).trim(), "the commit is not this checkout's HEAD");
+    }
     let out = run(&["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     for word in ["serve", "complete", "bench", "NIB_MODEL"] {

@@ -42,6 +42,11 @@ impl Nvim {
 
     /// `settings`: nib's initializationOptions, as a Lua table.
     fn start_with(home: &Path, dir: &Path, settings: &str) -> Nvim {
+        Nvim::start_env(home, dir, settings, &[])
+    }
+
+    /// With more variables in Neovim's environment.
+    fn start_env(home: &Path, dir: &Path, settings: &str, env: &[(&str, &Path)]) -> Nvim {
         let socket = dir.join("nvim.sock");
         let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/nvim");
         let setup = format!(
@@ -60,6 +65,7 @@ impl Nvim {
             .env("NIB_HOME", home)
             .env("NIB_CONFIG", "/nonexistent/nib-test-config.toml")
             .env_remove("NIB_MODEL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -348,4 +354,138 @@ fn an_explicit_request_shows_candidates_that_alt_brackets_cycle() {
     nvim.send("<Tab>");
     let accepted = format!("        return self.{}", first.as_str().unwrap().split('\n').next().unwrap());
     nvim.wait("the first accepted", Duration::from_secs(5), |v| v.line(n) == accepted);
+}
+
+/// The report `:checkhealth nib` shows, once it mentions the model.
+fn checkhealth(nvim: &Nvim) -> String {
+    nvim.send("<Esc>:checkhealth nib<CR>");
+    let report = || nvim.lua("table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')");
+    // `nib doctor --json` loads the model and measures: seconds.
+    nvim.wait("the health report", Duration::from_secs(120), |_| {
+        report().as_str().is_some_and(|r| r.contains("model: "))
+    });
+    let text = report().as_str().unwrap_or_default().to_owned();
+    nvim.send(":tabclose<CR>");
+    text
+}
+
+#[test]
+fn checkhealth_names_the_binary_version_and_the_model() {
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sample.py"), SAMPLE).unwrap();
+    let nvim = Nvim::start(&home, &dir);
+    let version = Command::new(env!("CARGO_BIN_EXE_nib")).arg("--version").output().unwrap().stdout;
+    let version = String::from_utf8_lossy(&version).trim().lines().next().unwrap_or_default().to_owned();
+    let model = model_path().display().to_string();
+
+    // No server yet: the model as `nib doctor --json` finds it.
+    let report = checkhealth(&nvim);
+    eprintln!("{report}");
+    assert!(report.contains(&version) && report.contains(env!("CARGO_BIN_EXE_nib")), "{report}");
+    assert!(report.contains(&format!("model: {model}, ")) && report.contains("(from --model)"), "{report}");
+    assert!(!report.contains("ERROR"), "{report}");
+
+    // With a server attached: the model as it has it (`nib/status`).
+    nvim.send(":edit sample.py<CR>");
+    nvim.wait("nib to attach", Duration::from_secs(30), |n| n.lua("require('nib').client() ~= nil") == json!(true));
+    let ready = "require('nib').client():request_sync('nib/status', nil, 5000, 0).result.model.state";
+    nvim.wait("the model", Duration::from_secs(60), |n| n.lua(ready) == json!("ready"));
+    let report = checkhealth(&nvim);
+    assert!(report.contains(&format!("model: {model}, ")) && report.contains("(ready, from --model)"), "{report}");
+}
+
+/// `python3 -m http.server` on a folder, on a free loopback port; killed on drop.
+struct StaticServer {
+    child: Child,
+    url: String,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> StaticServer {
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
+        let port = line.split(" port ").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("the port");
+        StaticServer { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Files under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.flatten().flat_map(|e| if e.path().is_dir() { files_under(&e.path()) } else { vec![e.path()] }).collect()
+}
+
+#[test]
+fn nib_install_installs_the_release_binary_only_when_its_sha256_matches() {
+    let home = fresh_home();
+    let dir = home.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A release as the release workflow publishes it: an archive per target and SHA256SUMS beside them.
+    let version = env!("CARGO_PKG_VERSION");
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let name = format!("nib-{version}-{target}");
+    let release = home.join("release");
+    let tagged = release.join(format!("v{version}"));
+    std::fs::create_dir_all(release.join(&name)).unwrap();
+    std::fs::create_dir_all(&tagged).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_nib"), release.join(&name).join("nib")).unwrap();
+    std::fs::write(release.join(&name).join("README.md"), "nib\n").unwrap();
+    let archive = tagged.join(format!("{name}.tar.gz"));
+    let tar = Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(&release).arg(&name).status().unwrap();
+    assert!(tar.success());
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&archive).unwrap()));
+    let sums = tagged.join("SHA256SUMS");
+    std::fs::write(&sums, format!("{}  nib-{version}-other.tar.gz\n{sha256}  {name}.tar.gz\n", "0".repeat(64)))
+        .unwrap();
+    let server = StaticServer::start(&release);
+    let (data, cache) = (home.join("data"), home.join("cache"));
+    let url = PathBuf::from(&server.url);
+    let env =
+        [("NIB_RELEASES_URL", url.as_path()), ("XDG_DATA_HOME", data.as_path()), ("XDG_CACHE_HOME", cache.as_path())];
+    let nvim = Nvim::start_env(&home, &dir, "{}", &env);
+    let installed = data.join("nvim/nib/bin/nib");
+
+    nvim.send(":NibInstall<CR>");
+    nvim.wait("the install", Duration::from_secs(60), |n| n.lua("require('nib.install').last ~= nil") == json!(true));
+    let last = nvim.lua("require('nib.install').last");
+    assert_eq!(last["binary"], json!(installed), "{last}");
+    let out = Command::new(&installed).arg("--version").output().expect("the installed binary runs");
+    let expected = Command::new(env!("CARGO_BIN_EXE_nib")).arg("--version").output().unwrap();
+    assert_eq!(out.stdout, expected.stdout);
+    // The plugin starts the installed binary when no cmd is set.
+    assert_eq!(nvim.lua("require('nib.install').command()"), json!(installed));
+    assert!(files_under(&cache.join("nvim/nib-install")).is_empty(), "left behind: {:?}", files_under(&cache));
+
+    // A release whose archive does not match its SHA256SUMS is refused, through lazy.nvim's build step.
+    std::fs::remove_file(&installed).unwrap();
+    std::fs::write(&sums, format!("{}  {name}.tar.gz\n", "ab".repeat(32))).unwrap();
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/nvim/lua/nib/install.lua");
+    // As a command, not an expression: an error message inside an expression aborts it.
+    nvim.send(&format!(":lua local m = dofile('{}'); m.install(); _G.nib_build = m.last<CR>", plugin.display()));
+    nvim.wait("the build step", Duration::from_secs(60), |n| n.lua("_G.nib_build ~= nil") == json!(true));
+    let last = nvim.lua("_G.nib_build");
+    let error = last["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("expected sha256 {}", "ab".repeat(32))) && error.contains("the download was deleted"),
+        "{last}"
+    );
+    assert!(!installed.exists() && files_under(&data.join("nvim/nib")).is_empty(), "{:?}", files_under(&data));
+    assert!(files_under(&cache.join("nvim/nib-install")).is_empty(), "left behind: {:?}", files_under(&cache));
 }

@@ -163,6 +163,47 @@ fn an_openai_compatible_server_completes_and_reviews() {
     assert!(sarif.to_string().contains(&url), "the report names the server: {sarif}");
 }
 
+/// Both of llama-server's APIs give the generated tokens' log-probabilities (the OpenAI-compatible `/v1` when
+/// asked for `logprobs`, the native one for `n_probs`): `nib complete` reports the suggestion's confidence. Neither
+/// scores the prompt's tokens, so review by surprise is reported unavailable with them, and why.
+#[test]
+fn llama_servers_apis_give_generated_log_probabilities_but_not_the_prompts() {
+    let server = llama_server(&[]);
+    let proxy = FaultProxy::start(&server.url()).unwrap();
+    let dir = fresh_home();
+    let (text, line, col) = real_file();
+    let file = dir.join("textwrap.py");
+    std::fs::write(&file, text).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, format!("[engine]\ntimeout_ms = {SLOW_SERVER_MS}\n")).unwrap();
+    let location = format!("{}:{}:{}", file.display(), line + 1, col + 1);
+    for (backend, url) in [("openai", format!("{}/v1", proxy.url())), ("llama-server", proxy.url())] {
+        let output = nib_at(&dir)
+            .args(["complete", "--json", "--backend", backend, "--engine-url", &url, &location])
+            .env("NIB_CONFIG", &config)
+            .output()
+            .expect("run nib complete");
+        assert!(output.status.success(), "{backend}: {}", String::from_utf8_lossy(&output.stderr));
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let confidence = answer["confidence"].as_f64().unwrap_or(-1.0);
+        assert!(confidence > 0.0 && confidence <= 1.0, "{backend}: the log-probabilities arrived: {answer}");
+    }
+    let wire = proxy.wire();
+    let asked = |path: &str, field: &str| wire.iter().any(|r| r.contains(path) && r.contains(field));
+    assert!(asked("POST /v1/completions", "\"logprobs\":1"), "the OpenAI API is asked for log-probabilities");
+    assert!(asked("POST /infill", "\"n_probs\":1") || asked("POST /completion ", "\"n_probs\":1"));
+
+    for (backend, url) in [("llama-server", server.url()), ("openai", format!("{}/v1", server.url()))] {
+        let mut client = serve(backend, &url, json!({}), &[]);
+        wait_ready(&mut client);
+        let status = client.status().unwrap();
+        assert_eq!(status["capabilities"]["surprise"], false, "{backend}: {status}");
+        let why = status["capabilities"]["surprise_unavailable"].as_str().unwrap_or_default();
+        assert!(why.contains("prompt"), "{backend}: says why: {status}");
+        shut_down(client);
+    }
+}
+
 /// A git work tree holding one file with a seeded bug.
 fn review_repo() -> std::path::PathBuf {
     let dir = fresh_home().join("repo");

@@ -40,7 +40,11 @@ pub fn nib() -> Command {
 
 /// The built binary with `home` as its `NIB_HOME` (where snapshots live).
 pub fn nib_at(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nib"));
+    isolated(Command::new(env!("CARGO_BIN_EXE_nib")), home)
+}
+
+/// A nib binary with `home` as its `NIB_HOME`, and no model or config file of the user's.
+pub fn isolated(mut cmd: Command, home: &Path) -> Command {
     cmd.env_remove("NIB_MODEL").env("NIB_CONFIG", "/nonexistent/nib-test-config.toml").env("NIB_HOME", home);
     cmd
 }

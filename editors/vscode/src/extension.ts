@@ -1,13 +1,22 @@
-// nib for VS Code: starts `nib serve`, and lets vscode-languageclient provide inline
-// completions (LSP 3.18; several items are cycled with VS Code's own Alt+] and Alt+[), diagnostics
-// and quick fixes; adds a status-bar item and commands, tells nib where the cursor rests
-// (nib/cursorRest), asks again when nib says a suggestion is ready, and shows the next edit nib
-// proposes after a change (nib/nextEdits) as decorations, jumped to and applied with Alt+N.
+// nib for VS Code: starts `nib serve` (the binary bundled in server/, or the one nib.path names),
+// and lets vscode-languageclient provide inline completions (LSP 3.18; several items are cycled with
+// VS Code's own Alt+] and Alt+[), diagnostics and quick fixes, and the download's progress; shows
+// nib's questions (its first-run dialog) with at most three buttons; answers nib/chooseModelFile
+// with a file dialog; adds a status-bar item and
+// commands, tells nib where the cursor rests (nib/cursorRest), asks again when nib says a suggestion
+// is ready, and shows the next edit nib proposes after a change (nib/nextEdits) as decorations,
+// jumped to and applied with Alt+N.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
+import {
+  LanguageClient, LanguageClientOptions, MessageActionItem, MessageType, ServerOptions, ShowMessageRequest, ShowMessageRequestParams,
+} from "vscode-languageclient/node";
+import { MORE, splitActions } from "./dialog";
 import { label, NextEditsAnswer, NextEditState, pickEdit } from "./nextEdit";
 import { lspTriggerKind, RestTimer, sameSpot, Spot } from "./rest";
-import { initializationOptions, NibStatus, pluginProblem, statusBarText, statusLines, userValue } from "./status";
+import { binaryName, resolveServer } from "./server";
+import { downloadText, downloadToken, initializationOptions, NibStatus, statusBarText, statusBarTooltip, statusLines, userValue } from "./status";
 
 let client: LanguageClient | undefined;
 let enabled = true;
@@ -162,13 +171,71 @@ class NextEdits implements vscode.Disposable {
   }
 }
 
+/** Whether a file is there and may be run. */
+function runnable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The model file the user picks when nib's first-run dialog offers "Choose a file...", or null. */
+async function chooseModelFile(): Promise<{ path: string } | null> {
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    canSelectFolders: false,
+    filters: { "GGUF models": ["gguf"] },
+    openLabel: "Use this model",
+    title: "nib: choose a GGUF model",
+  });
+  return picked?.[0] ? { path: picked[0].fsPath } : null;
+}
+
+/** A server's question with its answers as buttons, those past three behind "More choices..." (a quick pick). */
+async function ask(params: ShowMessageRequestParams): Promise<MessageActionItem | null> {
+  const actions = params.actions ?? [];
+  const { buttons, more } = splitActions(actions.map((action) => action.title));
+  const show = params.type === MessageType.Error ? vscode.window.showErrorMessage
+    : params.type === MessageType.Warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+  let title = await show(params.message, ...buttons);
+  if (title === MORE) {
+    title = await vscode.window.showQuickPick(more, { title: params.message, placeHolder: "Pick one (Escape: none)" });
+  }
+  return actions.find((action) => action.title === title) ?? null;
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration("nib");
   enabled = config.get<boolean>("completion.enabled", true);
-  const serverOptions: ServerOptions = { command: config.get<string>("path", "nib"), args: ["serve"] };
+  const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  context.subscriptions.push(item);
+  item.show();
+  const server = resolveServer({
+    setting: config.get<string>("path", ""),
+    bundled: context.asAbsolutePath(path.join("server", binaryName(process.platform))),
+    pathEnv: process.env.PATH ?? "",
+    platform: process.platform,
+    runnable,
+  });
+  if ("error" in server) {
+    item.text = "$(error) nib";
+    item.tooltip = server.error;
+    const openSettings = { title: "Open nib.path", command: "workbench.action.openSettings", arguments: ["nib.path"] };
+    item.command = openSettings;
+    void vscode.window.showErrorMessage(server.error, openSettings.title).then((choice) => {
+      if (choice) {
+        void vscode.commands.executeCommand(openSettings.command, ...openSettings.arguments);
+      }
+    });
+    return;
+  }
+  const serverOptions: ServerOptions = { command: server.command, args: ["serve"] };
   const clientOptions: LanguageClientOptions = {
     documentSelector: SELECTOR,
-    initializationOptions: nibOptions(),
+    // Only at start: nib may then ask for a model file (nib/chooseModelFile) in its first-run dialog.
+    initializationOptions: { ...nibOptions(), chooseModelFile: true },
     middleware: {
       // Toggling completion off stops asking; the server keeps its caches. The trigger kind is
       // renumbered for LSP (see lspTriggerKind): an explicit trigger (Alt+\) must reach nib as
@@ -197,20 +264,33 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     () => (vscode.workspace.getConfiguration("nib").get<boolean>("nextEdits.enabled", true) ? currentSpot() : undefined),
     (spot) => void nextEdits.request(spot));
 
-  const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  client.onRequest("nib/chooseModelFile", chooseModelFile);
+
   item.command = "nib.showStatus";
   item.text = statusBarText(undefined, enabled);
-  item.show();
-  const refresh = async () => {
+  const refresh = async (): Promise<NibStatus | undefined> => {
     const current = await status();
     item.text = statusBarText(current, enabled);
-    item.tooltip = current?.backend?.problem ?? pluginProblem(current);
+    item.tooltip = statusBarTooltip(current);
+    return current;
   };
-  const timer = setInterval(refresh, 2000);
+  // Every 2 s; every 0.5 s while a model downloads, so the percentage moves.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const poll = async () => {
+    const current = await refresh();
+    if (!stopped) {
+      timer = setTimeout(poll, current?.download ? 500 : 2000);
+    }
+  };
 
   context.subscriptions.push(
-    item,
-    { dispose: () => clearInterval(timer) },
+    {
+      dispose: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    },
     rest,
     nextRest,
     nextEdits,
@@ -259,14 +339,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand("nib.showStatus", async () => {
       const current = await status();
+      // VS Code shows a language server's progress in the status bar, where it has no cancel button: this is it.
+      const download = current?.download;
+      const token = download ? downloadToken(download) : undefined;
+      if (download && token) {
+        const cancel = "Cancel download";
+        if ((await vscode.window.showInformationMessage(`nib is downloading ${downloadText(download)}`, cancel)) === cancel) {
+          await client?.sendNotification("window/workDoneProgress/cancel", { token }).catch(() => undefined);
+        }
+        return;
+      }
       const text = current ? statusLines(current).join("\n") : "nib is not running";
       await vscode.window.showInformationMessage(text, { modal: true });
     }),
   );
   await client.start();
+  // In place of vscode-languageclient's own handler, which makes every answer a button: registered once
+  // the client runs, as a handler registered before start() is replaced by the client's.
+  context.subscriptions.push(client.onRequest(ShowMessageRequest.type, ask));
   rest.touch();
   nextRest.touch();
-  await refresh();
+  await poll();
 }
 
 export async function deactivate(): Promise<void> {

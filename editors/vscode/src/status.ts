@@ -21,6 +21,32 @@ export interface NibStatus {
   };
   /** Each plugin in the order it runs. */
   plugins?: PluginStatus[];
+  /** The model being downloaded after the user said yes to the first-run dialog; null when none is. */
+  download?: DownloadStatus | null;
+}
+
+export interface DownloadStatus {
+  /** The catalogue's name (`smollm2-135m`). */
+  model?: string;
+  received?: number;
+  total?: number | null;
+}
+
+/** The download's `$/progress` token (`nib/download/<catalogue name>`): `window/workDoneProgress/cancel` with it stops the download. */
+export function downloadToken(download: DownloadStatus): string | undefined {
+  return download.model ? `nib/download/${download.model}` : undefined;
+}
+
+/** A download's progress in words: "SmolLM2 135M: 44 of 98 MB (45 %)". */
+export function downloadText(download: DownloadStatus): string {
+  const mb = (bytes: number) => Math.round(bytes / 1e6);
+  const received = download.received ?? 0;
+  const of = download.total ? ` of ${mb(download.total)} MB (${percent(download)} %)` : " MB";
+  return `${download.model ?? "the model"}: ${mb(received)}${of}`;
+}
+
+function percent(download: DownloadStatus): number {
+  return download.total ? Math.floor((100 * Math.min(download.received ?? 0, download.total)) / download.total) : 0;
 }
 
 export interface PluginStatus {
@@ -44,6 +70,10 @@ export function pluginProblem(status: NibStatus | undefined): string | undefined
 export function statusBarText(status: NibStatus | undefined, enabled: boolean): string {
   if (!status) {
     return "$(loading~spin) nib";
+  }
+  // Until the model is in, the download is what the user waits for (the model is missing meanwhile).
+  if (status.download) {
+    return status.download.total ? `$(cloud-download) nib ${percent(status.download)}%` : "$(cloud-download) nib";
   }
   if (status.model?.state === "failed") {
     return "$(error) nib";
@@ -69,12 +99,24 @@ export function statusBarText(status: NibStatus | undefined, enabled: boolean): 
   return `$(sparkle) nib ${Math.round(last.total_ms)} ms · ${hits} cached${off}`;
 }
 
+/** The status-bar item's tooltip: what the text above hints at, in words; undefined when all is well. */
+export function statusBarTooltip(status: NibStatus | undefined): string | undefined {
+  if (status?.download) {
+    const cancel = downloadToken(status.download) === undefined ? "" : " (click to cancel)";
+    return `nib is downloading ${downloadText(status.download)}${cancel}`;
+  }
+  return status?.backend?.problem ?? pluginProblem(status);
+}
+
 /** The whole status, one fact per line. */
 export function statusLines(status: NibStatus): string[] {
   const engine = status.engine ?? {};
   const lines = [`nib ${status.version ?? "?"}: model ${status.model?.path ?? "?"} (${status.model?.state ?? "?"})`];
   if (status.model?.error) {
     lines.push(status.model.error);
+  }
+  if (status.download) {
+    lines.push(`downloading ${downloadText(status.download)}`);
   }
   const backend = status.backend;
   if (backend) {

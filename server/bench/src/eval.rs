@@ -1,7 +1,8 @@
 //! `nib eval`: completion quality on real source files. Hides the rest of a
 //! line (or a whole block) at positions sampled with a fixed seed, asks the
 //! completion pipeline the server uses, and scores the first line of the
-//! suggestion against the hidden text: exact match and edit similarity.
+//! suggestion against the hidden text: exact match and edit similarity; and, per confidence threshold, what
+//! holding back the suggestions below it would hide and how good those shown and those hidden are.
 //!
 //! Invariants: the same files, seed and sample count give the same positions;
 //! the file being completed is indexed as the model sees it (masked), so no
@@ -53,8 +54,27 @@ pub struct Outcome {
     pub suggestion: String,
     pub exact: bool,
     pub similarity: f64,
+    /// The suggestion's confidence (`completion/confidence.rs`); `None` without probabilities.
+    pub confidence: Option<f32>,
     pub ms: f64,
 }
+
+/// What a confidence threshold would do to the suggestions of one mode: how many it hides, and how good
+/// those shown and those hidden are. An empty suggestion counts as shown (nothing to hide).
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdRow {
+    pub mode: ContextMode,
+    pub min_confidence: f32,
+    pub n_samples: usize,
+    pub hidden_share: f64,
+    pub shown_exact_match: Option<f64>,
+    pub shown_edit_similarity: Option<f64>,
+    pub hidden_exact_match: Option<f64>,
+    pub hidden_edit_similarity: Option<f64>,
+}
+
+/// The thresholds `nib eval` reports.
+pub const THRESHOLDS: [f32; 12] = [0.0, 0.1, 0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5, 0.6, 0.7];
 
 /// Per language and mode.
 #[derive(Debug, Clone, Serialize)]
@@ -157,11 +177,13 @@ fn mask(path: &Path, language: &'static str, lines: &[&str], at: usize, hide: Hi
     }
 }
 
-/// Runs every case in every mode through the completion pipeline.
+/// Runs every case in every mode through the completion pipeline, as `trigger` asks: `Invoked` as an explicit
+/// request, `Automatic` as one while typing (the short suffix, the window held), each without a deadline and
+/// with nothing held back, so that every suggestion is scored with its confidence.
 pub async fn run(
     engine: &Engine,
     config: &CompletionConfig,
-    root: &Path,
+    (root, trigger): (&Path, Trigger),
     cases: &[Case],
     modes: &[ContextMode],
     mut progress: impl FnMut(&Outcome),
@@ -173,8 +195,15 @@ pub async fn run(
     let mut outcomes = Vec::new();
     for &mode in modes {
         // One run to its end per case: no deadline, nothing prefetched.
-        let config =
-            CompletionConfig { context: mode, invoked_timeout_ms: 3_600_000, prefetch: false, ..config.clone() };
+        let config = CompletionConfig {
+            context: mode,
+            invoked_timeout_ms: 3_600_000,
+            deadline_ms: 3_600_000,
+            partial_after_ms: 0,
+            min_confidence: 0.0,
+            prefetch: false,
+            ..config.clone()
+        };
         let completer = Completer::new(engine.clone(), config, workspace.clone());
         for (i, case) in cases.iter().enumerate() {
             let path = dunce::canonicalize(&case.file).unwrap_or_else(|_| case.file.clone());
@@ -184,13 +213,7 @@ pub async fn run(
             // The index must see the file as the model does, or a definition could carry the hidden text.
             workspace.observe(&uri, &rope, syntax.as_ref(), case.line);
             let cursor = rope.line_to_char(case.line) + case.column;
-            let request = Request {
-                rope: &rope,
-                cursor,
-                document: Some(&uri),
-                syntax: syntax.as_ref(),
-                trigger: Trigger::Invoked,
-            };
+            let request = Request { rope: &rope, cursor, document: Some(&uri), syntax: syntax.as_ref(), trigger };
             let started = std::time::Instant::now();
             let suggestion = completer.complete(request, CancelToken::default(), |_| {}).await?;
             let first = suggestion.text.trim_start_matches('\n').lines().next().unwrap_or_default().to_owned();
@@ -201,6 +224,7 @@ pub async fn run(
                 exact: first.trim_end() == case.expected.trim_end(),
                 similarity: similarity(first.trim_end(), case.expected.trim_end()),
                 suggestion: first,
+                confidence: suggestion.confidence,
                 ms: started.elapsed().as_secs_f64() * 1000.0,
             };
             progress(&outcome);
@@ -258,6 +282,61 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// Per mode (in the order run) and threshold: the share hidden, and exact match and edit similarity of the
+/// suggestions shown and of those hidden (`None` where there are none).
+pub fn thresholds(outcomes: &[Outcome], thresholds: &[f32]) -> Vec<ThresholdRow> {
+    let mut modes: Vec<ContextMode> = Vec::new();
+    for outcome in outcomes {
+        if !modes.contains(&outcome.mode) {
+            modes.push(outcome.mode);
+        }
+    }
+    let mean = |group: &[&Outcome], f: &dyn Fn(&Outcome) -> f64| {
+        (!group.is_empty()).then(|| group.iter().map(|o| f(o)).sum::<f64>() / group.len() as f64)
+    };
+    let mut rows = Vec::new();
+    for mode in modes {
+        let all: Vec<&Outcome> = outcomes.iter().filter(|o| o.mode == mode).collect();
+        for &min in thresholds {
+            let (hidden, shown): (Vec<&Outcome>, Vec<&Outcome>) =
+                all.iter().partition(|o| !o.suggestion.trim().is_empty() && o.confidence.is_some_and(|c| c < min));
+            let exact = |o: &Outcome| if o.exact { 1.0 } else { 0.0 };
+            rows.push(ThresholdRow {
+                mode,
+                min_confidence: min,
+                n_samples: all.len(),
+                hidden_share: hidden.len() as f64 / all.len().max(1) as f64,
+                shown_exact_match: mean(&shown, &exact),
+                shown_edit_similarity: mean(&shown, &|o| o.similarity),
+                hidden_exact_match: mean(&hidden, &exact),
+                hidden_edit_similarity: mean(&hidden, &|o| o.similarity),
+            });
+        }
+    }
+    rows
+}
+
+/// A Markdown table of the threshold rows.
+pub fn threshold_table(rows: &[ThresholdRow]) -> String {
+    let mut out = String::from(
+        "| context | min_confidence | hidden | shown: exact match | shown: edit similarity | hidden: exact match | hidden: edit similarity |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let percent = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {:.2} | {:.1} % | {} | {} | {} | {} |\n",
+            r.mode.name(),
+            r.min_confidence,
+            r.hidden_share * 100.0,
+            percent(r.shown_exact_match),
+            percent(r.shown_edit_similarity),
+            percent(r.hidden_exact_match),
+            percent(r.hidden_edit_similarity),
+        ));
+    }
+    out
+}
+
 /// 1 - Levenshtein distance / the longer length, over chars; 1 for two empty strings.
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::normalized_levenshtein(a, b)
@@ -278,6 +357,38 @@ mod tests {
         assert_eq!(similarity("", ""), 1.0);
         assert_eq!(similarity("abcd", "abce"), 0.75);
         assert_eq!(similarity("", "ab"), 0.0);
+    }
+
+    #[test]
+    fn a_threshold_splits_suggestions_into_shown_and_hidden() {
+        let outcome = |suggestion: &str, exact: bool, similarity: f64, confidence: Option<f32>| Outcome {
+            case: 0,
+            mode: ContextMode::Window,
+            suggestion: suggestion.into(),
+            exact,
+            similarity,
+            confidence,
+            ms: 1.0,
+        };
+        let outcomes = [
+            outcome("a", true, 1.0, Some(0.9)),
+            outcome("b", false, 0.5, Some(0.5)),
+            outcome("c", false, 0.0, Some(0.1)),
+            outcome("d", false, 0.2, None),
+            outcome("", false, 0.0, Some(0.01)),
+        ];
+        let rows = thresholds(&outcomes, &[0.0, 0.3, 0.6]);
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].hidden_share, rows[0].hidden_edit_similarity), (0.0, None));
+        assert!((rows[0].shown_edit_similarity.unwrap() - 1.7 / 5.0).abs() < 1e-9);
+        // 0.3 hides "c" only: an unknown confidence and an empty suggestion are never hidden.
+        assert_eq!(rows[1].hidden_share, 0.2);
+        assert_eq!((rows[1].hidden_exact_match, rows[1].hidden_edit_similarity), (Some(0.0), Some(0.0)));
+        assert!((rows[1].shown_edit_similarity.unwrap() - 1.7 / 4.0).abs() < 1e-9);
+        assert_eq!(rows[2].hidden_share, 0.4);
+        assert_eq!(rows[2].shown_exact_match, Some(1.0 / 3.0));
+        let table = threshold_table(&rows);
+        assert!(table.contains("| window | 0.30 | 20.0 % | 25.0 % | 42.5 % | 0.0 % | 0.0 % |"), "{table}");
     }
 
     #[test]

@@ -8,10 +8,12 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 /// The longest request head the proxy reads.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -87,24 +89,24 @@ impl FaultProxy {
 
     /// From now on, requests whose path starts with `path_prefix` get `fault` (requests already answering keep theirs).
     pub fn set(&self, path_prefix: &str, fault: Fault) {
-        let mut faults = lock(&self.shared.faults);
+        let mut faults = self.shared.faults.lock();
         faults.retain(|(prefix, _)| prefix != path_prefix);
         faults.push((path_prefix.to_string(), fault));
     }
 
     /// Every request passes through again.
     pub fn clear(&self) {
-        lock(&self.shared.faults).clear();
+        self.shared.faults.lock().clear();
     }
 
     /// How many requests whose path starts with `path_prefix` the proxy has read.
     pub fn requests(&self, path_prefix: &str) -> usize {
-        lock(&self.shared.requests).iter().filter(|(path, _)| path.starts_with(path_prefix)).count()
+        self.shared.requests.lock().iter().filter(|(path, _)| path.starts_with(path_prefix)).count()
     }
 
     /// Every request the proxy has read, as sent (head and body, lossy UTF-8), whatever its path.
     pub fn wire(&self) -> Vec<String> {
-        lock(&self.shared.requests).iter().map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned()).collect()
+        self.shared.requests.lock().iter().map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned()).collect()
     }
 }
 
@@ -117,12 +119,12 @@ impl Drop for FaultProxy {
             let _ = accept.join();
         }
         // No socket is registered after this, and shutting the registered ones unblocks every read and write.
-        if let Some(sockets) = lock(&self.shared.sockets).take() {
+        if let Some(sockets) = self.shared.sockets.lock().take() {
             for socket in sockets.values().flatten() {
                 let _ = socket.shutdown(Shutdown::Both);
             }
         }
-        for thread in lock(&self.shared.threads).drain(..) {
+        for thread in self.shared.threads.lock().drain(..) {
             let _ = thread.join();
         }
     }
@@ -132,10 +134,6 @@ impl Drop for FaultProxy {
 pub fn refused_url() -> io::Result<String> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     Ok(format!("http://127.0.0.1:{port}"))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -152,12 +150,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let conn_shared = shared.clone();
         let spawned = std::thread::Builder::new().name("fault-proxy-conn".into()).spawn(move || {
             let _ = serve(&conn_shared, id, client);
-            if let Some(sockets) = lock(&conn_shared.sockets).as_mut() {
+            if let Some(sockets) = conn_shared.sockets.lock().as_mut() {
                 sockets.remove(&id);
             }
         });
         if let Ok(thread) = spawned {
-            lock(&shared.threads).push(thread);
+            shared.threads.lock().push(thread);
         }
     }
 }
@@ -165,7 +163,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// Registers a clone of `stream` under connection `id`; fails once the proxy is stopping.
 fn track(shared: &Shared, id: u64, stream: &TcpStream) -> io::Result<()> {
     let clone = stream.try_clone()?;
-    match lock(&shared.sockets).as_mut() {
+    match shared.sockets.lock().as_mut() {
         Some(sockets) => {
             sockets.entry(id).or_default().push(clone);
             Ok(())
@@ -177,7 +175,7 @@ fn track(shared: &Shared, id: u64, stream: &TcpStream) -> io::Result<()> {
 /// One connection: read the request, then forward it or inject the fault its path asks for.
 fn serve(shared: &Shared, id: u64, mut client: TcpStream) -> io::Result<()> {
     let request = read_request(&mut client)?;
-    lock(&shared.requests).push((request.path.clone(), request.bytes.clone()));
+    shared.requests.lock().push((request.path.clone(), request.bytes.clone()));
     let fault = fault_for(shared, &request.path);
     match fault {
         Fault::Stall => return wait_for_close(&mut client),
@@ -218,7 +216,7 @@ fn serve(shared: &Shared, id: u64, mut client: TcpStream) -> io::Result<()> {
 }
 
 fn fault_for(shared: &Shared, path: &str) -> Fault {
-    let faults = lock(&shared.faults);
+    let faults = shared.faults.lock();
     let matching = faults.iter().filter(|(prefix, _)| path.starts_with(prefix.as_str()));
     matching.max_by_key(|(prefix, _)| prefix.len()).map_or(Fault::None, |(_, fault)| *fault)
 }

@@ -3,11 +3,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nib_lsp::framing;
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 /// How long any one wait lasts before it is an error.
@@ -58,10 +59,9 @@ impl LspClient {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
+                let mut log = sink.lock();
+                log.push_str(&line);
+                log.push('\n');
             }
         });
         Ok(LspClient { stdin: child.stdin.take(), child, incoming, backlog: Vec::new(), stderr: log, next_id: 0 })
@@ -197,7 +197,7 @@ impl LspClient {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stderr.lock().clone()
     }
 
     /// `shutdown` then `exit`; waits for the process and returns its status and stderr.

@@ -2,14 +2,15 @@
 //! remote servers (`nib-remote`) are others. The pipelines see only `Engine`; a backend sees only jobs and
 //! reports through its `Link`.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{EngineCounters, Event, GenerateRequest, ModelState};
+use crate::{EngineCounters, EngineError, Event, GenerateRequest, ModelState, ScoreRequest, Scores};
 
 /// Runs jobs. Every call returns at once: the work happens on the backend's own threads or tasks.
 pub trait Backend: Send + Sync {
@@ -17,9 +18,27 @@ pub trait Backend: Send + Sync {
     /// `events`. A closed receiver or a cancelled token ends the job.
     fn submit(&self, request: GenerateRequest, events: mpsc::UnboundedSender<Event>, submitted: Instant);
 
+    /// Scores a span of text, answering once (see `ScoreRequest`). A backend that cannot answers with why not.
+    fn score(&self, request: ScoreRequest, answer: oneshot::Sender<Scores>) {
+        let _ = request;
+        let why = self.scoring().err().unwrap_or_else(|| "this backend cannot score text".into());
+        let _ = answer.send(Err(EngineError::Unsupported(why)));
+    }
+
+    /// Whether `score` works: `Err` says why not (for `nib doctor` and `nib/status`: review by surprise needs it).
+    fn scoring(&self) -> Result<(), String> {
+        Err("this backend cannot score text".into())
+    }
+
     /// Saves what the next start could reuse, then answers.
     fn persist(&self, done: oneshot::Sender<()>) {
         let _ = done.send(());
+    }
+
+    /// Loads this model in place of one that failed to load; false when the backend has no model of its own.
+    fn load(&self, model_path: std::path::PathBuf) -> bool {
+        let _ = model_path;
+        false
     }
 
     /// Fails what is queued and ends; the backend sets `Link::stopped` once nothing of it runs any more.
@@ -58,9 +77,7 @@ impl Shared {
     }
 
     pub(crate) fn bump(&self, f: impl FnOnce(&mut EngineCounters)) {
-        if let Ok(mut c) = self.counters.lock() {
-            f(&mut c);
-        }
+        f(&mut self.counters.lock());
     }
 }
 
@@ -87,30 +104,28 @@ impl Link {
 
     /// A request reached the model.
     pub fn healthy(&self) {
-        if let Ok(mut health) = self.shared.health.lock() {
-            let destination = std::mem::take(&mut health.0.destination);
-            *health = (EngineHealth { destination, ..EngineHealth::default() }, None);
-        }
+        let mut health = self.shared.health.lock();
+        let destination = std::mem::take(&mut health.0.destination);
+        *health = (EngineHealth { destination, ..EngineHealth::default() }, None);
     }
 
     /// A request failed: `problem` is shown until one succeeds; requests fail at once until `retry_at`.
     pub fn failed(&self, problem: String, retry_at: Option<Instant>) {
-        if let Ok(mut health) = self.shared.health.lock() {
-            health.0.problem = Some(problem);
-            health.0.n_failures += 1;
-            health.1 = retry_at;
-        }
+        let mut health = self.shared.health.lock();
+        health.0.problem = Some(problem);
+        health.0.n_failures += 1;
+        health.1 = retry_at;
     }
 
     /// The problem to answer with at once while backing off after a failure.
     pub fn backing_off(&self) -> Option<String> {
-        let health = self.shared.health.lock().ok()?;
+        let health = self.shared.health.lock();
         health.1.filter(|&at| at > Instant::now()).and(health.0.problem.clone())
     }
 
     /// Failures in a row so far.
     pub fn n_failures(&self) -> u32 {
-        self.shared.health.lock().map(|h| h.0.n_failures).unwrap_or(0)
+        self.shared.health.lock().0.n_failures
     }
 
     /// Marks the backend as ended: `Engine::stop` returns.

@@ -38,7 +38,8 @@ pub struct EngineConfig {
     /// Layers offloaded to a GPU; unset: all of them when a GPU backend is built and a device is present,
     /// else none.
     pub n_gpu_layers: Option<u32>,
-    /// The device to run on, by the name `nib doctor` lists ("CUDA0", "Vulkan1"...); empty: the first GPU.
+    /// The device the layers go to, by the name `nib doctor` lists ("CUDA0", "Vulkan1"..., "CPU": none of them);
+    /// empty: the first GPU.
     pub device: String,
 }
 

@@ -10,6 +10,7 @@ mod backend;
 mod config;
 mod devices;
 mod kv;
+mod logprobs;
 mod slots;
 mod snapshots;
 mod stats;
@@ -21,14 +22,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use nib_vocab::{TokenId, Tokenizer};
 
 use backend::Shared;
 pub use backend::{Backend, EngineHealth, Link};
 pub use config::{BackendKind, EngineConfig};
-pub use devices::{Device, built_backends, devices, gpu_layers};
+pub use devices::{Device, built_backends, devices};
 pub use kv::{CachedTokens, ReusePlan, Shift};
 pub use snapshots::{model_id, model_sha256};
 pub use stats::{CacheHit, CompletionStats, EngineCounters, quantile};
@@ -89,6 +90,12 @@ pub enum EngineError {
     /// A remote server could not be reached or answered badly; the message names its URL.
     #[error("{0}")]
     Remote(String),
+    /// Cancelled, or stopped to let a completion a user waits for go first; asking again resumes from the KV cache.
+    #[error("the job was cancelled or yielded to a completion")]
+    Cancelled,
+    /// The backend cannot do what was asked (`Backend::scoring` says why).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A shared flag that stops a job. `cancel`: at its next decode step. `outdate`: its answer is no longer
@@ -187,6 +194,43 @@ pub struct GenerateRequest {
     pub sampling: Option<Sampling>,
 }
 
+impl GenerateRequest {
+    /// Nobody waits for the answer (its receiver is `closed`, or it is outdated); its prompt may still be worth
+    /// having in the cache.
+    pub fn unwanted(&self, closed: bool) -> bool {
+        self.cancel.is_outdated() || closed
+    }
+
+    /// Only a completion a user waits for holds the engine against the next one.
+    fn yields(&self, closed: bool) -> bool {
+        self.priority.get() != Priority::Foreground || self.unwanted(closed)
+    }
+
+    /// Whether a job evaluating its prompt stops at this step: cancelled, or it yields and a completion
+    /// (`completion_waits`) is queued. An outdated job finishes its prompt unless a completion waits.
+    pub fn stops_evaluating(&self, closed: bool, completion_waits: bool) -> bool {
+        self.cancel.is_cancelled() || (self.yields(closed) && completion_waits)
+    }
+
+    /// Whether a job stops before its next token: unwanted, or it yields and a completion is queued.
+    pub fn stops_generating(&self, closed: bool, completion_waits: bool) -> bool {
+        self.unwanted(closed) || (self.yields(closed) && completion_waits)
+    }
+}
+
+/// Which queued job a backend that runs one job at a time starts next: the first completion a user waits for,
+/// in arrival order, else the oldest. `None` for an empty queue.
+pub fn next_job(priorities: impl IntoIterator<Item = Priority>) -> Option<usize> {
+    let mut oldest = None;
+    for (i, priority) in priorities.into_iter().enumerate() {
+        if priority == Priority::Foreground {
+            return Some(i);
+        }
+        oldest.get_or_insert(i);
+    }
+    oldest
+}
+
 /// Random sampling, for alternatives to the greedy answer: the most likely `top_k` tokens, cut to those
 /// within `top_p` of the probability, reweighed by `temperature`, one drawn from a generator seeded with `seed`
 /// (the same seed and prompt give the same text on one engine).
@@ -249,6 +293,10 @@ pub enum Event {
     Started {
         n_evaluate: usize,
     },
+    /// The natural log-probability the model gave the next generated token (from its logits, before sampling
+    /// reshaped them), sent before that token's text. The text may come in a later `Text` (a character split
+    /// across tokens) or be cut by a stop sequence. A backend that cannot tell sends none.
+    Logprob(f32),
     Text(String),
     Done {
         reason: StopReason,
@@ -257,25 +305,98 @@ pub enum Event {
     Failed(EngineError),
 }
 
+/// Text to score: each token of `tokens[n_context..]` gets its log-probability given every token before it,
+/// and the most likely tokens at its place, from one evaluation with logits at every position.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    pub tokens: Vec<TokenId>,
+    /// Tokens before the span, evaluated but not scored; at least 1 (the first token follows nothing).
+    pub n_context: usize,
+    /// Alternatives per position (the most likely tokens there); 0 for none.
+    pub top_k: usize,
+    /// The context and the span as text, for servers that tokenize themselves; the in-process engine reads
+    /// only `tokens`.
+    pub text: Option<(String, String)>,
+    /// The document the tokens are from: its KV sequence is reused and kept.
+    pub owner: Option<String>,
+    pub priority: PriorityHandle,
+    pub cancel: CancelToken,
+}
+
+/// One scored token of a span: its text, how likely the model found it there, and what it expected.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenScore {
+    pub text: String,
+    /// Natural log-probability, at most 0.
+    pub logprob: f32,
+    /// The most likely tokens at this position, most likely first (`ScoreRequest::top_k` of them).
+    pub top: Vec<Alternative>,
+}
+
+/// A token the model could have put at a position.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alternative {
+    pub text: String,
+    pub logprob: f32,
+}
+
+/// A span's scores, or why there are none.
+pub type Scores = Result<Vec<TokenScore>, EngineError>;
+
 /// A job queued for the in-process engine.
 struct Job {
-    request: GenerateRequest,
-    events: mpsc::UnboundedSender<Event>,
+    work: Work,
     submitted: Instant,
     /// Counted in `Shared::pending_foreground` when queued.
     counted_foreground: bool,
 }
 
+/// What a job asks for, and where its answer goes.
+enum Work {
+    Generate { request: GenerateRequest, events: mpsc::UnboundedSender<Event> },
+    Score { request: ScoreRequest, answer: oneshot::Sender<Scores> },
+}
+
 impl Job {
+    fn new(work: Work, submitted: Instant) -> Job {
+        let mut job = Job { work, submitted, counted_foreground: false };
+        job.counted_foreground = job.priority() == Priority::Foreground;
+        job
+    }
+
     fn priority(&self) -> Priority {
-        self.request.priority.get()
+        match &self.work {
+            Work::Generate { request, .. } => request.priority.get(),
+            Work::Score { request, .. } => request.priority.get(),
+        }
+    }
+
+    /// Its answer is no longer wanted: it never reaches the model.
+    fn is_stale(&self) -> bool {
+        match &self.work {
+            Work::Generate { request, events } => request.unwanted(events.is_closed()),
+            Work::Score { request, answer } => request.cancel.is_outdated() || answer.is_closed(),
+        }
+    }
+
+    fn fail(self, err: EngineError) {
+        match self.work {
+            Work::Generate { events, .. } => {
+                let _ = events.send(Event::Failed(err));
+            }
+            Work::Score { answer, .. } => {
+                let _ = answer.send(Err(err));
+            }
+        }
     }
 }
 
 enum Msg {
-    Generate(Box<Job>),
+    Run(Box<Job>),
     /// Save every sequence to disk, then answer.
     Persist(tokio::sync::oneshot::Sender<()>),
+    /// Load this model instead of one that failed to load.
+    Load(PathBuf),
     /// Fail what is queued, free llama.cpp's context and end the thread.
     Stop,
 }
@@ -286,25 +407,41 @@ struct Local {
     shared: Arc<Shared>,
 }
 
-impl Backend for Local {
-    fn submit(&self, request: GenerateRequest, events: mpsc::UnboundedSender<Event>, submitted: Instant) {
-        let counted_foreground = request.priority.get() == Priority::Foreground;
-        if counted_foreground {
+impl Local {
+    fn queue(&self, job: Job) {
+        if job.counted_foreground {
             self.shared.pending_foreground.fetch_add(1, Ordering::AcqRel);
         }
-        let job = Box::new(Job { request, events, submitted, counted_foreground });
-        if let Err(std::sync::mpsc::SendError(Msg::Generate(job))) = self.messages.send(Msg::Generate(job)) {
+        if let Err(std::sync::mpsc::SendError(Msg::Run(job))) = self.messages.send(Msg::Run(Box::new(job))) {
             if job.counted_foreground {
                 self.shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
             }
-            let _ = job.events.send(Event::Failed(EngineError::Stopped));
+            job.fail(EngineError::Stopped);
         }
+    }
+}
+
+impl Backend for Local {
+    fn submit(&self, request: GenerateRequest, events: mpsc::UnboundedSender<Event>, submitted: Instant) {
+        self.queue(Job::new(Work::Generate { request, events }, submitted));
+    }
+
+    fn score(&self, request: ScoreRequest, answer: oneshot::Sender<Scores>) {
+        self.queue(Job::new(Work::Score { request, answer }, Instant::now()));
+    }
+
+    fn scoring(&self) -> Result<(), String> {
+        Ok(())
     }
 
     fn persist(&self, done: tokio::sync::oneshot::Sender<()>) {
         if let Err(std::sync::mpsc::SendError(Msg::Persist(done))) = self.messages.send(Msg::Persist(done)) {
             let _ = done.send(());
         }
+    }
+
+    fn load(&self, model_path: PathBuf) -> bool {
+        self.messages.send(Msg::Load(model_path)).is_ok()
     }
 
     fn stop(&self) {
@@ -362,11 +499,36 @@ impl Engine {
         let _ = tokio::time::timeout(timeout, stopped.wait_for(|s| *s)).await;
     }
 
+    /// Loads `model_path` in place of a model that failed to load (one missing at start, downloaded or chosen
+    /// since): the state goes back to `Loading`, then `Ready` or `Failed`, and the jobs that follow use it. False
+    /// when this engine cannot (a remote one: its server has the model). A model that did load stays.
+    /// Returns once the engine has taken the model up (its state no longer the old failure).
+    pub async fn load(&self, model_path: PathBuf) -> bool {
+        let mut state = self.state.clone();
+        if !matches!(*state.borrow_and_update(), ModelState::Failed(_)) || !self.backend.load(model_path) {
+            return false;
+        }
+        state.changed().await.is_ok()
+    }
+
     /// Queues a job. The receiver yields its events; dropping it cancels the job.
     pub fn generate(&self, request: GenerateRequest) -> mpsc::UnboundedReceiver<Event> {
         let (events, rx) = mpsc::unbounded_channel();
         self.backend.submit(request, events, Instant::now());
         rx
+    }
+
+    /// Scores a span of text (`ScoreRequest`): each token's log-probability and the model's alternatives. The
+    /// answer comes once the whole span is evaluated; dropping the receiver cancels the job.
+    pub fn score(&self, request: ScoreRequest) -> oneshot::Receiver<Scores> {
+        let (answer, rx) = oneshot::channel();
+        self.backend.score(request, answer);
+        rx
+    }
+
+    /// Whether this engine can score text (`score`): `Err` says why not, for `nib doctor` and `nib/status`.
+    pub fn scoring(&self) -> Result<(), String> {
+        self.backend.scoring()
     }
 
     /// Saves the KV sequences to the disk tier, so the next start can restore them.
@@ -383,7 +545,7 @@ impl Engine {
 
     /// Where prompts go, and whether the last request got there.
     pub fn health(&self) -> EngineHealth {
-        let Ok(health) = self.shared.health.lock() else { return EngineHealth::default() };
+        let health = self.shared.health.lock();
         let mut out = health.0.clone();
         out.retry_in_ms =
             health.1.and_then(|at| at.checked_duration_since(Instant::now())).map(|d| d.as_millis() as u64);
@@ -415,12 +577,17 @@ impl Engine {
         self.shared.bump(|c| c.n_partial_answers += 1);
     }
 
+    /// Records an automatic request's suggestion held back: the model was unsure of it (`min_confidence`).
+    pub fn record_held_back(&self) {
+        self.shared.bump(|c| c.n_held_back += 1);
+    }
+
     /// Records a completion answered at once while its document's prompt was still evaluating.
     pub fn record_evaluating_answer(&self) {
         self.shared.bump(|c| c.n_evaluating_answers += 1);
     }
 
     pub fn counters(&self) -> EngineCounters {
-        self.shared.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared.counters.lock().clone()
     }
 }

@@ -50,6 +50,8 @@ pub struct EngineCounters {
     pub n_partial_answers: u64,
     /// Completions answered at once, empty, while the document's prompt was evaluating for an earlier one.
     pub n_evaluating_answers: u64,
+    /// Automatic requests' suggestions held back: the model was less sure of them than `min_confidence`.
+    pub n_held_back: u64,
     pub n_cancelled: u64,
     pub n_failed: u64,
     pub n_prompt_tokens: u64,

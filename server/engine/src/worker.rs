@@ -19,15 +19,20 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use super::devices::Placement;
 use super::kv::ReusePlan;
+use super::logprobs;
 use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
 use super::snapshots::{DiskTier, MemoryTier, Snapshot};
 use super::stats::{CacheHit, CompletionStats};
 use super::tokenizer::ModelTokenizer;
-use super::{EngineError, Event, Job, ModelInfo, ModelState, Msg, Priority, Sampling, Shared, StopReason};
+use super::{
+    Alternative, EngineError, Event, GenerateRequest, Job, ModelInfo, ModelState, Msg, Priority, Sampling,
+    ScoreRequest, Scores, Shared, StopReason, TokenScore, Work,
+};
 use crate::config::EngineConfig;
 use nib_vocab::{Special, TokenId, Tokenizer};
 
@@ -67,17 +72,35 @@ pub(super) fn run(
 ) {
     // Declared first, so dropped last: after the context and model are freed.
     let _stopped = Stopped(stopped);
-    let loaded = load_model(&model_path, &config).and_then(|model| Ok((backend()?, model)));
+    let mut model_path = model_path;
+    // A model that failed to load may be replaced (one downloaded or chosen since): load that one instead.
+    while let Some(next) = serve(&config, &model_path, &snapshot_dir, &state, &messages, &shared) {
+        model_path = next;
+        state.send_replace(ModelState::Loading);
+    }
+}
+
+/// Loads `model_path` and runs jobs until the engine stops (`None`), or, when the model failed to load, until
+/// another model is given (`Some`).
+fn serve(
+    config: &EngineConfig,
+    model_path: &Path,
+    snapshot_dir: &Path,
+    state: &watch::Sender<ModelState>,
+    messages: &std::sync::mpsc::Receiver<Msg>,
+    shared: &Arc<Shared>,
+) -> Option<PathBuf> {
+    let loaded = load_model(model_path, config).and_then(|model| Ok((backend()?, model)));
     let (backend, (model, placement)) = match loaded {
         Ok(loaded) => loaded,
-        Err(err) => return refuse_all(err, &state, &messages, &shared),
+        Err(err) => return refuse_all(err, state, messages, shared),
     };
-    let mut worker = match Worker::new(backend, &model, &model_path, &snapshot_dir, &config, shared.clone()) {
+    let mut worker = match Worker::new(backend, &model, model_path, snapshot_dir, config, shared.clone()) {
         Ok(worker) => worker,
-        Err(err) => return refuse_all(err, &state, &messages, &shared),
+        Err(err) => return refuse_all(err, state, messages, shared),
     };
     let tokenizer = Arc::new(ModelTokenizer::new(model.clone()));
-    let info = model_info(&model, tokenizer.as_ref(), &model_path, placement);
+    let info = model_info(&model, tokenizer.as_ref(), model_path, placement);
     tracing::info!(model = %info.name, path = %model_path.display(), fim = info.has_fim_tokens, "model loaded");
     state.send_replace(ModelState::Ready { info, tokenizer });
 
@@ -95,7 +118,7 @@ pub(super) fn run(
         }
         if stop {
             for job in queue.drain(..) {
-                let _ = job.events.send(Event::Failed(EngineError::Stopped));
+                job.fail(EngineError::Stopped);
             }
             break;
         }
@@ -103,66 +126,46 @@ pub(super) fn run(
             continue;
         }
         // Completions first, in arrival order; background work when nothing else waits.
-        let next = queue.iter().position(|j| j.priority() == Priority::Foreground).unwrap_or(0);
+        let next = super::next_job(queue.iter().map(Job::priority)).unwrap_or(0);
         let job = queue.remove(next);
         if job.counted_foreground {
             shared.pending_foreground.fetch_sub(1, Ordering::AcqRel);
         }
         shared.bump(|c| c.n_jobs += 1);
-        if job.request.cancel.is_outdated() || job.events.is_closed() {
+        if job.is_stale() {
             // Stale or superseded: it never reaches the model.
             shared.bump(|c| c.n_dropped += 1);
-            let _ = job.events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
+            match job.work {
+                Work::Generate { events, .. } => {
+                    let _ =
+                        events.send(Event::Done { reason: StopReason::Cancelled, stats: CompletionStats::default() });
+                }
+                Work::Score { answer, .. } => {
+                    let _ = answer.send(Err(EngineError::Cancelled));
+                }
+            }
             continue;
         }
-        if let Err(err) = worker.admit(&job.request) {
-            // Refused before it touches the KV cache, which stays as it is.
-            shared.bump(|c| c.n_failed += 1);
-            let _ = job.events.send(Event::Failed(err));
-            continue;
+        let submitted = job.submitted;
+        match job.work {
+            Work::Generate { request, events } => worker.run_generate(&request, &events, submitted),
+            Work::Score { request, answer } => {
+                let scores = worker.run_score(&request);
+                let _ = answer.send(scores);
+            }
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| worker.generate(&job)));
-        let event = match outcome {
-            Ok(Ok((reason, stats))) => {
-                // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps;
-                // an outdated job (an evaluation carried on for later requests) answered nobody.
-                let foreground = job.priority() == Priority::Foreground
-                    && job.request.sampling.is_none()
-                    && !job.request.cancel.is_outdated();
-                shared.bump(|c| {
-                    c.record(&stats, foreground);
-                    if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
-                });
-                Event::Done { reason, stats }
-            }
-            Ok(Err(err)) => {
-                worker.reset();
-                shared.bump(|c| c.n_failed += 1);
-                Event::Failed(err)
-            }
-            Err(panic) => {
-                worker.reset();
-                shared.bump(|c| c.n_failed += 1);
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!("engine job panicked: {message}");
-                Event::Failed(EngineError::Panicked(message))
-            }
-        };
-        let _ = job.events.send(event);
     }
+    None
 }
 
-/// The model could not be loaded: say so, and answer every job with that error.
+/// The model could not be loaded: say so, and answer every job with that error until the engine stops
+/// (`None`) or another model is given (`Some`).
 fn refuse_all(
     err: EngineError,
     state: &watch::Sender<ModelState>,
     messages: &std::sync::mpsc::Receiver<Msg>,
     shared: &Shared,
-) {
+) -> Option<PathBuf> {
     let message = match &err {
         EngineError::ModelUnavailable(message) => message.clone(),
         other => other.to_string(),
@@ -171,19 +174,21 @@ fn refuse_all(
     state.send_replace(ModelState::Failed(message));
     while let Ok(msg) = messages.recv() {
         match msg {
-            Msg::Generate(job) => {
+            Msg::Run(job) => {
                 shared.bump(|c| {
                     c.n_jobs += 1;
                     c.n_failed += 1;
                 });
-                let _ = job.events.send(Event::Failed(err.clone()));
+                job.fail(err.clone());
             }
             Msg::Persist(done) => {
                 let _ = done.send(());
             }
-            Msg::Stop => return,
+            Msg::Load(path) => return Some(path),
+            Msg::Stop => return None,
         }
     }
+    None
 }
 
 /// Tells `Engine::stop` that the engine thread has ended and freed llama.cpp's context.
@@ -237,7 +242,7 @@ fn model_info(model: &LlamaModel, tokenizer: &dyn Tokenizer, path: &Path, placem
         quantization: file_type.map(file_type_name).unwrap_or_default().to_owned(),
         sliding_window: has_sliding_window(model),
         n_gpu_layers: placement.n_gpu_layers.min(model.n_layer()),
-        device: if placement.n_gpu_layers == 0 { "CPU".to_owned() } else { placement.device },
+        device: placement.device,
     }
 }
 
@@ -379,11 +384,13 @@ impl<'m> Worker<'m> {
     /// Takes a message; `true` when it asks the engine to stop.
     fn receive(&mut self, msg: Msg, queue: &mut Vec<Job>) -> bool {
         match msg {
-            Msg::Generate(job) => queue.push(*job),
+            Msg::Run(job) => queue.push(*job),
             Msg::Persist(done) => {
                 self.persist_all(FLUSH_TIMEOUT);
                 let _ = done.send(());
             }
+            // Only a model that failed to load is replaced (`Engine::load`); this one stays.
+            Msg::Load(path) => tracing::warn!(path = %path.display(), "a model is loaded already; not loading another"),
             Msg::Stop => return true,
         }
         false
@@ -424,34 +431,92 @@ impl<'m> Worker<'m> {
         self.slots.clear();
     }
 
-    /// Whether a job can run at all: a prompt that is empty or does not fit a sequence cannot.
-    fn admit(&self, request: &super::GenerateRequest) -> Result<(), EngineError> {
-        let n_prompt = request.prompt.len();
-        if n_prompt == 0 || n_prompt >= self.n_ctx_seq {
-            return Err(EngineError::PromptTooLong { n_prompt, n_ctx: self.n_ctx_seq });
+    /// Whether a job over `n_tokens` can run at all: one that is empty or does not fit a sequence cannot.
+    fn admit(&self, n_tokens: usize) -> Result<(), EngineError> {
+        if n_tokens == 0 || n_tokens >= self.n_ctx_seq {
+            return Err(EngineError::PromptTooLong { n_prompt: n_tokens, n_ctx: self.n_ctx_seq });
         }
         Ok(())
     }
 
-    /// Runs an admitted job (`admit`).
-    fn generate(&mut self, job: &Job) -> Result<(StopReason, CompletionStats), EngineError> {
-        let request = &job.request;
-        let started = Instant::now();
-        let ms = |t: Instant| t.duration_since(job.submitted).as_secs_f64() * 1000.0;
-        let prompt = &request.prompt;
-        let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
-        let shared = self.shared.clone();
-        let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
-        // Nobody waits for the answer; the prompt is still worth having in the cache.
-        let unwanted = || request.cancel.is_outdated() || job.events.is_closed();
-        // Only a completion a user waits for holds the engine against the next one.
-        let yields = || job.priority() != Priority::Foreground || unwanted();
-        let stop_evaluating = || request.cancel.is_cancelled() || (yields() && completion_waits());
-        let stop_generating = || unwanted() || (yields() && completion_waits());
+    /// Runs `f`; a failure or a panic fails the job and resets the cache, whose contents are then unknown.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, EngineError>) -> Result<T, EngineError> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(self)));
+        let err = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => err,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!("engine job panicked: {message}");
+                EngineError::Panicked(message)
+            }
+        };
+        self.reset();
+        Err(err)
+    }
 
-        let owner = request.owner.as_deref();
-        let choice = self.slots.choose(owner, prompt, self.can_shift);
-        let (index, seq) = (choice.index, choice.index as i32);
+    /// Runs a generation job to its end and sends how it ended.
+    fn run_generate(&mut self, request: &GenerateRequest, events: &UnboundedSender<Event>, submitted: Instant) {
+        // A prompt refused here never touches the KV cache, which stays as it is.
+        let outcome =
+            self.admit(request.prompt.len()).and_then(|()| self.guarded(|w| w.generate(request, events, submitted)));
+        let event = match outcome {
+            Ok((reason, stats)) => {
+                // A sampled alternative is extra to the suggestion the user waited for, whose figures `last` keeps;
+                // an outdated job (an evaluation carried on for later requests) answered nobody.
+                let foreground = request.priority.get() == Priority::Foreground
+                    && request.sampling.is_none()
+                    && !request.cancel.is_outdated();
+                self.shared.bump(|c| {
+                    c.record(&stats, foreground);
+                    if reason == StopReason::Cancelled { c.n_cancelled += 1 } else { c.n_completed += 1 }
+                });
+                Event::Done { reason, stats }
+            }
+            Err(err) => {
+                self.shared.bump(|c| c.n_failed += 1);
+                Event::Failed(err)
+            }
+        };
+        let _ = events.send(event);
+    }
+
+    /// Runs a scoring job to its end.
+    fn run_score(&mut self, request: &ScoreRequest) -> Scores {
+        let (tokens, n_vocab) = (&request.tokens, self.model.n_vocab());
+        let outcome = if request.n_context == 0 || request.n_context > tokens.len() {
+            Err(EngineError::Llama(format!("cannot score from token {} of {}", request.n_context, tokens.len())))
+        } else if tokens.iter().any(|&t| t < 0 || t >= n_vocab) {
+            Err(EngineError::Llama("a token outside the vocabulary".into()))
+        } else if request.n_context == tokens.len() {
+            return Ok(Vec::new());
+        } else {
+            self.admit(tokens.len()).and_then(|()| self.guarded(|w| w.score(request)))
+        };
+        self.shared.bump(|c| match &outcome {
+            Ok(Some((_, stats))) => {
+                c.record(stats, false);
+                c.n_completed += 1;
+            }
+            Ok(None) => c.n_cancelled += 1,
+            Err(_) => c.n_failed += 1,
+        });
+        match outcome {
+            Ok(Some((scores, _))) => Ok(scores),
+            Ok(None) => Err(EngineError::Cancelled),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The slot for a prompt whose reusable part is `planned` (snapshotting what it evicts, restoring `owner`'s
+    /// snapshot when that reuses more), the plan for it, and which cache the reuse comes from.
+    fn place(&mut self, owner: Option<&str>, planned: &[TokenId]) -> (usize, ReusePlan, CacheHit) {
+        let choice = self.slots.choose(owner, planned, self.can_shift);
+        let index = choice.index;
         if let Some(evicted) = &choice.evicts {
             self.snapshot(index, evicted);
         }
@@ -461,12 +526,107 @@ impl<'m> Worker<'m> {
             (None, 0) => CacheHit::Cold,
             (None, _) => CacheHit::Hot,
         };
-        if let Some(restored) = owner.and_then(|o| self.restore(index, o, prompt, plan.n_reused())) {
+        if let Some(restored) = owner.and_then(|o| self.restore(index, o, planned, plan.n_reused())) {
             plan = restored;
             cache = CacheHit::Snapshot;
         }
         self.slots.touch(index, owner);
-        let _ = job.events.send(Event::Started { n_evaluate: plan.n_evaluate });
+        (index, plan, cache)
+    }
+
+    /// Brings slot `index`'s sequence to `tokens` as `plan` says, evaluating what it does not reuse in steps
+    /// (`step()` tokens, at most `n_batch`) so that `stop` is seen soon. Positions in `logits` get logits,
+    /// handed to `read` with their index in the step's batch. `false`: stopped, keeping what was evaluated.
+    fn evaluate(
+        &mut self,
+        index: usize,
+        (tokens, plan): (&[TokenId], &ReusePlan),
+        logits: std::ops::Range<usize>,
+        (step, stop): (impl Fn() -> usize, impl Fn() -> bool),
+        mut read: impl FnMut(&LlamaContext, i32, usize),
+    ) -> Result<bool, EngineError> {
+        let seq = index as i32;
+        self.remove_and_shift(seq, plan)?;
+        let ranges = self.slots.get_mut(index).cached.apply(plan, tokens);
+        for range in ranges {
+            let mut start = range.start;
+            while start < range.end {
+                if stop() {
+                    self.slots.get_mut(index).cached.truncate(start);
+                    self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(start as u32), None).map_err(llama)?;
+                    return Ok(false);
+                }
+                let end = (start + step().min(self.n_batch)).min(range.end);
+                self.decode(index, start, &tokens[start..end], &logits)?;
+                for at in start.max(logits.start)..end.min(logits.end) {
+                    read(&self.ctx, (at - start) as i32, at);
+                }
+                start = end;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Scores an admitted span (`run_score`): `None` when it stopped first (cancelled, or yielding to a
+    /// completion; asking again reuses the context evaluated so far).
+    fn score(&mut self, request: &ScoreRequest) -> Result<Option<(Vec<TokenScore>, CompletionStats)>, EngineError> {
+        let started = Instant::now();
+        let (tokens, n_context) = (&request.tokens, request.n_context);
+        // Logits are needed from the position before the span's first token: only what precedes it is reused.
+        let (index, plan, cache) = self.place(request.owner.as_deref(), &tokens[..n_context]);
+        let n_reused = plan.n_reused();
+        let vocab = self.model.vocab();
+        let piece =
+            |t: TokenId| String::from_utf8_lossy(&vocab.token_to_piece(LlamaToken(t), false, None)).into_owned();
+        let shared = self.shared.clone();
+        let priority = || request.priority.get();
+        let step = || if priority() == Priority::Background { BACKGROUND_STEP } else { FOREGROUND_STEP };
+        let stop = || {
+            request.cancel.is_cancelled()
+                || (priority() != Priority::Foreground && shared.pending_foreground.load(Ordering::Acquire) > 0)
+        };
+        let mut scores = Vec::with_capacity(tokens.len() - n_context);
+        let read = |ctx: &LlamaContext, i: i32, at: usize| {
+            let next = tokens[at + 1];
+            let Some((logprob, top)) = logprobs::scored(ctx.get_logits_ith(i), next as usize, request.top_k) else {
+                return;
+            };
+            let top =
+                top.into_iter().map(|(id, logprob)| Alternative { text: piece(id as TokenId), logprob }).collect();
+            scores.push(TokenScore { text: piece(next), logprob, top });
+        };
+        let done = self.evaluate(index, (tokens, &plan), n_context - 1..tokens.len() - 1, (step, stop), read)?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let stats = CompletionStats {
+            cache,
+            n_prompt_tokens: tokens.len(),
+            n_reused_tokens: n_reused,
+            n_evaluated_tokens: tokens.len() - n_reused,
+            ttft_ms: ms,
+            total_ms: ms,
+            ..CompletionStats::default()
+        };
+        Ok(done.then_some((scores, stats)))
+    }
+
+    /// Runs an admitted generation job (`admit`).
+    fn generate(
+        &mut self,
+        request: &GenerateRequest,
+        events: &UnboundedSender<Event>,
+        submitted: Instant,
+    ) -> Result<(StopReason, CompletionStats), EngineError> {
+        let started = Instant::now();
+        let ms = |t: Instant| t.duration_since(submitted).as_secs_f64() * 1000.0;
+        let prompt = &request.prompt;
+        let max_tokens = request.max_tokens.min(self.n_ctx_seq - prompt.len());
+        let shared = self.shared.clone();
+        let completion_waits = || shared.pending_foreground.load(Ordering::Acquire) > 0;
+        let stop_evaluating = || request.stops_evaluating(events.is_closed(), completion_waits());
+        let stop_generating = || request.stops_generating(events.is_closed(), completion_waits());
+
+        let (index, plan, cache) = self.place(request.owner.as_deref(), prompt);
+        let _ = events.send(Event::Started { n_evaluate: plan.n_evaluate });
         let mut stats = CompletionStats {
             cache,
             n_prompt_tokens: prompt.len(),
@@ -476,27 +636,11 @@ impl<'m> Worker<'m> {
             ..CompletionStats::default()
         };
 
-        self.remove_and_shift(seq, &plan)?;
-        let ranges = self.slots.get_mut(index).cached.apply(&plan, prompt);
-        let last = ranges.last().map_or(0, |r| r.end);
         // Prompts are evaluated in steps, so that waiting completions and cancellation are seen soon.
-        for range in ranges {
-            let mut start = range.start;
-            while start < range.end {
-                if stop_evaluating() {
-                    // Keep what was evaluated; forget the rest.
-                    self.slots.get_mut(index).cached.truncate(start);
-                    self.ctx.clear_kv_cache_seq(Some(seq as u32), Some(start as u32), None).map_err(llama)?;
-                    stats.total_ms = ms(Instant::now());
-                    return Ok((StopReason::Cancelled, stats));
-                }
-                let step = if job.priority() == Priority::Background { BACKGROUND_STEP } else { FOREGROUND_STEP };
-                let end = (start + step.min(self.n_batch)).min(range.end);
-                self.decode(index, start, &prompt[start..end], end == last)?;
-                start = end;
-            }
-        }
-        if stop_generating() {
+        let step = || if request.priority.get() == Priority::Background { BACKGROUND_STEP } else { FOREGROUND_STEP };
+        let last = prompt.len() - 1..prompt.len();
+        let evaluated = self.evaluate(index, (prompt, &plan), last, (step, stop_evaluating), |_, _, _| {})?;
+        if !evaluated || stop_generating() {
             stats.total_ms = ms(Instant::now());
             return Ok((StopReason::Cancelled, stats));
         }
@@ -510,7 +654,11 @@ impl<'m> Worker<'m> {
         let mut emitted = String::new();
         let vocab = self.model.vocab();
         let reason = loop {
-            let token = sampler.sample(&self.ctx, self.batch.n_tokens() - 1);
+            let at_batch = self.batch.n_tokens() - 1;
+            let token = sampler.sample(&self.ctx, at_batch);
+            // The model's own probability, before sampling reshaped it: what the suggestion's confidence is built on.
+            let logprob = logprobs::logprob(self.ctx.get_logits_ith(at_batch), token.0 as usize);
+            let _ = events.send(Event::Logprob(logprob.unwrap_or(f32::MIN)));
             if stats.n_generated_tokens == 0 {
                 stats.ttft_ms = ms(Instant::now());
             }
@@ -522,14 +670,14 @@ impl<'m> Worker<'m> {
             let full = format!("{emitted}{}", text.pending());
             if let Some(cut) = request.stop.iter().filter_map(|s| full.find(s.as_str())).min() {
                 if cut > emitted.len() {
-                    let _ = job.events.send(Event::Text(full[emitted.len()..cut].to_owned()));
+                    let _ = events.send(Event::Text(full[emitted.len()..cut].to_owned()));
                 }
                 break StopReason::StopSequence;
             }
             let fresh = text.take_complete();
             if !fresh.is_empty() {
                 emitted.push_str(&fresh);
-                let _ = job.events.send(Event::Text(fresh));
+                let _ = events.send(Event::Text(fresh));
             }
             if stats.n_generated_tokens >= max_tokens {
                 break StopReason::MaxTokens;
@@ -538,7 +686,7 @@ impl<'m> Worker<'m> {
                 break if request.cancel.is_enough() { StopReason::Enough } else { StopReason::Cancelled };
             }
             let at = self.slots.get(index).cached.len();
-            self.decode(index, at, &[token.0], true)?;
+            self.decode(index, at, &[token.0], &(at..at + 1))?;
         };
         if let (Some(gbnf), None) = (&request.grammar, request.sampling) {
             self.grammar = Some((gbnf.clone(), sampler));
@@ -571,12 +719,18 @@ impl<'m> Worker<'m> {
         Ok(())
     }
 
-    /// Evaluates `tokens` at positions `at..` of slot `index`'s sequence.
-    fn decode(&mut self, index: usize, at: usize, tokens: &[TokenId], logits: bool) -> Result<(), EngineError> {
+    /// Evaluates `tokens` at positions `at..` of slot `index`'s sequence, with logits at the positions in `logits`.
+    fn decode(
+        &mut self,
+        index: usize,
+        at: usize,
+        tokens: &[TokenId],
+        logits: &std::ops::Range<usize>,
+    ) -> Result<(), EngineError> {
         self.batch.clear();
         for (i, &token) in tokens.iter().enumerate() {
-            let is_last = logits && i + 1 == tokens.len();
-            self.batch.add(LlamaToken(token), (at + i) as i32, &[index as i32], is_last).map_err(llama)?;
+            let wanted = logits.contains(&(at + i));
+            self.batch.add(LlamaToken(token), (at + i) as i32, &[index as i32], wanted).map_err(llama)?;
         }
         self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Llama(format!("decode: {e}")))?;
         self.slots.get_mut(index).cached.record(at, tokens);

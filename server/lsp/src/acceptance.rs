@@ -11,9 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
 
@@ -593,9 +593,9 @@ impl Acceptance {
         Acceptance(Mutex::new(tracker))
     }
 
-    /// Runs `f` on the tracker; a poisoned lock (a panic elsewhere) only loses figures.
-    pub fn with<T>(&self, f: impl FnOnce(&mut Tracker) -> T) -> Option<T> {
-        self.0.lock().ok().map(|mut tracker| f(&mut tracker))
+    /// Runs `f` on the tracker.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Tracker) -> T) -> T {
+        f(&mut self.0.lock())
     }
 }
 

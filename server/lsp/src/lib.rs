@@ -2,27 +2,35 @@
 //! convert back.
 //!
 //! Invariants: document notifications apply their edits before any `.await`, so edits land in arrival
-//! order; every request gets exactly one response; a request superseded by a newer one for the same
-//! document answers empty; every background task goes through `Tasks` and ends with the server.
+//! order; a request about a place in a document resolves it in the text as the request found it (`arrival`);
+//! every request gets exactly one response; a request superseded by an edit of its document, or a newer
+//! request for it, answers empty; every background task goes through `Tasks` and ends with the server.
 
 pub mod acceptance;
+mod arrival;
 mod convert;
 pub use nib_plugins::framing;
 mod methods;
+mod model_setup;
 mod next_edits;
 mod review;
 pub mod servers;
 mod session;
 mod suggest;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod transport;
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::request::Request;
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
+use arrival::{Empty, Unanswered};
 use methods::{
     code_action, completion, copilot_inline_edit, cursor_rest, diagnostic, did_change, did_change_configuration,
     did_change_watched_files, did_change_workspace_folders, did_close, did_open, did_save, execute_command, initialize,
@@ -44,7 +52,16 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Runs the server on stdin/stdout until `exit` (or the end of input), then stops its tasks and the engine:
 /// the process must not exit while llama.cpp runs on another thread.
 pub async fn serve(cli: CommandLine) {
-    let engine = Arc::new(OnceLock::new());
+    run(cli, tokio::io::stdin(), tokio::io::stdout(), Arc::new(OnceLock::new())).await;
+}
+
+/// `serve` on any pipe. An engine already in `engine` (the tests' scripted one) runs instead of the configured one.
+async fn run(
+    cli: CommandLine,
+    input: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    output: impl tokio::io::AsyncWrite + Unpin,
+    engine: Arc<OnceLock<Engine>>,
+) {
     let tasks = Tasks::default();
     let server_engine = engine.clone();
     let server_tasks = tasks.clone();
@@ -55,14 +72,15 @@ pub async fn serve(cli: CommandLine) {
         engine: server_engine,
         tasks: server_tasks,
     })
-    .custom_method("textDocument/inlineCompletion", NibServer::inline_completion)
+    .custom_method(inline_completion::METHOD, NibServer::inline_completion)
     .custom_method("nib/status", NibServer::nib_status)
     .custom_method("nib/document", NibServer::nib_document)
     .custom_method("nib/cursorRest", NibServer::cursor_rest)
-    .custom_method("nib/nextEdits", NibServer::next_edits)
-    .custom_method("textDocument/copilotInlineEdit", NibServer::copilot_inline_edit)
+    .custom_method(nib_next_edits::METHOD, NibServer::next_edits)
+    .custom_method(copilot_inline_edit::METHOD, NibServer::copilot_inline_edit)
+    .custom_method("window/workDoneProgress/cancel", NibServer::progress_cancel)
     .finish();
-    transport::guard(&tasks, tokio::io::stdin(), tokio::io::stdout(), |input, output| {
+    transport::guard(&tasks, input, output, |input, output| {
         Server::new(input, output, socket).concurrency_level(MAX_CONCURRENT_REQUESTS).serve(service)
     })
     .await;
@@ -96,8 +114,17 @@ impl NibServer {
         self.client.log_message(MessageType::WARNING, message).await;
     }
 
+    /// Answers a request about a place in a document (`arrival`): once superseded, empty, and counted.
+    async fn about_document<T: Empty>(
+        &self,
+        method: &'static str,
+        handled: impl Future<Output = std::result::Result<T, Unanswered>>,
+    ) -> Result<T> {
+        self.session()?.requests.superseded.answer(method, handled).await
+    }
+
     async fn inline_completion(&self, params: inline_completion::InlineParams) -> Result<InlineCompletionList> {
-        inline_completion::handle(self, params).await
+        self.about_document(inline_completion::METHOD, inline_completion::handle(self, params)).await
     }
 
     async fn nib_status(&self, params: nib_status::NoParams) -> Result<nib_status::Status> {
@@ -109,18 +136,24 @@ impl NibServer {
     }
 
     async fn next_edits(&self, params: nib_next_edits::NextEditsParams) -> Result<nib_next_edits::NextEditsAnswer> {
-        nib_next_edits::handle(self, params).await
+        self.about_document(nib_next_edits::METHOD, nib_next_edits::handle(self, params)).await
     }
 
     async fn copilot_inline_edit(
         &self,
         params: copilot_inline_edit::InlineEditParams,
     ) -> Result<copilot_inline_edit::InlineEdits> {
-        copilot_inline_edit::handle(self, params).await
+        self.about_document(copilot_inline_edit::METHOD, copilot_inline_edit::handle(self, params)).await
     }
 
     async fn cursor_rest(&self, params: suggest::CursorParams) {
         cursor_rest::handle(self, params).await
+    }
+
+    async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        if let Ok(session) = self.session() {
+            session.model_setup.cancel(&params.token);
+        }
     }
 }
 
@@ -166,7 +199,7 @@ impl LanguageServer for NibServer {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        completion::handle(self, params).await
+        self.about_document(request::Completion::METHOD, completion::handle(self, params)).await
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {

@@ -3,11 +3,12 @@
 //! and the figures of what was shown and accepted for `nib/status`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use parking_lot::Mutex;
 use serde::Serialize;
-use tower_lsp_server::ls_types::{Command, Position, Range, Uri};
+use tower_lsp_server::ls_types::{Command, Range, Uri};
 
+use crate::arrival::{Arrival, Superseded};
 use crate::convert;
 use crate::session::{PARSE_WAIT, Session};
 use crate::tasks::Tasks;
@@ -44,7 +45,7 @@ pub struct Place {
 }
 
 /// What the requests answer: nothing at all for an unknown document, a position past its end, or a
-/// document whose tree did not catch up in time.
+/// document whose tree did not catch up in time (superseded, once the document has moved on).
 #[derive(Default)]
 pub struct Proposals {
     pub edits: Vec<Proposal>,
@@ -61,16 +62,16 @@ pub fn kind_name(kind: NextEditKind) -> &'static str {
     }
 }
 
-/// The next edits in `uri` with the cursor at `position`. The engine runs on a blocking thread: it reparses
-/// the text from before the last edit, CPU work that must not hold up the async threads.
-pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Position) -> Proposals {
+/// The next edits with the cursor where the request found it (`arrival`), in the documents as they were then.
+/// The engine runs on a blocking thread: it reparses the text from before the last edit, CPU work that must
+/// not hold up the async threads.
+pub async fn propose(session: &Session, tasks: &Tasks, arrival: &Arrival) -> Result<Proposals, Superseded> {
     let documents = &session.documents;
     let encoding = documents.encoding();
-    let Ok(current) = documents.parsed(uri.as_str(), PARSE_WAIT).await else { return Proposals::default() };
-    let Ok(cursor) = current.char_offset(convert::position(position, encoding)) else {
-        return Proposals::default();
-    };
+    let (uri, cursor) = (&arrival.uri, arrival.cursor);
+    // Before the first `.await`, as `arrival` was: the other documents as the request found them too.
     let others = documents.snapshots_except(uri.as_str());
+    let current = arrival.parsed(documents, PARSE_WAIT).await?;
     let key = uri.as_str().to_owned();
     let found = tasks.spawn_blocking("next edits", move || {
         let open: Vec<OpenDocument> =
@@ -78,8 +79,10 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
         let found = next_edit::next_edits(OpenDocument { key: &key, document: &current }, cursor, &open);
         (found, current, key, others)
     });
-    let Ok(Some((found, current, key, others))) = found.await else { return Proposals::default() };
+    let Ok(Some((found, current, key, others))) = found.await else { return Ok(Proposals::default()) };
     let modelled = model_edits(session, &current, uri, cursor).await;
+    // Edits for a text the client no longer has would land in the wrong place.
+    arrival.current(documents)?;
     let document = |key_wanted: &str| -> Option<(&Document, Uri)> {
         let document = if key_wanted == key {
             &current
@@ -121,7 +124,7 @@ pub async fn propose(session: &Session, tasks: &Tasks, uri: &Uri, position: Posi
             Some(Place { uri, range, kind: NextEditKind::CallSite })
         })
         .collect();
-    Proposals { edits, targets }
+    Ok(Proposals { edits, targets })
 }
 
 /// Whether two edits touch the same text; an insertion counts as the char it stands before.
@@ -194,7 +197,7 @@ pub struct KindCounts {
 impl NextEditStats {
     /// Counts an edit shown and gives it its id.
     fn show(&self, kind: &'static str) -> String {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         inner.n_shown += 1;
         let id = format!("{:x}", inner.n_shown);
         inner.by_kind.entry(kind).or_default().n_shown += 1;
@@ -207,20 +210,15 @@ impl NextEditStats {
 
     /// Counts the acceptance of the edit shown as `id`, once; `false` for an id not shown (or long ago).
     pub fn accept(&self, id: &str) -> bool {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         let Some(at) = inner.shown.iter().position(|(shown, _)| shown == id) else { return false };
         let Some((_, kind)) = inner.shown.remove(at) else { return false };
         inner.by_kind.entry(kind).or_default().n_accepted += 1;
         true
     }
 
-    /// Counters stay consistent whatever a panicking holder left undone: each update is one step.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub fn counts(&self) -> NextEditCounts {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         NextEditCounts {
             n_shown: inner.n_shown,
             n_accepted: inner.by_kind.values().map(|counts| counts.n_accepted).sum(),

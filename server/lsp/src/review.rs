@@ -4,9 +4,8 @@
 //! clients that declare pull support, never both (`textDocument/codeAction` turns replacements into quick
 //! fixes).
 
-use std::sync::RwLock;
-
 use dashmap::DashMap;
+use parking_lot::RwLock;
 use serde_json::json;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
@@ -45,15 +44,12 @@ impl Reviews {
 
     /// The settings in effect.
     pub fn config(&self) -> ReviewConfig {
-        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+        self.config.read().clone()
     }
 
     /// New settings, for the reviews that start from now on.
     pub fn set_config(&self, config: ReviewConfig) {
-        match self.config.write() {
-            Ok(mut slot) => *slot = config,
-            Err(poisoned) => *poisoned.into_inner() = config,
-        }
+        *self.config.write() = config;
     }
 
     /// Reviews running now, one per document at most.

@@ -1,13 +1,15 @@
 //! What exists once the client has said who it is, in parts, so that each handler and each background task
 //! takes only what it needs: tasks get clones of the parts (all cheap handles), never the whole session.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
-use tower_lsp_server::ls_types::Position;
+use parking_lot::Mutex;
 
 use crate::acceptance::Acceptance;
+use crate::arrival::{Arrival, SupersededCounts};
+use crate::model_setup::{self, ModelSetup};
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
@@ -35,6 +37,8 @@ pub struct Session {
     pub next_edits: NextEditStats,
     /// What was shown and what was taken of it: the acceptance figures.
     pub acceptance: Arc<Acceptance>,
+    /// The model in use, and getting one when there is none.
+    pub model_setup: Arc<ModelSetup>,
     /// Fixed when the client connected.
     pub start: Start,
 }
@@ -44,20 +48,22 @@ pub struct Session {
 pub struct Requests {
     /// The newest completion per document: a new one outdates the one before.
     pub in_flight: DashMap<String, CancelToken>,
-    /// Documents whose latest request was answered empty for lack of time, and where: one task per document
-    /// computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
-    pub awaiting: DashMap<String, Position>,
+    /// Documents whose latest request was answered empty for lack of time, and where (in which text): one task
+    /// per document computes that suggestion once the work is done and tells the client (`nib/suggestionReady`).
+    pub awaiting: DashMap<String, Arrival>,
     /// The line of each document's latest edit: saving remembers the code around it.
     pub edited: DashMap<String, usize>,
     /// Completion requests answered (not superseded), and how long they took over the last minute: for
     /// `nib top`.
     pub n_answered: AtomicU64,
     pub latency: Mutex<LatencyWindow>,
+    /// Requests answered as superseded, by method: for `nib/status`.
+    pub superseded: SupersededCounts,
 }
 
-/// What was settled at start: a change to the model or the engine is reported, not applied.
+/// What was settled at start: a change to the model or the engine is reported, not applied (a model missing at
+/// start is the exception: `model_setup` gets one).
 pub struct Start {
-    pub model: ModelChoice,
     pub engine_config: EngineConfig,
     /// The client can watch files for nib (dynamic registration of `workspace/didChangeWatchedFiles`).
     pub can_watch_files: bool,
@@ -74,9 +80,7 @@ impl Requests {
     pub fn answered(&self, asked: std::time::Instant) {
         let now = std::time::Instant::now();
         self.n_answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(mut latency) = self.latency.lock() {
-            latency.record(now, now.duration_since(asked).as_secs_f64() * 1000.0);
-        }
+        self.latency.lock().record(now, now.duration_since(asked).as_secs_f64() * 1000.0);
     }
 }
 
@@ -107,5 +111,20 @@ impl Session {
 
     pub fn workspace(&self) -> &Arc<Workspace> {
         self.completer.workspace()
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> ModelChoice {
+        self.model_setup.model()
+    }
+
+    /// What the first run needs, for a task.
+    pub fn model_setup_context(&self, client: &tower_lsp_server::Client, tasks: &Tasks) -> model_setup::Context {
+        model_setup::Context {
+            client: client.clone(),
+            tasks: tasks.clone(),
+            engine: self.completer.engine().clone(),
+            setup: self.model_setup.clone(),
+        }
     }
 }

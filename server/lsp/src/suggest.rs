@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::Client;
-use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
-use crate::convert;
+use crate::arrival::{Arrival, Superseded, Unanswered};
+use crate::model_setup;
 use crate::session::{PARSE_WAIT, Requests, Session};
 use crate::tasks::Tasks;
 use nib_engine::{CancelToken, StopReason};
@@ -60,29 +61,32 @@ pub fn accepted_command(uri: &Uri, shown: Option<u64>) -> Option<Command> {
     Some(Command { title: "Accepted".into(), command: ACCEPTED_COMMAND.into(), arguments: Some(arguments) })
 }
 
-/// Snapshot, cursor, pipeline. `None` when there is nothing to suggest: no model, an empty suggestion, or a
-/// newer request for the same document.
+/// The document as the request found it (`arrival`), the cursor, the pipeline. `None` when there is nothing to
+/// suggest: no model, or an empty suggestion; superseded by an edit or a newer request for the same document.
 pub async fn suggest(
     session: &Session,
     client: &Client,
     tasks: &Tasks,
-    uri: &Uri,
-    position: Position,
+    arrival: &Arrival,
     trigger: Trigger,
     on_partial: impl FnMut(&Document, usize, &str),
-) -> Result<Option<Placed>> {
+) -> Result<Option<Placed>, Unanswered> {
+    if trigger == Trigger::Invoked {
+        // The user asked: with the model still missing after a failed or cancelled download, offer it again.
+        model_setup::on_explicit_request(session.model_setup_context(client, tasks));
+    }
     let suggester = Suggester {
         documents: session.documents.clone(),
         completer: session.completer.clone(),
         requests: session.requests.clone(),
     };
-    let (placed, suggestion) = suggester.suggest(uri, position, trigger, on_partial).await?;
-    let awaiting = &session.requests.awaiting;
+    let (placed, suggestion) = suggester.suggest(arrival, trigger, on_partial).await?;
+    let (awaiting, uri) = (&session.requests.awaiting, &arrival.uri);
     // Answered empty, or with the start of its suggestion: say when the whole suggestion is there. One task
     // per document: a later answer only moves the position it waits for.
     if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Partial | StopReason::Evaluating))
     {
-        if awaiting.insert(uri.as_str().to_owned(), position).is_none() {
+        if awaiting.insert(uri.as_str().to_owned(), arrival.clone()).is_none() {
             tasks.spawn("tell when ready", tell_when_ready(client.clone(), suggester, uri.clone()));
         }
     } else if placed.is_some() {
@@ -98,29 +102,25 @@ pub async fn suggest(
             at: p.cursor,
             text: &p.suggestion.text,
         };
-        p.shown = session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now())).flatten();
+        p.shown = session.acceptance.with(|a| a.shown(shown, &p.document.rope, std::time::Instant::now()));
     }
     Ok(placed)
 }
 
 impl Suggester {
-    /// The suggestion (also when it is empty or superseded), and where it goes when there is one to show.
+    /// The suggestion (also when it is empty), and where it goes when there is one to show.
     async fn suggest(
         &self,
-        uri: &Uri,
-        position: Position,
+        arrival: &Arrival,
         trigger: Trigger,
         mut on_partial: impl FnMut(&Document, usize, &str),
-    ) -> Result<(Option<Placed>, Option<Suggestion>)> {
-        let key = uri.as_str();
+    ) -> Result<(Option<Placed>, Option<Suggestion>), Unanswered> {
+        let key = arrival.uri.as_str();
         let asked = std::time::Instant::now();
         // Its place first, in arrival order: a newer request outdates this one also while its tree is parsed.
         let in_flight = InFlight::new(&self.requests, key);
-        let document =
-            self.documents.parsed(key, PARSE_WAIT).await.map_err(|e| Error::invalid_params(e.to_string()))?;
-        let cursor = document
-            .char_offset(convert::position(position, self.documents.encoding()))
-            .map_err(|e| Error::invalid_params(format!("{key}: {e}")))?;
+        let document = arrival.parsed(&self.documents, PARSE_WAIT).await?;
+        let cursor = arrival.cursor;
         let cancel = in_flight.cancel.clone();
         let request = completion::Request {
             rope: &document.rope,
@@ -132,13 +132,13 @@ impl Suggester {
         // Automatic requests get the one suggestion `complete` gives; explicit ones their alternatives too.
         let on_partial = |text: &str| on_partial(&document, cursor, text);
         let result = self.completer.complete_candidates(request, cancel.clone(), on_partial).await;
-        let superseded = in_flight.superseded();
+        let superseded = in_flight.superseded() || !arrival.is_current(&self.documents);
         drop(in_flight);
         if !superseded && result.is_ok() {
             self.requests.answered(asked);
         }
         match result {
-            _ if superseded => Ok((None, None)),
+            _ if superseded => Err(Superseded.into()),
             Ok(suggestion) if suggestion.text.is_empty() => Ok((None, Some(suggestion))),
             Ok(suggestion) => {
                 let placed = Placed { suggestion: suggestion.clone(), document, cursor, shown: None };
@@ -147,7 +147,7 @@ impl Suggester {
             Err(CompletionError::ModelUnavailable(_)) => Ok((None, None)),
             Err(err) => {
                 tracing::error!("completion failed: {err}");
-                Err(Error { message: err.to_string().into(), ..Error::internal_error() })
+                Err(Error { message: err.to_string().into(), ..Error::internal_error() }.into())
             }
         }
     }
@@ -192,26 +192,29 @@ async fn tell_when_ready(client: Client, suggester: Suggester, uri: Uri) {
     let until = tokio::time::Instant::now() + READY_WITHIN;
     let ready = loop {
         let settled = tokio::time::timeout_at(until, completer.settled(key)).await.is_ok();
-        // The latest request answered empty, unless the client has asked again since.
-        let Some(position) = requests.awaiting.get(key).map(|p| *p).filter(|_| settled) else { break None };
-        let Ok(version) = documents.snapshot(key).map(|d| d.version) else { break None };
+        // The latest request answered empty, unless the client has asked again since; its position is in the
+        // text it was asked about, so none once the document has moved on.
+        let Some(arrival) = requests.awaiting.get(key).map(|a| a.clone()).filter(|_| settled) else { break None };
+        if !arrival.is_current(documents) {
+            break None;
+        }
         if requests.in_flight.contains_key(key) {
             // The client is asking itself; its answer decides whether this task still has work.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             continue;
         }
         // Asked as the client will ask again, so that its request finds this suggestion in the cache.
-        match suggester.suggest(&uri, position, Trigger::Automatic, |_, _, _| {}).await {
-            Ok((Some(_), _)) => break Some((position, version)),
+        match suggester.suggest(&arrival, Trigger::Automatic, |_, _, _| {}).await {
+            Ok((Some(_), _)) => break Some(arrival),
             Ok((None, Some(s))) if matches!(s.reason, StopReason::Deadline | StopReason::Evaluating) => continue,
             _ => break None,
         }
     };
-    let current = requests.awaiting.remove(key).map(|(_, p)| p);
+    let current = requests.awaiting.remove(key).map(|(_, a)| a);
     tracing::debug!(?ready, ?current, "suggestion ready check");
-    let Some((position, version)) = ready.filter(|(p, _)| current == Some(*p)) else { return };
-    if documents.snapshot(key).is_ok_and(|d| d.version == version) {
-        let text_document = VersionedTextDocumentIdentifier { uri: uri.clone(), version };
-        client.send_notification::<SuggestionReady>(CursorParams { text_document, position }).await;
+    let Some(arrival) = ready.filter(|a| current.as_ref() == Some(a)) else { return };
+    if arrival.is_current(documents) {
+        let text_document = VersionedTextDocumentIdentifier { uri: uri.clone(), version: arrival.version() };
+        client.send_notification::<SuggestionReady>(CursorParams { text_document, position: arrival.position }).await;
     }
 }

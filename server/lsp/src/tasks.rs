@@ -46,6 +46,11 @@ impl Tasks {
         })
     }
 
+    /// Whether the server is ending: long blocking work checks it, since it cannot be stopped otherwise.
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
     /// Stops the async tasks and waits up to `timeout` for every task (blocking work cannot be stopped).
     pub async fn stop(&self, timeout: Duration) {
         self.stop.cancel();

@@ -9,6 +9,8 @@ const CATALOGUE: &str = include_str!("../../../models/catalogue.toml");
 #[serde(deny_unknown_fields)]
 pub struct Model {
     pub name: String,
+    /// How people name it ("SmolLM2 135M"): what an editor's download offer says.
+    pub title: String,
     /// The file's name in `$NIB_HOME/models`.
     pub file: String,
     pub sha256: String,
@@ -43,6 +45,17 @@ impl Model {
         }
     }
 
+    /// "SmolLM2 135M (98 MB)": the title and the download's size.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.title, size(self.n_bytes))
+    }
+
+    /// Whether it fits a machine with `memory` bytes (unknown: it may): at most half of it, the rest left to the
+    /// system, the editor and the model's context.
+    pub fn fits(&self, memory: Option<u64>) -> bool {
+        memory.is_none_or(|total| self.n_bytes <= total / 2)
+    }
+
     /// The wheel members that make the file, in order.
     pub fn member_names(&self) -> Vec<&str> {
         if self.members.is_empty() {
@@ -73,6 +86,19 @@ pub fn find(name: &str) -> Option<Model> {
     models().into_iter().find(|m| m.name == name)
 }
 
+/// The models a machine with `memory` bytes can run, the default first, then in the catalogue's order.
+pub fn fitting(memory: Option<u64>) -> Vec<Model> {
+    let mut models: Vec<Model> = models().into_iter().filter(|m| m.fits(memory)).collect();
+    models.sort_by_key(|m| !m.default);
+    models
+}
+
+/// A size as people read it: "98 MB", "1.1 GB".
+pub fn size(n_bytes: u64) -> String {
+    let mb = n_bytes as f64 / 1e6;
+    if mb < 1000.0 { format!("{mb:.0} MB") } else { format!("{:.1} GB", mb / 1000.0) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +111,7 @@ mod tests {
             assert!(m.file.ends_with(".gguf") && !m.file.contains('/'), "{}: file {}", m.name, m.file);
             assert!(m.sha256.len() == 64 && m.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{}: sha256", m.name);
             assert!(m.n_bytes > 0, "{}", m.name);
+            assert!(!m.title.is_empty(), "{}: title", m.name);
             assert!(m.url.is_some() == m.pypi.is_empty(), "{}: exactly one of url and pypi", m.name);
             if let Some(url) = &m.url {
                 assert!(url.starts_with("https://"), "{}: {url}", m.name);
@@ -93,5 +120,22 @@ mod tests {
             assert_eq!(models.iter().filter(|o| o.name == m.name).count(), 1, "{} twice", m.name);
             assert_eq!(models.iter().filter(|o| o.file == m.file).count(), 1, "{} twice", m.file);
         }
+    }
+
+    #[test]
+    fn the_offer_names_each_model_by_title_and_size_the_default_first() {
+        assert_eq!(default_model().label(), "SmolLM2 135M (98 MB)");
+        let labels = |memory| fitting(memory).iter().map(Model::label).collect::<Vec<_>>();
+        expect_test::expect![[r#"
+            [
+                "SmolLM2 135M (98 MB)",
+                "Gemma 3 270M (253 MB)",
+                "Qwen2.5-Coder 0.5B (491 MB)",
+                "Qwen2.5-Coder 1.5B (1.1 GB)",
+            ]
+        "#]]
+        .assert_debug_eq(&labels(Some(4_000_000_000)));
+        assert_eq!(labels(Some(300_000_000)), ["SmolLM2 135M (98 MB)"]);
+        assert_eq!(labels(None).len(), models().len());
     }
 }

@@ -113,6 +113,12 @@ fn transfer(
         };
         file.write_all(&buffer[..n]).map_err(|e| Fatal(io_error(e)))?;
         progress.advance(n as u64);
+        if progress.cancelled() {
+            // What arrived stays in the partial file, for the next download to resume.
+            file.sync_all().map_err(|e| Fatal(io_error(e)))?;
+            let received = fs::metadata(partial).map_or(0, |m| m.len());
+            return Err(Fatal(ModelsError::Cancelled { partial: partial.to_path_buf(), received }));
+        }
     }
     file.sync_all().map_err(|e| Fatal(io_error(e)))
 }

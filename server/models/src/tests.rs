@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::*;
@@ -45,7 +46,7 @@ fn serve_on(listener: TcpListener, files: HashMap<String, Vec<u8>>, cut: HashMap
                     from = range.trim().trim_end_matches('-').parse().unwrap();
                 }
             }
-            log.lock().unwrap().push(format!("{path} from {from}"));
+            log.lock().push(format!("{path} from {from}"));
             let Some(body) = files.get(&path) else {
                 let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 continue;
@@ -73,6 +74,7 @@ fn sha256(bytes: &[u8]) -> String {
 fn model(url: Option<String>, bytes: &[u8]) -> Model {
     Model {
         name: "tiny".into(),
+        title: "Tiny".into(),
         file: "tiny.gguf".into(),
         sha256: sha256(bytes),
         n_bytes: bytes.len() as u64,
@@ -99,7 +101,7 @@ fn a_cut_download_resumes_to_completion() {
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
     assert!(!partial_path(&path).exists());
-    assert_eq!(*server.requests.lock().unwrap(), ["/tiny.gguf from 0", "/tiny.gguf from 100000"]);
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 0", "/tiny.gguf from 100000"]);
     assert_eq!(store.verify(&model).unwrap(), Verdict::Good);
     assert!(store.remove(&model).unwrap());
     assert_eq!(store.verify(&model).unwrap(), Verdict::Missing);
@@ -116,7 +118,43 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
     std::fs::write(partial_path(&store.path(&model)), &body[..20_000]).unwrap();
     let path = store.pull(&model, &mut Quiet).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
-    assert_eq!(*server.requests.lock().unwrap(), ["/tiny.gguf from 20000"]);
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 20000"]);
+}
+
+/// Cancels the transfer once `after` bytes have arrived.
+struct CancelAfter {
+    after: u64,
+    received: u64,
+}
+
+impl Progress for CancelAfter {
+    fn start(&mut self, _: &str, _: Option<u64>, done: u64) {
+        self.received = done;
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.received += bytes;
+    }
+    fn finish(&mut self) {}
+    fn cancelled(&self) -> bool {
+        self.received >= self.after
+    }
+}
+
+#[test]
+fn a_cancelled_download_keeps_its_partial_file_and_the_next_one_resumes_it() {
+    let body = bytes(400_000);
+    let server = serve(HashMap::from([("/tiny.gguf".into(), body.clone())]), HashMap::new());
+    let store = Store::at(tempdir(), &server.url);
+    let model = model(Some(format!("{}/tiny.gguf", server.url)), &body);
+    let err = store.pull(&model, &mut CancelAfter { after: 100_000, received: 0 }).unwrap_err();
+    let ModelsError::Cancelled { partial, received } = &err else { panic!("{err}") };
+    assert_eq!(*partial, partial_path(&store.path(&model)));
+    assert!(*received >= 100_000 && *received < 400_000, "{err}");
+    assert_eq!(std::fs::metadata(partial).unwrap().len(), *received);
+    assert!(!store.path(&model).exists());
+    let path = store.pull(&model, &mut Quiet).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    assert_eq!(*server.requests.lock(), ["/tiny.gguf from 0".to_string(), format!("/tiny.gguf from {received}")]);
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! The `nib` command line: `serve` for editors, `complete` and `bench` for people and scripts.
 
+#[cfg(test)]
+mod build_info;
 mod commands;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::ModelArg;
 use commands::bench::BenchCommand;
@@ -56,13 +58,22 @@ enum Command {
 /// Exit codes: 0 done, 1 findings at the fail level (`nib review`) or something broken (`nib doctor`), 2 an error.
 fn main() -> ExitCode {
     spin_less();
-    match run(Cli::parse()) {
+    let cli = Cli::command().version(version()).get_matches();
+    let cli = Cli::from_arg_matches(&cli).unwrap_or_else(|e| e.exit());
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("Error: {err:?}");
             ExitCode::from(2)
         }
     }
+}
+
+/// What `nib --version` prints after the name: the version, the commit it was built from (build.rs) and the
+/// backends built in, e.g. `0.1.0 (commit 89a9e82; backends: cpu, vulkan)`.
+fn version() -> String {
+    let backends = nib_engine::built_backends().join(", ");
+    format!("{} (commit {}; backends: {backends})", env!("CARGO_PKG_VERSION"), env!("NIB_COMMIT"))
 }
 
 /// llama.cpp's OpenMP threads spin up to 300,000 times at every barrier before they sleep: when another process

@@ -2,8 +2,8 @@
 //! `initializationOptions`, and the model resolution order.
 //!
 //! Model resolution, first match wins: `--model PATH`, `$NIB_MODEL`,
-//! `initializationOptions.model`, the config file's `model`, the catalogue's
-//! default model in `$NIB_HOME/models`.
+//! `initializationOptions.model`, the config file's `model`, the model chosen in an editor's first-run dialog
+//! (`$NIB_HOME/chosen-model.json`, while its file exists), the catalogue's default model in `$NIB_HOME/models`.
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +96,11 @@ pub struct CompletionConfig {
     /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
     /// always answer with one.
     pub n_candidates: u32,
+    /// Automatic requests hold back a suggestion whose confidence (the geometric mean of its tokens'
+    /// probabilities, 0 to 1) is below this: the model was guessing. Explicit requests always answer.
+    /// 0: show every suggestion. A backend that gives no probabilities is never held back. The default is
+    /// chosen from `nib eval --trigger automatic` (README, Confidence).
+    pub min_confidence: f32,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
     /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
     pub typing_suffix_tokens: u32,
@@ -150,6 +155,7 @@ impl Default for CompletionConfig {
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
             n_candidates: 3,
+            min_confidence: 0.0,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,
@@ -344,6 +350,8 @@ pub enum ModelSource {
     CommandLine,
     Environment,
     ConfigOrInitOptions,
+    /// Chosen (a file, or a model downloaded) in an editor's first-run dialog, remembered in `chosen_model_file`.
+    Chosen,
     Default,
 }
 
@@ -353,6 +361,7 @@ impl ModelSource {
             ModelSource::CommandLine => "--model",
             ModelSource::Environment => "$NIB_MODEL",
             ModelSource::ConfigOrInitOptions => "the configuration",
+            ModelSource::Chosen => "the editor's first-run choice",
             ModelSource::Default => "the default model",
         }
     }
@@ -387,11 +396,41 @@ pub fn resolve_model(cli: Option<&Path>, config: &Config) -> ModelChoice {
         (path, ModelSource::Environment)
     } else if let Some(path) = &config.model {
         (path.clone(), ModelSource::ConfigOrInitOptions)
+    } else if let Some(path) = chosen_model().filter(|path| path.is_file()) {
+        (path, ModelSource::Chosen)
     } else {
         (default_model_path(), ModelSource::Default)
     };
     let remote = (config.engine.backend != BackendKind::Local).then(|| config.engine.url.clone());
     ModelChoice { path, source, remote }
+}
+
+/// Where the model chosen in an editor's first-run dialog is remembered: `{"model": "/path/to/file.gguf"}`.
+pub fn chosen_model_file() -> PathBuf {
+    nib_home().join("chosen-model.json")
+}
+
+#[derive(Serialize, Deserialize)]
+struct Chosen {
+    model: PathBuf,
+}
+
+/// The model chosen in a first-run dialog, if one was (and the file says so readably).
+fn chosen_model() -> Option<PathBuf> {
+    let text = std::fs::read_to_string(chosen_model_file()).ok()?;
+    serde_json::from_str::<Chosen>(&text).ok().map(|chosen| chosen.model)
+}
+
+/// Remembers `model` as the choice made in a first-run dialog: the next start uses it when nothing is configured.
+/// Written whole (a temporary file, then renamed).
+pub fn remember_chosen_model(model: &Path) -> std::io::Result<()> {
+    let file = chosen_model_file();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = file.with_extension(format!("json.{}", std::process::id()));
+    std::fs::write(&temporary, serde_json::to_vec(&Chosen { model: model.to_path_buf() })?)?;
+    std::fs::rename(&temporary, &file)
 }
 
 /// What the command line sets: it wins over the environment, the client's options and the config file.

@@ -248,7 +248,7 @@ pub async fn propose(
                     break;
                 }
             }
-            Some(Event::Started { .. }) => {}
+            Some(Event::Started { .. } | Event::Logprob(_)) => {}
             Some(Event::Done { .. }) | None => break,
             Some(Event::Failed(err)) => return Err(err),
         }

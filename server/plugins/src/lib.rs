@@ -321,7 +321,7 @@ pub const BANNED_PATTERNS: &str = "banned-patterns";
 /// A plugin in nib's own code, behind the same hooks.
 struct Builtin {
     kind: Kind,
-    status: std::sync::Mutex<PluginStatus>,
+    status: parking_lot::Mutex<PluginStatus>,
 }
 
 enum Kind {
@@ -337,7 +337,7 @@ impl Builtin {
         };
         let status =
             PluginStatus { name: name.into(), builtin: true, hooks, state: PluginState::Running, ..Default::default() };
-        Builtin { kind, status: std::sync::Mutex::new(status) }
+        Builtin { kind, status: parking_lot::Mutex::new(status) }
     }
 
     fn handles(&self, hook: Hook) -> bool {
@@ -349,7 +349,7 @@ impl Builtin {
     }
 
     fn with_status<T>(&self, f: impl FnOnce(&mut PluginStatus) -> T) -> T {
-        f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&mut self.status.lock())
     }
 
     /// Counts a call and what it did.

@@ -11,9 +11,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -88,7 +89,7 @@ impl External {
     /// Whether it takes `hook`: as declared (and configured) once it runs; as configured before (none
     /// configured: any).
     pub fn handles(&self, hook: Hook) -> bool {
-        if let State::Running(process) = &*self.shared.lock_state() {
+        if let State::Running(process) = &*self.shared.state.lock() {
             return process.hooks.contains(&hook);
         }
         self.launch.hooks.is_empty() || self.launch.hooks.contains(&hook)
@@ -155,18 +156,14 @@ impl External {
 
     /// Waits (at most `timeout`) while it starts.
     pub fn wait_started(&self, timeout: Duration) {
-        let state = self.shared.lock_state();
-        let _ = self.shared.started.wait_timeout_while(state, timeout, |s| matches!(s, State::Starting));
+        let mut state = self.shared.state.lock();
+        self.shared.started.wait_while_for(&mut state, |s| matches!(s, State::Starting), timeout);
     }
 
     /// The running process, or why there is none. A call during a start waits for it, within its deadline.
     fn process(&self) -> Result<Arc<Process>, PluginError> {
-        let state = self.shared.lock_state();
-        let (state, _) = self
-            .shared
-            .started
-            .wait_timeout_while(state, self.launch.timeout, |s| matches!(s, State::Starting))
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.shared.state.lock();
+        self.shared.started.wait_while_for(&mut state, |s| matches!(s, State::Starting), self.launch.timeout);
         let running = match &*state {
             State::Running(process) => Some(process.clone()),
             _ => None,
@@ -188,7 +185,7 @@ impl External {
 
     /// Stops `process` (if it is still the running one) and schedules a new one after the back-off.
     fn restart(&self, process: &Arc<Process>, reason: String) {
-        let mut state = self.shared.lock_state();
+        let mut state = self.shared.state.lock();
         if !matches!(&*state, State::Running(p) if Arc::ptr_eq(p, process)) {
             return;
         }
@@ -200,7 +197,7 @@ impl External {
 
     /// Ends the process: `shutdown`, then `exit`, then a kill if it lingers.
     pub fn stop(&self) {
-        let previous = std::mem::replace(&mut *self.shared.lock_state(), State::Stopped);
+        let previous = std::mem::replace(&mut *self.shared.state.lock(), State::Stopped);
         self.shared.started.notify_all();
         if let State::Running(process) = previous {
             let _ = process.request("shutdown", Value::Null, Duration::from_millis(200));
@@ -213,19 +210,15 @@ impl External {
 
 impl Drop for External {
     fn drop(&mut self) {
-        if let State::Running(process) = std::mem::replace(&mut *self.shared.lock_state(), State::Stopped) {
+        if let State::Running(process) = std::mem::replace(&mut *self.shared.state.lock(), State::Stopped) {
             process.kill();
         }
     }
 }
 
 impl Shared {
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn with_status<T>(&self, f: impl FnOnce(&mut PluginStatus) -> T) -> T {
-        f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&mut self.status.lock())
     }
 
     /// Records a failure; the back-off before the next start, doubling with each.
@@ -251,7 +244,7 @@ fn spawn_start(launch: Launch, shared: Arc<Shared>, delay: Duration) {
         move || {
             std::thread::sleep(delay);
             {
-                let mut state = shared.lock_state();
+                let mut state = shared.state.lock();
                 if matches!(*state, State::Stopped) {
                     return;
                 }
@@ -272,7 +265,7 @@ fn spawn_start(launch: Launch, shared: Arc<Shared>, delay: Duration) {
                 process.notify("initialized", json!({}));
                 Ok((process, result.hooks))
             });
-            let mut state = shared.lock_state();
+            let mut state = shared.state.lock();
             if matches!(*state, State::Stopped) {
                 return;
             }
@@ -306,7 +299,7 @@ fn spawn_start(launch: Launch, shared: Arc<Shared>, delay: Duration) {
         }
     });
     if let Err(err) = spawned {
-        *shared.lock_state() = State::Stopped;
+        *shared.state.lock() = State::Stopped;
         shared.failed(format!("no thread to start it: {err}"));
     }
 }
@@ -395,10 +388,10 @@ impl Process {
     fn request(&self, method: &str, params: Value, timeout: Duration) -> Result<Value, PluginError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, wait) = mpsc::sync_channel(1);
-        lock(&self.pending).insert(id, answer);
+        self.pending.lock().insert(id, answer);
         // After registering: the reader drains what is registered when the process closes.
         if let Some(reason) = self.closed() {
-            lock(&self.pending).remove(&id);
+            self.pending.lock().remove(&id);
             return Err(PluginError::Down(reason));
         }
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -406,7 +399,7 @@ impl Process {
         match wait.recv_timeout(timeout) {
             Ok(answer) => answer,
             Err(_) => {
-                lock(&self.pending).remove(&id);
+                self.pending.lock().remove(&id);
                 Err(match self.closed() {
                     Some(reason) => PluginError::Down(reason),
                     None => PluginError::Timeout(timeout.as_millis() as u64),
@@ -422,14 +415,10 @@ impl Process {
 
     fn kill(&self) {
         let _ = self.closed.set("stopped by nib".into());
-        let mut child = lock(&self.child);
+        let mut child = self.child.lock();
         let _ = child.kill();
         let _ = child.wait();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Hands each answer to its call until the process closes its output or breaks the framing; then fails the calls
@@ -451,7 +440,7 @@ fn read_answers(stdout: ChildStdout, pending: &Pending, closed: &OnceLock<String
                     (Some(result), None) => Ok(result.clone()),
                     (None, None) => Err(PluginError::Garbage("an answer with neither result nor error".into())),
                 };
-                if let Some(waiting) = lock(pending).remove(&id) {
+                if let Some(waiting) = pending.lock().remove(&id) {
                     let _ = waiting.try_send(answer);
                 }
             }
@@ -460,7 +449,7 @@ fn read_answers(stdout: ChildStdout, pending: &Pending, closed: &OnceLock<String
         }
     };
     let _ = closed.set(reason.clone());
-    for (_, waiting) in lock(pending).drain() {
+    for (_, waiting) in pending.lock().drain() {
         let _ = waiting.try_send(Err(PluginError::Down(reason.clone())));
     }
 }

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use crate::TextGuard;
 use crate::http::{Events, HttpError, Server};
 use crate::vocab::{Estimate, ServerVocabulary};
-use nib_engine::{BackendKind, GenerateRequest, ModelInfo, PromptText, StopReason, Vocabulary};
+use nib_engine::{
+    Alternative, BackendKind, GenerateRequest, ModelInfo, PromptText, StopReason, TokenScore, Vocabulary,
+};
 use nib_vocab::TokenId;
 
 /// OpenAI's API takes at most this many stop sequences; the rest are applied as the text comes.
@@ -22,11 +24,15 @@ pub struct Api {
     model: String,
     /// llama-server fills in the middle itself (`/infill`): its model has FIM tokens.
     infill: bool,
+    /// Whether the server gives log-probabilities of the prompt's tokens (`score`), or why not.
+    scoring: Result<(), String>,
 }
 
 /// A piece of a streamed answer; the last one says how it ended.
 pub struct Piece {
     pub text: String,
+    /// The natural log-probabilities of the tokens that make up `text`, where the server gives them.
+    pub logprobs: Vec<f32>,
     pub end: Option<End>,
 }
 
@@ -67,6 +73,18 @@ impl Api {
         self.server.base()
     }
 
+    pub fn scoring(&self) -> Result<(), String> {
+        self.scoring.clone()
+    }
+
+    /// Scores a span with the completions API's `echo` and `logprobs`: the prompt's tokens come back with
+    /// their log-probabilities and the most likely tokens at each place (vLLM, OpenAI's legacy models).
+    pub async fn score(&self, context: &str, span: &str, top_k: usize) -> Result<Vec<TokenScore>, HttpError> {
+        let body = echo_body(&self.model, &format!("{context}{span}"), top_k);
+        let answer = self.server.post("/completions", &body).await?;
+        Ok(echoed(&answer["choices"][0]["logprobs"], (context, span)))
+    }
+
     /// Starts a job's request; its answer streams.
     pub async fn generate(&self, request: &GenerateRequest) -> Result<Stream, HttpError> {
         let (path, body) = match self.kind {
@@ -85,6 +103,9 @@ impl Api {
             "stream": true,
             "cache_prompt": true,
             "stop": request.stop,
+            // Each generated token's probability, for the suggestion's confidence (before sampling, so the raw
+            // model's: `post_sampling_probs` stays off).
+            "n_probs": 1,
         });
         if let Some(grammar) = &request.grammar {
             body["grammar"] = json!(grammar.as_ref());
@@ -141,10 +162,12 @@ impl Api {
             // to it.
             PromptText::Completion { text, .. } => {
                 body["prompt"] = json!(text);
+                body["logprobs"] = json!(1);
                 ("/completions", body)
             }
             PromptText::None => {
                 body["prompt"] = json!(request.prompt);
+                body["logprobs"] = json!(1);
                 ("/completions", body)
             }
         }
@@ -205,7 +228,9 @@ async fn llama_server(
         ..ModelInfo::default()
     };
     let vocabulary = Arc::new(ServerVocabulary::new(server.clone(), runtime, (bos, infill), guard));
-    Ok((Api { kind: BackendKind::LlamaServer, server, model: String::new(), infill }, info, vocabulary))
+    let scoring =
+        Err("llama-server gives the log-probabilities of the tokens it generates, not of the prompt's".into());
+    Ok((Api { kind: BackendKind::LlamaServer, server, model: String::new(), infill, scoring }, info, vocabulary))
 }
 
 async fn openai(server: Server, model: &str, vocabulary: Option<&Path>) -> Result<Connected, HttpError> {
@@ -253,7 +278,60 @@ async fn openai(server: Server, model: &str, vocabulary: Option<&Path>) -> Resul
         has_fim_tokens: false,
         ..ModelInfo::default()
     };
-    Ok((Api { kind: BackendKind::Openai, server, model: name, infill: false }, info, tokenizer))
+    let scoring = probe_scoring(&server, &name).await;
+    Ok((Api { kind: BackendKind::Openai, server, model: name, infill: false, scoring }, info, tokenizer))
+}
+
+/// A prompt echoed with its tokens' log-probabilities and `top_k` alternatives at each, and one token after it.
+fn echo_body(model: &str, prompt: &str, top_k: usize) -> Value {
+    json!({"model": model, "prompt": prompt, "max_tokens": 1, "temperature": 0.0, "echo": true, "logprobs": top_k.max(1)})
+}
+
+/// Whether an OpenAI-compatible server scores prompts (`echo` with `logprobs`): asked once, with a line of code.
+async fn probe_scoring(server: &Server, model: &str) -> Result<(), String> {
+    let (context, span) = ("x = 1\n", "y = x + 1\n");
+    let body = echo_body(model, &format!("{context}{span}"), 1);
+    let answer = server.post("/completions", &body).await.map_err(|e| match e {
+        HttpError::Status { status, .. } => {
+            format!("the server refused to score a prompt (`echo` with `logprobs`: HTTP {status})")
+        }
+        other => format!("the server did not score a prompt: {other}"),
+    })?;
+    let scores = echoed(&answer["choices"][0]["logprobs"], (context, span));
+    if scores.is_empty() {
+        return Err("the server gives no log-probabilities for the prompt (`echo` with `logprobs`)".into());
+    }
+    Ok(())
+}
+
+/// The span's tokens in an echoed answer's `logprobs` (the completions API's shape: `tokens`, `token_logprobs`,
+/// `top_logprobs`, `text_offset` in characters): those that hold some of `span` (what follows it was generated).
+fn echoed(logprobs: &Value, (context, span): (&str, &str)) -> Vec<TokenScore> {
+    let from = context.chars().count();
+    let end = from + span.chars().count();
+    let column = |key: &str| logprobs[key].as_array().cloned().unwrap_or_default();
+    let (tokens, values, tops, offsets) =
+        (column("tokens"), column("token_logprobs"), column("top_logprobs"), column("text_offset"));
+    let mut scores = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let offset = offsets.get(i).and_then(Value::as_u64).map(|o| o as usize);
+        let (Some(text), Some(offset)) = (token.as_str(), offset) else { continue };
+        if offset + text.chars().count() <= from || offset >= end {
+            continue;
+        }
+        // The first token of a prompt has no log-probability (null): nothing precedes it.
+        let Some(logprob) = values.get(i).and_then(Value::as_f64) else { continue };
+        let mut top: Vec<Alternative> = tops
+            .get(i)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(text, lp)| Some(Alternative { text: text.clone(), logprob: lp.as_f64()? as f32 }))
+            .collect();
+        top.sort_by(|a, b| b.logprob.total_cmp(&a.logprob));
+        scores.push(TokenScore { text: text.to_owned(), logprob: logprob as f32, top });
+    }
+    scores
 }
 
 fn file_stem(path: &str) -> String {
@@ -273,7 +351,8 @@ impl Stream {
     pub async fn next(&mut self) -> Result<Option<Piece>, HttpError> {
         loop {
             let Some(event) = self.events.next().await? else {
-                return Ok(self.finished.take().map(|end| Piece { text: String::new(), end: Some(end) }));
+                let end = self.finished.take();
+                return Ok(end.map(|end| Piece { text: String::new(), logprobs: Vec::new(), end: Some(end) }));
             };
             let piece = if self.openai { self.openai_piece(&event) } else { Some(llama_piece(&event)) };
             if let Some(piece) = piece {
@@ -295,12 +374,32 @@ impl Stream {
             end.n_generated = usage["completion_tokens"].as_u64().map(|n| n as usize);
             end.n_reused = usage["prompt_tokens_details"]["cached_tokens"].as_u64().map(|n| n as usize);
         }
-        (!text.is_empty()).then_some(Piece { text, end: None })
+        (!text.is_empty()).then(|| Piece { text, logprobs: openai_logprobs(&choice["logprobs"]), end: None })
     }
+}
+
+/// The generated tokens' log-probabilities in an OpenAI-compatible answer: the completions API's
+/// `token_logprobs` (vLLM, OpenAI), or the chat API's `content` list (llama-server answers both APIs so).
+fn openai_logprobs(logprobs: &Value) -> Vec<f32> {
+    match logprobs["token_logprobs"].as_array() {
+        Some(values) => values.iter().filter_map(Value::as_f64).map(|lp| lp as f32).collect(),
+        None => llama_logprobs(&logprobs["content"]),
+    }
+}
+
+/// llama-server's list of token probabilities (`completion_probabilities`, or `logprobs.content` on its
+/// OpenAI-compatible API): `logprob` in each entry, or `prob` in versions before it.
+fn llama_logprobs(entries: &Value) -> Vec<f32> {
+    let entry = |e: &Value| match e["logprob"].as_f64() {
+        Some(lp) => Some(lp as f32),
+        None => e["prob"].as_f64().map(|p| p.ln() as f32),
+    };
+    entries.as_array().into_iter().flatten().filter_map(entry).collect()
 }
 
 fn llama_piece(event: &Value) -> Piece {
     let text = event["content"].as_str().unwrap_or_default().to_owned();
+    let logprobs = llama_logprobs(&event["completion_probabilities"]);
     let end = (event["stop"] == true).then(|| {
         let reason = match event["stop_type"].as_str() {
             Some("limit") => StopReason::MaxTokens,
@@ -317,7 +416,7 @@ fn llama_piece(event: &Value) -> Piece {
             n_generated: count(&timings["predicted_n"]),
         }
     });
-    Piece { text, end }
+    Piece { text, logprobs, end }
 }
 
 #[cfg(test)]
@@ -339,9 +438,42 @@ mod tests {
         );
     }
 
+    #[test]
+    fn generated_log_probabilities_are_read_in_each_servers_format() {
+        let native = llama_piece(&json!({"content": "ab", "stop": false,
+            "completion_probabilities": [{"id": 1, "token": "a", "logprob": -0.5, "top_logprobs": []},
+                                         {"id": 2, "token": "b", "logprob": -1.5, "top_logprobs": []}]}));
+        assert_eq!(native.logprobs, [-0.5, -1.5]);
+        let older = llama_piece(&json!({"content": "a", "completion_probabilities": [{"content": "a", "prob": 0.5}]}));
+        assert!((older.logprobs[0] - 0.5f32.ln()).abs() < 1e-6);
+        let vllm = json!({"tokens": ["a"], "token_logprobs": [-0.25], "top_logprobs": [{"a": -0.25}]});
+        assert_eq!(openai_logprobs(&vllm), [-0.25]);
+        let llama_v1 = json!({"content": [{"id": 1, "token": "a", "logprob": -2.0, "bytes": [97]}]});
+        assert_eq!(openai_logprobs(&llama_v1), [-2.0]);
+        assert!(openai_logprobs(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn an_echoed_prompt_gives_the_spans_scores_and_alternatives() {
+        // vLLM's answer to `echo` with `logprobs: 2` for "a = 1\nb" and one generated token.
+        let logprobs = json!({
+            "tokens": ["a", " =", " 1", "\n", "b", " ="],
+            "token_logprobs": [null, -1.0, -2.0, -0.1, -3.0, -0.2],
+            "top_logprobs": [null, {" =": -1.0, " +": -2.0}, {" 1": -2.0, " 0": -1.5}, {"\n": -0.1},
+                             {"b": -3.0, "c": -0.5}, {" =": -0.2}],
+            "text_offset": [0, 1, 3, 5, 6, 7],
+        });
+        let scores = echoed(&logprobs, ("a = ", "1\nb"));
+        let texts: Vec<&str> = scores.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, [" 1", "\n", "b"], "from the span's start to its end, not what was generated");
+        assert_eq!(scores[2].logprob, -3.0);
+        assert_eq!(scores[2].top[0], Alternative { text: "c".into(), logprob: -0.5 });
+        assert!(echoed(&Value::Null, ("", "x")).is_empty());
+    }
+
     fn api(kind: BackendKind) -> Api {
         let server = Server::new("http://127.0.0.1:9", None, std::time::Duration::from_secs(1)).unwrap();
-        Api { kind, server, model: "m".into(), infill: false }
+        Api { kind, server, model: "m".into(), infill: false, scoring: Ok(()) }
     }
 
     fn request(sampling: Option<nib_engine::Sampling>) -> GenerateRequest {

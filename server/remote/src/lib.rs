@@ -15,15 +15,16 @@ pub mod sse;
 mod vocab;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use parking_lot::Mutex;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use api::Api;
 use nib_engine::{
     Backend, BackendKind, CacheHit, CompletionStats, Engine, EngineConfig, EngineError, Event, GenerateRequest, Link,
-    ModelState, Priority, StopReason,
+    ModelState, Priority, ScoreRequest, Scores, StopReason,
 };
 
 pub use http::HttpError;
@@ -129,9 +130,7 @@ async fn connect(
         match Api::connect(server.clone(), kind, &model, vocabulary.as_deref(), (handle.clone(), guard)).await {
             Ok((api, info, tokenizer)) => {
                 tracing::info!(url = server.base(), model = %info.name, "remote engine ready");
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(Arc::new(api));
-                }
+                *slot.lock() = Some(Arc::new(api));
                 link.healthy();
                 link.set_state(ModelState::Ready { info, tokenizer });
                 return;
@@ -165,7 +164,7 @@ impl Backend for Remote {
             });
             let _ = events.send(Event::Failed(err));
         };
-        let api = self.api.lock().ok().and_then(|a| a.clone());
+        let api = self.api.lock().clone();
         let Some(api) = api else {
             return fail(match self.link.state() {
                 ModelState::Failed(problem) => EngineError::ModelUnavailable(problem),
@@ -211,9 +210,47 @@ impl Backend for Remote {
         });
     }
 
+    fn scoring(&self) -> Result<(), String> {
+        match self.api.lock().clone() {
+            Some(api) => api.scoring(),
+            None => Err("not known until the server answers".into()),
+        }
+    }
+
+    fn score(&self, request: ScoreRequest, answer: oneshot::Sender<Scores>) {
+        let api = self.api.lock().clone();
+        let Some(api) = api.filter(|api| api.scoring().is_ok()) else {
+            let why = self.scoring().err().unwrap_or_default();
+            let _ = answer.send(Err(EngineError::Unsupported(why)));
+            return;
+        };
+        let Some((context, span)) = request.text.clone() else {
+            let _ = answer.send(Err(EngineError::Unsupported("a server scores text, and none was given".into())));
+            return;
+        };
+        let link = self.link.clone();
+        self.handle.spawn(async move {
+            // Dropping the request (the receiver gone, or the job cancelled) closes it.
+            let scored = tokio::select! {
+                scored = api.score(&context, &span, request.top_k) => scored,
+                () = async {
+                    while !request.cancel.is_cancelled() && !answer.is_closed() {
+                        tokio::time::sleep(CANCEL_POLL).await;
+                    }
+                } => return,
+            };
+            let scores = scored.map_err(|err| {
+                link.count(|c| c.n_failed += 1);
+                EngineError::Remote(err.to_string())
+            });
+            let _ = answer.send(scores);
+        });
+    }
+
     fn stop(&self) {
         // Dropping the runtime's tasks drops their requests, which closes them.
-        if let Some(runtime) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
+        let runtime = self.runtime.lock().take();
+        if let Some(runtime) = runtime {
             runtime.shutdown_background();
         }
         self.link.stopped();
@@ -223,7 +260,7 @@ impl Backend for Remote {
 impl Drop for Remote {
     fn drop(&mut self) {
         // A runtime may not be dropped (blocking) inside another's tasks.
-        if let Some(runtime) = self.runtime.get_mut().ok().and_then(Option::take) {
+        if let Some(runtime) = self.runtime.get_mut().take() {
             runtime.shutdown_background();
         }
     }
@@ -277,6 +314,10 @@ async fn run(
                 reason: "the answer ended before the server said it was done".into(),
             });
         };
+        // Each token's probability goes before its text (a piece usually holds one token).
+        for &logprob in &piece.logprobs {
+            let _ = events.send(Event::Logprob(logprob));
+        }
         if !piece.text.is_empty() {
             if stats.ttft_ms == 0.0 {
                 stats.ttft_ms = submitted.elapsed().as_secs_f64() * 1000.0;

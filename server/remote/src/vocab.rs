@@ -2,10 +2,11 @@
 //! vocabulary-only GGUF the user names, or an estimate from characters.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+use parking_lot::Mutex;
 use serde_json::json;
 use tokio::runtime::Handle;
 
@@ -164,7 +165,7 @@ impl ServerVocabulary {
     /// short, and after a failure the estimate answers at once for a while: a caller on an async thread must
     /// never wait on a server that stalls.
     fn ask(&self, path: &'static str, body: serde_json::Value) -> Option<serde_json::Value> {
-        if self.failed_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < ESTIMATE_AFTER_FAILURE) {
+        if self.failed_at.lock().is_some_and(|at| at.elapsed() < ESTIMATE_AFTER_FAILURE) {
             return None;
         }
         let (tx, rx) = std::sync::mpsc::channel();
@@ -180,9 +181,7 @@ impl ServerVocabulary {
             }
             Err(_) => None,
         };
-        if let Ok(mut at) = self.failed_at.lock() {
-            *at = answer.is_none().then(Instant::now);
-        }
+        *self.failed_at.lock() = answer.is_none().then(Instant::now);
         answer
     }
 }
@@ -193,7 +192,8 @@ impl Tokenizer for ServerVocabulary {
             return Vec::new();
         }
         let key = (text.to_owned(), parse_special);
-        if let Some(hit) = self.tokens.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
+        let hit = self.tokens.lock().get(&key).cloned();
+        if let Some(hit) = hit {
             return hit.to_vec();
         }
         let content = self.guard.map_or_else(|| text.to_owned(), |guard| guard(text));
@@ -204,8 +204,8 @@ impl Tokenizer for ServerVocabulary {
         });
         match tokens {
             Some(tokens) => {
-                if let Some(mut cache) = self.tokens.lock().ok().filter(|_| text.len() <= REMEMBER_CHARS) {
-                    cache.put(key, tokens.as_slice().into());
+                if text.len() <= REMEMBER_CHARS {
+                    self.tokens.lock().put(key, tokens.as_slice().into());
                 }
                 tokens
             }
@@ -231,15 +231,14 @@ impl Tokenizer for ServerVocabulary {
         if real.is_empty() {
             return String::new();
         }
-        if let Some(hit) = self.pieces.lock().ok().and_then(|mut c| c.get(&real).cloned()) {
+        let hit = self.pieces.lock().get(&real).cloned();
+        if let Some(hit) = hit {
             return hit;
         }
         let text =
             self.ask("/detokenize", json!({"tokens": real})).and_then(|a| a["content"].as_str().map(str::to_owned));
         let text = text.unwrap_or_default();
-        if let Ok(mut cache) = self.pieces.lock() {
-            cache.put(real, text.clone());
-        }
+        self.pieces.lock().put(real, text.clone());
         text
     }
 }
@@ -248,16 +247,15 @@ impl Vocabulary for ServerVocabulary {
     /// The server's chat template (`/apply-template`); the review asks with the same system message each time.
     fn chat(&self, system: &str, user: &str) -> Option<String> {
         let key = (system.to_owned(), user.to_owned());
-        if let Some((_, hit)) = self.chat.lock().ok().and_then(|c| c.clone()).filter(|(k, _)| *k == key) {
+        let remembered = self.chat.lock().clone();
+        if let Some((_, hit)) = remembered.filter(|(k, _)| *k == key) {
             return hit;
         }
         let messages = json!([{"role": "system", "content": system}, {"role": "user", "content": user}]);
         let prompt = self
             .ask("/apply-template", json!({"messages": messages}))
             .and_then(|a| a["prompt"].as_str().map(str::to_owned));
-        if let Ok(mut cache) = self.chat.lock() {
-            *cache = Some((key, prompt.clone()));
-        }
+        *self.chat.lock() = Some((key, prompt.clone()));
         prompt
     }
 }

@@ -8,8 +8,9 @@ local rest = require("nib.rest")
 local M = {}
 
 local defaults = {
-  -- The command that starts the server; `model` is passed as --model when set.
-  cmd = { "nib", "serve" },
+  -- The command that starts the server; `model` is passed as --model when set. Unset: the binary :NibInstall (or
+  -- lazy.nvim's build step) installed, else `nib` from PATH.
+  cmd = nil,
   model = nil,
   filetypes = { "python", "rust", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "c", "cpp",
     "java", "lua" },
@@ -46,8 +47,13 @@ local function root_dir(buf)
   return found and vim.fs.dirname(found) or vim.fn.getcwd()
 end
 
+--- The command that starts the server, without the model.
+function M.cmd()
+  return M.config.cmd and vim.deepcopy(M.config.cmd) or { require("nib.install").command(), "serve" }
+end
+
 local function command()
-  local cmd = vim.deepcopy(M.config.cmd)
+  local cmd = M.cmd()
   if M.config.model then
     vim.list_extend(cmd, { "--model", M.config.model })
   end
@@ -134,6 +140,19 @@ function M.setup(opts)
     next_edit.clear()
     next_edit.request()
   end, { desc = "nib: propose the next edit from the last change" })
+  vim.api.nvim_create_user_command("NibInstall", function(args)
+    require("nib.install").install({ source = args.args == "source" })
+  end, {
+    nargs = "?",
+    complete = function() return { "source" } end,
+    desc = "nib: install the release binary for this platform (checked against SHA256SUMS), or build it: source",
+  })
+  vim.api.nvim_create_user_command("NibSetupModel", function()
+    local client = M.client()
+    if client then
+      client:exec_cmd({ title = "nib model", command = "nib.setupModel" })
+    end
+  end, { desc = "nib: offer a model to download when there is none" })
   vim.api.nvim_create_user_command("NibReview", function()
     local client = M.client()
     if client then

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initializationOptions, pluginProblem, PluginStatus, statusBarText, statusLines, userValue } from "../status";
+import { downloadText, downloadToken, initializationOptions, pluginProblem, PluginStatus, statusBarText, statusBarTooltip, statusLines, userValue } from "../status";
 
 test("the status bar shows loading, failure, and the last latency with cache hits", () => {
   assert.equal(statusBarText(undefined, true), "$(loading~spin) nib");
@@ -103,4 +103,27 @@ test("a user's value comes from the narrowest scope that has one, never from the
   assert.equal(userValue({ globalValue: 1, workspaceValue: 2 }), 2);
   assert.equal(userValue({ globalValue: 1, workspaceValue: 2, workspaceFolderValue: 3 }), 3);
   assert.equal(userValue({ globalValue: false }), false);
+});
+
+test("while the model downloads, the status bar shows how far it got and the tooltip and status say what", () => {
+  const download = { model: "smollm2-135m", received: 44_262_000, total: 98_362_432 };
+  // The model is missing meanwhile: the download is what the user waits for.
+  const downloading = { model: { state: "failed", error: "no model" }, download };
+  assert.equal(statusBarText(downloading, true), "$(cloud-download) nib 44%");
+  assert.equal(statusBarTooltip(downloading), "nib is downloading smollm2-135m: 44 of 98 MB (44 %) (click to cancel)");
+  assert.ok(statusLines(downloading).includes("downloading smollm2-135m: 44 of 98 MB (44 %)"));
+  // Not 100 % before the last byte, and never past it.
+  assert.equal(statusBarText({ download: { model: "m", received: 98_362_431, total: 98_362_432 } }, true), "$(cloud-download) nib 99%");
+  assert.equal(statusBarText({ download: { model: "m", received: 5, total: 4 } }, true), "$(cloud-download) nib 100%");
+  // A size not known yet: no percentage.
+  assert.equal(statusBarText({ download: { model: "m", received: 0, total: null } }, true), "$(cloud-download) nib");
+  assert.equal(downloadText({ model: "m", received: 2_500_000 }), "m: 3 MB");
+  // Done: the download is null again and the model's state speaks.
+  assert.equal(statusBarText({ model: { state: "loading" }, download: null }, true), "$(loading~spin) nib: loading");
+  assert.equal(statusBarTooltip({ model: { state: "ready" }, download: null }), undefined);
+  // The status-bar item cancels the download with its progress token.
+  assert.equal(downloadToken(download), "nib/download/smollm2-135m");
+  assert.equal(downloadToken({ received: 1 }), undefined);
+  assert.equal(statusBarTooltip({ download: { received: 1, total: 2 } }), "nib is downloading the model: 0 of 0 MB (50 %)");
+  assert.equal(statusBarTooltip({ backend: { problem: "cannot connect" } }), "cannot connect");
 });

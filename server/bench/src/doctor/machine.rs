@@ -20,7 +20,7 @@ pub struct Machine {
 
 impl Machine {
     pub fn probe() -> Machine {
-        let (memory_total_bytes, memory_available_bytes) = memory();
+        let (memory_total_bytes, memory_available_bytes) = nib_models::memory();
         Machine {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             simd: simd(),
@@ -67,16 +67,4 @@ fn simd() -> Vec<&'static str> {
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd() -> Vec<&'static str> {
     Vec::new()
-}
-
-/// Total and available memory in bytes, from /proc/meminfo (Linux only).
-fn memory() -> (Option<u64>, Option<u64>) {
-    let Ok(text) = std::fs::read_to_string("/proc/meminfo") else { return (None, None) };
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-    };
-    (field("MemTotal:"), field("MemAvailable:"))
 }

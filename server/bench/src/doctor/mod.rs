@@ -49,7 +49,8 @@ pub struct Doctor {
 #[derive(Debug, Serialize)]
 pub struct ModelReport {
     pub path: PathBuf,
-    /// Where the path came from: "--model", "$NIB_MODEL", "the configuration", "the default model".
+    /// Where the path came from: "--model", "$NIB_MODEL", "the configuration", "the editor's first-run choice",
+    /// "the default model".
     pub source: String,
     pub loaded: bool,
     /// What the engine knows of it once loaded (`None` when it failed).
@@ -69,6 +70,9 @@ pub struct EngineReport {
     /// The model loaded, or the server answered what it runs (llama-server's `/props`, OpenAI's `/models`).
     pub answers: bool,
     pub health: EngineHealth,
+    /// Review by surprise needs the log-probabilities of the text the model reads: `None` when the backend
+    /// gives them, else why not.
+    pub surprise_unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,6 +231,7 @@ pub async fn examine(input: Input<'_>) -> Doctor {
             answers: tokenizer.is_some(),
             url: remote,
             health: input.engine.health(),
+            surprise_unavailable: input.engine.scoring().err(),
         },
         nib_home,
         config: ConfigReport {

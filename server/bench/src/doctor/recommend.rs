@@ -114,7 +114,13 @@ pub fn recommend(f: &Facts) -> Vec<Recommendation> {
             "0".to_owned(),
             format!("{gpu} is present but this build has no GPU backend: rebuild with --features cuda or vulkan"),
         ),
-        (None, _) => ("0".to_owned(), "no GPU device: every layer runs on the CPU".to_owned()),
+        (None, true) => (
+            "0".to_owned(),
+            "this build has a GPU backend but found no GPU: every layer runs on the CPU (a Vulkan build leaves out \
+             devices of CPU type, such as Mesa's lavapipe, unless GGML_VK_VISIBLE_DEVICES names them)"
+                .to_owned(),
+        ),
+        (None, false) => ("0".to_owned(), "no GPU device: every layer runs on the CPU".to_owned()),
     };
     out.push(rec("engine.n_gpu_layers", layers, why));
     let unit_s = f.review_max_tokens as f64 / f.generation_tokens_per_s.max(1.0);
@@ -290,6 +296,14 @@ mod tests {
         assert!(layers.why.contains("rebuild"));
         let built = recommend(&Facts { gpu: Some("CUDA0".into()), gpu_backend_built: true, ..facts() });
         assert_eq!(find(&built, "engine.n_gpu_layers").value, "30");
+    }
+
+    #[test]
+    fn a_gpu_build_without_a_gpu_names_the_hidden_cpu_devices() {
+        let recs = recommend(&Facts { gpu_backend_built: true, ..facts() });
+        let layers = find(&recs, "engine.n_gpu_layers");
+        assert_eq!(layers.value, "0");
+        assert!(layers.why.contains("GGML_VK_VISIBLE_DEVICES"), "{}", layers.why);
     }
 
     #[test]

@@ -1,22 +1,30 @@
 //! `textDocument/completion`: the inline suggestion as one classic completion item.
 
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::*;
 
+use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::suggest::{accepted_command, suggest};
 use crate::{NibServer, convert};
 use nib_pipeline::completion::Trigger;
 
-pub async fn handle(server: &NibServer, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+impl Empty for Option<CompletionResponse> {
+    fn empty() -> Option<CompletionResponse> {
+        Some(CompletionResponse::Array(Vec::new()))
+    }
+}
+
+pub async fn handle(server: &NibServer, params: CompletionParams) -> Result<Option<CompletionResponse>, Unanswered> {
     let session = server.session()?;
     let at = params.text_document_position;
     let encoding = session.documents.encoding();
     let uri = &at.text_document.uri;
+    let arrival =
+        Arrival::new(&session.documents, uri, at.position).map_err(|e| Error::invalid_params(e.to_string()))?;
     let no_partials = |_: &_, _, _: &_| {};
-    let Some(p) =
-        suggest(session, &server.client, &server.tasks, uri, at.position, Trigger::Automatic, no_partials).await?
+    let Some(p) = suggest(session, &server.client, &server.tasks, &arrival, Trigger::Automatic, no_partials).await?
     else {
-        return Ok(Some(CompletionResponse::Array(Vec::new())));
+        return Ok(Option::empty());
     };
     // Clients filter items by the word before the cursor, so the item replaces that word.
     let line_start = p.document.rope.line_to_char(p.document.rope.char_to_line(p.cursor));

@@ -2,11 +2,13 @@
 //! (copilot-lsp.nvim and others); targets have no place in it.
 
 use serde::{Deserialize, Serialize};
-use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{Command, Position, Range, VersionedTextDocumentIdentifier};
 
 use crate::NibServer;
+use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::next_edits;
+
+pub const METHOD: &str = "textDocument/copilotInlineEdit";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,9 +31,19 @@ pub struct InlineEdit {
     command: Command,
 }
 
-pub async fn handle(server: &NibServer, params: InlineEditParams) -> Result<InlineEdits> {
+impl Empty for InlineEdits {
+    fn empty() -> InlineEdits {
+        InlineEdits { edits: Vec::new() }
+    }
+}
+
+pub async fn handle(server: &NibServer, params: InlineEditParams) -> Result<InlineEdits, Unanswered> {
     let session = server.session()?;
-    let found = next_edits::propose(session, &server.tasks, &params.text_document.uri, params.position).await;
+    // A document not open or a position outside it: no edits, not an error.
+    let Ok(arrival) = Arrival::new(&session.documents, &params.text_document.uri, params.position) else {
+        return Ok(InlineEdits::empty());
+    };
+    let found = next_edits::propose(session, &server.tasks, &arrival).await?;
     let edits = found
         .edits
         .into_iter()

@@ -2,23 +2,24 @@
 
 use nib_pipeline::completion::{self, Trigger};
 
+use crate::NibServer;
+use crate::arrival::Arrival;
 use crate::session::PARSE_WAIT;
 use crate::suggest::CursorParams;
-use crate::{NibServer, convert};
 
 pub async fn handle(server: &NibServer, params: CursorParams) {
     let Ok(session) = server.session() else { return };
-    let key = params.text_document.uri.as_str();
-    let Ok(document) = session.documents.parsed(key, PARSE_WAIT).await else { return };
-    let position = convert::position(params.position, session.documents.encoding());
-    let Ok(cursor) = document.char_offset(position) else { return };
-    if document.version != params.text_document.version {
+    let uri = &params.text_document.uri;
+    // Where the cursor rests in the text the client had, as long as the document still holds it.
+    let Ok(arrival) = Arrival::new(&session.documents, uri, params.position) else { return };
+    if arrival.version() != params.text_document.version {
         return;
     }
+    let Ok(document) = arrival.parsed(&session.documents, PARSE_WAIT).await else { return };
     let request = completion::Request {
         rope: &document.rope,
-        cursor,
-        document: Some(key),
+        cursor: arrival.cursor,
+        document: Some(uri.as_str()),
         syntax: document.syntax(),
         trigger: Trigger::Invoked,
     };

@@ -19,7 +19,6 @@ pub async fn handle(server: &NibServer, params: DidChangeTextDocumentParams) {
     let before = session
         .acceptance
         .with(|a| a.tracks(uri.as_str()))
-        .unwrap_or(false)
         .then(|| session.documents.snapshot(uri.as_str()).ok())
         .flatten();
     match session.documents.change(uri.as_str(), version, &changes) {

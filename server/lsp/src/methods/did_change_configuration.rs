@@ -24,7 +24,7 @@ pub async fn handle(server: &NibServer, params: DidChangeConfigurationParams) {
     session.reviews.set_config(config.review.clone());
     let mut at_start = changed_keys("engine", &session.start.engine_config, &config.engine);
     let model = config::resolve_model(server.cli.model.as_deref(), &config);
-    if model != session.start.model {
+    if model != session.model() {
         at_start.insert(0, format!("model ({})", model.path.display()));
     }
     if at_start.is_empty() {

@@ -1,11 +1,12 @@
 //! `workspace/executeCommand`: `nib.review` reviews an open document now; `nib.acceptNextEdit` counts an
-//! accepted next edit; `nib.acceptedSuggestion` says the editor inserted a suggestion (the acceptance figures).
+//! accepted next edit; `nib.acceptedSuggestion` says the editor inserted a suggestion (the acceptance figures);
+//! `nib.setupModel` offers a model to download when there is none.
 
-use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::ACCEPTED_COMMAND;
-use crate::{NibServer, next_edits, review};
+use crate::{NibServer, model_setup, next_edits, review};
 
 pub async fn handle(server: &NibServer, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
     let session = server.session()?;
@@ -15,6 +16,13 @@ pub async fn handle(server: &NibServer, params: ExecuteCommandParams) -> Result<
             session.next_edits.accept(id);
         }
         return Ok(None);
+    }
+    if params.command == model_setup::SETUP_COMMAND {
+        let cx = session.model_setup_context(&server.client, &server.tasks);
+        // LSP's RequestFailed: the request was valid, what it asks for cannot be done now.
+        let failed =
+            |message: String| Error { code: ErrorCode::ServerError(-32803), message: message.into(), data: None };
+        return model_setup::command(cx).await.map(|()| None).map_err(failed);
     }
     if params.command == ACCEPTED_COMMAND {
         let (uri, id) = match params.arguments.as_slice() {

@@ -6,6 +6,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::{self, Acceptance, Totals, Tracker};
+use crate::model_setup::{self, ClientCan, ModelSetup};
 use crate::next_edits::{self, NextEditStats};
 use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
@@ -26,7 +27,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         Config::default()
     });
     if let Some(options) = &params.initialization_options {
-        match config.clone().with_init_options(options) {
+        match config.clone().with_init_options(&model_setup::settings_only(options)) {
             Ok(merged) => config = merged,
             Err(err) => warnings.push(format!("nib: initializationOptions: {err}; ignoring them")),
         }
@@ -42,7 +43,8 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
     // Plugin commands run in the first workspace folder (where a project keeps its own).
     let plugins = nib_pipeline::plugins::start(&config, roots.first().cloned());
     workspace.set_roots(roots);
-    let engine = nib_pipeline::engine::start(&config, &model);
+    // An engine given before `initialize` (the tests' scripted one) is used as it is.
+    let engine = server.engine.get().cloned().unwrap_or_else(|| nib_pipeline::engine::start(&config, &model));
     let _ = server.engine.set(engine.clone());
     let caps = &params.capabilities;
     let can_watch_files =
@@ -74,14 +76,8 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
         acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
-        start: Start {
-            model,
-            engine_config: config.engine,
-            can_watch_files,
-            warnings,
-            editor,
-            next_edit: config.next_edit,
-        },
+        model_setup: Arc::new(ModelSetup::new(ClientCan::new(caps, params.initialization_options.as_ref()), model)),
+        start: Start { engine_config: config.engine, can_watch_files, warnings, editor, next_edit: config.next_edit },
     };
     if server.session.set(session).is_err() {
         return Err(Error::invalid_request());
@@ -115,6 +111,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
                     review::REVIEW_COMMAND.into(),
                     next_edits::ACCEPT_COMMAND.into(),
                     acceptance::ACCEPTED_COMMAND.into(),
+                    model_setup::SETUP_COMMAND.into(),
                 ],
                 ..ExecuteCommandOptions::default()
             }),

@@ -1,10 +1,9 @@
 //! `initialized`: show the warnings from start, index the workspace, ask the client to watch files, and
-//! report a model that fails to load.
+//! offer a missing model for download or report a model that fails to load.
 
 use tower_lsp_server::ls_types::*;
 
-use crate::NibServer;
-use nib_engine::ModelState;
+use crate::{NibServer, model_setup};
 
 /// How long to wait for a client to acknowledge the file watcher's registration.
 const REGISTER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -26,14 +25,10 @@ pub async fn handle(server: &NibServer, _: InitializedParams) {
     if session.start.can_watch_files {
         watch_files(server);
     }
-    // Report a model problem once loading has settled, without holding up initialization.
-    let (client, engine, model) =
-        (server.client.clone(), session.completer.engine().clone(), session.start.model.clone());
-    server.tasks.spawn("model state", async move {
-        if let ModelState::Failed(error) = engine.ready().await {
-            client.show_message(MessageType::ERROR, format!("nib: {}", model.problem(&error))).await;
-        }
-    });
+    // Once loading has settled, without holding up initialization: a missing model is offered for download, other
+    // problems are reported.
+    let setup = session.model_setup_context(&server.client, &server.tasks);
+    server.tasks.spawn("model state", model_setup::at_start(setup));
 }
 
 /// Asks a client that can watch files for nib to tell it about changes on disk, without holding up

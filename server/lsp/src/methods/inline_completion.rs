@@ -2,14 +2,17 @@
 //! its partial results streamed as `$/progress` when the client asks for them.
 
 use serde::{Deserialize, Serialize};
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::*;
 
+use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::suggest::{accepted_command, suggest};
 use crate::{NibServer, convert};
 use nib_pipeline::completion::Trigger;
 use nib_text::documents::{Document, PositionEncoding};
+
+pub const METHOD: &str = "textDocument/inlineCompletion";
 
 /// `InlineCompletionParams` plus the partial result token that ls-types leaves out.
 #[derive(Debug, Deserialize)]
@@ -34,9 +37,18 @@ impl Notification for PartialResult {
     const METHOD: &'static str = "$/progress";
 }
 
-pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCompletionList> {
+impl Empty for InlineCompletionList {
+    fn empty() -> InlineCompletionList {
+        InlineCompletionList { items: Vec::new() }
+    }
+}
+
+pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCompletionList, Unanswered> {
     let session = server.session()?;
     let at = params.base.text_document_position;
+    let uri = &at.text_document.uri;
+    let arrival =
+        Arrival::new(&session.documents, uri, at.position).map_err(|e| Error::invalid_params(e.to_string()))?;
     let trigger = match params.base.context.trigger_kind {
         InlineCompletionTriggerKind::INVOKED => Trigger::Invoked,
         _ => Trigger::Automatic,
@@ -59,14 +71,12 @@ pub async fn handle(server: &NibServer, params: InlineParams) -> Result<InlineCo
             let _ = tx.send(PartialResultParams { token: token.clone(), value: vec![item] });
         }
     };
-    let placed =
-        suggest(session, &server.client, &server.tasks, &at.text_document.uri, at.position, trigger, on_partial).await;
+    let placed = suggest(session, &server.client, &server.tasks, &arrival, trigger, on_partial).await;
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
     }
     // The suggestion first (with the command that counts its acceptance), then its alternatives (explicit
     // requests only), for the client to cycle through.
-    let uri = &at.text_document.uri;
     let items = match placed? {
         Some(p) => {
             let first = inline_item(p.suggestion.text, &p.document, p.cursor, encoding, accepted_command(uri, p.shown));

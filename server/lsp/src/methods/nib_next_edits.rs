@@ -2,11 +2,13 @@
 //! and the places still to edit (see docs/lsp-extensions.md).
 
 use serde::{Deserialize, Serialize};
-use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{Command, Position, Range, TextDocumentIdentifier, Uri};
 
 use crate::NibServer;
+use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::next_edits::{self, kind_name};
+
+pub const METHOD: &str = "nib/nextEdits";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,9 +42,19 @@ pub struct Target {
     kind: &'static str,
 }
 
-pub async fn handle(server: &NibServer, params: NextEditsParams) -> Result<NextEditsAnswer> {
+impl Empty for NextEditsAnswer {
+    fn empty() -> NextEditsAnswer {
+        NextEditsAnswer { edits: Vec::new(), targets: Vec::new() }
+    }
+}
+
+pub async fn handle(server: &NibServer, params: NextEditsParams) -> Result<NextEditsAnswer, Unanswered> {
     let session = server.session()?;
-    let found = next_edits::propose(session, &server.tasks, &params.text_document.uri, params.position).await;
+    // A document not open or a position outside it: no edits, not an error.
+    let Ok(arrival) = Arrival::new(&session.documents, &params.text_document.uri, params.position) else {
+        return Ok(NextEditsAnswer::empty());
+    };
+    let found = next_edits::propose(session, &server.tasks, &arrival).await?;
     Ok(NextEditsAnswer {
         edits: found
             .edits

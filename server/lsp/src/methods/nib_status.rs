@@ -1,6 +1,7 @@
 //! `nib/status`: the model, the index, the engine's counters and the settings in effect (see
 //! docs/lsp-extensions.md).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::acceptance::Summary;
+use crate::model_setup::DownloadStatus;
 use crate::next_edits::NextEditCounts;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
@@ -27,14 +29,36 @@ pub struct Status {
     engine: EngineCounters,
     /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
     backend: EngineHealth,
+    /// What the backend can do besides completing.
+    capabilities: Capabilities,
     /// Each plugin in the order it runs: its state, calls, failures, the latest error, and what it did.
     plugins: Vec<PluginStatus>,
     /// Next edits shown and accepted since start, in all and by kind.
     next_edits: NextEditCounts,
+    /// Requests answered as superseded since start.
+    requests: RequestCounts,
     /// The settings in effect (the model is `model.path`).
     settings: Settings,
     /// Suggestions shown, accepted, retained and undone, per language and kind: counted here, sent nowhere.
     acceptance: Summary,
+    /// The model being downloaded (the first run), `null` when none is.
+    download: Option<DownloadStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestCounts {
+    /// Requests answered empty because their document moved on (or a newer request took their place) after
+    /// they arrived.
+    n_superseded: u64,
+    superseded_by_method: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Capabilities {
+    /// Review by surprise needs the log-probabilities of text the model reads (the prompt's tokens), not only
+    /// of what it writes; `false` with `surprise_unavailable` saying why, for backends that cannot give them.
+    surprise: bool,
+    surprise_unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,38 +105,37 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
     let (state, error, info) = match session.completer.engine().state() {
         ModelState::Loading => ("loading", None, None),
         ModelState::Ready { info, .. } => ("ready", None, Some(info)),
-        ModelState::Failed(error) => ("failed", Some(session.start.model.problem(&error)), None),
+        ModelState::Failed(error) => ("failed", Some(session.model().problem(&error)), None),
     };
+    let model = session.model();
     // Acceptances whose 30 s have passed are judged now, on the documents' text.
     let documents = &session.documents;
-    let acceptance = session
-        .acceptance
-        .with(|a| {
-            a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
-            a.summary()
-        })
-        .unwrap_or_default();
+    let acceptance = session.acceptance.with(|a| {
+        a.judge(Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
+        a.summary()
+    });
+    let superseded = session.requests.superseded.by_method();
     Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
-        model: ModelStatus {
-            path: session.start.model.path.clone(),
-            source: session.start.model.source.describe(),
-            state,
-            error,
-            info,
-        },
+        model: ModelStatus { path: model.path, source: model.source.describe(), state, error, info },
         position_encoding: convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
         n_open_documents: session.documents.len(),
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
         backend: session.completer.engine().health(),
+        capabilities: {
+            let scoring = session.completer.engine().scoring();
+            Capabilities { surprise: scoring.is_ok(), surprise_unavailable: scoring.err() }
+        },
         plugins: session.completer.plugins().status(),
         next_edits: session.next_edits.counts(),
+        requests: RequestCounts { n_superseded: superseded.values().sum(), superseded_by_method: superseded },
         settings: Settings {
             engine: session.start.engine_config.clone(),
             completion: (*session.completer.config()).clone(),
             review: session.reviews.config(),
         },
         acceptance,
+        download: session.model_setup.download(),
     })
 }

@@ -34,7 +34,6 @@ async fn save_acceptance(server: &NibServer, session: &Session) {
         a.judge(std::time::Instant::now(), |uri| documents.snapshot(uri).ok().map(|d| d.rope));
         a.totals().clone()
     });
-    let Some(totals) = totals else { return };
     let saved = tokio::task::spawn_blocking(move || acceptance::save(&acceptance::file(), &totals)).await;
     if let Ok(Err(err)) = saved {
         server.warn(format!("nib: {err}")).await;

@@ -47,6 +47,9 @@ pub struct ServerSnapshot {
     pub requests_in_flight: usize,
     /// Completion requests answered since start.
     pub n_completions: u64,
+    /// Automatic requests' suggestions held back since start: the model was unsure of them
+    /// (`completion.min_confidence`).
+    pub n_held_back: u64,
     /// Completions answered over the last minute, and their latency.
     pub last_minute: LastMinute,
     /// Completion-cache answers / completions answered, since start.

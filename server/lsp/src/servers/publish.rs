@@ -47,7 +47,7 @@ pub fn publish(tasks: &Tasks, session: &Session) {
         reviews: session.reviews.clone(),
         acceptance: session.acceptance.clone(),
         workspace: session.workspace().clone(),
-        model: session.start.model.path.clone(),
+        model: session.model().path,
         editor: session.start.editor.clone(),
     };
     let blocking = tasks.clone();
@@ -88,7 +88,7 @@ impl Sources {
             ModelState::Failed(_) => "failed",
         };
         let n_completions = self.requests.n_answered.load(Ordering::Relaxed);
-        let latency = self.requests.latency.lock().ok().and_then(|mut window| window.percentiles(now));
+        let latency = self.requests.latency.lock().percentiles(now);
         ServerSnapshot {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -107,6 +107,7 @@ impl Sources {
             cpu_percent: None,
             requests_in_flight: self.requests.in_flight.len(),
             n_completions,
+            n_held_back: counters.n_held_back,
             last_minute: LastMinute {
                 n_completions: latency.map_or(0, |p| p.n),
                 p50_ms: latency.map(|p| p.p50_ms),
@@ -116,7 +117,7 @@ impl Sources {
             completion_cache_hit_rate: ratio(counters.n_cache_answers, n_completions),
             kv_reuse_rate: ratio(counters.n_reused_tokens, counters.n_prompt_tokens),
             reviews_running: self.reviews.n_running(),
-            acceptance: self.acceptance.with(|a| a.summary()).unwrap_or_default(),
+            acceptance: self.acceptance.with(|a| a.summary()),
         }
     }
 }

@@ -98,6 +98,7 @@ pub fn run(args: CompleteArgs) -> Result<()> {
         let json = serde_json::json!({
             "text": suggestion.text,
             "reason": suggestion.reason,
+            "confidence": suggestion.confidence,
             "template": suggestion.template,
             "model": model,
             "engine": engine.health().destination,

@@ -110,6 +110,11 @@ fn text(d: &Doctor) -> String {
         line(&mut out, "url", url.clone());
     }
     line(&mut out, "answers", if e.answers { "yes".into() } else { "NO".into() });
+    let surprise = match &e.surprise_unavailable {
+        None => "available".to_owned(),
+        Some(why) => format!("unavailable: {why}"),
+    };
+    line(&mut out, "review by surprise", surprise);
     if let Some(problem) = &e.health.problem {
         line(&mut out, "last problem", format!("{problem} ({} in a row)", e.health.n_failures));
     }

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::eval_review::{self, EvalReviewArgs};
 use super::{ModelArg, Started, explain};
 use nib_bench::eval::{self, Hide};
+use nib_pipeline::completion::Trigger;
 use nib_pipeline::config::ContextMode;
 
 #[derive(Args)]
@@ -27,6 +28,10 @@ pub struct EvalArgs {
     /// Seed of the position sampling: the same seed gives the same positions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Ask as an explicit request (the whole suffix, the whole suggestion) or as an automatic one while typing
+    /// (the short suffix and the held window a keystroke gets; no deadline, nothing held back).
+    #[arg(long, value_enum, default_value = "invoked")]
+    trigger: TriggerArg,
     /// Context modes to compare, in order.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "prefix,window,full")]
     context: Vec<ContextModeArg>,
@@ -58,6 +63,24 @@ impl From<HideArg> for Hide {
         match arg {
             HideArg::Line => Hide::Line,
             HideArg::Block => Hide::Block,
+        }
+    }
+}
+
+/// [`Trigger`] as the command line spells it.
+#[derive(Clone, Copy, ValueEnum)]
+enum TriggerArg {
+    /// An explicit request.
+    Invoked,
+    /// A request while typing.
+    Automatic,
+}
+
+impl From<TriggerArg> for Trigger {
+    fn from(arg: TriggerArg) -> Trigger {
+        match arg {
+            TriggerArg::Invoked => Trigger::Invoked,
+            TriggerArg::Automatic => Trigger::Automatic,
         }
     }
 }
@@ -105,12 +128,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;
     eprintln!("nib: {} positions in {} files, {} mode(s)", cases.len(), files.len(), modes.len());
     let outcomes = runtime
-        .block_on(eval::run(&engine, &config.completion, &root, &cases, &modes, |o| {
-            eprintln!("  {} {}: {:?} -> {:?}", o.mode.name(), o.case, cases[o.case].expected, o.suggestion);
+        .block_on(eval::run(&engine, &config.completion, (&root, args.trigger.into()), &cases, &modes, |o| {
+            let confidence = o.confidence.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+            eprintln!(
+                "  {} {}: {:?} -> {:?} ({confidence})",
+                o.mode.name(),
+                o.case,
+                cases[o.case].expected,
+                o.suggestion
+            );
         }))
         .map_err(|e| explain(e, &model))?;
     let rows = eval::summarize(&cases, &outcomes);
     print!("{}", eval::table(&rows));
+    let held = eval::thresholds(&outcomes, &eval::THRESHOLDS);
+    println!("\nSuggestions held back below each confidence (`completion.min_confidence`):\n");
+    print!("{}", eval::threshold_table(&held));
     println!(
         "\nmodel {}; hide {:?}; {} positions per file; seed {}",
         model.path.display(),
@@ -121,7 +154,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(path) = args.json {
         let report = serde_json::json!({
             "model": model.path, "hide": hide, "seed": args.seed, "samples_per_file": args.samples,
-            "cases": cases, "outcomes": outcomes, "rows": rows,
+            "cases": cases, "outcomes": outcomes, "rows": rows, "thresholds": held,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -26,7 +26,7 @@ pub struct TopArgs {
 
 const REFRESH: Duration = Duration::from_secs(1);
 
-const HEADERS: [&str; 18] = [
+const HEADERS: [&str; 19] = [
     "PID",
     "EDITOR",
     "WORKSPACE",
@@ -37,6 +37,7 @@ const HEADERS: [&str; 18] = [
     "CPU",
     "QUEUE",
     "DONE",
+    "HELD",
     "P50",
     "P95",
     "CACHE",
@@ -64,7 +65,7 @@ fn plain(servers: &[ServerSnapshot]) -> String {
     if servers.is_empty() {
         return format!("no nib server is running (looked in {})\n", servers::dir().display());
     }
-    let rows: Vec<[String; 18]> = servers.iter().map(row).collect();
+    let rows: Vec<[String; 19]> = servers.iter().map(row).collect();
     let widths: Vec<usize> = (0..HEADERS.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([HEADERS[i].len()]).max().unwrap_or(0))
         .collect();
@@ -116,14 +117,14 @@ fn live(dir: &std::path::Path) -> Result<()> {
 }
 
 fn table(servers: &[ServerSnapshot]) -> Table<'static> {
-    let widths = [6, 15, 12, 27, 10, 6, 6, 5, 5, 5, 7, 7, 5, 4, 6, 7, 6, 4].map(Constraint::Min);
+    let widths = [6, 15, 12, 27, 10, 6, 6, 5, 5, 5, 4, 7, 7, 5, 4, 6, 7, 6, 4].map(Constraint::Min);
     let title = format!(" nib top: {} server(s), refreshed every second, q quits ", servers.len());
     Table::new(servers.iter().map(|s| Row::new(row(s))), widths)
         .header(Row::new(HEADERS).style(Style::new().add_modifier(Modifier::BOLD)))
         .block(Block::bordered().title(title))
 }
 
-fn row(s: &ServerSnapshot) -> [String; 18] {
+fn row(s: &ServerSnapshot) -> [String; 19] {
     let dash = || "-".to_owned();
     let editor = s.editor.as_ref().map_or_else(dash, |e| match &e.version {
         Some(version) => format!("{} {version}", e.name),
@@ -148,6 +149,7 @@ fn row(s: &ServerSnapshot) -> [String; 18] {
         s.cpu_percent.map_or_else(dash, |c| format!("{c:.0}%")),
         s.requests_in_flight.to_string(),
         s.n_completions.to_string(),
+        s.n_held_back.to_string(),
         ms(s.last_minute.p50_ms),
         ms(s.last_minute.p95_ms),
         percent(s.completion_cache_hit_rate),

@@ -7,6 +7,7 @@ use std::num::NonZeroUsize;
 use lru::LruCache;
 use ropey::Rope;
 
+use super::confidence::Logprobs;
 use nib_prompt::TokenId;
 
 /// What a cached completion is keyed by: everything that decides the model's output.
@@ -48,8 +49,8 @@ struct Shown {
 }
 
 pub struct CompletionCache {
-    /// Raw model text per prompt key.
-    raw: LruCache<u64, String>,
+    /// Raw model text per prompt key, with its tokens' log-probabilities.
+    raw: LruCache<u64, (String, Logprobs)>,
     /// The last suggestion shown per document.
     shown: LruCache<String, Shown>,
     /// The line where the last prompt for a document started: its KV sequence holds the text from there.
@@ -72,12 +73,12 @@ impl CompletionCache {
         self.raw.resize(NonZeroUsize::new(n_entries.max(1)).unwrap_or(NonZeroUsize::MIN));
     }
 
-    pub fn get(&mut self, key: u64) -> Option<String> {
+    pub fn get(&mut self, key: u64) -> Option<(String, Logprobs)> {
         self.raw.get(&key).cloned()
     }
 
-    pub fn put(&mut self, key: u64, raw: String) {
-        self.raw.put(key, raw);
+    pub fn put(&mut self, key: u64, raw: String, logprobs: Logprobs) {
+        self.raw.put(key, (raw, logprobs));
     }
 
     /// The line where the last prompt for `document` started.
@@ -157,10 +158,10 @@ mod tests {
     fn prompts_are_cached_least_recently_used_first() {
         let mut cache = CompletionCache::new(2);
         let k = |n: TokenId| key(&[n], &["\n".into()], 64);
-        cache.put(k(1), "one".into());
-        cache.put(k(2), "two".into());
-        assert_eq!(cache.get(k(1)).as_deref(), Some("one"));
-        cache.put(k(3), "three".into());
+        cache.put(k(1), "one".into(), Logprobs::default());
+        cache.put(k(2), "two".into(), Logprobs::default());
+        assert_eq!(cache.get(k(1)).map(|(raw, _)| raw).as_deref(), Some("one"));
+        cache.put(k(3), "three".into(), Logprobs::default());
         assert_eq!(cache.get(k(2)), None);
         assert_ne!(key(&[1], &[], 64), key(&[1], &[], 32));
     }

@@ -5,20 +5,23 @@
 //! suggestion.
 
 pub mod cache;
+pub mod confidence;
 pub mod postprocess;
 pub mod syntax_check;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use parking_lot::{Mutex, RwLock};
 use ropey::Rope;
 use tokio::sync::watch;
 
 use crate::config::{CompletionConfig, ContextMode};
 use crate::plugins;
 use cache::{CompletionCache, Place};
+use confidence::Logprobs;
 use nib_engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, Infill, ModelState, Priority,
     PriorityHandle, PromptText, Sampling, StopReason, Vocabulary,
@@ -35,8 +38,12 @@ use postprocess::{After, Mode};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
     pub text: String,
-    /// Other suggestions for the same request, distinct from `text` and each other (`complete_candidates`).
+    /// Other suggestions for the same request, distinct from `text` and each other, the most confident first
+    /// (`complete_candidates`).
     pub alternatives: Vec<String>,
+    /// How sure the model was of `text`, 0 to 1 (`confidence.rs`); `None` when the backend gives no
+    /// probabilities or the text did not come from the model (typed through).
+    pub confidence: Option<f32>,
     pub reason: StopReason,
     pub stats: CompletionStats,
     pub template: String,
@@ -109,6 +116,7 @@ struct Running {
 #[derive(Debug, Clone, Default)]
 struct Progress {
     raw: String,
+    logprobs: Logprobs,
     /// A cold prompt (`COLD_TOKENS` or more to evaluate) is being evaluated.
     evaluating: bool,
     done: Option<Result<(StopReason, CompletionStats), EngineError>>,
@@ -285,24 +293,19 @@ impl Completer {
 
     /// The settings in effect.
     pub fn config(&self) -> Arc<CompletionConfig> {
-        self.config.read().map_or_else(|poisoned| poisoned.into_inner().clone(), |config| config.clone())
+        self.config.read().clone()
     }
 
     /// New settings, for the requests that start from now on.
     pub fn set_config(&self, config: CompletionConfig) {
         let old = self.config();
-        if old.template != config.template
-            && let Ok(mut template) = self.template.lock()
-        {
-            *template = None;
+        if old.template != config.template {
+            *self.template.lock() = None;
         }
         if old.cache_entries != config.cache_entries {
             self.with_cache(|c| c.resize(config.cache_entries as usize));
         }
-        match self.config.write() {
-            Ok(mut slot) => *slot = Arc::new(config),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(config),
-        }
+        *self.config.write() = Arc::new(config);
     }
 
     /// The template for this model: configured, or chosen from its tokens and name; prefix-only in `prefix` mode.
@@ -312,18 +315,15 @@ impl Completer {
             return Ok(Template::prefix_only());
         }
         let choose = || Template::choose(config.template.as_deref(), tokenizer, model_name);
-        match self.template.lock() {
-            Ok(mut chosen) => chosen.get_or_insert_with(choose).clone(),
-            Err(_) => choose(),
-        }
+        self.template.lock().get_or_insert_with(choose).clone()
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> Option<T> {
-        self.cache.lock().ok().map(|mut cache| f(&mut cache))
+    fn with_cache<T>(&self, f: impl FnOnce(&mut CompletionCache) -> T) -> T {
+        f(&mut self.cache.lock())
     }
 
     /// The completion cache's key for a prompt: the same prompt, stops and length give the same text.
@@ -331,8 +331,8 @@ impl Completer {
         cache::key(prompt, &mode.stop_sequences(), self.config().max_tokens as usize)
     }
 
-    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> Option<T> {
-        self.running.lock().ok().map(|mut running| f(&mut running))
+    fn with_running<T>(&self, f: impl FnOnce(&mut HashMap<u64, Running>) -> T) -> T {
+        f(&mut self.running.lock())
     }
 
     /// Completes at `request.cursor`. `on_partial` sees the suggestion as it grows. `cancel` outdated
@@ -382,18 +382,25 @@ impl Completer {
             return Ok(suggestion);
         }
         let mut candidates = vec![suggestion.text.clone()];
+        let mut confidences = vec![suggestion.confidence];
         // Sampling may repeat a candidate: a few more draws than needed, all within the deadline.
         let n_draws = u32::try_from(n_candidates - 1).unwrap_or(u32::MAX).saturating_mul(2);
         for seed in 1..=n_draws {
-            let Some(raw) = self.sample(&prompt, &site.mode, request.document, seed, &cancel, deadline).await else {
-                break;
-            };
-            candidates.push(site.finished(raw).await);
+            let sampled = self.sample(&prompt, &site.mode, request.document, seed, &cancel, deadline).await;
+            let Some((raw, logprobs)) = sampled else { break };
+            let text = site.finished(raw.clone()).await;
+            confidences.push(logprobs.confidence(&raw, &text));
+            candidates.push(text);
             if distinct(&candidates, n_candidates).len() == n_candidates {
                 break;
             }
         }
-        suggestion.alternatives = distinct(&candidates, n_candidates).into_iter().skip(1).collect();
+        let confidence_of = |text: &String| candidates.iter().position(|c| c == text).and_then(|i| confidences[i]);
+        let alternatives = distinct(&candidates, n_candidates).into_iter().skip(1).map(|text| {
+            let confidence = confidence_of(&text);
+            (text, confidence)
+        });
+        suggestion.alternatives = most_confident_first(alternatives.collect());
         Ok(suggestion)
     }
 
@@ -418,14 +425,15 @@ impl Completer {
         cancel: CancelToken,
         mut on_partial: impl FnMut(&str),
     ) -> Result<(Suggestion, Option<(Prompt, Site)>), CompletionError> {
-        let started = Instant::now();
+        // tokio's clock, which tests pause: deadlines and `partial_after_ms` count from here.
+        let started = tokio::time::Instant::now();
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
         let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
         let cursor = request.cursor.min(rope.len_chars());
         let template = self.template(tokenizer.as_ref(), &model_name)?;
         let site = self.site(request);
-        let answer = |text: String, n_prompt_tokens: usize| {
+        let answer = |text: String, n_prompt_tokens: usize, confidence: Option<f32>| {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let stats = CompletionStats {
                 cache: CacheHit::Completion,
@@ -439,37 +447,39 @@ impl Completer {
             Suggestion {
                 text,
                 alternatives: Vec::new(),
+                confidence,
                 reason: StopReason::Cached,
                 stats,
                 template: template.name.clone(),
             }
         };
         // Answered without the model's text: out of time, superseded, or waiting for an evaluation.
-        let early = |text: String, reason: StopReason| {
+        let early = |text: String, reason: StopReason, confidence: Option<f32>| {
             let stats = CompletionStats { total_ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
-            Suggestion { text, alternatives: Vec::new(), reason, stats, template: template.name.clone() }
+            Suggestion { text, alternatives: Vec::new(), confidence, reason, stats, template: template.name.clone() }
         };
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
         let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
-        if let Some(rest) =
-            seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))).flatten()
-        {
+        if let Some(rest) = seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))) {
             let text = site.finished(rest).await;
             if !text.is_empty() {
-                return Ok((self.shown(&seen, answer(text, 0)), None));
+                // Shown already, and the user is typing it: it is never held back now.
+                return Ok((self.shown(&seen, answer(text, 0, None)), None));
             }
         }
         let prompt = self.prompt(&tokenizer, &template, request).await?;
         // Nothing to continue from (an empty document, with a template that only continues the text before the
         // cursor): nothing to suggest. The engine refuses an empty prompt, and a refused job clears its cache.
         if prompt.tokens.is_empty() {
-            return Ok((early(String::new(), StopReason::EndOfGeneration), None));
+            return Ok((early(String::new(), StopReason::EndOfGeneration, None), None));
         }
         let key = self.cache_key(&prompt.tokens, &site.mode);
-        if let Some(raw) = self.with_cache(|c| c.get(key)).flatten() {
+        if let Some((raw, logprobs)) = self.with_cache(|c| c.get(key)) {
             let n_prompt = prompt.tokens.len();
-            let suggestion = self.shown(&seen, answer(site.finished(raw).await, n_prompt));
+            let text = site.finished(raw.clone()).await;
+            let confidence = logprobs.confidence(&raw, &text);
+            let suggestion = self.shown(&seen, self.gate(request.trigger, answer(text, n_prompt, confidence)));
             return Ok((suggestion, Some((prompt, site))));
         }
 
@@ -480,18 +490,22 @@ impl Completer {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
         let partial_after = Duration::from_millis(self.config().partial_after_ms);
-        let mut partial_by = (request.trigger == Trigger::Automatic && !partial_after.is_zero())
-            .then(|| tokio::time::Instant::from_std(started) + partial_after);
+        let mut partial_by =
+            (request.trigger == Trigger::Automatic && !partial_after.is_zero()).then(|| started + partial_after);
         // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
-        let (reason, raw, stats) = loop {
+        let gate = match request.trigger {
+            Trigger::Automatic => self.config().min_confidence,
+            Trigger::Invoked => 0.0,
+        };
+        let (reason, raw, stats, logprobs) = loop {
             if cancel.is_outdated() {
-                return Ok((early(String::new(), StopReason::Cancelled), None));
+                return Ok((early(String::new(), StopReason::Cancelled, None), None));
             }
             if tokio::time::Instant::now() >= deadline {
                 self.engine.record_deadline_answer();
-                return Ok((early(String::new(), StopReason::Deadline), None));
+                return Ok((early(String::new(), StopReason::Deadline, None), None));
             }
-            let (job, own) = match self.with_running(|r| r.get(&key).cloned()).flatten() {
+            let (job, own) = match self.with_running(|r| r.get(&key).cloned()) {
                 Some(job) => (job, false),
                 None => {
                     if request.trigger == Trigger::Automatic
@@ -503,7 +517,7 @@ impl Completer {
                         evaluation.priority.set(Priority::Foreground);
                         evaluation.cancel.outdate();
                         self.engine.record_evaluating_answer();
-                        return Ok((early(String::new(), StopReason::Evaluating), None));
+                        return Ok((early(String::new(), StopReason::Evaluating, None), None));
                     }
                     let job = self.start(key, &prompt, &site.mode, request.document, Priority::Foreground);
                     (job, true)
@@ -512,15 +526,17 @@ impl Completer {
             if request.trigger == Trigger::Invoked {
                 job.priority.set(Priority::Foreground);
             }
-            match self.wait(&job, &site.mode, &cancel, (partial_by, deadline), &mut on_partial).await {
+            let (waited, logprobs) =
+                self.wait(&job, &site.mode, &cancel, (partial_by, deadline), (gate, &mut on_partial)).await;
+            match waited {
                 // Stopped by another request or by a completion it yielded to: start again unless its text is
                 // complete (the KV cache keeps what it evaluated).
                 Waited::Done(StopReason::Cancelled, raw, stats) => {
                     if postprocess::cut(&raw, &site.mode).1 {
-                        break (StopReason::Enough, raw, stats);
+                        break (StopReason::Enough, raw, stats, logprobs);
                     }
                 }
-                Waited::Done(reason, raw, stats) => break (reason, raw, stats),
+                Waited::Done(reason, raw, stats) => break (reason, raw, stats, logprobs),
                 // A job shared with a request that dropped it: this request runs its own.
                 Waited::Failed(EngineError::Stopped) if !own => {}
                 Waited::Failed(err) => return Err(err.into()),
@@ -528,20 +544,26 @@ impl Completer {
                     if own {
                         job.cancel.outdate();
                     }
-                    return Ok((early(String::new(), StopReason::Cancelled), None));
+                    return Ok((early(String::new(), StopReason::Cancelled, None), None));
                 }
                 Waited::OutOfTime(raw) => {
                     // Answer with what there is; the job goes on into the cache, behind any completion.
                     job.priority.set(Priority::Late);
                     self.engine.record_deadline_answer();
-                    return Ok((early(site.finished(raw).await, StopReason::Deadline), None));
+                    let text = site.finished(raw.clone()).await;
+                    let confidence = logprobs.confidence(&raw, &text);
+                    let suggestion = self.gate(request.trigger, early(text, StopReason::Deadline, confidence));
+                    return Ok((suggestion, None));
                 }
                 Waited::Partial(raw) => {
-                    let text = site.finished(raw).await;
+                    let text = site.finished(raw.clone()).await;
                     if !text.is_empty() {
                         job.priority.set(Priority::Late);
                         self.engine.record_partial_answer();
-                        return Ok((self.shown(&seen, early(text, StopReason::Partial)), None));
+                        let confidence = logprobs.confidence(&raw, &text);
+                        // Held back, it still answers as partial: `nib/suggestionReady` follows if the whole passes.
+                        let suggestion = self.gate(request.trigger, early(text, StopReason::Partial, confidence));
+                        return Ok((self.shown(&seen, suggestion), None));
                     }
                     // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
                     partial_by = None;
@@ -549,9 +571,11 @@ impl Completer {
             }
         };
         let text = site.finished(raw.clone()).await;
-        tracing::debug!(?raw, ?text, "completion post-processed");
-        let suggestion = Suggestion { text, alternatives: Vec::new(), reason, stats, template: template.name.clone() };
-        let suggestion = self.shown(&seen, suggestion);
+        let confidence = logprobs.confidence(&raw, &text);
+        tracing::debug!(?raw, ?text, ?confidence, "completion post-processed");
+        let suggestion =
+            Suggestion { text, alternatives: Vec::new(), confidence, reason, stats, template: template.name.clone() };
+        let suggestion = self.shown(&seen, self.gate(request.trigger, suggestion));
         if self.config().prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, serial);
         }
@@ -559,21 +583,23 @@ impl Completer {
     }
 
     /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `partial_by` passes with
-    /// text to show.
+    /// text to show. Text that `gate` (the least confidence shown) holds back is not shown as it grows either.
+    /// With the outcome come the tokens' log-probabilities so far.
     async fn wait(
         &self,
         job: &Running,
         mode: &Mode,
         cancel: &CancelToken,
         (partial_by, deadline): (Option<tokio::time::Instant>, tokio::time::Instant),
-        on_partial: &mut impl FnMut(&str),
-    ) -> Waited {
+        (gate, on_partial): (f32, &mut impl FnMut(&str)),
+    ) -> (Waited, Logprobs) {
         let mut progress = job.progress.clone();
         let mut shown_so_far = String::new();
         loop {
             let now = progress.borrow_and_update().clone();
             let (so_far, complete) = postprocess::cut(&now.raw, mode);
-            if so_far != shown_so_far && !so_far.is_empty() {
+            let sure = || now.logprobs.confidence(&now.raw, &so_far).is_none_or(|c| c >= gate);
+            if so_far != shown_so_far && !so_far.is_empty() && sure() {
                 on_partial(&so_far);
                 shown_so_far = so_far;
             }
@@ -583,11 +609,11 @@ impl Completer {
             }
             // Its text is for the document as it was: it answers only a request that is still current.
             if cancel.is_outdated() {
-                return Waited::Superseded;
+                return (Waited::Superseded, now.logprobs);
             }
             match now.done {
-                Some(Ok((reason, stats))) => return Waited::Done(reason, now.raw, stats),
-                Some(Err(err)) => return Waited::Failed(err),
+                Some(Ok((reason, stats))) => return (Waited::Done(reason, now.raw, stats), now.logprobs),
+                Some(Err(err)) => return (Waited::Failed(err), now.logprobs),
                 None => {}
             }
             if let Some(by) = partial_by
@@ -598,15 +624,15 @@ impl Completer {
                 let lines = now.raw.rfind('\n').map(|end| &now.raw[..end]).filter(|l| !l.trim().is_empty());
                 let ready = lines.unwrap_or_else(|| postprocess::whole_words(&now.raw));
                 if !ready.trim().is_empty() {
-                    return Waited::Partial(ready.to_owned());
+                    return (Waited::Partial(ready.to_owned()), now.logprobs);
                 }
             }
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
             match tokio::time::timeout_at(poll, progress.changed()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return Waited::Failed(EngineError::Stopped),
+                Ok(Err(_)) => return (Waited::Failed(EngineError::Stopped), now.logprobs),
                 Err(_) if tokio::time::Instant::now() < deadline => {}
-                Err(_) => return Waited::OutOfTime(postprocess::whole_words(&now.raw).to_owned()),
+                Err(_) => return (Waited::OutOfTime(postprocess::whole_words(&now.raw).to_owned()), now.logprobs),
             }
         }
     }
@@ -646,6 +672,7 @@ impl Completer {
                         tracing::debug!(n_evaluate, "job started");
                         now.evaluating = n_evaluate >= COLD_TOKENS;
                     }
+                    Some(Event::Logprob(logprob)) => now.logprobs.push(now.raw.len(), logprob),
                     Some(Event::Text(text)) => {
                         now.evaluating = false;
                         now.raw.push_str(&text);
@@ -660,7 +687,7 @@ impl Completer {
                                 | StopReason::Enough
                         );
                         if finished || postprocess::cut(&now.raw, &mode).1 {
-                            this.with_cache(|c| c.put(key, now.raw.clone()));
+                            this.with_cache(|c| c.put(key, now.raw.clone(), now.logprobs.clone()));
                         }
                         now.done = Some(Ok((reason, stats)));
                     }
@@ -683,8 +710,9 @@ impl Completer {
         Ok((self.prompt(&tokenizer, &template, request).await?, self.site(request)))
     }
 
-    /// `prompt` generated with sampling from `seed`: the raw text, or `None` when it failed, was superseded or
-    /// was not done by `deadline`. Its text is not cached: the cache holds the greedy answer for the prompt.
+    /// `prompt` generated with sampling from `seed`: the raw text and its tokens' log-probabilities, or `None`
+    /// when it failed, was superseded or was not done by `deadline`. Its text is not cached: the cache holds
+    /// the greedy answer for the prompt.
     async fn sample(
         &self,
         prompt: &Prompt,
@@ -693,7 +721,7 @@ impl Completer {
         seed: u32,
         cancel: &CancelToken,
         deadline: tokio::time::Instant,
-    ) -> Option<String> {
+    ) -> Option<(String, Logprobs)> {
         let job = CancelToken::default();
         let request = GenerateRequest {
             prompt: prompt.tokens.clone(),
@@ -708,7 +736,7 @@ impl Completer {
             sampling: Some(Sampling { seed, ..ALTERNATIVES }),
         };
         let mut events = self.engine.generate(request);
-        let mut raw = String::new();
+        let (mut raw, mut logprobs) = (String::new(), Logprobs::default());
         loop {
             if cancel.is_outdated() {
                 job.cancel();
@@ -717,6 +745,7 @@ impl Completer {
             let poll = (tokio::time::Instant::now() + SUPERSEDED_POLL).min(deadline);
             match tokio::time::timeout_at(poll, events.recv()).await {
                 Ok(Some(Event::Started { .. })) => {}
+                Ok(Some(Event::Logprob(logprob))) => logprobs.push(raw.len(), logprob),
                 Ok(Some(Event::Text(text))) => {
                     raw.push_str(&text);
                     if postprocess::cut(&raw, mode).1 {
@@ -724,7 +753,7 @@ impl Completer {
                     }
                 }
                 Ok(Some(Event::Done { reason: StopReason::Cancelled, .. })) => return None,
-                Ok(Some(Event::Done { .. })) => return Some(raw),
+                Ok(Some(Event::Done { .. })) => return Some((raw, logprobs)),
                 Ok(Some(Event::Failed(_)) | None) => return None,
                 Err(_) if tokio::time::Instant::now() < deadline => {}
                 Err(_) => {
@@ -745,7 +774,6 @@ impl Completer {
         self.with_running(|r| {
             r.values().find(|j| j.owner.as_deref() == Some(document) && j.progress.borrow().evaluating).cloned()
         })
-        .flatten()
     }
 
     /// Waits until no job for `document` runs: a suggestion answered empty for lack of time is then
@@ -754,7 +782,7 @@ impl Completer {
         let mut n_ended = self.n_ended.subscribe();
         loop {
             let busy = self.with_running(|r| r.values().any(|j| j.owner.as_deref() == Some(document)));
-            if busy != Some(true) || n_ended.changed().await.is_err() {
+            if !busy || n_ended.changed().await.is_err() {
                 return;
             }
         }
@@ -791,6 +819,20 @@ impl Completer {
         Ok(prompt.text.text)
     }
 
+    /// Holds back an automatic request's suggestion that the model was unsure of (`completion.min_confidence`):
+    /// its text goes, the rest stays. Explicit requests always answer; a suggestion without a confidence (a
+    /// backend without probabilities) is shown.
+    fn gate(&self, trigger: Trigger, suggestion: Suggestion) -> Suggestion {
+        let min = self.config().min_confidence;
+        let unsure = suggestion.confidence.is_some_and(|c| c < min);
+        if trigger != Trigger::Automatic || !unsure || suggestion.text.is_empty() {
+            return suggestion;
+        }
+        tracing::debug!(confidence = ?suggestion.confidence, min, text = ?suggestion.text, "suggestion held back");
+        self.engine.record_held_back();
+        Suggestion { text: String::new(), ..suggestion }
+    }
+
     /// Remembers a suggestion as shown, for typing through it.
     fn shown(&self, seen: &Option<(&str, Place)>, suggestion: Suggestion) -> Suggestion {
         if let Some((document, place)) = seen.as_ref().filter(|_| !suggestion.text.is_empty()) {
@@ -810,7 +852,7 @@ impl Completer {
     ) -> Result<Prompt, CompletionError> {
         let budget = self.budget(request.trigger, template);
         let hold = match (request.trigger, request.document) {
-            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)).flatten(),
+            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)),
             _ => None,
         };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
@@ -890,8 +932,7 @@ impl Completer {
         }
         let site = Site::new(request.rope, request.cursor, self.config().max_lines as usize, request.syntax);
         let key = self.cache_key(&prompt.tokens, &site.mode);
-        let known = self.with_cache(|c| c.get(key)).flatten().is_some()
-            || self.with_running(|r| r.contains_key(&key)).unwrap_or(true);
+        let known = self.with_cache(|c| c.get(key)).is_some() || self.with_running(|r| r.contains_key(&key));
         if known {
             return;
         }
@@ -924,6 +965,17 @@ fn distinct(candidates: &[String], n: usize) -> Vec<String> {
         }
     }
     kept
+}
+
+/// Alternatives ordered by confidence, most confident first; those without one last, in their order.
+fn most_confident_first(mut alternatives: Vec<(String, Option<f32>)>) -> Vec<String> {
+    alternatives.sort_by(|(_, a), (_, b)| match (a, b) {
+        (Some(a), Some(b)) => b.total_cmp(a),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    alternatives.into_iter().map(|(text, _)| text).collect()
 }
 
 /// Whether `newer` carries on `older`'s evaluation: the same text up to near its end.

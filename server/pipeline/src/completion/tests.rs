@@ -80,6 +80,17 @@ fn candidates_differing_only_in_leading_whitespace_are_distinct() {
 }
 
 #[test]
+fn alternatives_come_most_confident_first() {
+    let alternatives = vec![
+        ("unknown".to_owned(), None),
+        ("unsure".to_owned(), Some(0.2)),
+        ("sure".to_owned(), Some(0.9)),
+        ("also unknown".to_owned(), None),
+    ];
+    assert_eq!(super::most_confident_first(alternatives), candidates(&["sure", "unsure", "unknown", "also unknown"]));
+}
+
+#[test]
 fn one_candidate_is_the_first() {
     assert_eq!(super::distinct(&candidates(&["first", "second"]), 1), candidates(&["first"]));
 }

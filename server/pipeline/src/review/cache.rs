@@ -9,10 +9,10 @@
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::RawFinding;
@@ -57,21 +57,17 @@ impl ReviewCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<RawFinding>> {
-        if let Some(hit) = self.memory.lock().ok().and_then(|mut m| m.get(key).cloned()) {
+        if let Some(hit) = self.memory.lock().get(key).cloned() {
             return Some(hit);
         }
         let text = std::fs::read_to_string(self.dir.as_ref()?.join(format!("{key}.json"))).ok()?;
         let findings: Vec<RawFinding> = serde_json::from_str(&text).ok()?;
-        if let Ok(mut memory) = self.memory.lock() {
-            memory.put(key.to_owned(), findings.clone());
-        }
+        self.memory.lock().put(key.to_owned(), findings.clone());
         Some(findings)
     }
 
     pub fn put(&self, key: &str, findings: &[RawFinding]) {
-        if let Ok(mut memory) = self.memory.lock() {
-            memory.put(key.to_owned(), findings.to_vec());
-        }
+        self.memory.lock().put(key.to_owned(), findings.to_vec());
         let Some(dir) = &self.dir else { return };
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;

@@ -335,7 +335,7 @@ impl Reviewer {
             let reason = loop {
                 match events.recv().await {
                     Some(Event::Text(t)) => text.push_str(&t),
-                    Some(Event::Started { .. }) => {}
+                    Some(Event::Started { .. } | Event::Logprob(_)) => {}
                     Some(Event::Done { reason, .. }) => break reason,
                     Some(Event::Failed(err)) => return Err(err.into()),
                     None => return Err(EngineError::Stopped.into()),

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use parking_lot::RwLock;
 use ropey::Rope;
 
 use super::outline::{self, Symbol};
@@ -42,7 +43,7 @@ impl SymbolIndex {
     /// Replaces what `key` defines; a file that would take the index over `MAX_INDEX_BYTES` is left out.
     pub fn update(&self, key: &str, path: &str, rope: &Rope, syntax: &Syntax) {
         let file = Arc::new(FileSymbols { path: path.into(), symbols: outline::symbols(rope, syntax) });
-        let Ok(mut inner) = self.inner.write() else { return };
+        let mut inner = self.inner.write();
         inner.remove(key);
         if inner.n_bytes + file.n_bytes() > MAX_INDEX_BYTES {
             tracing::debug!(key, "symbol index full");
@@ -60,7 +61,7 @@ impl SymbolIndex {
 
     /// Forgets the files at or under `path` (a file or a folder) that `forget` agrees to.
     pub fn remove_under(&self, path: &Path, forget: impl Fn(&Path) -> bool) {
-        let Ok(mut inner) = self.inner.write() else { return };
+        let mut inner = self.inner.write();
         let keys: Vec<String> = inner
             .files
             .keys()
@@ -74,7 +75,7 @@ impl SymbolIndex {
 
     /// Every definition of `name`, with its file's key, in a stable order.
     pub fn lookup(&self, name: &str) -> Vec<(String, Arc<FileSymbols>, usize)> {
-        let Ok(inner) = self.inner.read() else { return Vec::new() };
+        let inner = self.inner.read();
         let Some(keys) = inner.names.get(name) else { return Vec::new() };
         let mut found: Vec<_> = keys
             .iter()
@@ -93,7 +94,7 @@ impl SymbolIndex {
     }
 
     pub fn n_files(&self) -> usize {
-        self.inner.read().map(|i| i.files.len()).unwrap_or(0)
+        self.inner.read().files.len()
     }
 
     /// Indexes the source files under `root` that nib can parse, of the first `max_files`; returns how many.

@@ -15,8 +15,9 @@ mod recent;
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::sync::{Arc, mpsc};
 
+use parking_lot::{Mutex, RwLock};
 use ropey::Rope;
 use tree_sitter::QueryCursor;
 
@@ -101,14 +102,12 @@ impl Workspace {
     }
 
     pub fn set_roots(&self, roots: Vec<PathBuf>) {
-        if let Ok(mut slot) = self.roots.write() {
-            *slot = roots;
-        }
+        *self.roots.write() = roots;
     }
 
     /// The workspace folders.
     pub fn roots(&self) -> Vec<PathBuf> {
-        self.roots.read().map(|r| r.clone()).unwrap_or_default()
+        self.roots.read().clone()
     }
 
     /// The innermost workspace folder holding `path`.
@@ -135,19 +134,17 @@ impl Workspace {
 
     /// A workspace folder was added: index it in the background.
     pub fn add_root(self: &Arc<Self>, root: PathBuf) {
-        if let Ok(mut roots) = self.roots.write()
-            && !roots.contains(&root)
-        {
+        let mut roots = self.roots.write();
+        if !roots.contains(&root) {
             roots.push(root.clone());
         }
+        drop(roots);
         self.queue(IndexJob::Scan(vec![root]));
     }
 
     /// A workspace folder was removed: forget its files (those no other folder holds) in the background.
     pub fn remove_root(self: &Arc<Self>, root: &Path) {
-        if let Ok(mut roots) = self.roots.write() {
-            roots.retain(|r| r != root);
-        }
+        self.roots.write().retain(|r| r != root);
         self.queue(IndexJob::Forget(root.to_path_buf()));
     }
 
@@ -184,7 +181,7 @@ impl Workspace {
     /// files, so it runs on a thread of its own at background priority, and typing, the model and the async
     /// threads keep the cores.
     fn queue(self: &Arc<Self>, job: IndexJob) {
-        let Ok(mut jobs) = self.jobs.lock() else { return };
+        let mut jobs = self.jobs.lock();
         // A thread that panicked has dropped its receiver: the job goes to a new one.
         let job = match jobs.as_ref() {
             Some(sender) => match sender.send(job) {
@@ -222,9 +219,7 @@ impl Workspace {
         if let Some(syntax) = syntax {
             self.index.update(&key, &path, rope, syntax);
         }
-        if let Ok(mut recent) = self.recent.lock() {
-            recent.push(&key, &path, rope, line);
-        }
+        self.recent.lock().push(&key, &path, rope, line);
     }
 
     /// How prompts name a file: relative to its workspace folder when in one.
@@ -271,7 +266,8 @@ impl Workspace {
         preamble.sort_by_key(|(line, _)| *line);
         files.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         let definitions = files.into_iter().map(|(path, _, snippet)| Snippet { path, ..snippet });
-        let recent = self.recent.lock().map(|r| {
+        let recent = {
+            let r = self.recent.lock();
             let n = r.chunks().count() as u32;
             r.chunks()
                 .enumerate()
@@ -282,8 +278,7 @@ impl Workspace {
                     rank: RANK_RECENT + n - age as u32,
                 })
                 .collect::<Vec<_>>()
-        });
-        let recent = recent.unwrap_or_default();
+        };
         // A definition already inside a recent chunk of its file would only be said twice.
         let definitions =
             definitions.filter(|d| !recent.iter().any(|r| r.path == d.path && r.text.contains(d.text.trim_end())));

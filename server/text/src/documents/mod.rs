@@ -13,6 +13,7 @@ pub mod history;
 pub mod position;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 pub struct Document {
     pub rope: Rope,
     pub version: i32,
+    /// Which opening of the document this is (`DocumentStore::open` counts them): versions start over when
+    /// a document is opened again.
+    opening: u64,
     pub language_id: Arc<str>,
     /// Minified or generated (`syntax::looks_generated`): opaque text, never parsed, indexed or reviewed.
     pub generated: bool,
@@ -62,6 +66,20 @@ struct ParseState {
     edits: Vec<(i32, InputEdit)>,
 }
 
+/// Which text a document holds: its version within one opening of it. Two snapshots with the same revision
+/// hold the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    opening: u64,
+    version: i32,
+}
+
+impl Revision {
+    pub fn version(self) -> i32 {
+        self.version
+    }
+}
+
 /// One change from the editor: a replaced range, or the whole text when `range` is None.
 #[derive(Debug, Clone)]
 pub struct TextChange {
@@ -79,6 +97,8 @@ pub enum DocumentError {
     Position { uri: String, source: PositionError },
     #[error("{uri}: {n_bytes} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit")]
     TooLarge { uri: String, n_bytes: usize },
+    #[error("{0} has changed since")]
+    MovedOn(String),
 }
 
 impl Document {
@@ -87,6 +107,7 @@ impl Document {
         let mut doc = Document {
             rope: Rope::from_str(text),
             version,
+            opening: 0,
             language_id: language_id.into(),
             generated: syntax::looks_generated(uri, text),
             language: Language::detect(language_id, uri),
@@ -110,6 +131,10 @@ impl Document {
         doc.syntax = doc.parseable().and_then(|language| Syntax::parse(language, &doc.rope));
         doc.parse.parsed = true;
         doc
+    }
+
+    pub fn revision(&self) -> Revision {
+        Revision { opening: self.opening, version: self.version }
     }
 
     /// Char offset of `pos`: see [`position::to_char_offset`].
@@ -183,13 +208,20 @@ impl Document {
 pub struct DocumentStore {
     documents: DashMap<String, Document>,
     encoding: PositionEncoding,
-    /// Counts finished parses: `parsed` waits on it.
-    n_parses: watch::Sender<u64>,
+    /// Counts finished parses and changed texts: `parsed` and `parsed_at` wait on it.
+    n_updates: watch::Sender<u64>,
+    /// Documents opened so far, for their revisions.
+    n_openings: AtomicU64,
 }
 
 impl DocumentStore {
     pub fn new(encoding: PositionEncoding) -> DocumentStore {
-        DocumentStore { documents: DashMap::new(), encoding, n_parses: watch::Sender::new(0) }
+        DocumentStore {
+            documents: DashMap::new(),
+            encoding,
+            n_updates: watch::Sender::new(0),
+            n_openings: AtomicU64::new(0),
+        }
     }
 
     pub fn encoding(&self) -> PositionEncoding {
@@ -199,13 +231,15 @@ impl DocumentStore {
     /// Opens a document; `Ok(true)` when its tree is to be parsed (`parse`, off the async threads).
     pub fn open(&self, uri: &str, text: &str, version: i32, language_id: &str) -> Result<bool, DocumentError> {
         if text.len() > MAX_DOCUMENT_BYTES {
-            self.documents.remove(uri);
+            self.close(uri);
             return Err(DocumentError::TooLarge { uri: uri.to_owned(), n_bytes: text.len() });
         }
         let mut doc = Document::unparsed(uri, text, version, language_id);
+        doc.opening = self.n_openings.fetch_add(1, Ordering::Relaxed) + 1;
         let parse = !doc.parse.parsed;
         doc.parse.running = parse;
         self.documents.insert(uri.to_owned(), doc);
+        self.updated();
         Ok(parse)
     }
 
@@ -231,11 +265,13 @@ impl DocumentStore {
         if doc.rope.len_bytes() > MAX_DOCUMENT_BYTES {
             let n_bytes = doc.rope.len_bytes();
             drop(doc);
-            self.documents.remove(uri);
+            self.close(uri);
             return Err(DocumentError::TooLarge { uri: uri.to_owned(), n_bytes });
         }
         let start = !doc.parse.parsed && !doc.parse.running;
         doc.parse.running |= start;
+        drop(doc);
+        self.updated();
         Ok(start)
     }
 
@@ -271,7 +307,7 @@ impl DocumentStore {
             }
             if doc.version == version {
                 doc.parse = ParseState { parsed: true, ..ParseState::default() };
-                self.n_parses.send_modify(|n| *n += 1);
+                self.updated();
                 return;
             }
         }
@@ -279,18 +315,48 @@ impl DocumentStore {
 
     /// Waits (at most `timeout`) until `uri`'s tree describes its text; the document as it then is.
     pub async fn parsed(&self, uri: &str, timeout: Duration) -> Result<Document, DocumentError> {
-        let mut n_parses = self.n_parses.subscribe();
+        self.parsed_where(uri, timeout, |_| true).await
+    }
+
+    /// Waits (at most `timeout`) until `uri`'s tree describes the text of `revision`; that document (past
+    /// `timeout`, without its tree). `MovedOn` as soon as the document holds another text, `NotOpen` once closed.
+    pub async fn parsed_at(&self, uri: &str, revision: Revision, timeout: Duration) -> Result<Document, DocumentError> {
+        self.parsed_where(uri, timeout, |doc| doc.revision() == revision).await
+    }
+
+    async fn parsed_where(
+        &self,
+        uri: &str,
+        timeout: Duration,
+        wanted: impl Fn(&Document) -> bool,
+    ) -> Result<Document, DocumentError> {
+        let mut n_updates = self.n_updates.subscribe();
         let until = tokio::time::Instant::now() + timeout;
         loop {
             let doc = self.snapshot(uri)?;
+            if !wanted(&doc) {
+                return Err(DocumentError::MovedOn(uri.to_owned()));
+            }
             if doc.is_parsed() {
                 return Ok(doc);
             }
-            match tokio::time::timeout_at(until, n_parses.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return self.snapshot(uri),
+            if !matches!(tokio::time::timeout_at(until, n_updates.changed()).await, Ok(Ok(()))) {
+                let doc = self.snapshot(uri)?;
+                return if wanted(&doc) { Ok(doc) } else { Err(DocumentError::MovedOn(uri.to_owned())) };
             }
         }
+    }
+
+    /// The text `uri` holds now.
+    pub fn revision(&self, uri: &str) -> Result<Revision, DocumentError> {
+        self.documents.get(uri).map(|doc| doc.revision()).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))
+    }
+
+    /// The char offset of `pos` in `uri`'s text as it is now, and which text that is.
+    pub fn locate(&self, uri: &str, pos: Position) -> Result<(Revision, usize), DocumentError> {
+        let doc = self.documents.get(uri).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))?;
+        let offset = doc.char_offset(pos).map_err(|source| DocumentError::Position { uri: uri.to_owned(), source })?;
+        Ok((doc.revision(), offset))
     }
 
     pub fn len(&self) -> usize {
@@ -307,6 +373,12 @@ impl DocumentStore {
 
     pub fn close(&self, uri: &str) {
         self.documents.remove(uri);
+        self.updated();
+    }
+
+    /// Wakes what waits for a document's tree: a text changed, or a tree caught up.
+    fn updated(&self) {
+        self.n_updates.send_modify(|n| *n += 1);
     }
 
     /// A cheap copy of the document (ropes share their nodes). Its tree may lag the text by a
@@ -453,6 +525,42 @@ mod tests {
         // A refused batch leaves the history as it was.
         assert!(s.change(URI, 5, &[edit(at(0, 0), at(0, 1), "y"), edit(at(7, 0), at(7, 0), "!")]).is_err());
         assert_eq!(s.snapshot(URI).unwrap().history.last().map(|e| e.version), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_a_revisions_tree_ends_once_the_document_moves_on() {
+        let s = Arc::new(store("def f():\n    pass\n"));
+        let (first, offset) = s.locate(URI, at(1, 4)).unwrap();
+        assert_eq!(offset, 13);
+        let wait = Duration::from_secs(30);
+        // Waiting for a revision whose parse is under way.
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.parsed_at(URI, first, wait).await.map(|doc| doc.version) }
+        });
+        tokio::task::yield_now().await;
+        s.parse(URI);
+        assert_eq!(waiter.await.unwrap(), Ok(1));
+        // An edit ends the wait at once, without a parse.
+        s.change(URI, 2, &[edit(at(1, 4), at(1, 8), "return 1")]).unwrap();
+        let second = s.revision(URI).unwrap();
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.parsed_at(URI, second, wait).await.map(|doc| doc.version) }
+        });
+        tokio::task::yield_now().await;
+        let started = Instant::now();
+        s.change(URI, 3, &[edit(at(0, 0), at(0, 0), "#\n")]).unwrap();
+        assert_eq!(waiter.await.unwrap(), Err(DocumentError::MovedOn(URI.into())));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Opened again at the same version, it holds another text.
+        let third = s.revision(URI).unwrap();
+        s.open(URI, "x = 1\n", 3, "python").unwrap();
+        assert_ne!(s.revision(URI).unwrap(), third);
+        assert_eq!(s.parsed_at(URI, third, wait).await.unwrap_err(), DocumentError::MovedOn(URI.into()));
+        s.close(URI);
+        assert_eq!(s.parsed_at(URI, third, wait).await.unwrap_err(), DocumentError::NotOpen(URI.into()));
+        assert!(matches!(s.locate(URI, at(0, 0)), Err(DocumentError::NotOpen(_))));
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! A suggestion's confidence: how sure the model was of the tokens the user is shown.
+//!
+//! Confidence is the geometric mean of the shown tokens' probabilities, `exp(mean log-probability)`, from 0
+//! to 1. The mean, not the sum: a joint probability falls with every token, so it would rank any long
+//! suggestion below any short one, while a mean asks how sure the model was of each step. The geometric mean
+//! of probabilities is the exponential of the mean log-probability that the measurement in issue 24 ranked
+//! suggestions by (hiding the least confident quarter raised the edit similarity of those shown from 47.7 % to 55.4 %);
+//! the exponential only puts it on a 0-1 scale a setting can name (`completion.min_confidence`). The tokens
+//! counted are those whose text the suggestion shows: post-processing cuts the model's text (one line, no
+//! repeat of what follows), and what the user never sees should not vouch for what they do.
+
+/// The generated tokens of a model's text: where each starts in the text, and its natural log-probability.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Logprobs(Vec<(usize, f32)>);
+
+impl Logprobs {
+    /// A token starting at byte `at` of the text (its text follows, or never comes: cut by a stop sequence).
+    pub fn push(&mut self, at: usize, logprob: f32) {
+        self.0.push((at, logprob));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The confidence of `shown`, a suggestion post-processed from `raw`, the text these tokens make: `None`
+    /// when nothing is shown or no token's probability is known (a backend that does not give them).
+    pub fn confidence(&self, raw: &str, shown: &str) -> Option<f32> {
+        let (from, to) = place(raw, shown)?;
+        let mut sum = 0.0f64;
+        let mut n = 0usize;
+        for (i, &(start, logprob)) in self.0.iter().enumerate() {
+            let end = self.0.get(i + 1).map_or(raw.len(), |&(next, _)| next).max(start);
+            // A token holding part of a character has no text of its own: it counts where it starts.
+            let overlaps = if end == start { (from..to).contains(&start) } else { start < to && end > from };
+            if overlaps {
+                sum += f64::from(logprob);
+                n += 1;
+            }
+        }
+        (n > 0).then(|| (sum / n as f64).exp() as f32)
+    }
+}
+
+/// Where `shown` lies in `raw`, as a byte range: post-processing keeps a part of the model's text, less
+/// whitespace at its ends, and rarely changes it (a closer moved to its own line); then the part they share
+/// from the start counts. `None` for a suggestion of whitespace only.
+fn place(raw: &str, shown: &str) -> Option<(usize, usize)> {
+    let core = shown.trim();
+    if core.is_empty() {
+        return None;
+    }
+    if let Some(at) = raw.find(core) {
+        return Some((at, at + core.len()));
+    }
+    let from = raw.len() - raw.trim_start().len();
+    let common: usize =
+        raw[from..].chars().zip(core.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a.len_utf8()).sum();
+    Some(if common > 0 { (from, from + common) } else { (0, raw.len()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(pieces: &[(&str, f32)]) -> (String, Logprobs) {
+        let (mut raw, mut logprobs) = (String::new(), Logprobs::default());
+        for (text, logprob) in pieces {
+            logprobs.push(raw.len(), *logprob);
+            raw.push_str(text);
+        }
+        (raw, logprobs)
+    }
+
+    fn close(a: Option<f32>, b: f32) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-5)
+    }
+
+    #[test]
+    fn confidence_is_the_geometric_mean_of_the_shown_tokens_probabilities() {
+        let (raw, logprobs) = tokens(&[("return", 0.5f32.ln()), (" x", 0.125f32.ln())]);
+        assert!(close(logprobs.confidence(&raw, "return x"), 0.25));
+        // Longer is not less confident: the same certainty per token gives the same figure.
+        let (raw, logprobs) = tokens(&[("a", 0.5f32.ln()), ("b", 0.5f32.ln()), ("c", 0.5f32.ln())]);
+        assert!(close(logprobs.confidence(&raw, "abc"), 0.5));
+    }
+
+    #[test]
+    fn only_tokens_the_suggestion_shows_count() {
+        // The model wrote a second line, which a one-line suggestion cuts: its doubtful tokens do not count.
+        let (raw, logprobs) =
+            tokens(&[("total", 0.9f32.ln()), (" += x", 0.9f32.ln()), ("\n", 0.5f32.ln()), ("zzz", 0.01f32.ln())]);
+        assert!(close(logprobs.confidence(&raw, "total += x"), 0.9));
+        // A token that ends past the cut still shows its start.
+        assert!(close(logprobs.confidence(&raw, "total += "), 0.9));
+        // Leading whitespace trimmed away by post-processing does not move the span.
+        let (raw, logprobs) = tokens(&[("  ", 0.01f32.ln()), ("pass", 0.8f32.ln())]);
+        assert!(close(logprobs.confidence(&raw, "pass"), 0.8));
+    }
+
+    #[test]
+    fn the_end_of_generation_and_characters_split_across_tokens() {
+        // "é" in two tokens: the first has no text of its own and counts where it starts; the end of
+        // generation, after the text, is not shown.
+        let mut logprobs = Logprobs::default();
+        logprobs.push(0, 0.5f32.ln());
+        logprobs.push(0, 0.5f32.ln());
+        logprobs.push(2, 0.001f32.ln());
+        assert!(close(logprobs.confidence("é", "é"), 0.5));
+    }
+
+    #[test]
+    fn nothing_known_or_nothing_shown_has_no_confidence() {
+        assert_eq!(Logprobs::default().confidence("x = 1", "x = 1"), None);
+        let (raw, logprobs) = tokens(&[("x", 0.5f32.ln())]);
+        assert_eq!(logprobs.confidence(&raw, "  \n"), None);
+        // Text changed past recognition (a plugin rewrote it): every token counts.
+        assert!(close(logprobs.confidence(&raw, "y"), 0.5));
+    }
+}
