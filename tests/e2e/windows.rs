@@ -29,23 +29,40 @@ fn nib_exe() -> PathBuf {
     exe
 }
 
+/// How a Windows program is run under wine: a server is bounded by `LspClient`'s waits (and killed when the client
+/// drops), a one-shot command by `timeout`, so that a hung wine never hangs the suite.
+#[derive(Clone, Copy)]
+enum Run {
+    Server,
+    /// Killed after this many seconds (a cold `nib complete` on a busy 2-core machine takes seconds).
+    OneShot(u32),
+}
+
+const ONE_SHOT: Run = Run::OneShot(300);
+
 /// A Windows program under wine64 (`$NIB_WINE`, else Debian's, which is not on `PATH`), in the prefix `.ci/windows`
-/// booted (`$WINEPREFIX`, else `$NIB_HOME/wine`), without wine's debug output.
-fn wine(program: &Path) -> Command {
+/// booted (`$WINEPREFIX`, else `$NIB_HOME/wine`), without wine's debug output. nib.exe is linked statically (see
+/// .ci/windows): it needs no DLL beyond Windows' own.
+fn wine(program: &Path, run: Run) -> Command {
     let wine = std::env::var_os("NIB_WINE").map_or_else(|| PathBuf::from("/usr/lib/wine/wine64"), PathBuf::from);
     assert!(wine.exists(), "no wine64 at {}: run .ci/setup --editors", wine.display());
     let prefix =
         std::env::var_os("WINEPREFIX").map_or_else(|| nib_pipeline::config::nib_home().join("wine"), PathBuf::from);
-    let mut cmd = Command::new(wine);
+    let mut cmd = match run {
+        Run::Server => Command::new(wine),
+        Run::OneShot(seconds) => {
+            let mut cmd = Command::new("timeout");
+            cmd.args(["--kill-after=10".to_owned(), seconds.to_string()]).arg(wine);
+            cmd
+        }
+    };
     cmd.arg(program).env("WINEPREFIX", prefix).env("WINEDEBUG", "-all");
-    // MinGW's runtime DLLs, which nib.exe loads (see .ci/windows).
-    cmd.env("WINEPATH", "Z:/usr/lib/gcc/x86_64-w64-mingw32/12-posix;Z:/usr/x86_64-w64-mingw32/lib");
     cmd
 }
 
 /// `nib.exe` with `home` as its `NIB_HOME`, isolated from the user's model and config as `support::nib` is.
-fn nib_exe_at(home: &Path) -> Command {
-    let mut cmd = wine(&nib_exe());
+fn nib_exe_at(home: &Path, run: Run) -> Command {
+    let mut cmd = wine(&nib_exe(), run);
     cmd.env_remove("NIB_MODEL")
         .env("NIB_CONFIG", windows_path(Path::new("/nonexistent/nib-test-config.toml")))
         .env("NIB_HOME", windows_path(home));
@@ -75,7 +92,7 @@ fn folder(files: &[(&str, &str)]) -> PathBuf {
 
 fn json_of(out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(out.status.success(), "{:?} (124: over its time under timeout)\n{stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -92,7 +109,7 @@ fn windows_complete_gives_the_linux_builds_completion() {
     assert!(!text.trim().is_empty(), "{linux}");
 
     for file in ["sample.py", "crlf.py"] {
-        let mut windows = nib_exe_at(&fresh_home());
+        let mut windows = nib_exe_at(&fresh_home(), ONE_SHOT);
         windows.current_dir(&root).args(["complete", &location(&windows_path(&root.join(file))), "--json", "--model"]);
         let windows = json_of(&windows.arg(windows_path(&model)).output().expect("run nib.exe under wine"));
         // Greedy decoding on the same weights: the same text, from a CRLF file too (one line, no `\r`).
@@ -106,7 +123,7 @@ fn windows_complete_gives_the_linux_builds_completion() {
 fn windows_serve_holds_a_conversation_over_windows_uris() {
     let root = folder(&[("sample.py", SAMPLE), ("pkg/util.py", "def clamp(x, low, high):\n    return x\n")]);
     let model = model_path();
-    let mut serve = nib_exe_at(&fresh_home());
+    let mut serve = nib_exe_at(&fresh_home(), Run::Server);
     serve.args(["serve", "--model"]).arg(windows_path(&model));
     let mut client = LspClient::spawn(serve).expect("start nib.exe serve under wine");
     let root_uri = windows_uri(&root);
@@ -138,12 +155,13 @@ fn windows_serve_holds_a_conversation_over_windows_uris() {
 
 #[test]
 fn windows_nib_home_is_under_local_app_data() {
-    let out = wine(Path::new("cmd.exe")).args(["/c", "echo", "%LOCALAPPDATA%"]).output().expect("run cmd.exe");
+    let out =
+        wine(Path::new("cmd.exe"), ONE_SHOT).args(["/c", "echo", "%LOCALAPPDATA%"]).output().expect("run cmd.exe");
     let local_app_data = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(local_app_data.ends_with(r"\AppData\Local"), "{local_app_data:?}");
 
     // No NIB_HOME and no model: the server says where the model belongs, and that it is missing.
-    let mut serve = nib_exe_at(&fresh_home());
+    let mut serve = nib_exe_at(&fresh_home(), Run::Server);
     serve.env_remove("NIB_HOME").arg("serve");
     let mut client = LspClient::spawn(serve).expect("start nib.exe serve under wine");
     client.initialize(json!({}), json!({})).expect("initialize");
@@ -160,7 +178,7 @@ fn windows_review_reports_repository_relative_paths() {
     let home = fresh_home();
     let root = folder(&[("src/items.py", BUGGY)]);
     seed_review(&home, BUGGY, &off_by_one());
-    let mut review = nib_exe_at(&home);
+    let mut review = nib_exe_at(&home, ONE_SHOT);
     review.current_dir(&root).args(["review", "--format", "sarif", r"src\items.py", "--model"]);
     let sarif = json_of(&review.arg(windows_path(&model_path())).output().expect("run nib.exe review under wine"));
     let location = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
