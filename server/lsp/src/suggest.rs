@@ -205,8 +205,13 @@ async fn tell_when_ready(client: Client, suggester: Suggester, uri: Uri) {
         }
         // Asked as the client will ask again, so that its request finds this suggestion in the cache.
         match suggester.suggest(&arrival, Trigger::Automatic, |_, _, _| {}).await {
+            // Only the start of it: asking again would find the rest still generating, not in the cache.
+            Ok((_, Some(s)))
+                if matches!(s.reason, StopReason::Deadline | StopReason::Evaluating | StopReason::Partial) =>
+            {
+                continue;
+            }
             Ok((Some(_), _)) => break Some(arrival),
-            Ok((None, Some(s))) if matches!(s.reason, StopReason::Deadline | StopReason::Evaluating) => continue,
             _ => break None,
         }
     };

@@ -3,14 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::MissedTickBehavior;
+use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::notification::Notification;
 
 use crate::acceptance::Summary;
 use crate::model_setup::DownloadStatus;
 use crate::next_edits::NextEditCounts;
+use crate::session::Session;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
@@ -101,7 +106,37 @@ impl TryFrom<serde_json::Value> for NoParams {
 }
 
 pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
-    let session = server.session()?;
+    Ok(status(server.session()?))
+}
+
+/// `nib/statusChanged`: the status, pushed when it changed, to a client that asked (`initializationOptions`).
+pub enum StatusChanged {}
+
+impl Notification for StatusChanged {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "nib/statusChanged";
+}
+
+/// How often the status is compared with the one last pushed: at most this often a notification.
+const PUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// Pushes `nib/statusChanged` whenever the status differs from the one last pushed (the first at once), until
+/// the server ends: the client shows a download's progress and the latest figures without polling.
+pub async fn push_changes(client: Client, session: Arc<Session>) {
+    let mut tick = tokio::time::interval(PUSH_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut pushed = serde_json::Value::Null;
+    loop {
+        tick.tick().await;
+        let Ok(now) = serde_json::to_value(status(&session)) else { return };
+        if now != pushed {
+            client.send_notification::<StatusChanged>(now.clone()).await;
+            pushed = now;
+        }
+    }
+}
+
+fn status(session: &Session) -> Status {
     let (state, error, info) = match session.completer.engine().state() {
         ModelState::Loading => ("loading", None, None),
         ModelState::Ready { info, .. } => ("ready", None, Some(info)),
@@ -115,7 +150,7 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         a.summary()
     });
     let superseded = session.requests.superseded.by_method();
-    Ok(Status {
+    Status {
         version: env!("CARGO_PKG_VERSION"),
         model: ModelStatus { path: model.path, source: model.source.describe(), state, error, info },
         position_encoding: convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
@@ -137,5 +172,5 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         },
         acceptance,
         download: session.model_setup.download(),
-    })
+    }
 }
