@@ -15,6 +15,7 @@ export const NIB_SETTINGS: readonly (readonly [string, string])[] = [
   ["completion.nPromptTokens", "completion.n_prompt_tokens"],
   ["completion.partialAfterMs", "completion.partial_after_ms"],
   ["completion.prefetch", "completion.prefetch"],
+  ["completion.shortWindowMs", "completion.short_window_ms"],
   ["completion.suffixPercent", "completion.suffix_percent"],
   ["completion.template", "completion.template"],
   ["completion.typingSuffixTokens", "completion.typing_suffix_tokens"],

@@ -112,6 +112,11 @@ pub struct CompletionConfig {
     pub partial_after_ms: u64,
     /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
     pub invoked_timeout_ms: u64,
+    /// A cold prompt (more than 256 tokens not in the KV cache) that would take longer than this to evaluate is
+    /// answered first from a short window around the cursor, sized by the measured prompt rate to fit this time
+    /// (never under 256 tokens); the whole window is evaluated behind it and replaces its suggestion
+    /// (`nib/suggestionReady`). 0: always wait for the whole window.
+    pub short_window_ms: u64,
     /// The most suggestions an explicit request answers with: the greedy one, then distinct sampled
     /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
     /// always answer with one.
@@ -175,6 +180,7 @@ impl Default for CompletionConfig {
             deadline_ms: 4000,
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
+            short_window_ms: 1000,
             n_candidates: 3,
             min_confidence: 0.0,
             typing_suffix_tokens: 24,

@@ -32,6 +32,9 @@ pub struct Status {
     n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
+    /// Prompt tokens evaluated per second, as the completer measured them on cold prompts (it sizes the short
+    /// window a cold place answers from first); `null` before one was measured.
+    prompt_rate: Option<f64>,
     /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
     backend: EngineHealth,
     /// What the backend can do besides completing.
@@ -157,6 +160,7 @@ fn status(session: &Session) -> Status {
         n_open_documents: session.documents.len(),
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
+        prompt_rate: session.completer.prompt_rate(),
         backend: session.completer.engine().health(),
         capabilities: {
             let scoring = session.completer.engine().scoring();
