@@ -1087,7 +1087,7 @@ impl Completer {
                     let done = progress.wait_for(|p| p.done.is_some()).await.ok().and_then(|p| p.done.clone());
                     // Cancelled by `cancel_all` (shutting down) rather than pre-empted: nothing more to do.
                     if job.cancel.is_cancelled()
-                        && !self.cold.lock().wanted.get(document).is_some_and(|w| w.key != whole.key)
+                        && self.cold.lock().wanted.get(document).is_none_or(|w| w.key == whole.key)
                     {
                         None
                     } else {
