@@ -7,20 +7,7 @@ use std::time::{Duration, Instant};
 use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
-use crate::support::{init, init_with, model_path, serve, shut_down};
-
-/// Polls `nib/status` until `done` holds for it; returns it.
-fn status_when(client: &mut LspClient, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = client.status().unwrap();
-        if done(&status) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::support::{init, init_with, model_path, serve, shut_down, status_when};
 
 /// A `window/showMessage` that arrives within `wait`, if any.
 fn shown_message(client: &mut LspClient, wait: Duration) -> Option<String> {

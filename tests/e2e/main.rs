@@ -30,3 +30,4 @@ mod top;
 mod vscode;
 // Not yet in the suite: on Mesa 22.3's lavapipe the Vulkan build's first completion ran for over 6 minutes.
 // Run by hand: NIB_VULKAN_BIN="$(bash .ci/vulkan)" with `mod vulkan;` here.
+mod windows;

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use nib_bench::lsp_client::LspClient;
 use serde_json::Value;
@@ -80,14 +81,14 @@ pub fn ready(model: &Path, options: serde_json::Value) -> LspClient {
 
 /// Waits (at most a minute) until the server's model, local or remote, is ready.
 pub fn wait_ready(client: &mut LspClient) {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     loop {
         let status = client.status().unwrap();
         if status["model"]["state"] == "ready" {
             return;
         }
         assert!(started.elapsed().as_secs() < 60, "the model never became ready: {status}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -99,6 +100,19 @@ pub fn textwrap_with(line_text: &str) -> (String, u32) {
     let line = text.lines().position(|l| l == target).expect("textwrap.py has the line the tests complete");
     let edited: Vec<&str> = text.lines().enumerate().map(|(i, l)| if i == line { line_text } else { l }).collect();
     (edited.join("\n") + "\n", line as u32)
+}
+
+/// Polls `nib/status` until `done` holds for it (at most a minute); returns it.
+pub fn status_when(client: &mut LspClient, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = client.status().unwrap();
+        if done(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Shuts the server down and checks it exited cleanly without a panic.

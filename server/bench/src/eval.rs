@@ -219,8 +219,8 @@ pub async fn run(
         };
         let completer = Completer::new(engine.clone(), config, workspace.clone());
         for (i, case) in cases.iter().enumerate() {
-            let path = std::fs::canonicalize(&case.file).unwrap_or_else(|_| case.file.clone());
-            let uri = format!("file://{}", path.display());
+            let path = dunce::canonicalize(&case.file).unwrap_or_else(|_| case.file.clone());
+            let uri = nib_text::uri::from_path(&path);
             let rope = Rope::from_str(&case.masked);
             let syntax = Language::detect("", &case.file.to_string_lossy()).and_then(|l| Syntax::parse(l, &rope));
             // The index must see the file as the model does, or a definition could carry the hidden text.

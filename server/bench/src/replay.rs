@@ -327,7 +327,7 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<NibReplay, Replay
         pending: None,
         next_edits: serve.next_edits.then(Vec::new),
     };
-    let root_uri = serve.workspace.as_ref().map(|dir| format!("file://{}", dir.display()));
+    let root_uri = serve.workspace.as_deref().map(nib_text::uri::from_path);
     session.client.initialize_in(root_uri.as_deref(), json!({}), serve.options.clone())?;
     for (i, action) in replay.actions.iter().enumerate() {
         match action {

@@ -49,8 +49,7 @@ pub fn to_range(rope: &Rope, start: usize, end: usize, encoding: PositionEncodin
     lsp::Range { start: to_position(rope, start, encoding), end: to_position(rope, end, encoding) }
 }
 
-/// The file path of a `file:` URI; `None` for other schemes.
+/// The file path of a `file:` URI (`nib-text`'s reading, the one document keys get); `None` for other schemes.
 pub fn file_path(uri: &lsp::Uri) -> Option<std::path::PathBuf> {
-    let is_file = uri.scheme().as_str().eq_ignore_ascii_case("file");
-    is_file.then(|| uri.to_file_path()).flatten().map(|path| path.into_owned())
+    nib_text::uri::to_path(uri.as_str())
 }

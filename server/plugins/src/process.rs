@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
@@ -315,16 +315,33 @@ struct Process {
     hooks: Vec<Hook>,
 }
 
+#[cfg(windows)]
+const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+
+/// The program to start: a relative path with a folder in it (`./plugin`, `tools/lint.exe`) is the folder's the
+/// plugin runs in, on every system (Windows would look in nib's own current folder); a bare name is looked up on
+/// `PATH` as the system does.
+fn program_path(program: &str, cwd: Option<&Path>) -> PathBuf {
+    let path = Path::new(program);
+    match cwd {
+        Some(cwd) if path.is_relative() && path.components().count() > 1 => cwd.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
 type Pending = Arc<Mutex<HashMap<u64, mpsc::SyncSender<Result<Value, PluginError>>>>>;
 
 impl Process {
     fn spawn(launch: &Launch) -> Result<Process, PluginError> {
         let (program, args) = launch.command.split_first().ok_or(PluginError::NoCommand)?;
-        let mut command = Command::new(program);
+        let mut command = Command::new(program_path(program, launch.cwd.as_deref()));
         command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         if let Some(cwd) = &launch.cwd {
             command.current_dir(cwd);
         }
+        // An editor starts nib with no console; a console program it started would open a window of its own.
+        #[cfg(windows)]
+        std::os::windows::process::CommandExt::creation_flags(&mut command, CREATE_NO_WINDOW);
         let mut child = command.spawn().map_err(|err| PluginError::Spawn(format!("{program}: {err}")))?;
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -475,4 +492,20 @@ fn read_message(reader: &mut impl BufRead) -> Result<Option<Value>, PluginError>
 
 fn trim(text: &str) -> String {
     text.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_program_with_a_folder_is_the_plugin_folders() {
+        let cwd = Path::new("/ws");
+        assert_eq!(program_path("./plugin", Some(cwd)), Path::new("/ws/./plugin"));
+        assert_eq!(program_path("tools/lint", Some(cwd)), Path::new("/ws/tools/lint"));
+        // A bare name goes to PATH, an absolute path stays, and without a folder to run in nothing changes.
+        assert_eq!(program_path("python3", Some(cwd)), Path::new("python3"));
+        assert_eq!(program_path("/usr/bin/node", Some(cwd)), Path::new("/usr/bin/node"));
+        assert_eq!(program_path("./plugin", None), Path::new("./plugin"));
+    }
 }

@@ -101,7 +101,10 @@ struct Span {
 }
 
 impl Span {
+    /// `text` with its lines ending in `\n`: a file with `\r\n` (Windows') prompts the model as the same file with
+    /// `\n` would, as the code it was trained on mostly is; the suggestion gets the document's line ends back.
     fn of(tokenizer: &dyn Tokenizer, text: String) -> Span {
+        let text = if text.contains("\r\n") { text.replace("\r\n", "\n") } else { text };
         Span { tokens: tokenizer.tokenize(&text, false), text }
     }
 
@@ -208,10 +211,10 @@ pub fn assemble(
         .iter()
         .map(|s| {
             let (before, after) = label(&template.context_file, &context.comment, &s.path);
-            let mut span = labelled(before);
-            span.tokens.extend(tokenizer.tokenize(&s.text, false));
+            let (mut span, body) = (labelled(before), Span::of(tokenizer, s.text.clone()));
+            span.tokens.extend(body.tokens);
             span.tokens.extend(tokenizer.tokenize(&after, true));
-            span.text = [span.text.as_str(), &s.text, &after].concat();
+            span.text = [span.text.as_str(), &body.text, &after].concat();
             span
         })
         .collect();
@@ -461,6 +464,21 @@ mod tests {
         // A line cut by the budget keeps the same share of its chars as of its tokens.
         let prompt = prompt_at(true, &template(true), 20, &format!("{}$0", "x".repeat(100)));
         assert_eq!(prompt.text.prefix.len(), prompt.n_prefix_tokens);
+    }
+
+    #[test]
+    fn a_crlf_file_prompts_as_the_same_file_with_lf() {
+        let fixture = "a = 1\nb = $0\nc = 3\n";
+        let crlf = fixture.replace('\n', "\r\n");
+        for (fim, budget) in [(true, 100), (false, 100), (true, 9)] {
+            let (lf, crlf) =
+                (prompt_at(fim, &template(fim), budget, fixture), prompt_at(fim, &template(fim), budget, &crlf));
+            assert_eq!(
+                (render(&crlf.tokens), &crlf.text),
+                (render(&lf.tokens), &lf.text),
+                "fim {fim}, budget {budget}"
+            );
+        }
     }
 
     #[test]

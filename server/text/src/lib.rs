@@ -5,3 +5,4 @@ pub mod documents;
 pub mod indent;
 pub mod next_edit;
 pub mod syntax;
+pub mod uri;

@@ -279,7 +279,7 @@ fn replay(args: ReplayArgs) -> Result<()> {
     let (config, model) = args.model.resolve()?;
     let options = init_options(args.options.as_deref())?;
     let workspace = (args.workspace.as_ref())
-        .map(|dir| std::fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
+        .map(|dir| dunce::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display())))
         .transpose()?;
     let serve = replay::NibServe {
         binary: std::env::current_exe().context("cannot find the nib binary")?,

@@ -43,8 +43,8 @@ pub struct Setup {
 /// Shared by `complete` and `bench typing`.
 pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     let (path, line, column) = parse_location(location)?;
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
-    let uri = format!("file://{}", path.display());
+    let path = dunce::canonicalize(&path).unwrap_or(path);
+    let uri = nib_text::uri::from_path(&path);
     let document = Document::new(&uri, &read_text(&path)?, 0, "");
     let rope = &document.rope;
     let pos = Position { line: line - 1, column: Column::Utf8(column - 1) };
@@ -59,7 +59,7 @@ pub fn setup(location: &str, model: &ModelArg) -> Result<Setup> {
     // in it, as an editor opened there would have it (plugins run there and match the paths they see against it),
     // else the file's folder.
     let workspace = Arc::new(Workspace::default());
-    let current = std::env::current_dir().ok().and_then(|dir| std::fs::canonicalize(dir).ok());
+    let current = std::env::current_dir().ok().and_then(|dir| dunce::canonicalize(dir).ok());
     let root = current.filter(|dir| path.starts_with(dir)).or_else(|| path.parent().map(Path::to_path_buf));
     if let Some(root) = root {
         workspace.set_root(root);

@@ -132,7 +132,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         );
     }
     let cases = eval::sample(&files, hide, args.samples, args.seed);
-    let root = std::fs::canonicalize(&paths[0]).unwrap_or_else(|_| paths[0].clone());
+    let root = dunce::canonicalize(&paths[0]).unwrap_or_else(|_| paths[0].clone());
     let root = if root.is_dir() { root } else { root.parent().map(Path::to_path_buf).unwrap_or_default() };
     let (config, model) = args.model.resolve()?;
     let Started { config, model, engine, runtime, stop: _stop } = super::start(config, model)?;

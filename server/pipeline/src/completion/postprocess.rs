@@ -105,6 +105,13 @@ pub fn whole_words(text: &str) -> &str {
     text.trim_end_matches(is_word)
 }
 
+/// `text` with its lines ending as the document's do (`crlf`: `\r\n`, else `\n`), whatever the model wrote: a
+/// suggestion never mixes line endings into a file.
+pub fn line_breaks(text: String, crlf: bool) -> String {
+    let lf = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
+    if crlf && lf.contains('\n') { lf.replace('\n', "\r\n") } else { lf }
+}
+
 fn join_trimmed(lines: &[&str]) -> String {
     lines.join("\n").trim_end().to_owned()
 }
@@ -166,6 +173,14 @@ mod tests {
         assert_eq!(whole_words("sum(item.pri"), "sum(item.");
         assert_eq!(whole_words("sum(item."), "sum(item.");
         assert_eq!(whole_words("total"), "");
+    }
+
+    #[test]
+    fn line_breaks_follow_the_document() {
+        assert_eq!(line_breaks("a\n    b".into(), true), "a\r\n    b");
+        assert_eq!(line_breaks("a\r\n    b".into(), true), "a\r\n    b");
+        assert_eq!(line_breaks("a\r\n    b\nc".into(), false), "a\n    b\nc");
+        assert_eq!(line_breaks("one line".into(), true), "one line");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub(super) struct Site {
     next_line: Option<String>,
     /// The opening line's indentation, when the cursor opens a block with a closer after it.
     closer_indent: Option<String>,
+    /// The document's lines end in `\r\n` around the cursor: the suggestion's do too.
+    crlf: bool,
     /// Only indentation precedes the cursor: the model, seeing a prompt end in spaces, often starts
     /// with a space-led token, which would indent the line one space too deep.
     in_indentation: bool,
@@ -46,6 +48,8 @@ impl Site {
         let has_closer = !rest_of_line.trim().is_empty();
         Site {
             mode: Mode::detect(&before, max_lines, opens_block),
+            // The cursor's line, or the one before when the cursor's is the last and has no break.
+            crlf: ends_in_crlf(rope, line) || (line > 0 && ends_in_crlf(rope, line - 1)),
             in_indentation: before.chars().all(|c| c == ' ' || c == '\t') && !before.is_empty(),
             closer_indent: (opens_block && has_closer).then(|| indentation(&before).to_owned()),
             rest_of_line,
@@ -111,11 +115,18 @@ impl Site {
         if let Some(indent) = self.closer_indent.as_ref().filter(|_| text.contains('\n')) {
             text = format!("{text}\n{indent}");
         }
-        match &self.tree {
+        let text = match &self.tree {
             Some((rope, syntax, cursor)) => syntax_check::fit(rope, syntax, *cursor, &text),
             None => text,
-        }
+        };
+        postprocess::line_breaks(text, self.crlf)
     }
+}
+
+fn ends_in_crlf(rope: &Rope, line: usize) -> bool {
+    let slice = rope.line(line);
+    let n = slice.len_chars();
+    n >= 2 && slice.char(n - 2) == '\r' && slice.char(n - 1) == '\n'
 }
 
 impl Completer {

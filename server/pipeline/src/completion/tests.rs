@@ -40,6 +40,30 @@ fn check(path: &Path) {
     nib_fixture::expect_file![nib_fixture::expect_path(path)].assert_eq(&actual);
 }
 
+/// The model writes `\n` or `\r\n`; a block in a CRLF file gets `\r\n`, in an LF file `\n`.
+#[test]
+fn a_suggestion_ends_its_lines_as_the_document_does() {
+    let raws = [
+        "\n    return 3.14159 * radius ** 2\n\nprint(area(2))",
+        "\r\n    return 3.14159 * radius ** 2\r\n\r\nprint(2)",
+    ];
+    for (code, expected) in [
+        ("def area(radius):\r\n\r\nprint(1)\r\n", "\r\n    return 3.14159 * radius ** 2"),
+        ("def area(radius):\n\nprint(1)\n", "\n    return 3.14159 * radius ** 2"),
+    ] {
+        let rope = Rope::from_str(code);
+        let syntax = Language::detect("", "app.py").and_then(|l| Syntax::parse(l, &rope));
+        let site = Site::new(&rope, "def area(radius):".len(), 8, syntax.as_ref());
+        for raw in raws {
+            assert_eq!(site.finish(raw), expected, "{code:?} {raw:?}");
+        }
+    }
+    // One line: no line break, and no `\r` left of one.
+    let rope = Rope::from_str("x = 1\r\ny = \r\n");
+    let site = Site::new(&rope, "x = 1\r\ny = ".len(), 8, None);
+    assert_eq!(site.finish("x + 1\r\nz = 2"), "x + 1");
+}
+
 fn candidates(texts: &[&str]) -> Vec<String> {
     texts.iter().map(|t| (*t).to_owned()).collect()
 }

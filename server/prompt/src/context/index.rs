@@ -2,7 +2,7 @@
 //! files, kept up to date as files are opened, edited and saved.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -144,30 +144,12 @@ impl Inner {
     }
 }
 
-/// A file's path as prompts show it: relative to the workspace root when under it.
+/// A file's path as prompts show it: relative to the workspace root when under it, with `/` between folders on
+/// every system (as the code models read in training wrote them).
 pub fn label_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
-}
-
-/// The file path of a document key that is a `file://` URI (percent-decoded); `None` for other schemes.
-/// The keys are plain strings here: the LSP crate converts its `Uri`s itself.
-pub(crate) fn uri_to_path(uri: &str) -> Option<PathBuf> {
-    let rest = uri.strip_prefix("file://")?;
-    let bytes = rest.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex()) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    if relative.is_absolute() {
+        return relative.to_string_lossy().into_owned();
     }
-    Some(PathBuf::from(String::from_utf8_lossy(&decoded).into_owned()))
+    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }

@@ -22,7 +22,6 @@ use ropey::Rope;
 use tree_sitter::QueryCursor;
 
 pub use index::SymbolIndex;
-use index::uri_to_path;
 pub use outline::Symbol;
 use recent::Recent;
 
@@ -225,7 +224,7 @@ impl Workspace {
 
     /// How prompts name a file: relative to its workspace folder when in one.
     pub fn label(&self, uri: &str) -> String {
-        let Some(path) = uri_to_path(uri) else { return uri.to_owned() };
+        let Some(path) = nib_text::uri::to_path(uri) else { return uri.to_owned() };
         match self.root_of(&path) {
             Some(root) => index::label_path(&root, &path),
             None if self.roots().is_empty() => {
@@ -348,7 +347,7 @@ fn lower_priority() {}
 
 /// The index key of a document: its file path when it has one, so scanned files and open documents meet.
 fn key(uri: &str) -> String {
-    uri_to_path(uri).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| uri.to_owned())
+    nib_text::uri::to_path(uri).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| uri.to_owned())
 }
 
 /// Whether the document still has a symbol where the index saw it: the index catches up with edits
