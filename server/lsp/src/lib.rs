@@ -9,6 +9,7 @@
 pub mod acceptance;
 mod arrival;
 mod convert;
+mod memory;
 pub use nib_plugins::framing;
 mod methods;
 mod model_setup;
