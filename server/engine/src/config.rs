@@ -22,7 +22,9 @@ pub struct EngineConfig {
     /// Reuse the text after an edit by shifting its cache positions (where the model allows it).
     pub kv_shift: bool,
     /// Prompt-lookup decoding: guess the next tokens from where the last few occurred before (in the prompt or
-    /// the text generated), and check the guesses in one batch; the text is the same, sooner where code repeats.
+    /// the text generated), and check the guesses in one batch. Off by default: on the CPU, llama.cpp evaluates a
+    /// batch of two tokens or more with other kernels than one token (llamafile's sgemm), so at a near tie the
+    /// greedy pick can differ from the text without it.
     pub lookup_decoding: bool,
     /// Saved sequence states kept in memory, in MiB.
     pub snapshot_memory_mib: u64,
@@ -79,7 +81,7 @@ impl Default for EngineConfig {
             flash_attention: false,
             n_seqs: 4,
             kv_shift: true,
-            lookup_decoding: true,
+            lookup_decoding: false,
             snapshot_memory_mib: 256,
             snapshot_disk_mib: 1024,
             backend: BackendKind::Local,
