@@ -121,6 +121,42 @@ fn the_prompt_carries_definitions_from_other_files() {
 }
 
 #[test]
+fn eval_humaneval_runs_each_task_and_counts_what_passed() {
+    let json = std::env::temp_dir().join(format!("nib-humaneval-{}.json", std::process::id()));
+    let model = model_path();
+    let args = ["eval", "humaneval", "--n", "2", "--seed", "3", "--json", json.to_str().unwrap()];
+    let out = run(&[&args[..], &["--model", model.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("| tasks | passed | failed | timed out | empty | pass@1 |"), "{table}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let summary = &report["summary"];
+    let count = |key: &str| summary[key].as_u64().unwrap();
+    assert_eq!(count("tasks"), 2, "{summary}");
+    assert_eq!(count("passed") + count("failed") + count("timed_out"), 2, "{summary}");
+    assert!(count("empty") <= 2, "{summary}");
+    let pass_at_1 = summary["pass_at_1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&pass_at_1) && pass_at_1 == count("passed") as f64 / 2.0, "{summary}");
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    for task in tasks {
+        assert!(task["task_id"].as_str().unwrap().starts_with("SingleLineInfilling/HumanEval/"), "{task}");
+        assert!(["passed", "failed", "timed_out"].contains(&task["verdict"].as_str().unwrap()), "{task}");
+    }
+    // The table's row says what the JSON does.
+    let row = format!(
+        "| 2 | {} | {} | {} | {} | {:.1} % |",
+        count("passed"),
+        count("failed"),
+        count("timed_out"),
+        count("empty"),
+        pass_at_1 * 100.0
+    );
+    assert!(table.contains(&row), "{table}");
+}
+
+#[test]
 fn eval_scores_seeded_positions_per_language_and_mode() {
     let json = std::env::temp_dir().join(format!("nib-eval-{}.json", std::process::id()));
     let model = model_path();

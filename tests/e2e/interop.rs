@@ -142,14 +142,19 @@ fn configuration_changes_apply_and_start_only_settings_are_reported() {
 
     // Helix's and Neovim's shape (nib's settings at the top). The engine starts once: nib says so. The model
     // given as --model outranks the setting, so it does not change and is not mentioned.
-    let settings = json!({"model": "/elsewhere.gguf", "engine": {"n_ctx": 1024}, "completion": {"max_tokens": 5}});
+    // Every start-only change is named, next edits and plugins included; none is applied silently.
+    let settings = json!({"model": "/elsewhere.gguf", "engine": {"n_ctx": 1024}, "completion": {"max_tokens": 5,
+        "keep_acceptance": true}, "next_edit": {"max_edits": 2}, "plugins": [{"name": "redact-secrets"}]});
     client.notify("workspace/didChangeConfiguration", json!({"settings": settings})).unwrap();
     let message = shown_message(&mut client, Duration::from_secs(30)).expect("a warning");
-    assert!(message.contains("engine.n_ctx") && message.contains("restart"), "{message}");
+    for key in ["engine.n_ctx", "completion.keep_acceptance", "next_edit.max_edits", "plugins", "restart"] {
+        assert!(message.contains(key), "{key} not in: {message}");
+    }
     assert!(!message.contains("model"), "{message}");
     let status = status_when(&mut client, "the new settings", |s| s["settings"]["completion"]["max_tokens"] == 5);
     assert_eq!(status["settings"]["engine"]["n_ctx"], 2048, "the engine keeps what it started with: {status}");
     assert_eq!(status["settings"]["completion"]["deadline_ms"], 4000, "replaced, not merged: {status}");
+    assert_eq!(status["settings"]["completion"]["keep_acceptance"], false, "kept until a restart: {status}");
     shut_down(client);
 }
 
@@ -168,8 +173,9 @@ fn every_workspace_folder_is_indexed_and_changes_on_disk_are_followed() {
     let folders = json!([{"uri": uri(&a), "name": "a"}, {"uri": uri(&b), "name": "b"}]);
     let capabilities = json!({"workspace": {"workspaceFolders": true,
         "didChangeWatchedFiles": {"dynamicRegistration": true}}});
-    let options = json!({"completion": {"deadline_ms": 600_000, "prefetch": false, "max_tokens": 2,
-        "context": "full"}});
+    // The whole suggestion, never its start (`partial_after_ms`): the prompt's figures are read once it is done.
+    let options = json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false,
+        "max_tokens": 2, "context": "full"}});
     let params = json!({"processId": null, "rootUri": uri(&a), "workspaceFolders": folders,
         "capabilities": capabilities, "initializationOptions": options});
     let result = client.call("initialize", params).unwrap();

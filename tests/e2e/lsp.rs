@@ -1,12 +1,13 @@
 //! LSP conversations with `nib serve` over stdio, on the real default model.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use nib_bench::lsp_client::{LspClient, inline_params};
 
-use crate::support::{init, model_path, serve, shut_down};
+use crate::support::{init, model_path, ready, serve, shut_down};
 
 const URI: &str = "file:///work/sample.py";
 const SAMPLE: &str = include_str!("../fixtures/sample.py");
@@ -298,4 +299,33 @@ fn the_workspace_is_indexed_and_documents_parsed_by_language() {
     assert!(client.status().unwrap()["n_indexed_files"].as_u64().unwrap() >= 3);
     shut_down(client);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_client_that_asks_gets_the_status_pushed_when_it_changes_and_only_then() {
+    let is_status = |m: &Value| m["method"] == "nib/statusChanged";
+    let mut client = ready(&model_path(), json!({"statusChanged": true, "completion": {"prefetch": false}}));
+    // The first push comes at once; then one whenever something changes, none while nothing does.
+    let first = client.wait_for("the first status", is_status).unwrap();
+    assert_eq!(first["params"]["version"], env!("CARGO_PKG_VERSION"), "{first}");
+    client.open(URI, "python", SAMPLE).unwrap();
+    let opened = client.wait_for("the status after didOpen", |m| is_status(m) && m["params"]["n_open_documents"] == 1);
+    let opened = opened.unwrap();
+    assert_eq!(opened["params"], client.status().unwrap(), "the push is nib/status's answer");
+    let result = inline(&mut client, URI, LINE, COL);
+    let completed = |m: &Value| is_status(m) && m["params"]["engine"]["n_completed"].as_u64() >= Some(1);
+    client.wait_for("the status after a completion", completed).unwrap();
+    client.drain();
+    std::thread::sleep(Duration::from_millis(1500));
+    let idle: Vec<Value> = client.drain().into_iter().filter(is_status).collect();
+    assert!(idle.is_empty(), "pushed while nothing changed (after {result}): {idle:?}");
+    shut_down(client);
+
+    // A client that did not ask gets none.
+    let mut client = ready(&model_path(), json!({}));
+    client.open(URI, "python", SAMPLE).unwrap();
+    client.status().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!client.drain().iter().any(is_status), "pushed to a client that did not ask");
+    shut_down(client);
 }

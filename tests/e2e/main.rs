@@ -26,6 +26,7 @@ mod release;
 mod remote;
 mod review;
 mod support;
+mod surprise;
 mod top;
 mod vscode;
 // Not yet in the suite: on Mesa 22.3's lavapipe the Vulkan build's first completion ran for over 6 minutes.

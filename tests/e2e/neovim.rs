@@ -127,6 +127,9 @@ fn ghost_after_typing(nvim: &Nvim, n: usize, typed: &str) -> String {
     let ghost = nvim.lua("require('nib.ghost').text()").as_str().unwrap_or_default().to_owned();
     let first = ghost.split('\n').next().unwrap_or_default();
     assert_eq!(marks[0][3]["virt_text"][0][0], first, "the extmark shows the suggestion: {marks}");
+    assert_eq!(marks[0][3]["virt_text"][0][1], "NibGhostText", "in its own highlight group: {marks}");
+    let group = nvim.lua("vim.api.nvim_get_hl(0, {name = 'NibGhostText'})");
+    assert_eq!(group["link"], "Comment", "linked to Comment unless the user sets it: {group}");
     eprintln!("ghost text in Neovim after {typed:?}: {ghost:?}\n  extmark: {marks}");
     ghost
 }

@@ -48,41 +48,28 @@ async function status(): Promise<NibStatus | undefined> {
 /** nib's settings as the user set them (not the defaults VS Code fills in: nib's config file decides those). */
 function nibOptions(): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration("nib");
-  const set = <T>(key: string): T | undefined => userValue(config.inspect<T>(key));
-  return initializationOptions({
-    model: set<string>("model"),
-    context: set<string>("completion.context"),
-    deadlineMs: set<number>("completion.deadlineMs"),
-    partialAfterMs: set<number>("completion.partialAfterMs"),
-    reviewOnSave: set<boolean>("review.onSave"),
-    minSeverity: set<string>("review.minSeverity"),
-    backend: set<string>("engine.backend"),
-    url: set<string>("engine.url"),
-    remoteModel: set<string>("engine.remoteModel"),
-    apiKeyEnv: set<string>("engine.apiKeyEnv"),
-  });
+  return initializationOptions((name) => userValue(config.inspect(name)));
 }
-
-// The text a proposal replaces, struck through; its new text follows it.
-const replacedDecoration = vscode.window.createTextEditorDecorationType({
-  backgroundColor: new vscode.ThemeColor("diffEditor.removedTextBackground"),
-  textDecoration: "line-through",
-  overviewRulerColor: new vscode.ThemeColor("editorOverviewRuler.modifiedForeground"),
-  overviewRulerLane: vscode.OverviewRulerLane.Center,
-});
-const proposedDecoration = vscode.window.createTextEditorDecorationType({
-  after: {
-    backgroundColor: new vscode.ThemeColor("diffEditor.insertedTextBackground"),
-    color: new vscode.ThemeColor("editorGhostText.foreground"),
-    margin: "0 0 0 0.2em",
-  },
-});
 
 /** Shows nib's next edit in the active editor and carries out the jump-or-accept key. */
 class NextEdits implements vscode.Disposable {
   private readonly state = new NextEditState();
   private editor: vscode.TextEditor | undefined;
   private asked = 0;
+  // The text a proposal replaces, struck through; its new text follows it. Disposed with the extension.
+  private readonly replaced = vscode.window.createTextEditorDecorationType({
+    backgroundColor: new vscode.ThemeColor("diffEditor.removedTextBackground"),
+    textDecoration: "line-through",
+    overviewRulerColor: new vscode.ThemeColor("editorOverviewRuler.modifiedForeground"),
+    overviewRulerLane: vscode.OverviewRulerLane.Center,
+  });
+  private readonly proposed = vscode.window.createTextEditorDecorationType({
+    after: {
+      backgroundColor: new vscode.ThemeColor("diffEditor.insertedTextBackground"),
+      color: new vscode.ThemeColor("editorGhostText.foreground"),
+      margin: "0 0 0 0.2em",
+    },
+  });
 
   constructor(private readonly lsp: () => LanguageClient | undefined) {}
 
@@ -112,8 +99,8 @@ class NextEdits implements vscode.Disposable {
       this.state.show(edit, editor.document.version, spot.position.line);
       this.editor = editor;
       const range = client.protocol2CodeConverter.asRange(edit.range);
-      editor.setDecorations(replacedDecoration, range.isEmpty ? [] : [range]);
-      editor.setDecorations(proposedDecoration, [{
+      editor.setDecorations(this.replaced, range.isEmpty ? [] : [range]);
+      editor.setDecorations(this.proposed, [{
         range: new vscode.Range(range.end, range.end),
         hoverMessage: `nib: ${edit.kind} (Alt+N jumps here, then applies it; Escape dismisses)`,
         renderOptions: { after: { contentText: label(edit) } },
@@ -123,8 +110,8 @@ class NextEdits implements vscode.Disposable {
   }
 
   clear(): void {
-    this.editor?.setDecorations(replacedDecoration, []);
-    this.editor?.setDecorations(proposedDecoration, []);
+    this.editor?.setDecorations(this.replaced, []);
+    this.editor?.setDecorations(this.proposed, []);
     this.editor = undefined;
     if (this.state.edit) {
       this.state.clear();
@@ -168,6 +155,8 @@ class NextEdits implements vscode.Disposable {
 
   dispose(): void {
     this.clear();
+    this.replaced.dispose();
+    this.proposed.dispose();
   }
 }
 
@@ -234,8 +223,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const serverOptions: ServerOptions = { command: server.command, args: ["serve"] };
   const clientOptions: LanguageClientOptions = {
     documentSelector: SELECTOR,
-    // Only at start: nib may then ask for a model file (nib/chooseModelFile) in its first-run dialog.
-    initializationOptions: { ...nibOptions(), chooseModelFile: true },
+    // Only at start: nib may then ask for a model file (nib/chooseModelFile) in its first-run dialog, and it
+    // pushes its status when it changes (nib/statusChanged) instead of being asked for it.
+    initializationOptions: { ...nibOptions(), chooseModelFile: true, statusChanged: true },
     middleware: {
       // Toggling completion off stops asking; the server keeps its caches. The trigger kind is
       // renumbered for LSP (see lspTriggerKind): an explicit trigger (Alt+\) must reach nib as
@@ -267,30 +257,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   client.onRequest("nib/chooseModelFile", chooseModelFile);
 
   item.command = "nib.showStatus";
-  item.text = statusBarText(undefined, enabled);
-  const refresh = async (): Promise<NibStatus | undefined> => {
-    const current = await status();
-    item.text = statusBarText(current, enabled);
-    item.tooltip = statusBarTooltip(current);
-    return current;
+  // The latest status nib pushed (nib/statusChanged): the status bar follows it, and a download's percentage moves.
+  let latest: NibStatus | undefined;
+  const show = () => {
+    item.text = statusBarText(latest, enabled);
+    item.tooltip = statusBarTooltip(latest);
   };
-  // Every 2 s; every 0.5 s while a model downloads, so the percentage moves.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
-  const poll = async () => {
-    const current = await refresh();
-    if (!stopped) {
-      timer = setTimeout(poll, current?.download ? 500 : 2000);
-    }
-  };
+  show();
+  client.onNotification("nib/statusChanged", (current: NibStatus) => {
+    latest = current;
+    show();
+  });
 
   context.subscriptions.push(
-    {
-      dispose: () => {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    },
     rest,
     nextRest,
     nextEdits,
@@ -324,9 +303,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
           .catch(() => undefined);
       }
     }),
-    vscode.commands.registerCommand("nib.toggleCompletion", async () => {
+    vscode.commands.registerCommand("nib.toggleCompletion", () => {
       enabled = !enabled;
-      await refresh();
+      show();
     }),
     vscode.commands.registerCommand("nib.reviewFile", async () => {
       const editor = vscode.window.activeTextEditor;
@@ -359,7 +338,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(client.onRequest(ShowMessageRequest.type, ask));
   rest.touch();
   nextRest.touch();
-  await poll();
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,4 +1,6 @@
-// What nib/status says, in words: pure, so it is unit-tested without VS Code.
+// What nib/status says, in words, and the settings nib gets: pure, so it is unit-tested without VS Code.
+
+import { NIB_SETTINGS } from "./settings.generated";
 
 export interface NibStatus {
   version?: string;
@@ -154,45 +156,24 @@ export function userValue<T>(inspected: Inspected<T> | undefined): T | undefined
 }
 
 /**
- * VS Code settings the user set to nib's initializationOptions (the keys of nib's config file). A setting
- * the user did not set is left out, so nib's config file (then nib's own default) decides it.
+ * The nib settings the user set in VS Code (`read` gives a setting's user value by its name under `nib.`), as nib's
+ * initializationOptions. A setting the user did not set is left out, so nib's config file (then nib's own default)
+ * decides it; an empty string is "unset" too.
  */
-export function initializationOptions(settings: {
-  model?: string;
-  context?: string;
-  deadlineMs?: number;
-  partialAfterMs?: number;
-  reviewOnSave?: boolean;
-  minSeverity?: string;
-  backend?: string;
-  url?: string;
-  remoteModel?: string;
-  apiKeyEnv?: string;
-}): Record<string, unknown> {
+export function initializationOptions(read: (name: string) => unknown): Record<string, unknown> {
   const options: Record<string, unknown> = {};
-  const section = (name: string, values: Record<string, unknown>) => {
-    const set = Object.entries(values).filter(([, value]) => value !== undefined);
-    if (set.length > 0) {
-      options[name] = Object.fromEntries(set);
+  for (const [name, key] of NIB_SETTINGS) {
+    const value = read(name);
+    if (value === undefined || value === null || value === "") {
+      continue;
     }
-  };
-  // An empty path is the setting's "unset".
-  if (settings.model) {
-    options.model = settings.model;
+    const path = key.split(".");
+    const last = path.pop() as string;
+    let section = options;
+    for (const part of path) {
+      section = (section[part] ??= {}) as Record<string, unknown>;
+    }
+    section[last] = value;
   }
-  section("completion", {
-    context: settings.context,
-    deadline_ms: settings.deadlineMs,
-    partial_after_ms: settings.partialAfterMs,
-  });
-  section("review", { on_save: settings.reviewOnSave, min_severity: settings.minSeverity });
-  // The name of the variable holding the token, never the token: nib reads it from its own environment.
-  // An empty string is these settings' "unset" too.
-  section("engine", {
-    backend: settings.backend,
-    url: settings.url || undefined,
-    remote_model: settings.remoteModel || undefined,
-    api_key_env: settings.apiKeyEnv || undefined,
-  });
   return options;
 }

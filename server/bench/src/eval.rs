@@ -87,6 +87,19 @@ pub struct Row {
     pub median_ms: f64,
 }
 
+impl Case {
+    /// A position in `masked`, the file as the model sees it, where a perfect suggestion starts with `expected`.
+    pub fn new(
+        file: PathBuf,
+        language: &'static str,
+        masked: String,
+        (line, column): (usize, usize),
+        expected: String,
+    ) -> Case {
+        Case { file, language, line, column, expected, masked }
+    }
+}
+
 /// The source files under `roots` that nib can parse, sorted, with their text.
 pub fn source_files(roots: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();

@@ -8,6 +8,7 @@ pub mod context;
 pub mod doctor;
 pub mod eval;
 pub mod faults;
+pub mod humaneval;
 pub mod llama_process;
 pub mod llama_server;
 pub mod load;
@@ -17,6 +18,7 @@ pub mod plugins;
 pub mod replay;
 pub mod review_eval;
 pub mod soak;
+pub mod surprise_eval;
 pub mod trace;
 
 pub use nib_engine::quantile;

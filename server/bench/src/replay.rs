@@ -93,6 +93,8 @@ pub struct NibReplay {
     pub next_edits: Vec<NextEditSample>,
     /// The acceptance figures the server counted (`nib/status`'s `acceptance`) once the trace was played.
     pub acceptance: Summary,
+    /// The prompt rate nib measured (`nib/status`'s `prompt_rate`, tokens per second) once the trace was played.
+    pub prompt_rate: Option<f64>,
 }
 
 /// The text of every file as the replay goes, to build the peer's prompts.
@@ -332,14 +334,17 @@ pub fn replay_nib(replay: &Replay, serve: &NibServe) -> Result<NibReplay, Replay
             Action::Request(event) => session.request(replay, event, &format!("replay-{i}"))?,
         }
     }
-    let acceptance = serde_json::from_value(session.client.status()?["acceptance"].take())
+    let mut status = session.client.status()?;
+    let prompt_rate = status["prompt_rate"].as_f64();
+    let acceptance = serde_json::from_value(status["acceptance"].take())
         .map_err(|e| ReplayError::Trace(format!("nib/status has no acceptance figures: {e}")))?;
     let (status, stderr) = session.client.shutdown()?;
     let _ = std::fs::remove_dir_all(&home);
     if !status.success() {
         return Err(ReplayError::Trace(format!("nib exited with {status}: {stderr}")));
     }
-    Ok(NibReplay { samples: session.samples, next_edits: session.next_edits.unwrap_or_default(), acceptance })
+    let next_edits = session.next_edits.unwrap_or_default();
+    Ok(NibReplay { samples: session.samples, next_edits, acceptance, prompt_rate })
 }
 
 /// The acceptance figures per kind of suggestion, one line each, and the total.
@@ -539,6 +544,31 @@ pub fn render_next_edits(row: &NextEditRow) -> String {
     )
 }
 
+/// A request that evaluated this many prompt tokens or more is a cold event.
+const COLD_EVENT_TOKENS: usize = 256;
+
+/// The cold events (requests whose own job evaluated `COLD_EVENT_TOKENS` or more prompt tokens), one line each:
+/// what the editor waited for a suggestion (the answer, or for an empty one `nib/suggestionReady`), the tokens
+/// evaluated, and the time `prompt_rate` (tokens per second) says that takes: how far it is from the bound.
+pub fn render_cold(samples: &[Sample], prompt_rate: Option<f64>) -> String {
+    let rate = cell(prompt_rate, 0);
+    let mut out =
+        format!("cold events (evaluated {COLD_EVENT_TOKENS}+ tokens; measured prompt rate {rate} tokens/s):\n");
+    for (i, sample) in samples.iter().enumerate() {
+        let Some(n) = sample.n_evaluated_tokens.filter(|&n| n >= COLD_EVENT_TOKENS) else { continue };
+        let shown = if sample.empty { sample.ready_ms } else { Some(sample.e2e_ms) };
+        let bound = prompt_rate.map(|rate| n as f64 / rate.max(f64::EPSILON) * 1000.0);
+        out.push_str(&format!(
+            "#{i:<4} {:<16} e2e {:>8} ms  shown {:>8} ms  evaluated {n:>5} tokens  bound {:>8} ms\n",
+            sample.kind.label(),
+            cell(Some(sample.e2e_ms), 1),
+            cell(shown, 1),
+            cell(bound, 1),
+        ));
+    }
+    out
+}
+
 /// A figure for the table, `-` when there is none.
 fn cell(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
@@ -629,5 +659,32 @@ mod tests {
         assert_eq!((row.n, row.n_errors, row.n_proposing), (3, 1, 1));
         assert_eq!(row.e2e_ms.map(|p| p.p50), Some(quantile(&[1.0, 3.0], 0.5)));
         assert_eq!(summarize_next_edits(&[]).e2e_ms.map(|p| p.p50), None);
+    }
+
+    #[test]
+    fn cold_events_show_the_tokens_they_evaluated_beside_the_time_the_prompt_rate_says_that_takes() {
+        let request = |e2e_ms: f64, n_evaluated: usize, empty: bool, ready_ms: Option<f64>| Sample {
+            kind: EventKind::SwitchFirst,
+            ttft_ms: e2e_ms,
+            e2e_ms,
+            n_prompt_tokens: Some(n_evaluated),
+            n_reused_tokens: Some(0),
+            n_evaluated_tokens: Some(n_evaluated),
+            cache: Some("cold".into()),
+            n_indexed_files: None,
+            empty,
+            ready_ms,
+            error: None,
+        };
+        let samples =
+            [request(30.0, 12, false, None), request(1210.0, 300, false, None), request(9.0, 1500, true, Some(5100.0))];
+        let text = render_cold(&samples, Some(300.0));
+        assert_eq!(
+            text,
+            "cold events (evaluated 256+ tokens; measured prompt rate 300 tokens/s):\n\
+             #1    switch (first)   e2e   1210.0 ms  shown   1210.0 ms  evaluated   300 tokens  bound   1000.0 ms\n\
+             #2    switch (first)   e2e      9.0 ms  shown   5100.0 ms  evaluated  1500 tokens  bound   5000.0 ms\n"
+        );
+        assert!(render_cold(&samples, None).contains("bound        - ms"));
     }
 }

@@ -284,6 +284,8 @@ pub enum StopReason {
     Cached,
     /// Answered at once, empty: the document's prompt is still being evaluated for an earlier request.
     Evaluating,
+    /// Answered from a short window around the cursor (a cold prompt); the whole window is evaluated behind it.
+    ShortWindow,
 }
 
 /// What a job sends back, in order: `Started` once it reaches the model, any number of `Text`, then one

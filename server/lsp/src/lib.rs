@@ -8,6 +8,7 @@
 
 pub mod acceptance;
 mod arrival;
+mod client_options;
 mod convert;
 mod memory;
 pub use nib_plugins::framing;
@@ -100,7 +101,7 @@ pub struct NibServer {
     client: Client,
     /// What the command line set: it wins over the client's options.
     cli: CommandLine,
-    session: OnceLock<Session>,
+    session: OnceLock<Arc<Session>>,
     /// The engine, for `serve` to stop once the server has ended.
     engine: Arc<OnceLock<Engine>>,
     tasks: Tasks,
@@ -108,7 +109,12 @@ pub struct NibServer {
 
 impl NibServer {
     fn session(&self) -> Result<&Session> {
-        self.session.get().ok_or_else(Error::internal_error)
+        self.session.get().map(|session| &**session).ok_or_else(Error::internal_error)
+    }
+
+    /// The session, for a background task that outlives the request.
+    fn shared_session(&self) -> Result<Arc<Session>> {
+        self.session.get().cloned().ok_or_else(Error::internal_error)
     }
 
     async fn warn(&self, message: String) {

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
 
+use crate::client_options;
 use crate::tasks::Tasks;
 use nib_engine::{Engine, ModelState};
 use nib_models::{Model, catalogue};
@@ -26,8 +27,6 @@ use nib_pipeline::config::{self, ModelChoice, ModelSource};
 
 /// The command that offers the models again (or says why not).
 pub const SETUP_COMMAND: &str = "nib.setupModel";
-/// The `initializationOptions` key by which a client says it answers `nib/chooseModelFile`.
-const CHOOSE_FILE_OPTION: &str = "chooseModelFile";
 const CHOOSE_FILE: &str = "Choose a file...";
 const NOT_NOW: &str = "Not now";
 /// How often a running download reports its progress.
@@ -50,18 +49,9 @@ impl ClientCan {
         ClientCan {
             ask: window.is_some_and(|w| w.show_message.is_some()),
             show_progress: window.and_then(|w| w.work_done_progress) == Some(true),
-            choose_file: options.and_then(|o| o.get(CHOOSE_FILE_OPTION)).and_then(Value::as_bool) == Some(true),
+            choose_file: client_options::wants(options, client_options::CHOOSE_MODEL_FILE),
         }
     }
-}
-
-/// The client's own keys out of `initializationOptions`, leaving nib's settings.
-pub fn settings_only(options: &Value) -> Value {
-    let mut settings = options.clone();
-    if let Some(object) = settings.as_object_mut() {
-        object.remove(CHOOSE_FILE_OPTION);
-    }
-    settings
 }
 
 /// The model in use and the first run's state; one per session.
@@ -477,15 +467,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_client_says_what_it_can_and_its_own_option_is_not_a_setting() {
+    fn the_client_says_what_it_can() {
         let capabilities: ClientCapabilities =
             serde_json::from_value(json!({"window": {"showMessage": {}, "workDoneProgress": true}})).unwrap();
         let options = json!({"chooseModelFile": true, "completion": {"max_tokens": 8}});
         let can = ClientCan::new(&capabilities, Some(&options));
         assert_eq!(can, ClientCan { ask: true, show_progress: true, choose_file: true });
-        assert_eq!(settings_only(&options), json!({"completion": {"max_tokens": 8}}));
         assert_eq!(ClientCan::new(&ClientCapabilities::default(), None), ClientCan::default());
-        assert_eq!(settings_only(&json!([])), json!([]));
     }
 
     #[test]

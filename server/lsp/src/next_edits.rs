@@ -70,8 +70,17 @@ pub async fn propose(session: &Session, tasks: &Tasks, arrival: &Arrival) -> Res
     let encoding = documents.encoding();
     let (uri, cursor) = (&arrival.uri, arrival.cursor);
     // Before the first `.await`, as `arrival` was: the other documents as the request found them too.
-    let others = documents.snapshots_except(uri.as_str());
+    let mut others = documents.snapshots_except(uri.as_str());
     let current = arrival.parsed(documents, PARSE_WAIT).await?;
+    // Their trees too, as of the texts the request found: a document opened just before may not be parsed yet.
+    // One wait for all of them, not one each.
+    let until = tokio::time::Instant::now() + PARSE_WAIT;
+    for (key, document) in others.iter_mut().filter(|(_, document)| !document.is_parsed()) {
+        let wait = until.saturating_duration_since(tokio::time::Instant::now());
+        if let Ok(parsed) = documents.parsed_at(key, document.revision(), wait).await {
+            *document = parsed;
+        }
+    }
     let key = uri.as_str().to_owned();
     let found = tasks.spawn_blocking("next edits", move || {
         let open: Vec<OpenDocument> =

@@ -17,7 +17,7 @@ use crate::servers::window::LatencyWindow;
 use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
-use nib_pipeline::config::{EngineConfig, ModelChoice};
+use nib_pipeline::config::{Config, EngineConfig, ModelChoice};
 use nib_pipeline::next_edit::NextEditConfig;
 use nib_prompt::context::Workspace;
 use nib_text::documents::DocumentStore;
@@ -29,6 +29,8 @@ const REINDEX_AFTER: std::time::Duration = std::time::Duration::from_millis(500)
 pub const PARSE_WAIT: std::time::Duration = std::time::Duration::from_millis(600);
 
 pub struct Session {
+    /// The settings in effect: those that apply live as last changed, the others as they were at start.
+    pub settings: Mutex<Config>,
     pub documents: Arc<DocumentStore>,
     pub completer: Completer,
     pub reviews: Arc<Reviews>,
@@ -67,6 +69,8 @@ pub struct Start {
     pub engine_config: EngineConfig,
     /// The client can watch files for nib (dynamic registration of `workspace/didChangeWatchedFiles`).
     pub can_watch_files: bool,
+    /// The client wants `nib/statusChanged` (`initializationOptions.statusChanged`).
+    pub push_status: bool,
     /// Problems found while starting, shown to the user once initialized.
     pub warnings: Vec<String>,
     /// The client's name and version, from `initialize`.

@@ -35,6 +35,12 @@ impl Notification for SuggestionReady {
     const METHOD: &'static str = "nib/suggestionReady";
 }
 
+/// Whether an answer has more to come: given at its deadline (empty or with its start), with its start, at once
+/// while the prompt is evaluated, or from a short window while the whole one is evaluated.
+fn follows(reason: StopReason) -> bool {
+    matches!(reason, StopReason::Deadline | StopReason::Partial | StopReason::Evaluating | StopReason::ShortWindow)
+}
+
 /// How long a request answered empty for lack of time may wait for its suggestion in the background.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -84,8 +90,9 @@ pub async fn suggest(
     let (awaiting, uri) = (&session.requests.awaiting, &arrival.uri);
     // Answered empty, or with the start of its suggestion: say when the whole suggestion is there. One task
     // per document: a later answer only moves the position it waits for.
-    if matches!(suggestion.map(|s| s.reason), Some(StopReason::Deadline | StopReason::Partial | StopReason::Evaluating))
-    {
+    // A short window's suggestion typed through is replaced too, once its whole window is there.
+    let pending = placed.is_some() && session.completer.whole_pending(uri.as_str());
+    if suggestion.is_some_and(|s| follows(s.reason)) || pending {
         if awaiting.insert(uri.as_str().to_owned(), arrival.clone()).is_none() {
             tasks.spawn("tell when ready", tell_when_ready(client.clone(), suggester, uri.clone()));
         }
@@ -204,9 +211,11 @@ async fn tell_when_ready(client: Client, suggester: Suggester, uri: Uri) {
             continue;
         }
         // Asked as the client will ask again, so that its request finds this suggestion in the cache.
+        // Only the whole suggestion, in the cache, is ready: the start of one, or a short window's while the whole
+        // window is evaluated, would make the client ask again before its answer is there.
         match suggester.suggest(&arrival, Trigger::Automatic, |_, _, _| {}).await {
+            Ok((_, Some(s))) if follows(s.reason) => continue,
             Ok((Some(_), _)) => break Some(arrival),
-            Ok((None, Some(s))) if matches!(s.reason, StopReason::Deadline | StopReason::Evaluating) => continue,
             _ => break None,
         }
     };

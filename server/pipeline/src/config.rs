@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use nib_engine::{BackendKind, EngineConfig};
@@ -16,29 +17,38 @@ use crate::plugins::PluginConfig;
 use crate::review::{Limits, Severity};
 
 /// Everything a user can set. Every field has a default, so `{}` is a valid config.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Path to a GGUF model file.
+    /// Path to a GGUF model file (unset: the model chosen in an editor's first-run dialog, else the catalogue's
+    /// default).
+    #[schemars(extend("x-applies" = "start"))]
     pub model: Option<PathBuf>,
+    /// The engine is set up once, when nib starts.
+    #[schemars(extend("x-applies" = "start"))]
     pub engine: EngineConfig,
+    #[schemars(extend("x-applies" = "live"))]
     pub completion: CompletionConfig,
+    #[schemars(extend("x-applies" = "live"))]
     pub review: ReviewConfig,
     /// Next edits from the model (`nib/nextEdits`): on for models trained for it.
+    #[schemars(extend("x-applies" = "start"))]
     pub next_edit: NextEditConfig,
-    /// Plugins, in the order they run (`[[plugins]]`, docs/plugins.md).
+    /// Plugins, in the order they run (`[[plugins]]`, docs/plugins.md describes their keys).
+    #[schemars(extend("x-applies" = "start"), with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub plugins: Vec<PluginConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReviewConfig {
     /// Review a file in the background when the editor saves it.
     pub on_save: bool,
     /// Findings below this severity are not reported.
     pub min_severity: Severity,
-    /// Repository-relative path globs to review (empty: all) and to leave out.
+    /// Repository-relative path globs to review (`src/**/*.rs`); empty: all.
     pub include: Vec<String>,
+    /// Repository-relative path globs never reviewed (`vendor/**`), even when `include` matches them.
     pub exclude: Vec<String>,
     /// A review unit's size in chars: a longer function is split along its children.
     pub unit_chars: u32,
@@ -46,6 +56,13 @@ pub struct ReviewConfig {
     pub max_tokens: u32,
     /// The most findings reported for one file: the most severe, then the first.
     pub max_findings_per_file: u32,
+    /// Review by surprise (rule `surprise`): lines with a token the model found unlikely where it was sure of
+    /// something else. Off by default: on the mutation corpus it does not reach its target (README, Review by
+    /// surprise).
+    pub surprise: bool,
+    /// How much likelier the model's choice must be than the token written, in nats (`ln(p_expected /
+    /// p_actual)`), for a line to be reported. Chosen from `nib eval surprise` (README).
+    pub surprise_threshold: f32,
 }
 
 impl Default for ReviewConfig {
@@ -58,6 +75,8 @@ impl Default for ReviewConfig {
             unit_chars: 3000,
             max_tokens: 384,
             max_findings_per_file: 10,
+            surprise: false,
+            surprise_threshold: 12.0,
         }
     }
 }
@@ -68,11 +87,12 @@ impl ReviewConfig {
             unit_chars: self.unit_chars as usize,
             max_tokens: self.max_tokens as usize,
             max_findings_per_file: self.max_findings_per_file as usize,
+            surprise: self.surprise.then_some(self.surprise_threshold),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompletionConfig {
     /// Token budget of the prompt (prefix + suffix + template tokens).
@@ -92,6 +112,11 @@ pub struct CompletionConfig {
     pub partial_after_ms: u64,
     /// Time cap on an explicit request (the user asked): it answers when the suggestion is complete.
     pub invoked_timeout_ms: u64,
+    /// A cold prompt (more than 256 tokens not in the KV cache) that would take longer than this to evaluate is
+    /// answered first from a short window around the cursor, sized by the measured prompt rate to fit this time
+    /// (never under 256 tokens); the whole window is evaluated behind it and replaces its suggestion
+    /// (`nib/suggestionReady`). 0: always wait for the whole window.
+    pub short_window_ms: u64,
     /// The most suggestions an explicit request answers with: the greedy one, then distinct sampled
     /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
     /// always answer with one.
@@ -118,10 +143,11 @@ pub struct CompletionConfig {
     pub context_tokens: u32,
     /// Keep the acceptance figures across runs in `$NIB_HOME/acceptance.json` (read at start, written at
     /// shutdown); they are never sent anywhere either way.
+    #[schemars(extend("x-applies" = "start"))]
     pub keep_acceptance: bool,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContextMode {
     /// Prefix-only prompting, whatever the model.
@@ -154,6 +180,7 @@ impl Default for CompletionConfig {
             deadline_ms: 4000,
             partial_after_ms: 200,
             invoked_timeout_ms: 30_000,
+            short_window_ms: 1000,
             n_candidates: 3,
             min_confidence: 0.0,
             typing_suffix_tokens: 24,

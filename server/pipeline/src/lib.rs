@@ -9,3 +9,4 @@ pub mod engine;
 pub mod next_edit;
 pub mod plugins;
 pub mod review;
+pub mod settings;

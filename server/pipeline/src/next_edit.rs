@@ -14,7 +14,7 @@ use nib_engine::{
 };
 
 /// How the model path is used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelUse {
     /// On for models trained for edit prediction (a template names them), off for the rest.
@@ -24,9 +24,10 @@ pub enum ModelUse {
     Off,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NextEditConfig {
+    /// Whether the model proposes edits besides the exact ones (renames, changed calls).
     pub model: ModelUse,
     /// A template from `prompts/edit` (`zeta`, `instruct`); unset: the one trained for the model, else `instruct`.
     pub template: Option<String>,

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use nib_engine::{CancelToken, Priority, StopReason};
+use nib_pipeline::completion::cold::short_owner;
 use nib_pipeline::completion::{Completer, Request, Suggestion, Trigger};
 use nib_pipeline::config::CompletionConfig;
 use nib_prompt::context::Workspace;
@@ -218,6 +219,8 @@ async fn an_explicit_request_after_a_jump_never_answers_empty_for_lack_of_time()
     let t0 = Instant::now();
     let cold = || Script::default().evaluate(256, ms(2000)).tokens(ms(100), &["sum", "(items", ")"]);
     scripted.push(cold());
+    // The jump's whole window is cold: its short window shows first (400 ms, then 300 ms of tokens).
+    scripted.push(Script::default().evaluate(100, ms(400)).tokens(ms(100), &["len", "(items", ")"]));
     scripted.push(cold());
     let first_request = CancelToken::default();
     let first = ask(&completer, &long(180), Trigger::Automatic, &first_request);
@@ -228,7 +231,12 @@ async fn an_explicit_request_after_a_jump_never_answers_empty_for_lack_of_time()
     let (asked, took) = answer(&completer, &long(20), Trigger::Invoked).await;
     assert!(first.await.is_ok());
     assert_eq!((asked.text.as_str(), asked.reason), ("sum(items)", StopReason::EndOfGeneration));
-    assert_eq!(took, ms(400 + 2000 + 300), "the evaluation yields at its next step (500 ms), then 2.3 s of its own");
+    assert_eq!(
+        took,
+        ms(400 + 700 + 2300),
+        "the evaluation yields at its next step (500 ms), the short window takes 700 ms, then 2.3 s of its own:\n{}",
+        scripted.timeline()
+    );
     assert!(took > ms(settings().deadline_ms));
 }
 
@@ -266,4 +274,96 @@ async fn prefetch_computes_the_next_suggestion_at_idle_priority_and_any_request_
     sleep(ms(1000)).await;
     assert_eq!(again.reason, StopReason::Cached, "typed through the suggestion shown");
     assert_eq!(scripted.played().len(), 1, "{}", scripted.timeline());
+}
+
+/// The settings of the two-speed tests: a whole window of 1,024 tokens, whose first evaluation (more than 256
+/// tokens, longer than `short_window_ms` at the prompt rate assumed before one is measured) is cold.
+fn two_speeds() -> CompletionConfig {
+    CompletionConfig { n_prompt_tokens: 1024, ..settings() }
+}
+
+/// The short window's job: 256 tokens in 600 ms, then `sum(items)` a token every 100 ms.
+fn short_window() -> Script {
+    Script::default().evaluate(256, ms(600)).tokens(ms(100), &["sum", "(items", ")"])
+}
+
+/// The whole window's job: 1,000 tokens in 4 s (64-token steps of 250 ms), then `total(items)`.
+fn whole_window() -> Script {
+    Script::default().evaluate(1000, ms(4000)).tokens(ms(100), &["total", "(items", ")"])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_place_answers_from_a_short_window_and_the_whole_window_evaluated_behind_it_replaces_it() {
+    let (completer, scripted) = completer(two_speeds());
+    let t0 = Instant::now();
+    scripted.push(short_window());
+    scripted.push(whole_window());
+    let (first, took) = answer(&completer, &long(180), Trigger::Automatic).await;
+    assert_eq!((first.text.as_str(), first.reason, took), ("sum(items)", StopReason::ShortWindow, ms(900)));
+    let (short, whole) = (scripted.job(0).expect("the short window"), scripted.job(1).expect("the whole window"));
+    assert_eq!(short.owner, Some(short_owner(URI)), "a KV sequence of its own");
+    assert_eq!((whole.owner.as_deref(), whole.priority.get()), (Some(URI), Priority::Late));
+    let n_chars = |prompt: &str| prompt.chars().count();
+    assert!((200..=256).contains(&n_chars(&short.prompt)), "{} tokens", n_chars(&short.prompt));
+    assert!(n_chars(&whole.prompt) > 3 * n_chars(&short.prompt), "{}", scripted.timeline());
+    // `nib/suggestionReady` waits for the whole window, which answers the same place from the cache.
+    completer.settled(URI).await;
+    assert_eq!(t0.elapsed(), ms(900 + 4300), "{}", scripted.timeline());
+    let (again, took) = answer(&completer, &long(180), Trigger::Automatic).await;
+    assert_eq!((again.text.as_str(), again.reason, took), ("total(items)", StopReason::Cached, Duration::ZERO));
+    assert!(again.stats.n_prompt_tokens > 700, "the whole window's prompt: {:?}", again.stats);
+    // Warm now: typing there (not what was shown) answers from the whole window, without a short one.
+    scripted.push(Script::default().evaluate(1, ms(20)).tokens(ms(50), &["otal(items)"]));
+    let (typed, took) = answer(&completer, &long(180).typed("x"), Trigger::Automatic).await;
+    assert_eq!((typed.text.as_str(), typed.reason, took), ("otal(items)", StopReason::EndOfGeneration, ms(70)));
+    assert_eq!(scripted.job(2).and_then(|j| j.owner).as_deref(), Some(URI));
+}
+
+#[tokio::test(start_paused = true)]
+async fn typing_during_the_whole_window_evaluation_is_answered_from_the_short_window_and_never_waits_for_it() {
+    let (completer, scripted) = completer(two_speeds());
+    let t0 = Instant::now();
+    scripted.push(short_window());
+    scripted.push(whole_window());
+    scripted.push(Script::default().evaluate(1, ms(20)).tokens(ms(50), &["um(items)"]));
+    scripted.push(whole_window());
+    let (first, _) = answer(&completer, &long(180), Trigger::Automatic).await;
+    assert_eq!(first.reason, StopReason::ShortWindow);
+    sleep_until(t0 + ms(1100)).await;
+    let (typed, took) = answer(&completer, &long(180).typed("x"), Trigger::Automatic).await;
+    // Not what was shown. The whole window yields at its next 64-token step (1,150 ms), then 70 ms of the short
+    // window's own.
+    assert_eq!((typed.text.as_str(), typed.reason), ("um(items)", StopReason::ShortWindow), "{}", scripted.timeline());
+    assert_eq!(took, ms(50 + 70), "{}", scripted.timeline());
+    assert_eq!(scripted.job(2).and_then(|j| j.owner), Some(short_owner(URI)));
+    // The whole window carries on for the text as it is now, from what the KV cache kept.
+    let whole = scripted.job(3).expect("the whole window again");
+    assert_eq!((whole.owner.as_deref(), whole.priority.get()), (Some(URI), Priority::Late));
+    completer.settled(URI).await;
+    assert_eq!(t0.elapsed(), ms(1220 + 4300), "{}", scripted.timeline());
+    let (again, took) = answer(&completer, &long(180).typed("x"), Trigger::Automatic).await;
+    assert_eq!((again.text.as_str(), again.reason, took), ("total(items)", StopReason::Cached, Duration::ZERO));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_explicit_request_at_a_cold_place_shows_the_short_window_at_once_and_answers_with_the_whole() {
+    let (completer, scripted) = completer(two_speeds());
+    let t0 = Instant::now();
+    scripted.push(short_window());
+    scripted.push(whole_window());
+    let doc = long(180);
+    let partials = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = partials.clone();
+    let request =
+        Request { rope: &doc.rope, cursor: doc.cursor, document: Some(URI), syntax: None, trigger: Trigger::Invoked };
+    let on_partial = move |text: &str| seen.lock().push((t0.elapsed(), text.to_owned()));
+    let asked = completer.complete(request, CancelToken::default(), on_partial).await.expect("a suggestion");
+    assert_eq!((asked.text.as_str(), asked.reason), ("total(items)", StopReason::EndOfGeneration));
+    assert_eq!(t0.elapsed(), ms(900 + 4300));
+    let partials = partials.lock().clone();
+    let at = |text: &str| partials.iter().find(|(_, t)| t == text).map(|(at, _)| *at);
+    assert_eq!(at("sum(items)"), Some(ms(900)), "the short window's suggestion, as partial results: {partials:?}");
+    assert_eq!(partials.last(), Some(&(ms(5200), "total(items)".to_owned())));
+    let whole = scripted.job(1).expect("the whole window");
+    assert_eq!(whole.priority.get(), Priority::Foreground, "the user waits for it");
 }

@@ -127,6 +127,8 @@ impl Span {
 const MAX_CHARS_PER_TOKEN: usize = 8;
 /// A window cut by the budget starts at a multiple of this many lines.
 const ANCHOR_LINES: usize = 16;
+/// The same for a window that anchoring to `ANCHOR_LINES` would cut by more than half.
+const SHORT_ANCHOR_LINES: usize = 4;
 /// The same, in characters, for a line too long for the window.
 const ANCHOR_CHARS: usize = 256;
 
@@ -306,8 +308,11 @@ fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
         let (start, span) = tokens_from(line);
         if span.tokens.len() <= n_max {
             // Anchor a cut window to a stable line, so the prompt's start (and the KV cache
-            // behind it) stays put while the cursor moves within a region.
-            let anchored = line.next_multiple_of(ANCHOR_LINES);
+            // behind it) stays put while the cursor moves within a region. A window of fewer than ~32 lines (a
+            // cold place's short window) would lose more than half of them: it anchors to fewer lines.
+            let keeps_half = |anchor: usize| (line.next_multiple_of(anchor) - line) * 2 <= cursor_line - line;
+            let anchor = if keeps_half(ANCHOR_LINES) { ANCHOR_LINES } else { SHORT_ANCHOR_LINES };
+            let anchored = line.next_multiple_of(anchor);
             if line > 0 && anchored != line && anchored < cursor_line {
                 return tokens_from(anchored);
             }
@@ -579,18 +584,22 @@ mod tests {
     fn the_window_start_stays_put_while_the_cursor_moves_nearby() {
         let text: String = (0..2000).map(|i| format!("let x{i} = {i};\n")).collect();
         let rope = Rope::from_str(&text);
-        let budget = Budget { n_tokens: 400, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
         let template = template(false);
-        let starts: std::collections::BTreeSet<usize> = (1000..1010)
-            .map(|line| {
-                let cursor = rope.line_to_char(line) + 3;
-                build(&CharTokenizer { fim: false, ..CharTokenizer::default() }, &template, &rope, cursor, budget)
-                    .unwrap()
-                    .prefix_start
-            })
-            .collect();
-        assert!(starts.len() <= 2, "{starts:?}");
-        assert!(starts.iter().all(|&s| rope.char_to_line(s).is_multiple_of(ANCHOR_LINES)));
+        let starts = |n_tokens| -> std::collections::BTreeSet<usize> {
+            let budget = Budget { n_tokens, suffix_percent: 25, n_suffix_max: usize::MAX, n_context_tokens: 0 };
+            let tokenizer = CharTokenizer { fim: false, ..CharTokenizer::default() };
+            (1000..1010)
+                .map(|line| build(&tokenizer, &template, &rope, rope.line_to_char(line) + 3, budget).unwrap())
+                .map(|prompt| rope.char_to_line(prompt.prefix_start))
+                .collect()
+        };
+        let whole = starts(1000);
+        assert!(whole.len() <= 2, "{whole:?}");
+        assert!(whole.iter().all(|s| s.is_multiple_of(ANCHOR_LINES)), "{whole:?}");
+        // A short window (~19 lines) keeps most of its lines: it anchors to 4.
+        let short = starts(400);
+        assert!(short.iter().all(|s| s.is_multiple_of(SHORT_ANCHOR_LINES) && (968..1000).contains(s)), "{short:?}");
+        assert!(short.len() <= 3, "{short:?}");
     }
 
     #[test]

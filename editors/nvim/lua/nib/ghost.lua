@@ -43,10 +43,10 @@ local function render()
   local lines = vim.split(M.text(), "\n", { plain = true })
   local virt_lines = {}
   for i = 2, #lines do
-    table.insert(virt_lines, { { lines[i], "Comment" } })
+    table.insert(virt_lines, { { lines[i], "NibGhostText" } })
   end
   vim.api.nvim_buf_set_extmark(shown.buf, ns, shown.row, shown.col, {
-    virt_text = { { lines[1], "Comment" } },
+    virt_text = { { lines[1], "NibGhostText" } },
     virt_text_pos = "inline",
     virt_lines = #virt_lines > 0 and virt_lines or nil,
     hl_mode = "combine",
@@ -54,7 +54,7 @@ local function render()
   if #shown.items > 1 then
     -- Several candidates (an explicit request): which one this is, so the cycle keys are worth trying.
     vim.api.nvim_buf_set_extmark(shown.buf, ns, shown.row, shown.col, {
-      virt_text = { { string.format(" %d/%d", shown.index, #shown.items), "Comment" } },
+      virt_text = { { string.format(" %d/%d", shown.index, #shown.items), "NibGhostText" } },
       virt_text_pos = "eol",
     })
   end
@@ -188,6 +188,8 @@ function M.cycle(step)
 end
 
 function M.setup(group, plugin)
+  -- Its own group, so a colour scheme or the user can tell ghost text from comments.
+  vim.api.nvim_set_hl(0, "NibGhostText", { default = true, link = "Comment" })
   nib = plugin
   vim.api.nvim_create_autocmd({ "TextChangedI", "TextChangedP" }, {
     group = group,

@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { NIB_SETTINGS } from "../settings.generated";
 import { downloadText, downloadToken, initializationOptions, pluginProblem, PluginStatus, statusBarText, statusBarTooltip, statusLines, userValue } from "../status";
 
 test("the status bar shows loading, failure, and the last latency with cache hits", () => {
@@ -71,29 +74,39 @@ test("the full status says where prompts go and, while the server fails, why and
   assert.ok(!statusLines({}).some((line) => line.startsWith("prompts go to")));
 });
 
-test("only the settings the user set become nib's initializationOptions", () => {
-  const settings = { model: "/m.gguf", context: "window", deadlineMs: 500, partialAfterMs: 0, reviewOnSave: false };
-  assert.deepEqual(initializationOptions(settings), {
+test("only the settings the user set become nib's initializationOptions, by nib's own names", () => {
+  const set: Record<string, unknown> = {
+    model: "/m.gguf", "completion.context": "window", "completion.deadlineMs": 500, "completion.partialAfterMs": 0,
+    "review.onSave": false, "engine.nGpuLayers": 0,
+  };
+  assert.deepEqual(initializationOptions((name) => set[name]), {
     model: "/m.gguf",
     completion: { context: "window", deadline_ms: 500, partial_after_ms: 0 },
     review: { on_save: false },
+    engine: { n_gpu_layers: 0 },
   });
   // Nothing set: nib's config file decides everything.
-  assert.deepEqual(initializationOptions({}), {});
-  assert.deepEqual(initializationOptions({ model: "", minSeverity: "error" }), { review: { min_severity: "error" } });
+  assert.deepEqual(initializationOptions(() => undefined), {});
+  const some: Record<string, unknown> = { model: "", "review.minSeverity": "error" };
+  assert.deepEqual(initializationOptions((name) => some[name]), { review: { min_severity: "error" } });
 });
 
-test("the remote backend's settings become nib's engine section, only those the user set", () => {
-  assert.deepEqual(initializationOptions({ backend: "llama-server", url: "http://gpu-box:8012" }), {
-    engine: { backend: "llama-server", url: "http://gpu-box:8012" },
+test("the remote backend's settings become nib's engine section, empty strings left out", () => {
+  const remote: Record<string, unknown> = {
+    "engine.backend": "openai", "engine.url": "http://gpu-box:8000/v1", "engine.remoteModel": "qwen", "engine.apiKeyEnv": "",
+  };
+  assert.deepEqual(initializationOptions((name) => remote[name]), {
+    engine: { backend: "openai", url: "http://gpu-box:8000/v1", remote_model: "qwen" },
   });
-  assert.deepEqual(
-    initializationOptions({ backend: "openai", url: "http://gpu-box:8000/v1", remoteModel: "qwen", apiKeyEnv: "NIB_API_KEY" }),
-    { engine: { backend: "openai", url: "http://gpu-box:8000/v1", remote_model: "qwen", api_key_env: "NIB_API_KEY" } },
-  );
-  // Empty strings are unset: nib's config file keeps its URL and token variable.
-  assert.deepEqual(initializationOptions({ backend: "local", url: "", remoteModel: "", apiKeyEnv: "" }), { engine: { backend: "local" } });
-  assert.deepEqual(initializationOptions({ url: "", apiKeyEnv: "" }), {});
+});
+
+test("every setting in the map is one VS Code declares", () => {
+  // Read at run time: out/test/ is two folders below package.json.
+  const packageJson = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const declared = Object.keys(packageJson.contributes.configuration.properties);
+  for (const [name] of NIB_SETTINGS) {
+    assert.ok(declared.includes(`nib.${name}`), `nib.${name}`);
+  }
 });
 
 test("a user's value comes from the narrowest scope that has one, never from the default", () => {

@@ -1,18 +1,19 @@
 //! `workspace/didChangeConfiguration`: new settings apply as `initializationOptions` did, over the config
-//! file (read again); they replace the options sent before. What only takes effect at start (the model,
-//! `engine.*`) is reported, not ignored.
+//! file (read again); they replace the options sent before. The whole configuration is compared with the one in
+//! effect, key by key: what applies live is applied, what only takes effect at start (the model, `engine.*`,
+//! `next_edit.*`, plugins...: `nib_pipeline::settings`) is reported, never dropped silently.
 
-use serde::Serialize;
 use serde_json::Value;
 use tower_lsp_server::ls_types::*;
 
 use crate::NibServer;
 use nib_pipeline::config::{self, Config};
+use nib_pipeline::settings;
 
 pub async fn handle(server: &NibServer, params: DidChangeConfigurationParams) {
     let Ok(session) = server.session() else { return };
-    let Some(settings) = nib_settings(&params.settings) else { return };
-    let config = match Config::load().and_then(|config| config.with_init_options(settings)) {
+    let Some(sent) = nib_settings(&params.settings) else { return };
+    let config = match Config::load().and_then(|config| config.with_init_options(sent)) {
         Ok(config) => config.with_command_line(&server.cli),
         Err(err) => {
             let message = format!("nib: settings not applied: {err}; the ones before stay in effect");
@@ -20,9 +21,16 @@ pub async fn handle(server: &NibServer, params: DidChangeConfigurationParams) {
             return;
         }
     };
-    session.completer.set_config(config.completion.clone());
-    session.reviews.set_config(config.review.clone());
-    let mut at_start = changed_keys("engine", &session.start.engine_config, &config.engine);
+    let changes = {
+        let mut running = session.settings.lock();
+        let changes = settings::changes(&running, &config);
+        *running = settings::live_part(&running, &config);
+        session.completer.set_config(running.completion.clone());
+        session.reviews.set_config(running.review.clone());
+        changes
+    };
+    // The model the settings name counts, not the key: the command line may choose it whatever they say.
+    let mut at_start: Vec<String> = changes.at_start.into_iter().filter(|key| key != "model").collect();
     let model = config::resolve_model(server.cli.model.as_deref(), &config);
     if model != session.model() {
         at_start.insert(0, format!("model ({})", model.path.display()));
@@ -58,21 +66,11 @@ fn nib_settings(settings: &Value) -> Option<&Value> {
     (!empty).then_some(settings)
 }
 
-/// The `section.field` names whose values differ between `old` and `new`.
-fn changed_keys(section: &str, old: &impl Serialize, new: &impl Serialize) -> Vec<String> {
-    let (Ok(Value::Object(old)), Ok(Value::Object(new))) = (serde_json::to_value(old), serde_json::to_value(new))
-    else {
-        return Vec::new();
-    };
-    new.iter().filter(|(key, value)| old.get(*key) != Some(value)).map(|(key, _)| format!("{section}.{key}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use nib_pipeline::config::EngineConfig;
 
     #[test]
     fn settings_come_from_the_nib_section_or_the_whole_and_empty_ones_say_nothing() {
@@ -83,13 +81,5 @@ mod tests {
         for nothing in [json!(null), json!({}), json!([])] {
             assert_eq!(nib_settings(&nothing), None, "{nothing}");
         }
-    }
-
-    #[test]
-    fn changed_keys_name_the_fields_that_differ() {
-        let old = EngineConfig::default();
-        let new = EngineConfig { n_ctx: 4096, kv_shift: !old.kv_shift, ..old.clone() };
-        assert_eq!(changed_keys("engine", &old, &new), ["engine.kv_shift", "engine.n_ctx"]);
-        assert!(changed_keys("engine", &old, &old).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use crate::model_setup::{self, ClientCan, ModelSetup};
 use crate::next_edits::{self, NextEditStats};
 use crate::servers::Editor;
 use crate::session::{Requests, Session, Start};
-use crate::{NibServer, convert, review};
+use crate::{NibServer, client_options, convert, review};
 use nib_engine::Priority;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{self, Config};
@@ -27,7 +27,7 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         Config::default()
     });
     if let Some(options) = &params.initialization_options {
-        match config.clone().with_init_options(&model_setup::settings_only(options)) {
+        match config.clone().with_init_options(&client_options::settings_only(options)) {
             Ok(merged) => config = merged,
             Err(err) => warnings.push(format!("nib: initializationOptions: {err}; ignoring them")),
         }
@@ -69,7 +69,9 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         warnings.push(format!("nib: {err}; acceptance figures start from zero"));
         Totals::default()
     });
+    let settings = parking_lot::Mutex::new(config.clone());
     let session = Session {
+        settings,
         documents: Arc::new(DocumentStore::new(encoding)),
         completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
@@ -77,9 +79,16 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         next_edits: NextEditStats::default(),
         acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
         model_setup: Arc::new(ModelSetup::new(ClientCan::new(caps, params.initialization_options.as_ref()), model)),
-        start: Start { engine_config: config.engine, can_watch_files, warnings, editor, next_edit: config.next_edit },
+        start: Start {
+            engine_config: config.engine,
+            can_watch_files,
+            push_status: client_options::wants(params.initialization_options.as_ref(), client_options::STATUS_CHANGED),
+            warnings,
+            editor,
+            next_edit: config.next_edit,
+        },
     };
-    if server.session.set(session).is_err() {
+    if server.session.set(Arc::new(session)).is_err() {
         return Err(Error::invalid_request());
     }
     Ok(InitializeResult {

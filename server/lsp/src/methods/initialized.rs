@@ -25,6 +25,11 @@ pub async fn handle(server: &NibServer, _: InitializedParams) {
     if session.start.can_watch_files {
         watch_files(server);
     }
+    if session.start.push_status
+        && let Ok(session) = server.shared_session()
+    {
+        server.tasks.spawn("status changes", super::nib_status::push_changes(server.client.clone(), session));
+    }
     // Once loading has settled, without holding up initialization: a missing model is offered for download, other
     // problems are reported.
     let setup = session.model_setup_context(&server.client, &server.tasks);

@@ -3,14 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::MissedTickBehavior;
+use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::notification::Notification;
 
 use crate::acceptance::Summary;
 use crate::model_setup::DownloadStatus;
 use crate::next_edits::NextEditCounts;
+use crate::session::Session;
 use crate::{NibServer, convert};
 use nib_engine::{EngineCounters, EngineHealth, ModelInfo, ModelState};
 use nib_pipeline::config::{CompletionConfig, EngineConfig, ReviewConfig};
@@ -27,6 +32,9 @@ pub struct Status {
     n_indexed_files: usize,
     /// Totals since start, and the last completion's figures.
     engine: EngineCounters,
+    /// Prompt tokens evaluated per second, as the completer measured them on cold prompts (it sizes the short
+    /// window a cold place answers from first); `null` before one was measured.
+    prompt_rate: Option<f64>,
     /// Where prompts go (`local` or the server's URL), and what is wrong with getting there.
     backend: EngineHealth,
     /// What the backend can do besides completing.
@@ -101,7 +109,37 @@ impl TryFrom<serde_json::Value> for NoParams {
 }
 
 pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
-    let session = server.session()?;
+    Ok(status(server.session()?))
+}
+
+/// `nib/statusChanged`: the status, pushed when it changed, to a client that asked (`initializationOptions`).
+pub enum StatusChanged {}
+
+impl Notification for StatusChanged {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "nib/statusChanged";
+}
+
+/// How often the status is compared with the one last pushed: at most this often a notification.
+const PUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// Pushes `nib/statusChanged` whenever the status differs from the one last pushed (the first at once), until
+/// the server ends: the client shows a download's progress and the latest figures without polling.
+pub async fn push_changes(client: Client, session: Arc<Session>) {
+    let mut tick = tokio::time::interval(PUSH_EVERY);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut pushed = serde_json::Value::Null;
+    loop {
+        tick.tick().await;
+        let Ok(now) = serde_json::to_value(status(&session)) else { return };
+        if now != pushed {
+            client.send_notification::<StatusChanged>(now.clone()).await;
+            pushed = now;
+        }
+    }
+}
+
+fn status(session: &Session) -> Status {
     let (state, error, info) = match session.completer.engine().state() {
         ModelState::Loading => ("loading", None, None),
         ModelState::Ready { info, .. } => ("ready", None, Some(info)),
@@ -115,13 +153,14 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         a.summary()
     });
     let superseded = session.requests.superseded.by_method();
-    Ok(Status {
+    Status {
         version: env!("CARGO_PKG_VERSION"),
         model: ModelStatus { path: model.path, source: model.source.describe(), state, error, info },
         position_encoding: convert::encoding_kind(session.documents.encoding()).as_str().to_owned(),
         n_open_documents: session.documents.len(),
         n_indexed_files: session.workspace().n_indexed_files(),
         engine: session.completer.engine().counters(),
+        prompt_rate: session.completer.prompt_rate(),
         backend: session.completer.engine().health(),
         capabilities: {
             let scoring = session.completer.engine().scoring();
@@ -137,5 +176,5 @@ pub async fn handle(server: &NibServer, _: NoParams) -> Result<Status> {
         },
         acceptance,
         download: session.model_setup.download(),
-    })
+    }
 }

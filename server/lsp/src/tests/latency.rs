@@ -206,3 +206,51 @@ async fn shutdown_stops_the_work_then_saves_the_kv_sequences() {
     };
     tokio::join!(server, test);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_place_answers_from_a_short_window_and_suggestion_ready_brings_the_whole_window() {
+    let (engine, scripted) = Scripted::engine();
+    let completion = json!({ "deadline_ms": 4000, "partial_after_ms": 0, "prefetch": false, "n_candidates": 1,
+        "n_prompt_tokens": 1024 });
+    let (mut client, server) = start(engine, completion).await;
+    let test = async {
+        let t0 = client.t0();
+        let lines: Vec<String> =
+            (0..200).map(|i| if i == 180 { "v = ".into() } else { format!("v{i:03} = {i}") }).collect();
+        open(&mut client, URI, &(lines.join("\n") + "\n")).await;
+        // The short window: 600 ms to evaluate, `sum(items)` by 900 ms; the whole window behind it takes 4.3 s.
+        scripted.push(Script::default().evaluate(256, ms(600)).tokens(ms(100), &["sum", "(items", ")"]));
+        scripted.push(Script::default().evaluate(1000, ms(4000)).tokens(ms(100), &["total", "(items", ")"]));
+        // Typing while the whole window is evaluated: the short window answers, without waiting for it.
+        scripted.push(Script::default().evaluate(1, ms(20)).tokens(ms(50), &["um(items)"]));
+        scripted.push(Script::default().evaluate(1000, ms(4000)).tokens(ms(100), &["total", "(items", ")"]));
+        let asked_at = t0.elapsed();
+        let asked = ask(&mut client, URI, 180, 4).await;
+        let (at, answer) = client.response(asked).await;
+        assert_eq!(
+            (at - asked_at, texts(&answer)),
+            (ms(900), vec!["sum(items)".to_owned()]),
+            "{}",
+            scripted.timeline()
+        );
+        sleep_until(t0 + asked_at + ms(1100)).await;
+        type_at(&mut client, URI, 2, (180, 4), "x").await;
+        let typed = ask(&mut client, URI, 180, 5).await;
+        let (at, answer) = client.response(typed).await;
+        assert_eq!(texts(&answer), vec!["um(items)".to_owned()], "{}", scripted.timeline());
+        assert!(at - (asked_at + ms(1100)) <= ms(256 + 70), "answered at {at:?}: {}", scripted.timeline());
+        // Once the whole window's suggestion is in the cache, the client hears, and asking again gets it.
+        let (at, ready) = client.notification("nib/suggestionReady").await;
+        let ended = scripted.job(3).and_then(|j| j.ended_at).expect("the whole window's job ended");
+        assert!(at >= ended, "{at:?}: {}", scripted.timeline());
+        let place =
+            json!({ "textDocument": { "uri": URI, "version": 2 }, "position": { "line": 180, "character": 5 } });
+        assert_eq!(ready, place);
+        let again = ask(&mut client, URI, 180, 5).await;
+        let (_, answer) = client.response(again).await;
+        assert_eq!(texts(&answer), vec!["total(items)".to_owned()]);
+        assert_eq!(scripted.played().len(), 4, "{}", scripted.timeline());
+        shut_down(&mut client).await;
+    };
+    tokio::join!(server, test);
+}

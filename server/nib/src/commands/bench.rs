@@ -361,11 +361,13 @@ fn replay(args: ReplayArgs) -> Result<()> {
         let (our_rows, their_rows) = (replay::summarize(&ours.samples), theirs.as_deref().map(replay::summarize));
         let next_edits = replay::summarize_next_edits(&ours.next_edits);
         println!("{}", replay::render(&trace.name, &our_rows, their_rows.as_deref()));
+        println!("{}", replay::render_cold(&ours.samples, ours.prompt_rate));
         println!("{}", replay::render_next_edits(&next_edits));
         println!("{}", replay::render_acceptance(&ours.acceptance));
         report.push(serde_json::json!({
             "trace": trace.name,
             "nib": {"rows": our_rows, "samples": ours.samples, "acceptance": ours.acceptance,
+                "prompt_rate": ours.prompt_rate,
                 "next_edits": {"row": next_edits, "samples": ours.next_edits}},
             "server": theirs.map(|samples| serde_json::json!({"rows": their_rows, "samples": samples})),
         }));

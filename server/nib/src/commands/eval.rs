@@ -1,12 +1,14 @@
 //! `nib eval`: completion quality on code hidden at sampled positions; `nib eval review` (`eval_review.rs`):
-//! review quality on seeded defects.
+//! review quality on seeded defects; `nib eval humaneval` (`eval_humaneval.rs`): completions checked by execution.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::eval_humaneval::{self, EvalHumanEvalArgs};
 use super::eval_review::{self, EvalReviewArgs};
+use super::eval_surprise::{self, EvalSurpriseArgs};
 use super::{ModelArg, Started, explain};
 use nib_bench::eval::{self, Hide};
 use nib_pipeline::completion::Trigger;
@@ -47,6 +49,11 @@ pub struct EvalArgs {
 enum EvalKind {
     /// Review quality: precision and recall per rule on files with seeded defects.
     Review(EvalReviewArgs),
+    /// Review by surprise: recall and false alarms per threshold on single-line mutants of this machine's code.
+    Surprise(EvalSurpriseArgs),
+    /// Completions checked by execution: pass@1 on HumanEval single-line infilling tasks, run with python3.
+    #[command(name = "humaneval")]
+    HumanEval(EvalHumanEvalArgs),
 }
 
 /// [`Hide`] as the command line spells it.
@@ -108,8 +115,11 @@ impl From<ContextModeArg> for ContextMode {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    if let Some(EvalKind::Review(review)) = args.kind {
-        return eval_review::run(review);
+    match args.kind {
+        Some(EvalKind::Review(review)) => return eval_review::run(review),
+        Some(EvalKind::Surprise(surprise)) => return eval_surprise::run(surprise),
+        Some(EvalKind::HumanEval(humaneval)) => return eval_humaneval::run(humaneval),
+        None => {}
     }
     let hide = Hide::from(args.hide);
     let modes: Vec<ContextMode> = args.context.iter().map(|&mode| mode.into()).collect();

@@ -214,9 +214,10 @@ pub fn run(args: ReviewArgs) -> Result<Verdict> {
     let (model_path, served_by) = model_and_engine(&engine, &model);
     // Formats without a place for a run's metadata (rdjson, GitHub, GitLab) still get it in the CI log.
     eprintln!("nib: model {model_path} (sha256 {model_sha256}), engine {served_by}, prompt {}", prompt.version);
+    let rules = reviewer.rules();
     let report = Report {
         findings: &result.findings,
-        rules: &prompt.rules,
+        rules: &rules,
         model_path: &model_path,
         model_sha256: &model_sha256,
         engine: &served_by,

@@ -5,6 +5,7 @@
 //! suggestion.
 
 pub mod cache;
+pub mod cold;
 pub mod confidence;
 pub mod postprocess;
 pub mod syntax_check;
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 use crate::config::{CompletionConfig, ContextMode};
 use crate::plugins;
 use cache::{CompletionCache, Place};
+use cold::{Cold, Whole};
 use confidence::Logprobs;
 use nib_engine::{
     CacheHit, CancelToken, CompletionStats, Engine, EngineError, Event, GenerateRequest, Infill, ModelState, Priority,
@@ -101,6 +103,8 @@ pub struct Completer {
     /// The model's template, chosen once it has loaded (again when `completion.template` changes).
     template: Arc<Mutex<Option<Result<Template, TemplateError>>>>,
     plugins: Arc<Plugins>,
+    /// What each document's KV sequence holds, the prompt rate, the whole windows evaluated behind short ones.
+    cold: Arc<Mutex<Cold>>,
 }
 
 /// A job on the engine, and what it has produced so far.
@@ -120,6 +124,19 @@ struct Progress {
     /// A cold prompt (`COLD_TOKENS` or more to evaluate) is being evaluated.
     evaluating: bool,
     done: Option<Result<(StopReason, CompletionStats), EngineError>>,
+}
+
+/// A prompt to generate for, its cache key, and the KV sequence it goes to.
+struct Job<'a> {
+    prompt: &'a Prompt,
+    key: u64,
+    owner: Option<&'a str>,
+}
+
+/// How generating for a request ended: the model's text, or an answer given without it.
+enum Generated {
+    Text(StopReason, String, CompletionStats, Logprobs),
+    Answered(Suggestion),
 }
 
 /// How waiting for a job ended.
@@ -264,6 +281,7 @@ impl Completer {
             workspace,
             template,
             plugins: Arc::default(),
+            cold: Arc::default(),
         }
     }
 
@@ -416,6 +434,14 @@ impl Completer {
     ) -> Result<(Suggestion, Option<(Prompt, Site)>), CompletionError> {
         // tokio's clock, which tests pause: deadlines and `partial_after_ms` count from here.
         let started = tokio::time::Instant::now();
+        // The short window's suggestion is shown whole once it is done, which its growing text may have been.
+        let mut last_partial = String::new();
+        let mut on_partial = |text: &str| {
+            if text != last_partial {
+                last_partial = text.to_owned();
+                on_partial(text);
+            }
+        };
         let serial = self.n_requests.fetch_add(1, Ordering::Relaxed) + 1;
         let (model_name, tokenizer) = self.model().await?;
         let rope = request.rope;
@@ -450,7 +476,12 @@ impl Completer {
 
         // Where the cursor is, once per request: for typing through a suggestion, and to remember the one shown.
         let seen = request.document.map(|d| (d, Place::new(rope, cursor)));
-        if let Some(rest) = seen.as_ref().and_then(|(d, place)| self.with_cache(|c| c.typed_through(d, place))) {
+        // A short window's suggestion is typed through until the whole window's replaces it.
+        let through = |(d, place): &(&str, Place)| {
+            let replaced = self.cold.lock().replaced(d);
+            self.with_cache(|c| c.typed_through(d, place)).filter(|_| !replaced)
+        };
+        if let Some(rest) = seen.as_ref().and_then(through) {
             let text = site.finished(rest).await;
             if !text.is_empty() {
                 // Shown already, and the user is typing it: it is never held back now.
@@ -469,106 +500,178 @@ impl Completer {
             let text = site.finished(raw.clone()).await;
             let confidence = logprobs.confidence(&raw, &text);
             let suggestion = self.shown(&seen, self.gate(request.trigger, answer(text, n_prompt, confidence)));
+            if let Some(document) = request.document {
+                self.cold.lock().shown(document, false);
+            }
             return Ok((suggestion, Some((prompt, site))));
         }
 
-        let wait_ms = match request.trigger {
-            Trigger::Automatic => self.config().deadline_ms,
-            Trigger::Invoked => self.config().invoked_timeout_ms,
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
-        // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
-        let partial_after = Duration::from_millis(self.config().partial_after_ms);
-        let mut partial_by =
-            (request.trigger == Trigger::Automatic && !partial_after.is_zero()).then(|| started + partial_after);
-        // A job pre-empted before its text was complete is started again (from what it left in the KV cache).
-        let gate = match request.trigger {
-            Trigger::Automatic => self.config().min_confidence,
-            Trigger::Invoked => 0.0,
-        };
-        let (reason, raw, stats, logprobs) = loop {
-            if cancel.is_outdated() {
-                return Ok((early(String::new(), StopReason::Cancelled, None), None));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.engine.record_deadline_answer();
-                return Ok((early(String::new(), StopReason::Deadline, None), None));
-            }
-            let (job, own) = match self.with_running(|r| r.get(&key).cloned()) {
-                Some(job) => (job, false),
-                None => {
-                    if request.trigger == Trigger::Automatic
-                        && let Some(evaluation) = request.document.and_then(|d| self.evaluation(d))
-                        && carries_on(&evaluation.prompt, &prompt.tokens)
+        // The start of a suggestion is shown, and typing through it goes on from there.
+        let shown_if_partial = |s: Suggestion| if s.reason == StopReason::Partial { self.shown(&seen, s) } else { s };
+
+        // A cold place: a short window around the cursor answers first; the whole window is evaluated behind it.
+        if let Some((document, short)) = self.short_window(&tokenizer, &template, request, &prompt).await? {
+            let owner = cold::short_owner(document);
+            let short_job = Job { prompt: &short, key: self.cache_key(&short.tokens, &site.mode), owner: Some(&owner) };
+            let whole = Whole { key, prompt: prompt.clone(), mode: site.mode.clone() };
+            if request.trigger == Trigger::Automatic {
+                self.behind(document, whole);
+                let suggestion = match self.with_cache(|c| c.get(short_job.key)) {
+                    Some((raw, logprobs)) => {
+                        let text = site.finished(raw.clone()).await;
+                        let confidence = logprobs.confidence(&raw, &text);
+                        answer(text, short.tokens.len(), confidence)
+                    }
+                    None => match self
+                        .generate((request, &short_job, &site, &cancel, started), &mut on_partial, &early)
+                        .await?
                     {
-                        // This keystroke waits for nobody: the evaluation goes on for the requests after it,
-                        // at full speed, and skips generating for a prompt that is gone.
-                        evaluation.priority.set(Priority::Foreground);
-                        evaluation.cancel.outdate();
-                        self.engine.record_evaluating_answer();
-                        return Ok((early(String::new(), StopReason::Evaluating, None), None));
-                    }
-                    let job = self.start(key, &prompt, &site.mode, request.document, Priority::Foreground);
-                    (job, true)
-                }
-            };
-            if request.trigger == Trigger::Invoked {
-                job.priority.set(Priority::Foreground);
+                        Generated::Answered(suggestion) => return Ok((shown_if_partial(suggestion), None)),
+                        Generated::Text(_, raw, stats, logprobs) => {
+                            let text = site.finished(raw.clone()).await;
+                            let confidence = logprobs.confidence(&raw, &text);
+                            let reason = StopReason::ShortWindow;
+                            let template = template.name.clone();
+                            Suggestion { text, alternatives: Vec::new(), confidence, reason, stats, template }
+                        }
+                    },
+                };
+                let suggestion = Suggestion { reason: StopReason::ShortWindow, ..suggestion };
+                tracing::debug!(n_short = short.tokens.len(), n_whole = prompt.tokens.len(), "short window answered");
+                self.cold.lock().shown(document, true);
+                return Ok((self.shown(&seen, self.gate(request.trigger, suggestion)), None));
             }
-            let (waited, logprobs) =
-                self.wait(&job, &site.mode, &cancel, (partial_by, deadline), (gate, &mut on_partial)).await;
-            match waited {
-                // Stopped by another request or by a completion it yielded to: start again unless its text is
-                // complete (the KV cache keeps what it evaluated).
-                Waited::Done(StopReason::Cancelled, raw, stats) => {
-                    if postprocess::cut(&raw, &site.mode).1 {
-                        break (StopReason::Enough, raw, stats, logprobs);
-                    }
-                }
-                Waited::Done(reason, raw, stats) => break (reason, raw, stats, logprobs),
-                // A job shared with a request that dropped it: this request runs its own.
-                Waited::Failed(EngineError::Stopped) if !own => {}
-                Waited::Failed(err) => return Err(err.into()),
-                Waited::Superseded => {
-                    if own {
-                        job.cancel.outdate();
-                    }
-                    return Ok((early(String::new(), StopReason::Cancelled, None), None));
-                }
-                Waited::OutOfTime(raw) => {
-                    // Answer with what there is; the job goes on into the cache, behind any completion.
-                    job.priority.set(Priority::Late);
-                    self.engine.record_deadline_answer();
-                    let text = site.finished(raw.clone()).await;
-                    let confidence = logprobs.confidence(&raw, &text);
-                    let suggestion = self.gate(request.trigger, early(text, StopReason::Deadline, confidence));
+            // The user asked and would wait long: the short window's suggestion at once as partial results, then
+            // the whole window's as the answer.
+            match self.generate((request, &short_job, &site, &cancel, started), &mut on_partial, &early).await? {
+                Generated::Answered(suggestion) if suggestion.reason == StopReason::Cancelled => {
                     return Ok((suggestion, None));
                 }
-                Waited::Partial(raw) => {
-                    let text = site.finished(raw.clone()).await;
+                Generated::Answered(_) => {}
+                Generated::Text(_, raw, ..) => {
+                    let text = site.finished(raw).await;
                     if !text.is_empty() {
-                        job.priority.set(Priority::Late);
-                        self.engine.record_partial_answer();
-                        let confidence = logprobs.confidence(&raw, &text);
-                        // Held back, it still answers as partial: `nib/suggestionReady` follows if the whole passes.
-                        let suggestion = self.gate(request.trigger, early(text, StopReason::Partial, confidence));
-                        return Ok((self.shown(&seen, suggestion), None));
+                        on_partial(&text);
                     }
-                    // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
-                    partial_by = None;
                 }
             }
-        };
+        }
+
+        let job = Job { prompt: &prompt, key, owner: request.document };
+        let (reason, raw, stats, logprobs) =
+            match self.generate((request, &job, &site, &cancel, started), &mut on_partial, &early).await? {
+                Generated::Answered(suggestion) => return Ok((shown_if_partial(suggestion), None)),
+                Generated::Text(reason, raw, stats, logprobs) => (reason, raw, stats, logprobs),
+            };
         let text = site.finished(raw.clone()).await;
         let confidence = logprobs.confidence(&raw, &text);
         tracing::debug!(?raw, ?text, ?confidence, "completion post-processed");
         let suggestion =
             Suggestion { text, alternatives: Vec::new(), confidence, reason, stats, template: template.name.clone() };
         let suggestion = self.shown(&seen, self.gate(request.trigger, suggestion));
+        if let Some(document) = request.document {
+            self.cold.lock().shown(document, false);
+        }
         if self.config().prefetch && !suggestion.text.is_empty() {
             self.prefetch(request, &suggestion.text, serial);
         }
         Ok((suggestion, Some((prompt, site))))
+    }
+
+    /// Runs `job` for `request` (or waits on the job already running its prompt) until its text is complete: the
+    /// text, or the answer given without it (superseded, out of time, the start of the suggestion). A job
+    /// pre-empted before its text was complete is started again (from what it left in the KV cache).
+    async fn generate(
+        &self,
+        (request, job, site, cancel, started): (Request<'_>, &Job<'_>, &Site, &CancelToken, tokio::time::Instant),
+        on_partial: &mut impl FnMut(&str),
+        early: &impl Fn(String, StopReason, Option<f32>) -> Suggestion,
+    ) -> Result<Generated, CompletionError> {
+        let wait_ms = match request.trigger {
+            Trigger::Automatic => self.config().deadline_ms,
+            Trigger::Invoked => self.config().invoked_timeout_ms,
+        };
+        let deadline = started + Duration::from_millis(wait_ms);
+        // A block suggestion takes a keystroke's time per line or two: the user sees its start at once.
+        let partial_after = Duration::from_millis(self.config().partial_after_ms);
+        let mut partial_by =
+            (request.trigger == Trigger::Automatic && !partial_after.is_zero()).then(|| started + partial_after);
+        let gate = match request.trigger {
+            Trigger::Automatic => self.config().min_confidence,
+            Trigger::Invoked => 0.0,
+        };
+        let answered = |suggestion| Ok(Generated::Answered(suggestion));
+        loop {
+            if cancel.is_outdated() {
+                return answered(early(String::new(), StopReason::Cancelled, None));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.engine.record_deadline_answer();
+                return answered(early(String::new(), StopReason::Deadline, None));
+            }
+            let (running, own) = match self.with_running(|r| r.get(&job.key).cloned()) {
+                Some(running) => (running, false),
+                None => {
+                    if request.trigger == Trigger::Automatic
+                        && let Some(evaluation) = job.owner.and_then(|d| self.evaluation(d))
+                        && carries_on(&evaluation.prompt, &job.prompt.tokens)
+                    {
+                        // This keystroke waits for nobody: the evaluation goes on for the requests after it,
+                        // at full speed, and skips generating for a prompt that is gone.
+                        evaluation.priority.set(Priority::Foreground);
+                        evaluation.cancel.outdate();
+                        self.engine.record_evaluating_answer();
+                        return answered(early(String::new(), StopReason::Evaluating, None));
+                    }
+                    let running = self.start(job.key, job.prompt, &site.mode, job.owner, Priority::Foreground);
+                    (running, true)
+                }
+            };
+            if request.trigger == Trigger::Invoked {
+                running.priority.set(Priority::Foreground);
+            }
+            let (waited, logprobs) =
+                self.wait(&running, &site.mode, cancel, (partial_by, deadline), (gate, &mut *on_partial)).await;
+            match waited {
+                // Stopped by another request or by a completion it yielded to: start again unless its text is
+                // complete (the KV cache keeps what it evaluated).
+                Waited::Done(StopReason::Cancelled, raw, stats) => {
+                    if postprocess::cut(&raw, &site.mode).1 {
+                        return Ok(Generated::Text(StopReason::Enough, raw, stats, logprobs));
+                    }
+                }
+                Waited::Done(reason, raw, stats) => return Ok(Generated::Text(reason, raw, stats, logprobs)),
+                // A job shared with a request that dropped it: this request runs its own.
+                Waited::Failed(EngineError::Stopped) if !own => {}
+                Waited::Failed(err) => return Err(err.into()),
+                Waited::Superseded => {
+                    if own {
+                        running.cancel.outdate();
+                    }
+                    return answered(early(String::new(), StopReason::Cancelled, None));
+                }
+                Waited::OutOfTime(raw) => {
+                    // Answer with what there is; the job goes on into the cache, behind any completion.
+                    running.priority.set(Priority::Late);
+                    self.engine.record_deadline_answer();
+                    let text = site.finished(raw.clone()).await;
+                    let confidence = logprobs.confidence(&raw, &text);
+                    return answered(self.gate(request.trigger, early(text, StopReason::Deadline, confidence)));
+                }
+                Waited::Partial(raw) => {
+                    let text = site.finished(raw.clone()).await;
+                    if !text.is_empty() {
+                        running.priority.set(Priority::Late);
+                        self.engine.record_partial_answer();
+                        let confidence = logprobs.confidence(&raw, &text);
+                        // Held back, it still answers as partial: `nib/suggestionReady` follows if the whole passes.
+                        return answered(self.gate(request.trigger, early(text, StopReason::Partial, confidence)));
+                    }
+                    // Its start alone would show nothing (it repeats what follows the cursor): wait for the whole.
+                    partial_by = None;
+                }
+            }
+        }
     }
 
     /// Follows `job` until it ends, the request is superseded, `deadline` passes, or `partial_by` passes with
@@ -653,10 +756,22 @@ impl Completer {
         self.with_running(|r| r.insert(key, job.clone()));
         let mut events = self.engine.generate(request);
         let this = self.clone();
+        let (owner, tokens) = (job.owner.clone(), job.prompt.clone());
+        // The sequence holds the whole prompt once the job generates, or ends other than pre-empted.
+        let evaluated = move |this: &Completer| {
+            if let Some(owner) = &owner {
+                this.cold.lock().evaluated(owner, &tokens);
+            }
+        };
         tokio::spawn(async move {
-            let mut now = Progress::default();
+            let (mut now, mut generating) = (Progress::default(), false);
             while now.done.is_none() {
-                match events.recv().await {
+                let event = events.recv().await;
+                if !generating && matches!(event, Some(Event::Logprob(_) | Event::Text(_))) {
+                    generating = true;
+                    evaluated(&this);
+                }
+                match event {
                     Some(Event::Started { n_evaluate }) => {
                         tracing::debug!(n_evaluate, "job started");
                         now.evaluating = n_evaluate >= COLD_TOKENS;
@@ -667,6 +782,10 @@ impl Completer {
                         now.raw.push_str(&text);
                     }
                     Some(Event::Done { reason, stats }) => {
+                        if reason != StopReason::Cancelled && !generating {
+                            evaluated(&this);
+                        }
+                        this.cold.lock().measured(&stats);
                         now.evaluating = false;
                         let finished = matches!(
                             reason,
@@ -767,10 +886,14 @@ impl Completer {
 
     /// Waits until no job for `document` runs: a suggestion answered empty for lack of time is then
     /// in the completion cache, or the prompt it waited for is in the KV cache.
+    /// A document's short window counts: the whole window it waits for is evaluated behind it.
     pub async fn settled(&self, document: &str) {
         let mut n_ended = self.n_ended.subscribe();
+        let short = cold::short_owner(document);
         loop {
-            let busy = self.with_running(|r| r.values().any(|j| j.owner.as_deref() == Some(document)));
+            let ours = |owner: &Option<String>| owner.as_deref().is_some_and(|o| o == document || o == short);
+            let busy = self.with_running(|r| r.values().any(|j| ours(&j.owner)))
+                || self.cold.lock().wanted.contains_key(document);
             if !busy || n_ended.changed().await.is_err() {
                 return;
             }
@@ -840,8 +963,20 @@ impl Completer {
         request: Request<'_>,
     ) -> Result<Prompt, CompletionError> {
         let budget = self.budget(request.trigger, template);
-        let hold = match (request.trigger, request.document) {
-            (Trigger::Automatic, Some(document)) => self.with_cache(|c| c.window_start(document)),
+        self.prompt_in(tokenizer, template, request, budget, request.document).await
+    }
+
+    /// `prompt` within `budget`, its window held where the last one for `window` (a KV sequence) started.
+    async fn prompt_in(
+        &self,
+        tokenizer: &Arc<dyn Vocabulary>,
+        template: &Template,
+        request: Request<'_>,
+        budget: Budget,
+        window: Option<&str>,
+    ) -> Result<Prompt, CompletionError> {
+        let hold = match (request.trigger, window) {
+            (Trigger::Automatic, Some(window)) => self.with_cache(|c| c.window_start(window)),
             _ => None,
         };
         let (tokenizer, template, workspace) = (tokenizer.clone(), template.clone(), self.workspace.clone());
@@ -857,10 +992,112 @@ impl Completer {
         .await
         .map_err(|e| EngineError::Panicked(e.to_string()))??;
         tracing::debug!(?hold, start_line, n_prompt = prompt.tokens.len(), "prompt built");
-        if let Some(document) = request.document {
-            self.with_cache(|c| c.set_window_start(document, start_line));
+        if let Some(window) = window {
+            self.with_cache(|c| c.set_window_start(window, start_line));
         }
         Ok(prompt)
+    }
+
+    /// Whether a whole window is being evaluated for `document` behind its short window's suggestions.
+    pub fn whole_pending(&self, document: &str) -> bool {
+        self.cold.lock().wanted.contains_key(document)
+    }
+
+    /// The prompt rate measured so far, tokens per second, which sizes the short window.
+    pub fn prompt_rate(&self) -> Option<f64> {
+        self.cold.lock().rate()
+    }
+
+    /// For a request whose whole window (`whole`) is cold, and would take longer than `completion.short_window_ms`
+    /// to evaluate: its document and the prompt of a short window around the cursor, which fits that time.
+    /// Only where the engine keeps a KV sequence per window: a server keeps its own cache (llama-server one slot),
+    /// where the short window would evict the whole one.
+    async fn short_window<'r>(
+        &self,
+        tokenizer: &Arc<dyn Vocabulary>,
+        template: &Template,
+        request: Request<'r>,
+        whole: &Prompt,
+    ) -> Result<Option<(&'r str, Prompt)>, CompletionError> {
+        let budget_ms = self.config().short_window_ms;
+        let in_process = !self.engine.health().destination.contains("://");
+        let Some(document) = request.document.filter(|_| budget_ms > 0 && in_process) else { return Ok(None) };
+        let can_shift = match self.engine.state() {
+            ModelState::Ready { info, .. } => !info.sliding_window,
+            _ => false,
+        };
+        let n_short = {
+            let mut cold = self.cold.lock();
+            let n_to_evaluate = cold.n_to_evaluate(document, &whole.tokens, can_shift);
+            cold::short_budget(n_to_evaluate, cold.n_short(budget_ms), whole.tokens.len())
+        };
+        let Some(n_short) = n_short else { return Ok(None) };
+        let budget = Budget { n_tokens: n_short, n_context_tokens: 0, ..self.budget(request.trigger, template) };
+        let owner = cold::short_owner(document);
+        let short = self.prompt_in(tokenizer, template, request, budget, Some(&owner)).await?;
+        Ok((!short.tokens.is_empty()).then_some((document, short)))
+    }
+
+    /// Evaluates `whole` for `document` behind the short windows' jobs, at `Late` priority, and generates its
+    /// suggestion into the completion cache; one task per document follows the latest whole window wanted
+    /// (typing moves it on), starting a job again where a completion pre-empted it. `settled` waits for it.
+    fn behind(&self, document: &str, whole: Whole) {
+        let older = self.cold.lock().wanted.insert(document.to_owned(), whole.clone());
+        let Some(older) = older else {
+            let (this, document) = (self.clone(), document.to_owned());
+            tokio::spawn(async move { this.drive(&document).await });
+            return;
+        };
+        if older.key != whole.key
+            && let Some(job) = self.with_running(|r| r.get(&older.key).cloned())
+        {
+            // Typing carries the evaluation on (the KV cache keeps it); a jump makes it useless.
+            if carries_on(&older.prompt.tokens, &whole.prompt.tokens) {
+                job.cancel.outdate()
+            } else {
+                job.cancel.cancel()
+            }
+        }
+    }
+
+    /// `behind`'s task for `document`.
+    async fn drive(&self, document: &str) {
+        loop {
+            let Some(whole) = self.cold.lock().wanted.get(document).cloned() else { break };
+            let cached = self.with_cache(|c| c.get(whole.key)).is_some();
+            let job = match self.with_running(|r| r.get(&whole.key).cloned()) {
+                _ if cached => None,
+                Some(job) => Some(job),
+                None => Some(self.start(whole.key, &whole.prompt, &whole.mode, Some(document), Priority::Late)),
+            };
+            let ended = match job {
+                Some(job) => {
+                    let mut progress = job.progress.clone();
+                    let done = progress.wait_for(|p| p.done.is_some()).await.ok().and_then(|p| p.done.clone());
+                    // Cancelled by `cancel_all` (shutting down) rather than pre-empted: nothing more to do.
+                    if job.cancel.is_cancelled()
+                        && !self.cold.lock().wanted.get(document).is_some_and(|w| w.key != whole.key)
+                    {
+                        None
+                    } else {
+                        done
+                    }
+                }
+                None => Some(Ok((StopReason::Cached, CompletionStats::default()))),
+            };
+            let mut cold = self.cold.lock();
+            let still_wanted = cold.wanted.get(document).is_some_and(|w| w.key == whole.key);
+            match ended {
+                // Pre-empted by a completion, or outdated by typing: again, for the latest whole window.
+                Some(Ok((StopReason::Cancelled, _))) => {}
+                Some(Ok(_)) if !still_wanted => {}
+                _ => {
+                    cold.wanted.remove(document);
+                    break;
+                }
+            }
+        }
+        self.n_ended.send_modify(|n| *n += 1);
     }
 
     /// Evaluates the prompt where the cursor rests, and computes its suggestion, behind any completion a user

@@ -17,6 +17,7 @@ pub mod locate;
 pub mod noise;
 pub mod prompt;
 pub mod report;
+pub mod surprise;
 pub mod units;
 
 use std::ops::Range;
@@ -30,13 +31,14 @@ use sha2::{Digest, Sha256};
 use cache::ReviewCache;
 use nib_engine::{
     CancelToken, Engine, EngineError, Event, GenerateRequest, ModelState, Priority, PriorityHandle, PromptText,
-    StopReason, Vocabulary,
+    ScoreRequest, StopReason, Vocabulary,
 };
 use nib_plugins::{FileInfo, Hook, Plugins};
 use nib_text::syntax::Syntax;
-use prompt::ReviewPrompt;
+use prompt::{ReviewPrompt, Rule};
+use surprise::{LineSurprise, SurpriseCache};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -143,6 +145,8 @@ pub struct Limits {
     pub max_tokens: usize,
     /// The most findings reported for one file (`keep_most_severe`).
     pub max_findings_per_file: usize,
+    /// Review by surprise (`surprise.rs`) at this threshold, in nats; `None`: off.
+    pub surprise: Option<f32>,
 }
 
 /// Reviews files with one engine; clones share the cache.
@@ -156,6 +160,7 @@ pub struct Reviewer {
     grammar: Arc<OnceLock<Arc<str>>>,
     schema: Arc<OnceLock<Arc<serde_json::Value>>>,
     plugins: Arc<Plugins>,
+    surprises: Arc<SurpriseCache>,
 }
 
 /// A background review that a completion pre-empted tries again after this pause.
@@ -165,8 +170,8 @@ impl Reviewer {
     /// `priority`: `Background` in the server (completions go first), `Foreground` in the CLI.
     pub fn new(engine: Engine, limits: Limits, cache: Arc<ReviewCache>, priority: Priority) -> Reviewer {
         let prompt = Arc::new(ReviewPrompt::builtin());
-        let (grammar, schema, plugins) = (Arc::default(), Arc::default(), Arc::default());
-        Reviewer { engine, prompt, cache, limits, priority, grammar, schema, plugins }
+        let (grammar, schema, plugins, surprises) = (Arc::default(), Arc::default(), Arc::default(), Arc::default());
+        Reviewer { engine, prompt, cache, limits, priority, grammar, schema, plugins, surprises }
     }
 
     /// The same reviewer, whose code and findings go through `plugins`.
@@ -217,22 +222,15 @@ impl Reviewer {
             ModelState::Loading => return Err(ReviewError::ModelUnavailable("the model is still loading".into())),
         };
         let rope = file.rope;
-        let units: Vec<_> = units::split(rope, file.syntax, self.limits.unit_chars)
-            .into_iter()
-            .filter(|u| {
-                file.focus.is_none_or(|focus| focus.iter().any(|f| f.start < u.lines.end && u.lines.start < f.end))
-            })
-            .collect();
+        let units = self.units(&file);
+        let surprise = self.limits.surprise.filter(|_| self.can_score());
         let mut stats = ReviewStats { n_units: units.len(), ..ReviewStats::default() };
         let mut findings = Vec::new();
         for (i, unit) in units.iter().enumerate() {
             if cancel.is_cancelled() {
                 return Err(ReviewError::Cancelled);
             }
-            let start = rope.line_to_char(unit.lines.start);
-            let end =
-                if unit.lines.end >= rope.len_lines() { rope.len_chars() } else { rope.line_to_char(unit.lines.end) };
-            let code = rope.slice(start..end).to_string();
+            let (start, code) = unit_code(rope, unit);
             // What the model is given: the code as the `prompt` hooks leave it (secrets redacted...).
             let Some(sent) = self.code_to_send(&file, &code).await else {
                 progress(i + 1, units.len());
@@ -275,6 +273,14 @@ impl Reviewer {
                     quote,
                 });
             }
+            // Scored only as written: a plugin that changed the code (redaction) would move every position.
+            if let Some(threshold) = surprise
+                && sent == code
+            {
+                let lines = self.surprise_unit(&file, (tokenizer.as_ref(), &model_id), (start, &code), cancel).await?;
+                let found = lines.into_iter().filter(|s| s.score >= threshold);
+                findings.extend(found.map(|s| surprise_finding(&file, start, s)));
+            }
             progress(i + 1, units.len());
         }
         findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.start == b.start);
@@ -287,6 +293,113 @@ impl Reviewer {
             .unwrap_or_default();
         }
         Ok((findings, stats))
+    }
+
+    /// The file's units that are in focus.
+    fn units(&self, file: &FileToReview<'_>) -> Vec<units::Unit> {
+        units::split(file.rope, file.syntax, self.limits.unit_chars)
+            .into_iter()
+            .filter(|u| {
+                file.focus.is_none_or(|focus| focus.iter().any(|f| f.start < u.lines.end && u.lines.start < f.end))
+            })
+            .collect()
+    }
+
+    /// Whether the engine can score text, which review by surprise needs; logged when it cannot.
+    fn can_score(&self) -> bool {
+        self.engine.scoring().map_err(|why| tracing::warn!("review by surprise is unavailable: {why}")).is_ok()
+    }
+
+    /// The rules reports list: the catalogue's, and `surprise` when it is on.
+    pub fn rules(&self) -> Vec<Rule> {
+        let mut rules = self.prompt.rules.clone();
+        rules.extend(self.limits.surprise.map(|_| surprise::rule()));
+        rules
+    }
+
+    /// Every line's most surprising token in the file's units (those in focus), whatever the threshold, with
+    /// its line in the file: what `nib eval surprise` sweeps thresholds over.
+    pub async fn surprises(
+        &self,
+        file: FileToReview<'_>,
+        cancel: &CancelToken,
+    ) -> Result<Vec<(usize, LineSurprise)>, ReviewError> {
+        let (tokenizer, model_id) = match self.engine.ready().await {
+            ModelState::Ready { tokenizer, info } => (tokenizer, info.id),
+            ModelState::Failed(message) => return Err(ReviewError::ModelUnavailable(message)),
+            ModelState::Loading => return Err(ReviewError::ModelUnavailable("the model is still loading".into())),
+        };
+        if let Err(why) = self.engine.scoring() {
+            return Err(ReviewError::ModelUnavailable(format!("review by surprise is unavailable: {why}")));
+        }
+        let mut found = Vec::new();
+        for unit in self.units(&file) {
+            let (start, code) = unit_code(file.rope, &unit);
+            let lines = self.surprise_unit(&file, (tokenizer.as_ref(), &model_id), (start, &code), cancel).await?;
+            found.extend(lines.into_iter().map(|s| (unit.lines.start + s.line, s)));
+        }
+        Ok(found)
+    }
+
+    /// One unit's line surprises (`surprise.rs`), from the cache when its code and context are unchanged, else
+    /// from one scoring of its tokens after the file's head.
+    async fn surprise_unit(
+        &self,
+        file: &FileToReview<'_>,
+        (tokenizer, model_id): (&dyn Vocabulary, &str),
+        (start, code): (usize, &str),
+        cancel: &CancelToken,
+    ) -> Result<Vec<LineSurprise>, ReviewError> {
+        let context = surprise::head(file.rope, start);
+        let key = ReviewCache::key(model_id, surprise::VERSION, file.language, &format!("{context}\0{code}"));
+        if let Some(hit) = self.surprises.get(&key) {
+            return Ok(hit);
+        }
+        let mut tokens: Vec<_> = tokenizer.bos().into_iter().collect();
+        tokens.extend(tokenizer.tokenize(&context, false));
+        // The first token follows nothing: with neither a BOS nor a head, a line break goes first.
+        let context = if tokens.is_empty() {
+            tokens.extend(tokenizer.tokenize("\n", false));
+            "\n".to_owned()
+        } else {
+            context
+        };
+        let n_context = tokens.len();
+        tokens.extend(tokenizer.tokenize(code, false));
+        if tokens.len() > surprise::MAX_TOKENS {
+            tracing::debug!(path = file.path, n_tokens = tokens.len(), "a unit too long to score");
+            return Ok(Vec::new());
+        }
+        let scores = loop {
+            let request = ScoreRequest {
+                tokens: tokens.clone(),
+                n_context,
+                top_k: surprise::TOP_K,
+                text: Some((context.clone(), code.to_owned())),
+                owner: Some("nib-surprise".into()),
+                priority: PriorityHandle::new(self.priority),
+                cancel: cancel.clone(),
+            };
+            match self.engine.score(request).await {
+                Ok(Ok(scores)) => break scores,
+                Ok(Err(EngineError::Cancelled)) if cancel.is_cancelled() => return Err(ReviewError::Cancelled),
+                // Pre-empted by a completion: the KV cache keeps what was evaluated.
+                Ok(Err(EngineError::Cancelled)) => tokio::time::sleep(RETRY_AFTER).await,
+                Err(_) => return Err(EngineError::Stopped.into()),
+                // A unit the engine cannot score (longer than its context...) costs its findings, not the review's.
+                Ok(Err(err)) => {
+                    tracing::warn!(path = file.path, "a unit not scored: {err}");
+                    return Ok(Vec::new());
+                }
+            }
+        };
+        let skip = |c: usize| {
+            let byte = file.rope.char_to_byte(start + c);
+            file.syntax.is_some_and(|syntax| surprise::in_comment_or_string(syntax, byte))
+        };
+        let lines = surprise::lines(&context, code, &scores, skip);
+        self.surprises.put(&key, lines.clone());
+        Ok(lines)
     }
 
     /// A unit's code as the `prompt` hooks leave it, off the async threads; `None` when a plugin refuses it
@@ -351,6 +464,36 @@ impl Reviewer {
                 }
             }
         }
+    }
+}
+
+/// A unit's first char in the file, and its code.
+fn unit_code(rope: &Rope, unit: &units::Unit) -> (usize, String) {
+    let start = rope.line_to_char(unit.lines.start);
+    let end = if unit.lines.end >= rope.len_lines() { rope.len_chars() } else { rope.line_to_char(unit.lines.end) };
+    (start, rope.slice(start..end).to_string())
+}
+
+/// A line surprise as a finding; its fix puts what the model expected in place when the file still parses.
+fn surprise_finding(file: &FileToReview<'_>, unit_start: usize, s: LineSurprise) -> Finding {
+    let rope = file.rope;
+    let (start, end) = (unit_start + s.chars.start, unit_start + s.chars.end);
+    let replacement = file
+        .syntax
+        .is_some_and(|syntax| surprise::still_parses(rope, syntax, start..end, &s.expected))
+        .then(|| s.expected.clone());
+    let line = rope.line(rope.char_to_line(start)).to_string();
+    Finding {
+        path: file.path.to_owned(),
+        rule: surprise::RULE.to_owned(),
+        severity: Severity::Info,
+        message: s.message(),
+        // The line and the token: a token alone ("<") is in many places.
+        fingerprint: fingerprint(surprise::RULE, file.path, &format!("{} {}", line.trim(), s.actual)),
+        quote: s.actual,
+        replacement,
+        start: Position::at(rope, start),
+        end: Position::at(rope, end),
     }
 }
 
