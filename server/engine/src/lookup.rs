@@ -17,6 +17,10 @@ const MAX_NGRAM: usize = 4;
 const MIN_NGRAM: usize = 2;
 /// Tokens drafted at most: a batch this wide costs little more than one token, a wider one starts to.
 pub const MAX_DRAFT: usize = 8;
+/// Logits from a batch of two tokens or more whose two best are nearer than this are a near tie: on the CPU, a
+/// batch goes through other kernels than one token (llamafile's sgemm), whose results differ in the last bits,
+/// enough to flip a pick this close. Such a token is evaluated again alone, as plain decoding evaluates it.
+const NEAR_TIE: f32 = 0.1;
 
 /// The draft after `history`: the tokens that followed the latest earlier occurrence of its last `n` tokens,
 /// for the largest `n` from `MAX_NGRAM` down to `MIN_NGRAM` that occurs earlier; at most `max` of them.
@@ -34,6 +38,19 @@ pub fn draft(history: &[TokenId], max: usize) -> &[TokenId] {
         }
     }
     &[]
+}
+
+/// Whether the best two of `logits` are within `NEAR_TIE` of each other.
+pub fn near_tie(logits: &[f32]) -> bool {
+    let (mut first, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &logit in logits {
+        if logit > first {
+            (first, second) = (logit, first);
+        } else if logit > second {
+            second = logit;
+        }
+    }
+    first - second < NEAR_TIE
 }
 
 /// One job's drafting: what the drafts are looked up in, and the draft evaluated with the last step.
@@ -66,6 +83,20 @@ impl Drafts {
         }
         self.n_right += 1;
         Some(self.n_right as i32)
+    }
+
+    /// Whether the logits sampled next come from a batch of two tokens or more (the last step's draft is not
+    /// empty, and so far right).
+    pub fn batched(&self) -> bool {
+        !self.draft.is_empty()
+    }
+
+    /// The last token sampled was evaluated again alone (a near tie in the batch's logits): what is left of the
+    /// draft is gone, and the step is not measured (it was two).
+    pub fn alone(&mut self) {
+        self.draft.clear();
+        self.n_right = 0;
+        self.took = None;
     }
 
     /// Tells `gate` what the last step cost and gained, once its draft is settled (the next step is due).
@@ -174,6 +205,21 @@ mod tests {
         assert_eq!(drafts.guessed(5), None);
         drafts.measured(&mut gate);
         assert!(gate.plain_ms.is_some(), "{gate:?}");
+    }
+
+    #[test]
+    fn near_ties_are_the_two_best_logits_within_a_tenth() {
+        assert!(near_tie(&[0.0, 3.0, 2.95, -1.0]));
+        assert!(!near_tie(&[0.0, 3.0, 2.5, 2.8]));
+        assert!(near_tie(&[1.0, 1.0]), "an exact tie");
+        let mut drafts = Drafts::new(&[1, 2, 1]);
+        assert!(!drafts.batched());
+        drafts.evaluated(&[2, 1], Instant::now());
+        assert!(drafts.batched());
+        assert_eq!(drafts.guessed(2), Some(1));
+        drafts.alone();
+        assert!(!drafts.batched());
+        assert_eq!(drafts.guessed(1), None, "the rest of the draft was dropped with its logits");
     }
 
     #[test]

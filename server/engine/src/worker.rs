@@ -661,6 +661,12 @@ impl<'m> Worker<'m> {
         let mut drafts = (request.sampling.is_none() && self.lookup.is_some()).then(|| Drafts::new(prompt));
         let mut at_batch = self.batch.n_tokens() - 1;
         let reason = loop {
+            if let Some(drafts) = drafts.as_mut()
+                && drafts.batched()
+                && lookup::near_tie(self.ctx.get_logits_ith(at_batch))
+            {
+                at_batch = self.alone(index, drafts)?;
+            }
             let token = sampler.sample(&self.ctx, at_batch);
             // The model's own probability, before sampling reshaped it: what the suggestion's confidence is built on.
             let logprob = logprobs::logprob(self.ctx.get_logits_ith(at_batch), token.0 as usize);
@@ -742,6 +748,18 @@ impl<'m> Worker<'m> {
         self.decode(index, at, &batch, &(at..at + batch.len()))?;
         stats.n_drafted_tokens += batch.len() - 1;
         drafts.evaluated(&batch[1..], started);
+        Ok(0)
+    }
+
+    /// Evaluates the last token of `drafts`' history again alone (as plain decoding would have), dropping what
+    /// the batch evaluated after it; returns the index of its logits in the batch.
+    fn alone(&mut self, index: usize, drafts: &mut Drafts) -> Result<i32, EngineError> {
+        let at = drafts.history().len() - 1;
+        let token = drafts.history()[at];
+        self.slots.get_mut(index).cached.truncate(at);
+        self.ctx.clear_kv_cache_seq(Some(index as u32), Some(at as u32), None).map_err(llama)?;
+        self.decode(index, at, &[token], &(at..at + 1))?;
+        drafts.alone();
         Ok(0)
     }
 
