@@ -1,13 +1,17 @@
 //! The moments a user first meets nib, end to end on the real model and a real file of several hundred
 //! lines: an explicit request on a cold prompt, a short window answering first and typing while the whole
-//! window is evaluated, the cursor resting, and the tokens a FIM template evaluates per keystroke.
+//! window is evaluated, the cursor resting, a file opened again, and the tokens a FIM template evaluates per
+//! keystroke.
 
 use std::time::{Duration, Instant};
 
 use nib_bench::lsp_client::inline_params;
 use serde_json::{Value, json};
 
-use crate::support::{fim_model_path, model_path, ready, shut_down, stdlib_file, textwrap_with};
+use crate::support::{
+    fim_model_path, fresh_home, init_with, model_path, ready, serve_at, shut_down, stdlib_file, textwrap_with,
+    wait_ready,
+};
 
 const URI: &str = "file:///work/textwrap.py";
 
@@ -105,6 +109,41 @@ fn a_resting_cursor_gets_its_prompt_evaluated_ahead() {
     let last = client.status().unwrap()["engine"]["last"].clone();
     assert!(!insert_text(&result).is_empty(), "{result}");
     assert_eq!(last["cache"], "completion", "{last}");
+    shut_down(client);
+}
+
+#[test]
+fn a_file_opened_again_is_warmed_where_it_was_last_edited() {
+    let home = fresh_home();
+    let start = |home| {
+        let mut client = serve_at(&model_path(), home);
+        init_with(&mut client, json!({}), json!({"completion": {"prefetch": false}}));
+        wait_ready(&mut client);
+        client
+    };
+    // A first run: an edit at a cold place ~340 lines down, then the file closes and the server ends.
+    let (text, line, col) = cold_file();
+    let mut client = start(&home);
+    client.open(URI, "python", &text).unwrap();
+    client.insert(URI, 2, line, col, "s").unwrap();
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": URI}})).unwrap();
+    shut_down(client);
+    let saved = std::fs::read_to_string(home.join("snapshots/last-edits.json")).expect("the last edits were saved");
+    assert!(saved.contains(URI), "{saved}");
+
+    // The next run: opening the file warms that place, with no request and no cursor resting there.
+    let (text, _) = textwrap_with("        return s");
+    let mut client = start(&home);
+    client.open(URI, "python", &text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.status().unwrap()["engine"]["n_completed"] == 0 {
+        assert!(Instant::now() < deadline, "the place of the last edit was never evaluated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result = client.call("textDocument/inlineCompletion", explicit(URI, line, col + 1)).unwrap();
+    let last = client.status().unwrap()["engine"]["last"].clone();
+    assert!(!insert_text(&result).is_empty(), "{result}");
+    assert_eq!(last["cache"], "completion", "the suggestion there was not computed ahead: {last}");
     shut_down(client);
 }
 

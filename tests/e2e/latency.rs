@@ -121,13 +121,14 @@ fn snapshots_survive_a_restart_and_damaged_ones_are_refused() {
 fn a_stale_request_never_reaches_the_model() {
     let mut client = serve_at(&model_path(), &fresh_home());
     // Few tokens: the busy job must outlast the queueing below, not a slow CI machine's patience.
-    let options =
-        json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false, "max_tokens": 16}});
+    let options = json!({"completion": {"deadline_ms": 600_000, "partial_after_ms": 0, "prefetch": false, "max_tokens": 16,
+            "short_window_ms": 0}});
     init_with(&mut client, json!({}), options);
     let big = numbered(100);
     client.open(URI, "python", &big).unwrap();
     client.open(SAMPLE_URI, "python", SAMPLE).unwrap();
-    // Keep the engine busy with a cold prompt, queue a request behind it, then edit its document.
+    // Keep the engine busy with a cold prompt (one job: no short window first), queue a request behind it, then edit
+    // its document.
     let busy = client.request("textDocument/inlineCompletion", inline_params(URI, 100, 0)).unwrap();
     while client.status().unwrap()["engine"]["n_jobs"] == 0 {
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -140,7 +141,7 @@ fn a_stale_request_never_reaches_the_model() {
     let engine = client.status().unwrap()["engine"].clone();
     // Only the busy job reached the model: the stale one was dropped, at the engine or before it.
     let reached = engine["n_jobs"].as_u64().zip(engine["n_dropped"].as_u64()).map(|(jobs, dropped)| jobs - dropped);
-    assert_eq!(reached, Some(1), "{engine}");
+    assert_eq!(reached, Some(1), "{engine}\n{}", client.stderr());
     assert_eq!(engine["n_completed"], 1, "{engine}");
     shut_down(client);
 }

@@ -7,9 +7,11 @@
 //! request for it, answers empty; every background task goes through `Tasks` and ends with the server.
 
 pub mod acceptance;
+mod ahead;
 mod arrival;
 mod client_options;
 mod convert;
+mod last_edits;
 mod memory;
 pub use nib_plugins::framing;
 mod methods;
@@ -19,7 +21,6 @@ mod review;
 pub mod servers;
 mod session;
 mod suggest;
-mod tasks;
 #[cfg(test)]
 mod tests;
 mod transport;
@@ -40,8 +41,8 @@ use methods::{
 };
 use nib_engine::Engine;
 use nib_pipeline::config::CommandLine;
+use nib_pipeline::tasks::Tasks;
 use session::Session;
-use tasks::Tasks;
 
 /// Requests handled at once. Higher than tower-lsp's default of 4 so that
 /// slow completions never hold back the document edits queued behind them.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::tasks::Tasks;
+use nib_pipeline::tasks::Tasks;
 
 /// Text at least this long is big: freeing it is worth a trim (a trim of a large heap takes a few ms).
 const BIG_BYTES: usize = 1 << 20;

@@ -20,10 +20,10 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
 
 use crate::client_options;
-use crate::tasks::Tasks;
 use nib_engine::{Engine, ModelState};
 use nib_models::{Model, catalogue};
 use nib_pipeline::config::{self, ModelChoice, ModelSource};
+use nib_pipeline::tasks::Tasks;
 
 /// The command that offers the models again (or says why not).
 pub const SETUP_COMMAND: &str = "nib.setupModel";

@@ -11,9 +11,9 @@ use tower_lsp_server::ls_types::{Command, Range, Uri};
 use crate::arrival::{Arrival, Superseded};
 use crate::convert;
 use crate::session::{PARSE_WAIT, Session};
-use crate::tasks::Tasks;
 use nib_engine::{CancelToken, ModelState};
 use nib_pipeline::next_edit::{self as model, EditTemplate, ProposedEdit};
+use nib_pipeline::tasks::Tasks;
 use nib_text::documents::Document;
 use nib_text::next_edit::{self, NextEditKind, OpenDocument};
 

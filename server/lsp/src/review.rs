@@ -11,10 +11,10 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::*;
 
 use crate::session::{PARSE_WAIT, Session};
-use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::config::ReviewConfig;
 use nib_pipeline::review::{FileToReview, Finding, Reviewer, Severity, noise};
+use nib_pipeline::tasks::Tasks;
 use nib_text::documents::PositionEncoding;
 
 /// How long to wait for a client to acknowledge `workspace/diagnostic/refresh`.

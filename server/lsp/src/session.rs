@@ -9,16 +9,17 @@ use parking_lot::Mutex;
 
 use crate::acceptance::Acceptance;
 use crate::arrival::{Arrival, SupersededCounts};
+use crate::last_edits::LastEdits;
 use crate::model_setup::{self, ModelSetup};
 use crate::next_edits::NextEditStats;
 use crate::review::Reviews;
 use crate::servers::Editor;
 use crate::servers::window::LatencyWindow;
-use crate::tasks::Tasks;
 use nib_engine::CancelToken;
 use nib_pipeline::completion::Completer;
 use nib_pipeline::config::{Config, EngineConfig, ModelChoice};
 use nib_pipeline::next_edit::NextEditConfig;
+use nib_pipeline::tasks::Tasks;
 use nib_prompt::context::Workspace;
 use nib_text::documents::DocumentStore;
 
@@ -41,6 +42,8 @@ pub struct Session {
     pub acceptance: Arc<Acceptance>,
     /// The model in use, and getting one when there is none.
     pub model_setup: Arc<ModelSetup>,
+    /// Where each file was last edited, in this run and earlier ones: warmed when it opens again.
+    pub last_edits: Arc<LastEdits>,
     /// Fixed when the client connected.
     pub start: Start,
 }
@@ -55,6 +58,8 @@ pub struct Requests {
     pub awaiting: DashMap<String, Arrival>,
     /// The line of each document's latest edit: saving remembers the code around it.
     pub edited: DashMap<String, usize>,
+    /// The document the cursor last rested in: a rest in another one is a switch.
+    pub rested_in: Mutex<Option<String>>,
     /// Completion requests answered (not superseded), and how long they took over the last minute: for
     /// `nib top`.
     pub n_answered: AtomicU64,

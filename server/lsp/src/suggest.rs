@@ -14,9 +14,9 @@ use crate::acceptance::{ACCEPTED_COMMAND, Kind, Shown};
 use crate::arrival::{Arrival, Superseded, Unanswered};
 use crate::model_setup;
 use crate::session::{PARSE_WAIT, Requests, Session};
-use crate::tasks::Tasks;
 use nib_engine::{CancelToken, StopReason};
 use nib_pipeline::completion::{self, Completer, CompletionError, Suggestion, Trigger};
+use nib_pipeline::tasks::Tasks;
 use nib_text::documents::{Document, DocumentStore};
 
 /// `nib/suggestionReady`: a request answered empty for lack of time now has its suggestion; asking again

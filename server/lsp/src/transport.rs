@@ -25,7 +25,7 @@ use tower_lsp_server::jsonrpc::{Request, Response};
 use nib_text::documents::{DocumentError, MAX_DOCUMENT_BYTES};
 
 use crate::framing;
-use crate::tasks::Tasks;
+use nib_pipeline::tasks::Tasks;
 
 /// Larger messages are skipped: documents themselves are capped well below this.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

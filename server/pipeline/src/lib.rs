@@ -10,3 +10,4 @@ pub mod next_edit;
 pub mod plugins;
 pub mod review;
 pub mod settings;
+pub mod tasks;

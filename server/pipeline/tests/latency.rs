@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use nib_engine::{CancelToken, Priority, StopReason};
 use nib_pipeline::completion::cold::short_owner;
-use nib_pipeline::completion::{Completer, Request, Suggestion, Trigger};
+use nib_pipeline::completion::{Ahead, Completer, Request, Suggestion, Trigger};
 use nib_pipeline::config::CompletionConfig;
 use nib_prompt::context::Workspace;
 use nib_scripted::{Outcome, Script, Scripted};
@@ -179,13 +179,10 @@ async fn a_cold_prompt_does_not_hold_keystrokes_hostage_and_a_jump_gets_its_own_
     let (completer, scripted) = self::completer(settings());
     scripted.push(cold());
     let rest = returning();
-    completer.warm(Request {
-        rope: &rest.rope,
-        cursor: rest.cursor,
-        document: Some(URI),
-        syntax: None,
-        trigger: Trigger::Invoked,
-    });
+    completer.warm(
+        Request { rope: &rest.rope, cursor: rest.cursor, document: Some(URI), syntax: None, trigger: Trigger::Invoked },
+        Ahead::Rest,
+    );
     sleep(ms(100)).await;
     assert_eq!(scripted.job(0).map(|j| j.priority.get()), Some(Priority::Late));
     let (typed, took) = answer(&completer, &returning().typed("s"), Trigger::Automatic).await;
@@ -274,6 +271,40 @@ async fn prefetch_computes_the_next_suggestion_at_idle_priority_and_any_request_
     sleep(ms(1000)).await;
     assert_eq!(again.reason, StopReason::Cached, "typed through the suggestion shown");
     assert_eq!(scripted.played().len(), 1, "{}", scripted.timeline());
+}
+
+#[tokio::test(start_paused = true)]
+async fn warming_where_the_user_is_likely_to_go_runs_at_idle_priority_on_a_sequence_of_its_own() {
+    let (completer, scripted) = completer(settings());
+    let t0 = Instant::now();
+    // The place of a file's last edit: 80 tokens, evaluated 8 at a time in 80 ms steps.
+    scripted.push(Script::default().evaluate(80, ms(800)).token(ms(100), "  # total"));
+    scripted.push(sum_items());
+    let last_edit = returning();
+    let at = Request {
+        rope: &last_edit.rope,
+        cursor: last_edit.cursor,
+        document: Some(URI),
+        syntax: None,
+        trigger: Trigger::Invoked,
+    };
+    completer.warm(at, Ahead::Elsewhere);
+    sleep_until(t0 + ms(100)).await;
+    let warm = scripted.job(0).expect("a warm-ahead job");
+    assert_eq!(warm.priority.get(), Priority::Background);
+    assert!(
+        warm.owner.as_deref().is_some_and(|o| o != URI),
+        "it took the document's own KV sequence: {:?}",
+        warm.owner
+    );
+    // The user types at the cursor, elsewhere in the document: the warm-ahead yields at its next step.
+    let cursor = doc(URI, "def mean(values):\n    return $0\n");
+    let (typed, took) = answer(&completer, &cursor, Trigger::Automatic).await;
+    let warm = scripted.job(0).expect("the warm-ahead job");
+    assert_eq!(warm.outcome, Some(Outcome::Done(StopReason::Cancelled)), "{}", scripted.timeline());
+    assert_eq!(typed.text, "sum(items)");
+    assert!(took <= ms(80 + 350), "the keystroke waited {took:?} for the warm-ahead: {}", scripted.timeline());
+    assert_eq!(scripted.job(1).map(|j| j.owner), Some(Some(URI.to_owned())));
 }
 
 /// The settings of the two-speed tests: a whole window of 1,024 tokens, whose first evaluation (more than 256

@@ -1,11 +1,12 @@
-//! `nib/cursorRest`: evaluate the prompt where the cursor rests, before the user types there.
+//! `nib/cursorRest`: evaluate the prompt where the cursor rests, before the user types there (and, after a switch
+//! from another document, where this one was last edited).
 
-use nib_pipeline::completion::{self, Trigger};
+use nib_pipeline::completion::{self, Ahead, Trigger};
 
-use crate::NibServer;
 use crate::arrival::Arrival;
 use crate::session::PARSE_WAIT;
 use crate::suggest::CursorParams;
+use crate::{NibServer, ahead};
 
 pub async fn handle(server: &NibServer, params: CursorParams) {
     let Ok(session) = server.session() else { return };
@@ -23,5 +24,6 @@ pub async fn handle(server: &NibServer, params: CursorParams) {
         syntax: document.syntax(),
         trigger: Trigger::Invoked,
     };
-    session.completer.warm(request);
+    session.completer.warm(request, Ahead::Rest);
+    ahead::rested(session, &server.tasks, uri.as_str(), document.rope.char_to_line(arrival.cursor));
 }

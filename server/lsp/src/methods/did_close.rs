@@ -1,12 +1,13 @@
-//! `textDocument/didClose`: the document and everything kept for it go.
+//! `textDocument/didClose`: the document and everything kept for it go, but where it was last edited.
 
 use tower_lsp_server::ls_types::DidCloseTextDocumentParams;
 
-use crate::{NibServer, review};
+use crate::{NibServer, ahead, review};
 
 pub async fn handle(server: &NibServer, params: DidCloseTextDocumentParams) {
     let Ok(session) = server.session() else { return };
     let uri = params.text_document.uri;
+    ahead::closing(session, &server.tasks, uri.as_str());
     let mut n_bytes = 0;
     if let Ok(doc) = session.documents.snapshot(uri.as_str()) {
         session.acceptance.with(|a| a.closed(uri.as_str(), &doc.rope));

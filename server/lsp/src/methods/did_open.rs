@@ -2,7 +2,7 @@
 
 use tower_lsp_server::ls_types::DidOpenTextDocumentParams;
 
-use crate::NibServer;
+use crate::{NibServer, ahead};
 
 pub async fn handle(server: &NibServer, params: DidOpenTextDocumentParams) {
     let Ok(session) = server.session() else { return };
@@ -13,6 +13,7 @@ pub async fn handle(server: &NibServer, params: DidOpenTextDocumentParams) {
                 session.parse(&server.tasks, doc.uri.as_str());
             }
             session.observe(&server.tasks, doc.uri.as_str(), 0, None);
+            ahead::opened(session, &server.tasks, doc.uri.as_str());
         }
         Err(err) => {
             // Refused (too large): the message that carried it was big.

@@ -6,6 +6,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
 use crate::acceptance::{self, Acceptance, Totals, Tracker};
+use crate::last_edits::{LastEdits, LastEditsError};
 use crate::model_setup::{self, ClientCan, ModelSetup};
 use crate::next_edits::{self, NextEditStats};
 use crate::servers::Editor;
@@ -69,15 +70,26 @@ pub async fn handle(server: &NibServer, params: InitializeParams) -> Result<Init
         warnings.push(format!("nib: {err}; acceptance figures start from zero"));
         Totals::default()
     });
+    // Where files were last edited in earlier runs: a file opened again is warmed there.
+    let last_edits = tokio::task::spawn_blocking(|| LastEdits::load(&LastEdits::file()))
+        .await
+        .unwrap_or_else(|e| Err(LastEditsError::Read { path: LastEdits::file(), source: std::io::Error::other(e) }))
+        .unwrap_or_else(|err| {
+            warnings.push(format!("nib: {err}; files opened again are not warmed where they were last edited"));
+            LastEdits::default()
+        });
     let settings = parking_lot::Mutex::new(config.clone());
     let session = Session {
         settings,
         documents: Arc::new(DocumentStore::new(encoding)),
-        completer: Completer::new(engine, config.completion, workspace).with_plugins(plugins),
+        completer: Completer::new(engine, config.completion, workspace)
+            .with_plugins(plugins)
+            .with_tasks(server.tasks.clone()),
         reviews: Arc::new(review::Reviews::new(reviewer, config.review.clone(), pull)),
         requests: Arc::new(Requests::default()),
         next_edits: NextEditStats::default(),
         acceptance: Arc::new(Acceptance::new(Tracker::with_earlier(earlier))),
+        last_edits: Arc::new(last_edits),
         model_setup: Arc::new(ModelSetup::new(ClientCan::new(caps, params.initialization_options.as_ref()), model)),
         start: Start {
             engine_config: config.engine,

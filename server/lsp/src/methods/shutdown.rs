@@ -3,7 +3,7 @@
 use tower_lsp_server::jsonrpc::Result;
 
 use crate::session::Session;
-use crate::{NibServer, acceptance};
+use crate::{NibServer, acceptance, ahead};
 
 /// How long `shutdown` may spend saving KV sequences to disk.
 const PERSIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -20,6 +20,8 @@ pub async fn handle(server: &NibServer) -> Result<()> {
         // `shutdown` and `exit` to each plugin process (a short wait each): off the async threads.
         let plugins = session.completer.plugins().clone();
         let _ = tokio::task::spawn_blocking(move || plugins.stop()).await;
+        // The next start warms each file where it was last edited.
+        ahead::ending(session).await;
         if session.completer.config().keep_acceptance {
             save_acceptance(server, session).await;
         }

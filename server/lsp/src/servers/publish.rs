@@ -13,9 +13,9 @@ use super::{LastMinute, ModelSummary, ServerSnapshot, files};
 use crate::acceptance::Acceptance;
 use crate::review::Reviews;
 use crate::session::{Requests, Session};
-use crate::tasks::Tasks;
 use nib_engine::ModelState;
 use nib_pipeline::completion::Completer;
+use nib_pipeline::tasks::Tasks;
 use nib_prompt::context::Workspace;
 
 /// How often the file is rewritten: `nib top` refreshes as often.

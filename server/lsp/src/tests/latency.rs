@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::sleep_until;
 
 use super::{Client, start};
-use nib_engine::StopReason;
+use nib_engine::{Priority, StopReason};
 use nib_scripted::{Outcome, Script, Scripted};
 
 const URI: &str = "file:///work/orders.py";
@@ -250,6 +250,50 @@ async fn a_cold_place_answers_from_a_short_window_and_suggestion_ready_brings_th
         let (_, answer) = client.response(again).await;
         assert_eq!(texts(&answer), vec!["total(items)".to_owned()]);
         assert_eq!(scripted.played().len(), 4, "{}", scripted.timeline());
+        shut_down(&mut client).await;
+    };
+    tokio::join!(server, test);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_switch_to_another_document_warms_where_it_was_last_edited_at_idle_priority() {
+    let (engine, scripted) = Scripted::engine();
+    let (mut client, server) = start(engine, settings(0)).await;
+    let test = async {
+        let long: String = (0..40).map(|i| format!("x{i} = {i}\n")).collect::<String>() + RETURNING;
+        open(&mut client, URI, &long).await;
+        open(&mut client, OTHER, RETURNING).await;
+        // The last edit of URI, 41 lines down.
+        type_at(&mut client, URI, 2, (41, 11), "s").await;
+        for _ in 0..4 {
+            scripted.push(sum_items());
+        }
+        let rest = |uri: &str, version: i32, line: u32| json!({ "textDocument": { "uri": uri, "version": version }, "position": { "line": line, "character": 0 } });
+        client.notify("nib/cursorRest", rest(OTHER, 1, 1)).await;
+        sleep_until(client.t0() + ms(1000)).await;
+        // Back to URI, at its top: the rest there is warmed, and where it was last edited, behind it.
+        client.notify("nib/cursorRest", rest(URI, 2, 0)).await;
+        sleep_until(client.t0() + ms(3000)).await;
+        let played = scripted.played();
+        let owners: Vec<_> = played.iter().map(|j| (j.owner.clone(), j.priority.get())).collect();
+        let ahead = Some(format!("{URI} ahead"));
+        assert_eq!(
+            owners,
+            vec![
+                (Some(OTHER.to_owned()), Priority::Late),
+                (Some(URI.to_owned()), Priority::Late),
+                (ahead, Priority::Background)
+            ],
+            "{}",
+            scripted.timeline()
+        );
+        assert_ne!(played[2].prompt, played[1].prompt, "the same place twice");
+        // Resting again in the same document is no switch: its rest alone is warmed.
+        client.notify("nib/cursorRest", rest(URI, 2, 1)).await;
+        sleep_until(client.t0() + ms(5000)).await;
+        let played = scripted.played();
+        assert_eq!(played.len(), 4, "{}", scripted.timeline());
+        assert_eq!((played[3].owner.as_deref(), played[3].priority.get()), (Some(URI), Priority::Late));
         shut_down(&mut client).await;
     };
     tokio::join!(server, test);

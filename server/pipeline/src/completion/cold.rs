@@ -1,17 +1,22 @@
 //! Two speeds for a cold prompt: what the completer knows about the KV cache (the whole-window prompt each
 //! document's sequence last evaluated), the prompt rate it measured, and from them how short the first window
 //! must be to answer within `completion.short_window_ms`. The whole window a document waits for is remembered
-//! here too, so that one task per document evaluates the latest one behind the short answers (`Completer`'s
-//! `behind`).
+//! here too, so that one task per document evaluates the latest one behind the short answers (`behind`); and the
+//! short window's answer itself (`answer_short`).
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use lru::LruCache;
 
+use super::cache::Place;
+use super::job::{Generated, Job, carries_on};
 use super::postprocess::Mode;
-use nib_engine::{CachedTokens, CompletionStats};
-use nib_prompt::{Prompt, TokenId};
+use super::site::Site;
+use super::{Answers, Completer, CompletionError, Request, Suggestion, Trigger};
+use nib_engine::{CachedTokens, CancelToken, CompletionStats, ModelState, Priority, StopReason, Vocabulary};
+use nib_prompt::{Budget, Prompt, Template, TokenId};
 
 /// A prompt with more than this many tokens to evaluate gets a short window first; the short window is never
 /// smaller either: fewer lines of code would cost more in quality than the wait they save.
@@ -121,6 +126,157 @@ impl Cold {
 /// whole window answers within the budget anyway).
 pub fn short_budget(n_to_evaluate: usize, n_short: usize, n_whole: usize) -> Option<usize> {
     (n_to_evaluate > n_short.max(MIN_SHORT_TOKENS) && n_short < n_whole).then_some(n_short)
+}
+
+impl Completer {
+    /// Whether a whole window is being evaluated for `document` behind its short window's suggestions.
+    pub fn whole_pending(&self, document: &str) -> bool {
+        self.cold.lock().wanted.contains_key(document)
+    }
+
+    /// The prompt rate measured so far, tokens per second, which sizes the short window.
+    pub fn prompt_rate(&self) -> Option<f64> {
+        self.cold.lock().rate()
+    }
+
+    /// For a request whose whole window (`whole`) is cold, and would take longer than `completion.short_window_ms`
+    /// to evaluate: its document and the prompt of a short window around the cursor, which fits that time.
+    /// Only where the engine keeps a KV sequence per window: a server keeps its own cache (llama-server one slot),
+    /// where the short window would evict the whole one.
+    pub(super) async fn short_window<'r>(
+        &self,
+        tokenizer: &Arc<dyn Vocabulary>,
+        template: &Template,
+        request: Request<'r>,
+        whole: &Prompt,
+    ) -> Result<Option<(&'r str, Prompt)>, CompletionError> {
+        let budget_ms = self.config().short_window_ms;
+        let in_process = !self.engine.health().destination.contains("://");
+        let Some(document) = request.document.filter(|_| budget_ms > 0 && in_process) else { return Ok(None) };
+        let can_shift = match self.engine.state() {
+            ModelState::Ready { info, .. } => !info.sliding_window,
+            _ => false,
+        };
+        let n_short = {
+            let mut cold = self.cold.lock();
+            let n_to_evaluate = cold.n_to_evaluate(document, &whole.tokens, can_shift);
+            short_budget(n_to_evaluate, cold.n_short(budget_ms), whole.tokens.len())
+        };
+        let Some(n_short) = n_short else { return Ok(None) };
+        let budget = Budget { n_tokens: n_short, n_context_tokens: 0, ..self.budget(request.trigger, template) };
+        let owner = short_owner(document);
+        let short = self.prompt_in(tokenizer, template, request, budget, Some(&owner)).await?;
+        Ok((!short.tokens.is_empty()).then_some((document, short)))
+    }
+
+    /// Evaluates `whole` for `document` behind the short windows' jobs, at `Late` priority, and generates its
+    /// suggestion into the completion cache; one task per document follows the latest whole window wanted
+    /// (typing moves it on), starting a job again where a completion pre-empted it. `settled` waits for it.
+    fn behind(&self, document: &str, whole: Whole) {
+        let older = self.cold.lock().wanted.insert(document.to_owned(), whole.clone());
+        let Some(older) = older else {
+            let (this, document) = (self.clone(), document.to_owned());
+            self.tasks.spawn("whole window", async move { this.drive(&document).await });
+            return;
+        };
+        if older.key != whole.key
+            && let Some(job) = self.with_running(|r| r.get(&older.key).cloned())
+        {
+            // Typing carries the evaluation on (the KV cache keeps it); a jump makes it useless.
+            if carries_on(&older.prompt.tokens, &whole.prompt.tokens) {
+                job.cancel.outdate()
+            } else {
+                job.cancel.cancel()
+            }
+        }
+    }
+
+    /// `behind`'s task for `document`.
+    async fn drive(&self, document: &str) {
+        loop {
+            let Some(whole) = self.cold.lock().wanted.get(document).cloned() else { break };
+            let cached = self.with_cache(|c| c.get(whole.key)).is_some();
+            let job = match self.with_running(|r| r.get(&whole.key).cloned()) {
+                _ if cached => None,
+                Some(job) => Some(job),
+                None => Some(self.start(whole.key, &whole.prompt, &whole.mode, Some(document), Priority::Late)),
+            };
+            let ended = match job {
+                Some(job) => {
+                    let mut progress = job.progress.clone();
+                    let done = progress.wait_for(|p| p.done.is_some()).await.ok().and_then(|p| p.done.clone());
+                    // Cancelled by `cancel_all` (shutting down) rather than pre-empted: nothing more to do.
+                    if job.cancel.is_cancelled()
+                        && self.cold.lock().wanted.get(document).is_none_or(|w| w.key == whole.key)
+                    {
+                        None
+                    } else {
+                        done
+                    }
+                }
+                None => Some(Ok((StopReason::Cached, CompletionStats::default()))),
+            };
+            let mut cold = self.cold.lock();
+            let still_wanted = cold.wanted.get(document).is_some_and(|w| w.key == whole.key);
+            match ended {
+                // Pre-empted by a completion, or outdated by typing: again, for the latest whole window.
+                Some(Ok((StopReason::Cancelled, _))) => {}
+                Some(Ok(_)) if !still_wanted => {}
+                _ => {
+                    cold.wanted.remove(document);
+                    break;
+                }
+            }
+        }
+        self.n_ended.send_modify(|n| *n += 1);
+    }
+
+    /// A cold place's answer from a short window around the cursor (`short`), with the whole window evaluated
+    /// behind it. An automatic request answers with the short window's suggestion. An explicit one, whose user would
+    /// wait long, sees it at once as partial results and gets `None`: the whole window's suggestion is its answer.
+    pub(super) async fn answer_short(
+        &self,
+        (request, document, short, whole): (Request<'_>, &str, &Prompt, Whole),
+        (site, cancel, answers, seen): (&Site, &CancelToken, &Answers<'_>, &Option<(&str, Place)>),
+        on_partial: &mut impl FnMut(&str),
+    ) -> Result<Option<Suggestion>, CompletionError> {
+        let owner = short_owner(document);
+        let short_job = Job { prompt: short, key: self.cache_key(&short.tokens, &site.mode), owner: Some(&owner) };
+        if request.trigger == Trigger::Invoked {
+            match self.generate((request, &short_job, site, cancel), answers, on_partial).await? {
+                Generated::Answered(suggestion) if suggestion.reason == StopReason::Cancelled => {
+                    return Ok(Some(suggestion));
+                }
+                Generated::Answered(_) => {}
+                Generated::Text(_, raw, ..) => {
+                    let text = site.finished(raw).await;
+                    if !text.is_empty() {
+                        on_partial(&text);
+                    }
+                }
+            }
+            return Ok(None);
+        }
+        let n_whole = whole.prompt.tokens.len();
+        self.behind(document, whole);
+        let suggestion = match self.with_cache(|c| c.get(short_job.key)) {
+            Some((raw, logprobs)) => {
+                let (text, confidence) = site.finished_with(raw, &logprobs).await;
+                answers.cached(&self.engine, text, short.tokens.len(), confidence)
+            }
+            None => match self.generate((request, &short_job, site, cancel), answers, on_partial).await? {
+                Generated::Answered(suggestion) => return Ok(Some(self.shown_if_partial(seen, suggestion))),
+                Generated::Text(_, raw, stats, logprobs) => {
+                    let (text, confidence) = site.finished_with(raw, &logprobs).await;
+                    answers.generated(text, confidence, StopReason::ShortWindow, stats)
+                }
+            },
+        };
+        let suggestion = Suggestion { reason: StopReason::ShortWindow, ..suggestion };
+        tracing::debug!(n_short = short.tokens.len(), n_whole, "short window answered");
+        self.cold.lock().shown(document, true);
+        Ok(Some(self.shown(seen, self.gate(request.trigger, suggestion))))
+    }
 }
 
 #[cfg(test)]

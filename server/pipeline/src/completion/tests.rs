@@ -6,7 +6,8 @@ use std::path::Path;
 
 use ropey::Rope;
 
-use super::Site;
+use super::candidates::{distinct, most_confident_first};
+use super::site::Site;
 use nib_text::syntax::{Language, Syntax};
 
 nib_fixture::tests! {
@@ -46,13 +47,13 @@ fn candidates(texts: &[&str]) -> Vec<String> {
 #[test]
 fn candidates_keep_their_order_without_empty_or_repeated_ones() {
     let all = candidates(&["a + b", "", "a + b  \n", "a - b", "  \n", "a * b", "a / b"]);
-    assert_eq!(super::distinct(&all, 3), candidates(&["a + b", "a - b", "a * b"]));
+    assert_eq!(distinct(&all, 3), candidates(&["a + b", "a - b", "a * b"]));
 }
 
 #[test]
 fn candidates_differing_only_in_leading_whitespace_are_distinct() {
     let all = candidates(&["x\n    y", "x\n  y", "x\n    y\n"]);
-    assert_eq!(super::distinct(&all, 5), candidates(&["x\n    y", "x\n  y"]));
+    assert_eq!(distinct(&all, 5), candidates(&["x\n    y", "x\n  y"]));
 }
 
 #[test]
@@ -63,10 +64,10 @@ fn alternatives_come_most_confident_first() {
         ("sure".to_owned(), Some(0.9)),
         ("also unknown".to_owned(), None),
     ];
-    assert_eq!(super::most_confident_first(alternatives), candidates(&["sure", "unsure", "unknown", "also unknown"]));
+    assert_eq!(most_confident_first(alternatives), candidates(&["sure", "unsure", "unknown", "also unknown"]));
 }
 
 #[test]
 fn one_candidate_is_the_first() {
-    assert_eq!(super::distinct(&candidates(&["first", "second"]), 1), candidates(&["first"]));
+    assert_eq!(distinct(&candidates(&["first", "second"]), 1), candidates(&["first"]));
 }

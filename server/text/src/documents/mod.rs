@@ -387,6 +387,11 @@ impl DocumentStore {
         self.documents.get(uri).map(|doc| doc.clone()).ok_or_else(|| DocumentError::NotOpen(uri.to_owned()))
     }
 
+    /// Snapshots of every open document, with their URIs.
+    pub fn snapshots(&self) -> Vec<(String, Document)> {
+        self.documents.iter().map(|doc| (doc.key().clone(), doc.clone())).collect()
+    }
+
     /// Snapshots of every open document but `uri`, with their URIs: the other documents an edit reaches.
     pub fn snapshots_except(&self, uri: &str) -> Vec<(String, Document)> {
         self.documents.iter().filter(|doc| doc.key() != uri).map(|doc| (doc.key().clone(), doc.clone())).collect()

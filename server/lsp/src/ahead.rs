@@ -1,0 +1,104 @@
+//! Warm-ahead where the user is going, besides where the cursor rests (`nib/cursorRest`): the place a file was last
+//! edited when it is opened again (`last_edits.rs`) or switched to, and the place the first next edit points at. Each runs
+//! at idle priority, never ahead of a request, on a KV sequence of its own (`Ahead::Elsewhere`).
+
+use nib_pipeline::completion::{self, Ahead, Trigger};
+use nib_pipeline::tasks::Tasks;
+use nib_text::documents::{Document, Revision};
+
+use crate::convert;
+use crate::last_edits::{LastEdits, Place};
+use crate::next_edits::Proposals;
+use crate::session::{PARSE_WAIT, Session};
+
+/// A place this many lines or fewer from the cursor shares its prompt window: warming the cursor covers it.
+const SAME_WINDOW_LINES: usize = 16;
+
+/// Warms `place` in `uri`, as the document is at `revision`, once its tree is parsed.
+pub fn warm(session: &Session, tasks: &Tasks, uri: &str, revision: Revision, place: Place) {
+    let (documents, completer, uri) = (session.documents.clone(), session.completer.clone(), uri.to_owned());
+    tasks.spawn("warm ahead", async move {
+        let Ok(document) = documents.parsed_at(&uri, revision, PARSE_WAIT).await else { return };
+        let request = completion::Request {
+            rope: &document.rope,
+            cursor: place.offset_in(&document.rope),
+            document: Some(&uri),
+            syntax: document.syntax(),
+            trigger: Trigger::Invoked,
+        };
+        tracing::debug!(uri, ?place, "warm ahead");
+        completer.warm(request, Ahead::Elsewhere);
+    });
+}
+
+/// A document opened: its last edit from an earlier run, if one is remembered.
+pub fn opened(session: &Session, tasks: &Tasks, uri: &str) {
+    let (Some(place), Ok(document)) = (session.last_edits.get(uri), session.documents.snapshot(uri)) else { return };
+    warm(session, tasks, uri, document.revision(), place);
+}
+
+/// The cursor rests at `line` of `uri`: when the user has come from another document, the place of this one's last
+/// edit, unless it is near the cursor.
+pub fn rested(session: &Session, tasks: &Tasks, uri: &str, line: usize) {
+    let came_from = session.requests.rested_in.lock().replace(uri.to_owned());
+    if came_from.as_deref() == Some(uri) {
+        return;
+    }
+    let Ok(document) = session.documents.snapshot(uri) else { return };
+    let Some(place) = Place::of(&document).filter(|p| p.line.abs_diff(line) > SAME_WINDOW_LINES) else { return };
+    warm(session, tasks, uri, document.revision(), place);
+}
+
+/// A document closes: its last edit is remembered for the next time it opens.
+pub fn closing(session: &Session, tasks: &Tasks, uri: &str) {
+    let Ok(document) = session.documents.snapshot(uri) else { return };
+    if remember(session, uri, &document) {
+        let last_edits = session.last_edits.clone();
+        tasks.spawn_blocking("save last edits", move || save(&last_edits));
+    }
+}
+
+/// The server ends: every open document's last edit is remembered, for the next start.
+pub async fn ending(session: &Session) {
+    for (uri, document) in session.documents.snapshots() {
+        remember(session, &uri, &document);
+    }
+    let last_edits = session.last_edits.clone();
+    let _ = tokio::task::spawn_blocking(move || save(&last_edits)).await;
+}
+
+/// Remembers where `document` was last edited in this run; whether it was.
+fn remember(session: &Session, uri: &str, document: &Document) -> bool {
+    let place = Place::of(document);
+    if let Some(place) = place {
+        session.last_edits.remember(uri, place);
+    }
+    place.is_some()
+}
+
+fn save(last_edits: &LastEdits) {
+    if let Err(err) = last_edits.save(&LastEdits::file()) {
+        tracing::warn!("{err}");
+    }
+}
+
+/// Next edits proposed at `line` of `uri`: the place the first of them points at, unless it is near the cursor.
+pub fn proposed(session: &Session, tasks: &Tasks, (uri, line): (&str, usize), proposals: &Proposals) {
+    let places = proposals
+        .edits
+        .iter()
+        .map(|e| (&e.uri, e.range.start))
+        .chain(proposals.targets.iter().map(|t| (&t.uri, t.range.start)));
+    let encoding = session.documents.encoding();
+    for (to, start) in places {
+        let Ok((revision, offset)) = session.documents.locate(to.as_str(), convert::position(start, encoding)) else {
+            continue;
+        };
+        let Ok(document) = session.documents.snapshot(to.as_str()) else { continue };
+        let place = Place::at(&document.rope, offset);
+        if to.as_str() != uri || place.line.abs_diff(line) > SAME_WINDOW_LINES {
+            warm(session, tasks, to.as_str(), revision, place);
+        }
+        return;
+    }
+}
