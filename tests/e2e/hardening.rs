@@ -89,6 +89,82 @@ fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
     shut_down(client);
 }
 
+/// A 20 MB file (refused: over the size limit), a binary one and a 2 MB single line, opened and closed: the
+/// memory they took goes back to the system (glibc kept ~90 MiB of it before the server trimmed its heap).
+#[test]
+fn big_documents_give_their_memory_back_when_they_close() {
+    let mut client = ready(&model_path(), json!({"completion": {"prefetch": false}}));
+    // Warm up on a real file, so the baseline holds what any session holds.
+    let text = stdlib_file("calendar.py");
+    client.open(URI, "python", &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("class TextCalendar")).unwrap() as u32 + 1;
+    let mut explicit = inline_params(URI, line, 4);
+    explicit["context"]["triggerKind"] = json!(1);
+    client.call("textDocument/inlineCompletion", explicit).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = client.rss_bytes().unwrap();
+
+    let big: String = (0..).map(|i| format!("value_{i} = compute({i}, 'a string')\n")).take(600_000).collect();
+    // Bytes of every kind, as a binary file opened by mistake reads: NULs, controls, stray high characters.
+    let binary: String = (0..3_000_000u32).map(|i| char::from_u32((i * 7919) % 0x800).unwrap_or('\u{fffd}')).collect();
+    let bundle = nib_bench::soak::minified_bundle(0);
+    assert!(big.len() > 20_000_000, "{}", big.len());
+    for (uri, language, text) in [
+        ("file:///work/big.py", "python", &big),
+        ("file:///work/blob.bin", "plaintext", &binary),
+        ("file:///work/dist/app.js", "javascript", &bundle),
+    ] {
+        client.open(uri, language, text).unwrap();
+        client.status().unwrap();
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).unwrap();
+        client.status().unwrap();
+    }
+    // The server trims its heap half a second after a big document goes.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = client.rss_bytes().unwrap();
+    let kept = after.saturating_sub(before) as f64 / (1 << 20) as f64;
+    eprintln!("rss {} MiB -> {} MiB after big documents opened and closed", before >> 20, after >> 20);
+    assert!(kept <= 20.0, "{kept:.1} MiB kept after the big documents closed");
+    shut_down(client);
+}
+
+/// Typing on a 2 MB minified line, after the cursor rested there (as editors say): every keystroke reuses the
+/// prompt evaluated before it, as on any other line, so nothing answers at the deadline or empty while the
+/// prompt is evaluated again. The window of a line that long is cut by characters at fixed places: cut by tokens
+/// from the cursor, it moved at every keystroke and each was a cold prompt.
+#[test]
+fn typing_on_a_minified_line_answers_like_any_other_line() {
+    let mut client = ready(&model_path(), json!({"completion": {"prefetch": false}}));
+    let bundle = nib_bench::soak::minified_bundle(0);
+    let uri = "file:///work/dist/app.js";
+    client.open(uri, "javascript", &bundle).unwrap();
+    let middle = (bundle.len() / 2) as u32;
+    let at = json!({"textDocument": {"uri": uri, "version": 1}, "position": {"line": 0, "character": middle}});
+    client.notify("nib/cursorRest", at).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.status().unwrap()["engine"]["n_completed"] == 0 {
+        assert!(Instant::now() < deadline, "the resting cursor's prompt was never evaluated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut suggestions = Vec::new();
+    for (i, typed) in ["v", "a", "r", " ", "x"].iter().enumerate() {
+        client.insert(uri, 2 + i as i32, 0, middle + i as u32, typed).unwrap();
+        let result =
+            client.call("textDocument/inlineCompletion", inline_params(uri, 0, middle + 1 + i as u32)).unwrap();
+        let items = result["items"].as_array().cloned().unwrap_or_default();
+        suggestions.push(items.first().map(|item| item["insertText"].clone()).unwrap_or(Value::Null));
+    }
+    let status = client.status().unwrap();
+    let engine = &status["engine"];
+    assert_eq!(engine["n_deadline_answers"], 0, "a keystroke waited for the deadline: {status}");
+    assert_eq!(engine["n_evaluating_answers"], 0, "a keystroke found its prompt evaluating again: {status}");
+    assert!(
+        suggestions.iter().any(|s| s.as_str().is_some_and(|s| !s.is_empty())),
+        "every keystroke answered empty: {suggestions:?} {status}"
+    );
+    shut_down(client);
+}
+
 #[test]
 fn a_shutdown_while_the_engine_is_busy_is_orderly_and_saves_the_sequence() {
     let home = fresh_home();

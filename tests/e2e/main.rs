@@ -15,6 +15,7 @@ mod interop;
 mod latency;
 mod llama_server;
 mod load;
+mod lookup;
 mod lsp;
 mod models_server;
 mod neovim;

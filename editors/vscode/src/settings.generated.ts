@@ -24,6 +24,7 @@ export const NIB_SETTINGS: readonly (readonly [string, string])[] = [
   ["engine.device", "engine.device"],
   ["engine.flashAttention", "engine.flash_attention"],
   ["engine.kvShift", "engine.kv_shift"],
+  ["engine.lookupDecoding", "engine.lookup_decoding"],
   ["engine.nBatch", "engine.n_batch"],
   ["engine.nCtx", "engine.n_ctx"],
   ["engine.nGpuLayers", "engine.n_gpu_layers"],

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod humaneval;
 pub mod llama_server;
 pub mod load;
+pub mod lookup;
 pub mod lsp_client;
 pub mod plugins;
 pub mod replay;

@@ -21,6 +21,11 @@ pub struct EngineConfig {
     pub n_seqs: u32,
     /// Reuse the text after an edit by shifting its cache positions (where the model allows it).
     pub kv_shift: bool,
+    /// Prompt-lookup decoding: guess the next tokens from where the last few occurred before (in the prompt or
+    /// the text generated), and check the guesses in one batch. Off by default: on the CPU, llama.cpp evaluates a
+    /// batch of two tokens or more with other kernels than one token (llamafile's sgemm), so at a near tie the
+    /// greedy pick can differ from the text without it.
+    pub lookup_decoding: bool,
     /// Saved sequence states kept in memory, in MiB.
     pub snapshot_memory_mib: u64,
     /// Saved sequence states kept on disk under $NIB_HOME/snapshots, in MiB (0: none).
@@ -76,6 +81,7 @@ impl Default for EngineConfig {
             flash_attention: false,
             n_seqs: 4,
             kv_shift: true,
+            lookup_decoding: false,
             snapshot_memory_mib: 256,
             snapshot_disk_mib: 1024,
             backend: BackendKind::Local,

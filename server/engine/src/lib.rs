@@ -11,6 +11,7 @@ mod config;
 mod devices;
 mod kv;
 mod logprobs;
+mod lookup;
 mod slots;
 mod snapshots;
 mod stats;

@@ -28,6 +28,10 @@ pub struct CompletionStats {
     pub n_reused_tokens: usize,
     pub n_evaluated_tokens: usize,
     pub n_generated_tokens: usize,
+    /// Tokens drafted by prompt lookup (`lookup.rs`) and evaluated beside the token generated.
+    pub n_drafted_tokens: usize,
+    /// Drafted tokens the model went on to generate: each saved a step.
+    pub n_draft_accepted: usize,
     /// Time spent waiting behind other jobs.
     pub queue_ms: f64,
     /// Time to first token: queued to first token sampled.
@@ -58,6 +62,8 @@ pub struct EngineCounters {
     pub n_reused_tokens: u64,
     pub n_evaluated_tokens: u64,
     pub n_generated_tokens: u64,
+    pub n_drafted_tokens: u64,
+    pub n_draft_accepted: u64,
     pub last: Option<CompletionStats>,
 }
 
@@ -68,6 +74,8 @@ impl EngineCounters {
         self.n_reused_tokens += stats.n_reused_tokens as u64;
         self.n_evaluated_tokens += stats.n_evaluated_tokens as u64;
         self.n_generated_tokens += stats.n_generated_tokens as u64;
+        self.n_drafted_tokens += stats.n_drafted_tokens as u64;
+        self.n_draft_accepted += stats.n_draft_accepted as u64;
         if foreground {
             self.last = Some(stats.clone());
         }

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use super::devices::Placement;
 use super::kv::ReusePlan;
 use super::logprobs;
+use super::lookup::{self, Drafts, Gate};
 use super::slots::{MIN_SNAPSHOT_TOKENS, Slots};
 use super::snapshots::{DiskTier, MemoryTier, Snapshot};
 use super::stats::{CacheHit, CompletionStats};
@@ -308,6 +309,8 @@ struct Worker<'m> {
     shared: Arc<Shared>,
     /// The last grammar's sampler, for the next job with the same grammar.
     grammar: Option<(Arc<str>, LlamaSampler)>,
+    /// Prompt-lookup decoding, unless the settings turn it off (`lookup.rs`).
+    lookup: Option<Gate>,
 }
 
 impl<'m> Worker<'m> {
@@ -378,6 +381,7 @@ impl<'m> Worker<'m> {
             append_only_restore: swa,
             shared,
             grammar: None,
+            lookup: config.lookup_decoding.then(Gate::default),
         })
     }
 
@@ -653,8 +657,16 @@ impl<'m> Worker<'m> {
         let mut text = Utf8Stream::default();
         let mut emitted = String::new();
         let vocab = self.model.vocab();
+        // Greedy picks are checked against drafts: sampling at random would seldom agree with one.
+        let mut drafts = (request.sampling.is_none() && self.lookup.is_some()).then(|| Drafts::new(prompt));
+        let mut at_batch = self.batch.n_tokens() - 1;
         let reason = loop {
-            let at_batch = self.batch.n_tokens() - 1;
+            if let Some(drafts) = drafts.as_mut()
+                && drafts.batched()
+                && lookup::near_tie(self.ctx.get_logits_ith(at_batch))
+            {
+                at_batch = self.alone(index, drafts)?;
+            }
             let token = sampler.sample(&self.ctx, at_batch);
             // The model's own probability, before sampling reshaped it: what the suggestion's confidence is built on.
             let logprob = logprobs::logprob(self.ctx.get_logits_ith(at_batch), token.0 as usize);
@@ -685,14 +697,70 @@ impl<'m> Worker<'m> {
             if stop_generating() {
                 break if request.cancel.is_enough() { StopReason::Enough } else { StopReason::Cancelled };
             }
-            let at = self.slots.get(index).cached.len();
-            self.decode(index, at, &[token.0], &(at..at + 1))?;
+            let remaining = max_tokens - stats.n_generated_tokens;
+            at_batch = match drafts.as_mut() {
+                Some(drafts) => self.step_with_drafts(index, drafts, token.0, remaining, &mut stats)?,
+                None => {
+                    let at = self.slots.get(index).cached.len();
+                    self.decode(index, at, &[token.0], &(at..at + 1))?;
+                    0
+                }
+            };
         };
+
         if let (Some(gbnf), None) = (&request.grammar, request.sampling) {
             self.grammar = Some((gbnf.clone(), sampler));
         }
         stats.total_ms = ms(Instant::now());
         Ok((reason, stats))
+    }
+
+    /// Makes the logits after `token` (just sampled) ready, and returns their index in the batch: from the batch
+    /// already evaluated when the draft guessed `token`; else by evaluating `token` (where the rest of the draft
+    /// was, now removed from the cache) with a new draft behind it, when the gate lets it.
+    fn step_with_drafts(
+        &mut self,
+        index: usize,
+        drafts: &mut Drafts,
+        token: TokenId,
+        remaining: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<i32, EngineError> {
+        if let Some(at_batch) = drafts.guessed(token) {
+            stats.n_draft_accepted += 1;
+            return Ok(at_batch);
+        }
+        let open = self.lookup.as_mut().is_some_and(|gate| {
+            drafts.measured(gate);
+            gate.open()
+        });
+        let at = drafts.history().len() - 1;
+        if self.slots.get(index).cached.len() > at {
+            // The draft's wrong guesses: removed, so that `at` is the end of the sequence again.
+            self.slots.get_mut(index).cached.truncate(at);
+            self.ctx.clear_kv_cache_seq(Some(index as u32), Some(at as u32), None).map_err(llama)?;
+        }
+        // Tokens past the last one wanted, the sequence's end or a batch would be drafted for nothing.
+        let room = (self.n_ctx_seq - 1 - at).min(remaining.saturating_sub(1)).min(self.n_batch - 1);
+        let draft = if open { lookup::draft(drafts.history(), room.min(lookup::MAX_DRAFT)) } else { &[] };
+        let batch: Vec<TokenId> = std::iter::once(token).chain(draft.iter().copied()).collect();
+        let started = Instant::now();
+        self.decode(index, at, &batch, &(at..at + batch.len()))?;
+        stats.n_drafted_tokens += batch.len() - 1;
+        drafts.evaluated(&batch[1..], started);
+        Ok(0)
+    }
+
+    /// Evaluates the last token of `drafts`' history again alone (as plain decoding would have), dropping what
+    /// the batch evaluated after it; returns the index of its logits in the batch.
+    fn alone(&mut self, index: usize, drafts: &mut Drafts) -> Result<i32, EngineError> {
+        let at = drafts.history().len() - 1;
+        let token = drafts.history()[at];
+        self.slots.get_mut(index).cached.truncate(at);
+        self.ctx.clear_kv_cache_seq(Some(index as u32), Some(at as u32), None).map_err(llama)?;
+        self.decode(index, at, &[token], &(at..at + 1))?;
+        drafts.alone();
+        Ok(0)
     }
 
     /// Removes what `plan` does not keep from sequence `seq` and moves its shifted chunk.

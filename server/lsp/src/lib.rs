@@ -11,6 +11,7 @@ mod arrival;
 mod client_options;
 mod convert;
 mod last_edits;
+mod memory;
 mod methods;
 mod model_setup;
 mod next_edits;
@@ -53,6 +54,7 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Runs the server on stdin/stdout until `exit` (or the end of input), then stops its tasks and the engine:
 /// the process must not exit while llama.cpp runs on another thread.
 pub async fn serve(cli: CommandLine) {
+    memory::return_big_blocks();
     run(cli, tokio::io::stdin(), tokio::io::stdout(), Arc::new(OnceLock::new())).await;
 }
 

@@ -22,6 +22,8 @@ use tokio::io::{
 use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
+use nib_text::documents::{DocumentError, MAX_DOCUMENT_BYTES};
+
 use nib_pipeline::tasks::Tasks;
 use nib_protocol::framing;
 
@@ -153,7 +155,7 @@ async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<
 enum Routed {
     /// On to tower-lsp, as this body.
     Pass(Vec<u8>),
-    /// Answered here with this response.
+    /// Answered here: this message goes back to the client (a response, or a log message).
     Answer(Value),
 }
 
@@ -166,6 +168,9 @@ fn route(body: Vec<u8>, mut message: Value) -> Routed {
         let error = json!({"code": -32601, "message": format!("nib does not handle the request {method}")});
         return Routed::Answer(json!({"jsonrpc": "2.0", "id": id, "error": error}));
     }
+    if let Some(refused) = too_large(method, &message) {
+        return Routed::Answer(refused);
+    }
     match message.as_object_mut() {
         Some(object) if !object.contains_key("params") => {
             object.insert("params".into(), Value::Null);
@@ -173,6 +178,24 @@ fn route(body: Vec<u8>, mut message: Value) -> Routed {
         }
         _ => Routed::Pass(body),
     }
+}
+
+/// A document opened over the size limit is refused here, with the warning the document store gives, as a log
+/// message to the client: passed on, its message would grow tower-lsp's read buffer to its size, and the buffer
+/// keeps its largest capacity for the rest of the session (~20 MiB resident after a 20 MB file was opened).
+fn too_large(method: &str, message: &Value) -> Option<Value> {
+    if method != "textDocument/didOpen" {
+        return None;
+    }
+    let document = message.pointer("/params/textDocument")?;
+    let n_bytes = document.get("text")?.as_str()?.len();
+    if n_bytes <= MAX_DOCUMENT_BYTES {
+        return None;
+    }
+    let uri = document.get("uri").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let refused = DocumentError::TooLarge { uri, n_bytes }.to_string();
+    tracing::warn!("{refused}");
+    Some(json!({"jsonrpc": "2.0", "method": "window/logMessage", "params": {"type": 2, "message": refused}}))
 }
 
 /// What tower-lsp decodes each body as (its own `Message`, which it keeps private). A body it cannot decode
@@ -237,6 +260,21 @@ mod tests {
         ] {
             assert!(check_message(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn a_document_over_the_size_limit_is_refused_here() {
+        let open = |n_bytes: usize| {
+            let text = "x".repeat(n_bytes);
+            let message = json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+                {"uri": "file:///big.txt", "languageId": "plaintext", "version": 1, "text": text}}});
+            route(message.to_string().into_bytes(), message)
+        };
+        let Routed::Answer(refused) = open(MAX_DOCUMENT_BYTES + 1) else { panic!("an oversized document passed") };
+        assert_eq!(refused["method"], "window/logMessage");
+        let warning = refused["params"]["message"].as_str().unwrap();
+        assert!(warning.starts_with("file:///big.txt: 8388609 bytes is over the"), "{warning}");
+        assert!(matches!(open(MAX_DOCUMENT_BYTES), Routed::Pass(_)));
     }
 
     #[test]

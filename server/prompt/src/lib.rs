@@ -322,14 +322,40 @@ fn prefix_window(tokenizer: &dyn Tokenizer, rope: &Rope, cursor: usize, n_max: u
             return (start, span);
         }
         if line == cursor_line {
-            // One line over budget: keep its end, nearest the cursor.
-            return (start, span.keep(n_max, true));
+            // One line over budget: its end, nearest the cursor.
+            return long_line_window(tokenizer, rope, (start, span), cursor, n_max);
         }
         // Drop lines in proportion to the excess, at least one.
         let excess = (span.tokens.len() - n_max) as f64 / span.tokens.len() as f64;
         let n_drop = ((cursor_line - line) as f64 * excess).ceil().max(1.0) as usize;
         line = (line + n_drop).min(cursor_line);
     }
+}
+
+/// The end of a line (from `start` to the cursor, over `n_max` tokens) that fits `n_max` tokens, starting at a
+/// multiple of `ANCHOR_CHARS`: the start then holds still while the user types (minified code), and the KV cache
+/// behind it is reused, where a window kept by tokens from the cursor would move at every keystroke and be
+/// evaluated again.
+fn long_line_window(
+    tokenizer: &dyn Tokenizer,
+    rope: &Rope,
+    (mut start, mut span): (usize, Span),
+    cursor: usize,
+    n_max: usize,
+) -> (usize, Span) {
+    while span.tokens.len() > n_max {
+        // Drop chars in proportion to the excess tokens, at least an anchor's worth.
+        let n_chars = cursor - start;
+        let n_drop = (n_chars * (span.tokens.len() - n_max)).div_ceil(span.tokens.len());
+        let next = (start + n_drop.max(1)).next_multiple_of(ANCHOR_CHARS);
+        if next >= cursor {
+            // The budget holds less than an anchor's worth of chars.
+            return (start, span.keep(n_max, true));
+        }
+        start = next;
+        span = Span::of(tokenizer, rope.slice(start..cursor).to_string());
+    }
+    (start, span)
 }
 
 /// The text from the start of `line` to the cursor, if it fits `n_max` tokens and fills at least a quarter of
@@ -539,6 +565,9 @@ mod tests {
     #[test]
     fn a_single_long_line_keeps_the_text_nearest_the_cursor() {
         check(false, 6, "abcdefghij$0", "<BOS>fghij");
+        // Longer than an anchor: the window starts at one, as near the cursor's as fits.
+        let line = "x".repeat(3 * ANCHOR_CHARS + 10);
+        check(false, 2 * ANCHOR_CHARS, &format!("{line}$0"), &format!("<BOS>{}", &line[2 * ANCHOR_CHARS..]));
     }
 
     #[test]
@@ -551,9 +580,13 @@ mod tests {
         let prompt = build(&tokenizer, &template(true), &rope, line.len(), budget).unwrap();
         assert!(prompt.tokens.len() <= 1000);
         assert!(tokenizer.longest.get() <= 1000 * MAX_CHARS_PER_TOKEN, "{} bytes tokenized", tokenizer.longest.get());
-        // Typing moves the cut only at multiples of `ANCHOR_CHARS`: the KV cache behind the window holds.
+        // Typing moves the cut only at multiples of `ANCHOR_CHARS`: the prompt's start, and the KV cache behind it,
+        // hold while the user types.
+        assert!(prompt.prefix_start.is_multiple_of(ANCHOR_CHARS), "{}", prompt.prefix_start);
         let moved = build(&tokenizer, &template(true), &rope, line.len() + 3, budget).unwrap();
         assert_eq!(moved.prefix_start, prompt.prefix_start);
+        let n_prefix = line.len() - prompt.prefix_start;
+        assert_eq!(moved.tokens[..n_prefix], prompt.tokens[..n_prefix], "the prompt's start moved");
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub async fn handle(server: &NibServer, params: DidCloseTextDocumentParams) {
     let Ok(session) = server.session() else { return };
     let uri = params.text_document.uri;
     ahead::closing(session, &server.tasks, uri.as_str());
+    let mut n_bytes = 0;
     if let Ok(doc) = session.documents.snapshot(uri.as_str()) {
         session.acceptance.with(|a| a.closed(uri.as_str(), &doc.rope));
+        n_bytes = doc.rope.len_bytes();
     }
     session.documents.close(uri.as_str());
     session.requests.edited.remove(uri.as_str());
@@ -18,4 +20,5 @@ pub async fn handle(server: &NibServer, params: DidCloseTextDocumentParams) {
     if let Some((_, token)) = session.requests.in_flight.remove(uri.as_str()) {
         token.cancel();
     }
+    crate::memory::released(&server.tasks, n_bytes);
 }

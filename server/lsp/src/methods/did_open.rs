@@ -15,6 +15,10 @@ pub async fn handle(server: &NibServer, params: DidOpenTextDocumentParams) {
             session.observe(&server.tasks, doc.uri.as_str(), 0, None);
             ahead::opened(session, &server.tasks, doc.uri.as_str());
         }
-        Err(err) => server.warn(err.to_string()).await,
+        Err(err) => {
+            // Refused (too large): the message that carried it was big.
+            crate::memory::released(&server.tasks, doc.text.len());
+            server.warn(err.to_string()).await;
+        }
     }
 }

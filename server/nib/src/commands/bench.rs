@@ -22,6 +22,9 @@ pub enum BenchCommand {
     /// Typing, cancellations, saves, file switches and a 2 MB bundle through `nib serve` for N minutes:
     /// resident memory and latency per minute.
     Soak(SoakArgs),
+    /// Multi-line generation speed with prompt-lookup decoding and without (`engine.lookup_decoding`), on the
+    /// same prompts, and whether the text is the same.
+    Lookup(LookupArgs),
     /// A plugin's `suggestion` round trip on the keystroke path (a trivial plugin, or --command), and the
     /// built-in `redact-secrets` on a 6 KB prompt.
     Plugins(PluginsArgs),
@@ -39,6 +42,25 @@ pub struct PluginsArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+pub struct LookupArgs {
+    /// Source files, each completed at its end; names starting `repeats` and `fresh` are summed apart.
+    #[arg(value_name = "FILE", default_values = ["tests/fixtures/lookup/repeats.py", "tests/fixtures/lookup/repeats.rs",
+        "tests/fixtures/lookup/fresh.py", "tests/fixtures/lookup/fresh.rs"])]
+    files: Vec<PathBuf>,
+    /// Tokens generated at most per suggestion.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Runs per file and side; the median is kept.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArg,
 }
 
 #[derive(Args)]
@@ -141,6 +163,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Context(args) => context(args),
         BenchCommand::Soak(args) => soak(args),
         BenchCommand::Plugins(args) => plugins(args),
+        BenchCommand::Lookup(args) => lookup(args),
     }
 }
 
@@ -203,6 +226,36 @@ fn context(args: ContextArgs) -> Result<()> {
             "prompt tokens      at most {} of {}; context median {:.0} tokens",
             report.n_tokens_max, report.budget, report.n_context_tokens_median
         );
+    }
+    Ok(())
+}
+
+fn lookup(args: LookupArgs) -> Result<()> {
+    let (config, model) = args.model.resolve()?;
+    let engine = |lookup_decoding| {
+        let mut config = config.clone();
+        config.engine.lookup_decoding = lookup_decoding;
+        super::start(config, model.clone())
+    };
+    let (without, with) = (engine(false)?, engine(true)?);
+    let (info, tokenizer) = with.ready()?;
+    without.ready()?;
+    let template = Template::choose(config.completion.template.as_deref(), tokenizer.as_ref(), &info.name)?;
+    let mut cases = Vec::new();
+    for path in &args.files {
+        let text = read_text(path)?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let n_tokens = config.completion.n_prompt_tokens as usize;
+        cases.push((name, nib_bench::lookup::prompt(tokenizer.as_ref(), &template, &text, n_tokens)));
+    }
+    let rows = with
+        .runtime
+        .block_on(nib_bench::lookup::bench(&without.engine, &with.engine, &cases, args.max_tokens, args.runs))
+        .map_err(|e| anyhow!("{e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", nib_bench::lookup::render(&rows, &["repeats", "fresh"]));
     }
     Ok(())
 }
