@@ -221,11 +221,12 @@ fn two_servers_with_different_models_share_a_home_without_losing_snapshots() {
         params["context"]["triggerKind"] = json!(1);
         params
     };
-    // Side by side, as the Neovim plugin runs one server per project root.
+    // Side by side, as the Neovim plugin runs one server per project root. One KV sequence each: no short window
+    // first (it has a sequence of its own).
     let mut first = serve_at(&model_path(), &home);
     let mut second = serve_at(&crate::support::fim_model_path(), &home);
     for client in [&mut first, &mut second] {
-        init_with(client, json!({}), json!({}));
+        init_with(client, json!({}), json!({"completion": {"short_window_ms": 0}}));
         client.open(URI, "python", &text).unwrap();
     }
     let answered = first.call("textDocument/inlineCompletion", explicit()).unwrap();
@@ -237,7 +238,7 @@ fn two_servers_with_different_models_share_a_home_without_losing_snapshots() {
 
     // The first model's sequence is still there for it: restored, not evaluated again.
     let mut again = serve_at(&model_path(), &home);
-    init_with(&mut again, json!({}), json!({}));
+    init_with(&mut again, json!({}), json!({"completion": {"short_window_ms": 0}}));
     again.open(URI, "python", &text).unwrap();
     let restored = again.call("textDocument/inlineCompletion", explicit()).unwrap();
     let last = again.status().unwrap()["engine"]["last"].clone();

@@ -65,13 +65,17 @@ pub fn closing(session: &Session, tasks: &Tasks, uri: &str) {
     }
 }
 
-/// The server ends: every open document's last edit is remembered, for the next start.
+/// The server ends: every open document's last edit is remembered, for the next start (a closed one's is saved
+/// already).
 pub async fn ending(session: &Session) {
+    let mut edited = false;
     for (uri, document) in session.documents.snapshots() {
-        remember(session, &uri, &document);
+        edited |= remember(session, &uri, &document);
     }
-    let last_edits = session.last_edits.clone();
-    let _ = tokio::task::spawn_blocking(move || save(&last_edits)).await;
+    if edited {
+        let last_edits = session.last_edits.clone();
+        let _ = tokio::task::spawn_blocking(move || save(&last_edits)).await;
+    }
 }
 
 /// Remembers where `document` was last edited in this run; whether it was.
