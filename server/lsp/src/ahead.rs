@@ -1,14 +1,12 @@
 //! Warm-ahead where the user is going, besides where the cursor rests (`nib/cursorRest`): the place a file was last
-//! edited when it is opened again (`last_edits.rs`) or switched to, and the place the first next edit points at. Each runs
-//! at idle priority, never ahead of a request, on a KV sequence of its own (`Ahead::Elsewhere`).
+//! edited when it is opened again (`last_edits.rs`) or switched to. Each runs at idle priority, never ahead of a
+//! request, on a KV sequence of its own (`Ahead::Elsewhere`).
 
 use nib_pipeline::completion::{self, Ahead, Trigger};
 use nib_pipeline::tasks::Tasks;
 use nib_text::documents::{Document, Revision};
 
-use crate::convert;
 use crate::last_edits::{LastEdits, Place};
-use crate::next_edits::Proposals;
 use crate::session::{PARSE_WAIT, Session};
 
 /// A warm-ahead's task, which ends once its job is on the engine.
@@ -90,26 +88,5 @@ fn remember(session: &Session, uri: &str, document: &Document) -> bool {
 fn save(last_edits: &LastEdits) {
     if let Err(err) = last_edits.save() {
         tracing::warn!("{err}");
-    }
-}
-
-/// Next edits proposed at `line` of `uri`: the place the first of them points at, unless it is near the cursor.
-pub fn proposed(session: &Session, tasks: &Tasks, (uri, line): (&str, usize), proposals: &Proposals) {
-    let places = proposals
-        .edits
-        .iter()
-        .map(|e| (&e.uri, e.range.start))
-        .chain(proposals.targets.iter().map(|t| (&t.uri, t.range.start)));
-    let encoding = session.documents.encoding();
-    for (to, start) in places {
-        let Ok((revision, offset)) = session.documents.locate(to.as_str(), convert::position(start, encoding)) else {
-            continue;
-        };
-        let Ok(document) = session.documents.snapshot(to.as_str()) else { continue };
-        let place = Place::at(&document.rope, offset);
-        if to.as_str() != uri || place.line.abs_diff(line) > SAME_WINDOW_LINES {
-            warm(session, tasks, (to.as_str(), revision), place, None);
-        }
-        return;
     }
 }

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::ls_types::{Command, Position, Range, VersionedTextDocumentIdentifier};
 
+use crate::NibServer;
 use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::next_edits;
-use crate::{NibServer, ahead};
 
 pub const METHOD: &str = "textDocument/copilotInlineEdit";
 
@@ -44,8 +44,6 @@ pub async fn handle(server: &NibServer, params: InlineEditParams) -> Result<Inli
         return Ok(InlineEdits::empty());
     };
     let found = next_edits::propose(session, &server.tasks, &arrival).await?;
-    // Where the user goes next, if they take it.
-    ahead::proposed(session, &server.tasks, (arrival.uri.as_str(), params.position.line as usize), &found);
     let edits = found
         .edits
         .into_iter()

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::ls_types::{Command, Position, Range, TextDocumentIdentifier, Uri};
 
+use crate::NibServer;
 use crate::arrival::{Arrival, Empty, Unanswered};
 use crate::next_edits::{self, kind_name};
-use crate::{NibServer, ahead};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,8 +53,6 @@ pub async fn handle(server: &NibServer, params: NextEditsParams) -> Result<NextE
         return Ok(NextEditsAnswer::empty());
     };
     let found = next_edits::propose(session, &server.tasks, &arrival).await?;
-    // Where the user goes next, if they take it.
-    ahead::proposed(session, &server.tasks, (arrival.uri.as_str(), params.position.line as usize), &found);
     Ok(NextEditsAnswer {
         edits: found
             .edits

@@ -22,8 +22,8 @@ pub enum Ahead {
     /// Where the cursor rests: the user types there next. On the document's KV sequence, behind any completion a
     /// user waits for, in full steps.
     Rest,
-    /// Where the user is likely to go (a file's last edit when it is opened again or switched to, the place a
-    /// next edit points at): at idle priority, on a KV sequence of its own, so that the cursor's stays.
+    /// Where the user is likely to go (a file's last edit when it is opened again or switched to): at idle
+    /// priority, on a KV sequence of its own, so that the cursor's stays.
     Elsewhere,
 }
 
