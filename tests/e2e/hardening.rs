@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use nib_bench::lsp_client::inline_params;
+use nib_bench::lsp_client::{LspClient, inline_params};
 use serde_json::{Value, json};
 
 use crate::support::{fresh_home, init_with, model_path, ready, serve_at, shut_down, stdlib_file};
@@ -47,16 +47,20 @@ fn an_edit_during_generation_answers_empty_not_text_for_the_old_document() {
     shut_down(client);
 }
 
-#[test]
-fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
-    let mut client = ready(&model_path(), json!({}));
-    // Warm up on a real file, so the baseline holds what any session holds.
+/// An explicit request on a real file, so that a memory baseline holds what any session holds.
+fn warm_up(client: &mut LspClient) {
     let text = stdlib_file("calendar.py");
     client.open(URI, "python", &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("class TextCalendar")).unwrap() as u32 + 1;
     let mut explicit = inline_params(URI, line, 4);
     explicit["context"]["triggerKind"] = json!(1);
     client.call("textDocument/inlineCompletion", explicit).unwrap();
+}
+
+#[test]
+fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
+    let mut client = ready(&model_path(), json!({}));
+    warm_up(&mut client);
     let before = client.rss_bytes().unwrap();
 
     let bundle = nib_bench::soak::minified_bundle(0);
@@ -94,13 +98,7 @@ fn a_two_megabyte_minified_file_costs_little_memory_and_answers_in_time() {
 #[test]
 fn big_documents_give_their_memory_back_when_they_close() {
     let mut client = ready(&model_path(), json!({"completion": {"prefetch": false}}));
-    // Warm up on a real file, so the baseline holds what any session holds.
-    let text = stdlib_file("calendar.py");
-    client.open(URI, "python", &text).unwrap();
-    let line = text.lines().position(|l| l.starts_with("class TextCalendar")).unwrap() as u32 + 1;
-    let mut explicit = inline_params(URI, line, 4);
-    explicit["context"]["triggerKind"] = json!(1);
-    client.call("textDocument/inlineCompletion", explicit).unwrap();
+    warm_up(&mut client);
     std::thread::sleep(Duration::from_secs(1));
     let before = client.rss_bytes().unwrap();
 

@@ -117,13 +117,8 @@ impl LastEdits {
         let entries: Vec<Entry> =
             self.places.lock().iter().rev().map(|(uri, &place)| Entry { uri: uri.clone(), place }).collect();
         let write = |source| LastEditsError::Write { path: path.clone(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(write)?;
-        }
         let text = serde_json::to_string(&entries).map_err(|e| write(std::io::Error::other(e)))?;
-        let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        std::fs::write(&temporary, text).map_err(write)?;
-        std::fs::rename(&temporary, path).map_err(write)
+        nib_models::write_whole(path, text.as_bytes()).map_err(write)
     }
 }
 

@@ -206,6 +206,18 @@ pub fn nib_home() -> PathBuf {
     }
 }
 
+/// Writes `bytes` to `path` whole: first under a temporary name of this process beside it (its folder made if
+/// need be), then renamed, so no reader ever finds half a file under the final name.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
 /// With no home to cache in: a folder of this user's in the temporary folder, never one shared by all.
 fn per_user_temp() -> PathBuf {
     #[cfg(target_os = "linux")]

@@ -499,13 +499,8 @@ pub fn save(path: &Path, totals: &Totals) -> Result<(), AcceptanceError> {
     let mut all = load(path)?;
     all.merge(totals.clone());
     let write = |source| AcceptanceError::Write { path: path.to_owned(), source };
-    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(write)?;
-    }
     let text = serde_json::to_string_pretty(&all).map_err(|e| write(std::io::Error::other(e)))?;
-    std::fs::write(&temporary, text).map_err(write)?;
-    std::fs::rename(&temporary, path).map_err(write)
+    nib_models::write_whole(path, text.as_bytes()).map_err(write)
 }
 
 /// The tracker behind a lock, on the real clock: what the session holds.
