@@ -398,3 +398,29 @@ async fn an_explicit_request_at_a_cold_place_shows_the_short_window_at_once_and_
     let whole = scripted.job(1).expect("the whole window");
     assert_eq!(whole.priority.get(), Priority::Foreground, "the user waits for it");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_explicit_request_at_a_cold_place_waits_for_the_start_of_the_short_window_only() {
+    let (completer, scripted) = completer(CompletionConfig { partial_after_ms: 200, ..two_speeds() });
+    let t0 = Instant::now();
+    // A long line from the short window: its first words at 700 ms, the rest a token every 100 ms after.
+    let long_line = ["sum", "(items", ", key", "=abs", ", start", "=0", ")"];
+    scripted.push(Script::default().evaluate(256, ms(600)).tokens(ms(100), &long_line));
+    scripted.push(whole_window());
+    let doc = long(180);
+    let partials = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = partials.clone();
+    let request =
+        Request { rope: &doc.rope, cursor: doc.cursor, document: Some(URI), syntax: None, trigger: Trigger::Invoked };
+    let on_partial = move |text: &str| seen.lock().push((t0.elapsed(), text.to_owned()));
+    let asked = completer.complete(request, CancelToken::default(), on_partial).await.expect("a suggestion");
+    assert_eq!((asked.text.as_str(), asked.reason), ("total(items)", StopReason::EndOfGeneration));
+    let partials = partials.lock().clone();
+    assert_eq!(partials.first(), Some(&(ms(700), "sum".to_owned())), "the short window's first word: {partials:?}");
+    // Its preview shown past `partial_after_ms` (800 ms), the short job yields at its next token and the whole
+    // window starts at 900 ms, not at 1,300 ms when the short window's line is complete.
+    let (short, whole) = (scripted.job(0).expect("the short window"), scripted.job(1).expect("the whole window"));
+    assert_eq!(whole.priority.get(), Priority::Foreground, "the user waits for it");
+    assert_eq!(t0.elapsed(), ms(900 + 4300), "{}", scripted.timeline());
+    assert_eq!(short.priority.get(), Priority::Late, "the rest of the short window goes behind");
+}

@@ -233,7 +233,8 @@ impl Completer {
 
     /// A cold place's answer from a short window around the cursor (`short`), with the whole window evaluated
     /// behind it. An automatic request answers with the short window's suggestion. An explicit one, whose user would
-    /// wait long, sees it at once as partial results and gets `None`: the whole window's suggestion is its answer.
+    /// wait long, sees its start at once as partial results and gets `None`: the whole window's suggestion is its
+    /// answer, and its evaluation does not wait for the rest of the short one's.
     pub(super) async fn answer_short(
         &self,
         (request, document, short, whole): (Request<'_>, &str, &Prompt, Whole),
@@ -243,7 +244,10 @@ impl Completer {
         let owner = short_owner(document);
         let short_job = Job { prompt: short, key: self.cache_key(&short.tokens, &site.mode), owner: Some(&owner) };
         if request.trigger == Trigger::Invoked {
-            match self.generate((request, &short_job, site, cancel), answers, on_partial).await? {
+            // The preview waits as a keystroke does: the start of the short window's suggestion once
+            // `partial_after_ms` has passed, its job going on behind the whole window's, which the user waits for.
+            let preview = Request { trigger: Trigger::Automatic, ..request };
+            match self.generate((preview, &short_job, site, cancel), answers, on_partial).await? {
                 Generated::Answered(suggestion) if suggestion.reason == StopReason::Cancelled => {
                     return Ok(Some(suggestion));
                 }
