@@ -49,14 +49,33 @@ pub fn isolated(mut cmd: Command, home: &Path) -> Command {
     cmd
 }
 
-/// A new, empty directory for one test's `NIB_HOME`.
+/// A new, empty directory for one test's `NIB_HOME`. The first call removes what test runs that have ended left:
+/// a run leaves about a gigabyte of homes (KV snapshots) and its .vsix, and run after run filled the disk.
 pub fn fresh_home() -> PathBuf {
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(remove_ended_runs_homes);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("nib-e2e-home-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a test NIB_HOME");
     dir
+}
+
+/// Removes the homes (`nib-e2e-home-<pid>-<n>`) and packaged extensions (`nib-e2e-<pid>-linux-x64.vsix`) of test
+/// processes that no longer run; another run's may still be in use.
+fn remove_ended_runs_homes() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let rest = name.to_str().and_then(|n| n.strip_prefix("nib-e2e-"));
+        let pid = rest.and_then(|rest| rest.strip_prefix("home-").unwrap_or(rest).split('-').next());
+        let ended = pid.is_some_and(|pid| pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists());
+        if ended {
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
 }
 
 /// `nib serve --model MODEL`, not yet initialized.

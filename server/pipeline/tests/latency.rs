@@ -417,10 +417,11 @@ async fn an_explicit_request_at_a_cold_place_waits_for_the_start_of_the_short_wi
     assert_eq!((asked.text.as_str(), asked.reason), ("total(items)", StopReason::EndOfGeneration));
     let partials = partials.lock().clone();
     assert_eq!(partials.first(), Some(&(ms(700), "sum".to_owned())), "the short window's first word: {partials:?}");
-    // Its preview shown past `partial_after_ms` (800 ms), the short job yields at its next token and the whole
+    // Its preview shown past `partial_after_ms` (800 ms), the short job stops at its next token and the whole
     // window starts at 900 ms, not at 1,300 ms when the short window's line is complete.
     let (short, whole) = (scripted.job(0).expect("the short window"), scripted.job(1).expect("the whole window"));
     assert_eq!(whole.priority.get(), Priority::Foreground, "the user waits for it");
     assert_eq!(t0.elapsed(), ms(900 + 4300), "{}", scripted.timeline());
-    assert_eq!(short.priority.get(), Priority::Late, "the rest of the short window goes behind");
+    assert_eq!(short.outcome, Some(Outcome::Done(StopReason::Cancelled)), "{}", scripted.timeline());
+    assert!(scripted.job(2).is_none(), "the rest of the short window is not generated after: {}", scripted.timeline());
 }

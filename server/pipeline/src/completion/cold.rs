@@ -234,7 +234,7 @@ impl Completer {
     /// A cold place's answer from a short window around the cursor (`short`), with the whole window evaluated
     /// behind it. An automatic request answers with the short window's suggestion. An explicit one, whose user would
     /// wait long, sees its start at once as partial results and gets `None`: the whole window's suggestion is its
-    /// answer, and its evaluation does not wait for the rest of the short one's.
+    /// answer, and its evaluation does not wait for the rest of the short one's, which is dropped.
     pub(super) async fn answer_short(
         &self,
         (request, document, short, whole): (Request<'_>, &str, &Prompt, Whole),
@@ -245,13 +245,18 @@ impl Completer {
         let short_job = Job { prompt: short, key: self.cache_key(&short.tokens, &site.mode), owner: Some(&owner) };
         if request.trigger == Trigger::Invoked {
             // The preview waits as a keystroke does: the start of the short window's suggestion once
-            // `partial_after_ms` has passed, its job going on behind the whole window's, which the user waits for.
+            // `partial_after_ms` has passed. Then its job stops: the whole window's answer, which the user waits
+            // for, replaces the rest (which would only delay it, and take `nib/status`'s last job after it).
             let preview = Request { trigger: Trigger::Automatic, ..request };
             match self.generate((preview, &short_job, site, cancel), answers, on_partial).await? {
                 Generated::Answered(suggestion) if suggestion.reason == StopReason::Cancelled => {
                     return Ok(Some(suggestion));
                 }
-                Generated::Answered(_) => {}
+                Generated::Answered(_) => {
+                    if let Some(job) = self.with_running(|r| r.get(&short_job.key).cloned()) {
+                        job.cancel.cancel();
+                    }
+                }
                 Generated::Text(_, raw, ..) => {
                     let text = site.finished(raw).await;
                     if !text.is_empty() {
