@@ -376,22 +376,32 @@ async fn typing_during_the_whole_window_evaluation_is_answered_from_the_short_wi
     assert_eq!((again.text.as_str(), again.reason, took), ("total(items)", StopReason::Cached, Duration::ZERO));
 }
 
+/// Asks explicitly at `doc`'s cursor: the suggestion, and the partial results with when they came after `t0`.
+async fn ask_explicitly(completer: &Completer, doc: &Doc, t0: Instant) -> (Suggestion, Vec<(Duration, String)>) {
+    let partials = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = partials.clone();
+    let request = Request {
+        rope: &doc.rope,
+        cursor: doc.cursor,
+        document: Some(doc.uri),
+        syntax: None,
+        trigger: Trigger::Invoked,
+    };
+    let on_partial = move |text: &str| seen.lock().push((t0.elapsed(), text.to_owned()));
+    let asked = completer.complete(request, CancelToken::default(), on_partial).await.expect("a suggestion");
+    let partials = partials.lock().clone();
+    (asked, partials)
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_explicit_request_at_a_cold_place_shows_the_short_window_at_once_and_answers_with_the_whole() {
     let (completer, scripted) = completer(two_speeds());
     let t0 = Instant::now();
     scripted.push(short_window());
     scripted.push(whole_window());
-    let doc = long(180);
-    let partials = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let seen = partials.clone();
-    let request =
-        Request { rope: &doc.rope, cursor: doc.cursor, document: Some(URI), syntax: None, trigger: Trigger::Invoked };
-    let on_partial = move |text: &str| seen.lock().push((t0.elapsed(), text.to_owned()));
-    let asked = completer.complete(request, CancelToken::default(), on_partial).await.expect("a suggestion");
+    let (asked, partials) = ask_explicitly(&completer, &long(180), t0).await;
     assert_eq!((asked.text.as_str(), asked.reason), ("total(items)", StopReason::EndOfGeneration));
     assert_eq!(t0.elapsed(), ms(900 + 4300));
-    let partials = partials.lock().clone();
     let at = |text: &str| partials.iter().find(|(_, t)| t == text).map(|(at, _)| *at);
     assert_eq!(at("sum(items)"), Some(ms(900)), "the short window's suggestion, as partial results: {partials:?}");
     assert_eq!(partials.last(), Some(&(ms(5200), "total(items)".to_owned())));
@@ -407,18 +417,11 @@ async fn an_explicit_request_at_a_cold_place_waits_for_the_start_of_the_short_wi
     let long_line = ["sum", "(items", ", key", "=abs", ", start", "=0", ")"];
     scripted.push(Script::default().evaluate(256, ms(600)).tokens(ms(100), &long_line));
     scripted.push(whole_window());
-    let doc = long(180);
-    let partials = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let seen = partials.clone();
-    let request =
-        Request { rope: &doc.rope, cursor: doc.cursor, document: Some(URI), syntax: None, trigger: Trigger::Invoked };
-    let on_partial = move |text: &str| seen.lock().push((t0.elapsed(), text.to_owned()));
-    let asked = completer.complete(request, CancelToken::default(), on_partial).await.expect("a suggestion");
+    let (asked, partials) = ask_explicitly(&completer, &long(180), t0).await;
     assert_eq!((asked.text.as_str(), asked.reason), ("total(items)", StopReason::EndOfGeneration));
-    let partials = partials.lock().clone();
     assert_eq!(partials.first(), Some(&(ms(700), "sum".to_owned())), "the short window's first word: {partials:?}");
-    // Its preview shown past `partial_after_ms` (800 ms), the short job stops at its next token and the whole
-    // window starts at 900 ms, not at 1,300 ms when the short window's line is complete.
+    // Its start shown, the short job stops at its next token and the whole window answers at 5.2 s, not at 5.6 s
+    // as it did when it waited for the short window's whole line (1,300 ms).
     let (short, whole) = (scripted.job(0).expect("the short window"), scripted.job(1).expect("the whole window"));
     assert_eq!(whole.priority.get(), Priority::Foreground, "the user waits for it");
     assert_eq!(t0.elapsed(), ms(900 + 4300), "{}", scripted.timeline());
