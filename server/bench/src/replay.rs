@@ -231,11 +231,7 @@ impl NibSession {
         // An answer at the deadline has no figures yet: its job is still running. An answer that left `last` as it
         // was (empty at once, say) has none either: `last` belongs to an earlier request.
         let bumped = |key: &str| engine[key] != engine_before[key];
-        let early = match (bumped("n_deadline_answers"), bumped("n_partial_answers")) {
-            (true, _) => Some("deadline"),
-            (false, true) => Some("partial"),
-            (false, false) => None,
-        };
+        let early = early_answer(event.kind, bumped("n_deadline_answers"), bumped("n_partial_answers"));
         let fresh = early.is_none() && engine["last"] != engine_before["last"];
         let count = |key: &str| engine["last"][key].as_u64().filter(|_| fresh).map(|n| n as usize);
         let cache = match (early, fresh) {
@@ -641,6 +637,18 @@ pub fn render(name: &str, nib: &[Row], server: Option<&[Row]>) -> String {
     out
 }
 
+/// Whether a request was answered before its job ended, from the counters `nib/status` bumped meanwhile: at the
+/// deadline, or with the part written so far. An explicit request never is: a partial answer during one is the
+/// short window's preview at a cold place (streamed as partial results), and its answer is the whole window's.
+fn early_answer(kind: EventKind, deadline: bool, partial: bool) -> Option<&'static str> {
+    match (kind.is_explicit(), deadline, partial) {
+        (true, ..) => None,
+        (false, true, _) => Some("deadline"),
+        (false, false, true) => Some("partial"),
+        (false, false, false) => None,
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -651,6 +659,15 @@ mod tests {
 
     fn sample(e2e_ms: f64, n_edits: usize, error: Option<Value>) -> NextEditSample {
         NextEditSample { e2e_ms, n_edits, n_targets: 0, error }
+    }
+
+    #[test]
+    fn an_explicit_request_is_never_answered_early_though_its_preview_is() {
+        assert_eq!(early_answer(EventKind::Explicit, false, true), None);
+        assert_eq!(early_answer(EventKind::Explicit, true, true), None);
+        assert_eq!(early_answer(EventKind::SwitchFirst, false, true), Some("partial"));
+        assert_eq!(early_answer(EventKind::Type, true, true), Some("deadline"));
+        assert_eq!(early_answer(EventKind::Type, false, false), None);
     }
 
     #[test]
