@@ -74,7 +74,8 @@ pub struct ThresholdRow {
 }
 
 /// The thresholds `nib eval` reports.
-pub const THRESHOLDS: [f32; 12] = [0.0, 0.1, 0.2, 0.25, 0.3, 0.32, 0.34, 0.36, 0.4, 0.5, 0.6, 0.7];
+/// A line's probability is small: most single lines the model writes are below 0.05 (`completion/confidence.rs`).
+pub const THRESHOLDS: [f32; 12] = [0.0, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.008, 0.009, 0.01, 0.015, 0.02, 0.05];
 
 /// Per language and mode.
 #[derive(Debug, Clone, Serialize)]
@@ -337,7 +338,7 @@ pub fn threshold_table(rows: &[ThresholdRow]) -> String {
     let percent = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
     for r in rows {
         out.push_str(&format!(
-            "| {} | {:.2} | {:.1} % | {} | {} | {} | {} |\n",
+            "| {} | {:.4} | {:.1} % | {} | {} | {} | {} |\n",
             r.mode.name(),
             r.min_confidence,
             r.hidden_share * 100.0,
@@ -401,7 +402,7 @@ mod tests {
         assert_eq!(rows[2].hidden_share, 0.4);
         assert_eq!(rows[2].shown_exact_match, Some(1.0 / 3.0));
         let table = threshold_table(&rows);
-        assert!(table.contains("| window | 0.30 | 20.0 % | 25.0 % | 42.5 % | 0.0 % | 0.0 % |"), "{table}");
+        assert!(table.contains("| window | 0.3000 | 20.0 % | 25.0 % | 42.5 % | 0.0 % | 0.0 % |"), "{table}");
     }
 
     #[test]

@@ -121,10 +121,10 @@ pub struct CompletionConfig {
     /// alternatives that are ready within `invoked_timeout_ms`. 1: the greedy one only. Automatic requests
     /// always answer with one.
     pub n_candidates: u32,
-    /// Automatic requests hold back a suggestion whose confidence (the geometric mean of its tokens'
-    /// probabilities, 0 to 1) is below this: the model was guessing. Explicit requests always answer.
-    /// 0: show every suggestion. A backend that gives no probabilities is never held back. The default is
-    /// chosen from `nib eval --trigger automatic` (README, Confidence).
+    /// Automatic requests hold back a suggestion whose confidence (the probability the model gave its first
+    /// line, 0 to 1) is below this: the model was guessing. Explicit requests always answer. 0: show every
+    /// suggestion. A backend that gives no probabilities is never held back. The default is chosen from
+    /// `nib eval --trigger automatic` (README, Confidence).
     pub min_confidence: f32,
     /// The most suffix tokens an automatic request's prompt carries (prefix-suffix-middle templates evaluate
     /// the suffix again at every keystroke); explicit requests and warm-ahead get the whole suffix share.
@@ -182,7 +182,7 @@ impl Default for CompletionConfig {
             invoked_timeout_ms: 30_000,
             short_window_ms: 1000,
             n_candidates: 3,
-            min_confidence: 0.0,
+            min_confidence: 0.002,
             typing_suffix_tokens: 24,
             prefetch: true,
             cache_entries: 256,
