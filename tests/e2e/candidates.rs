@@ -13,8 +13,9 @@ use crate::support::{fresh_home, init_with, model_path, nib_at, ready, shut_down
 
 const URI: &str = "file:///work/textwrap.py";
 
+/// Every automatic suggestion shown: holding back the unsure ones is `confidence.rs`'s subject.
 fn serve(n_candidates: u32) -> LspClient {
-    let options = json!({"completion": {"n_candidates": n_candidates, "prefetch": false,
+    let options = json!({"completion": {"n_candidates": n_candidates, "prefetch": false, "min_confidence": 0.0,
         "deadline_ms": 600_000, "partial_after_ms": 0, "invoked_timeout_ms": 600_000}});
     ready(&model_path(), options)
 }

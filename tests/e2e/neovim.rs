@@ -35,9 +35,11 @@ struct Nvim {
 }
 
 impl Nvim {
-    /// With no deadline: every request waits for its whole suggestion.
+    /// With no deadline and no confidence gate: every request waits for its whole suggestion, which is shown.
     fn start(home: &Path, dir: &Path) -> Nvim {
-        Nvim::start_with(home, dir, "{ completion = { deadline_ms = 600000, partial_after_ms = 0, prefetch = false } }")
+        let settings =
+            "{ completion = { deadline_ms = 600000, partial_after_ms = 0, prefetch = false, min_confidence = 0 } }";
+        Nvim::start_with(home, dir, settings)
     }
 
     /// `settings`: nib's initializationOptions, as a Lua table.

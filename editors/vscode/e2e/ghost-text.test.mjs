@@ -38,6 +38,8 @@ const dirs = session(
     "nib.completion.deadlineMs": 600000,
     // The whole suggestion at once: the ghost text read below is the one Tab accepts.
     "nib.completion.partialAfterMs": 0,
+    // Every suggestion shown, however unsure the model was (holding those back is tested with nib alone).
+    "nib.completion.minConfidence": 0,
   },
 );
 const env = { ...process.env, HOME: dirs.home };
