@@ -30,18 +30,19 @@ impl Logprobs {
     pub fn confidence(&self, raw: &str, shown: &str) -> Option<f32> {
         let first_line = shown.trim_start().lines().next().unwrap_or_default();
         let (from, to) = place(raw, first_line)?;
-        let mut sum = 0.0f64;
-        let mut n = 0usize;
-        for (i, &(start, logprob)) in self.0.iter().enumerate() {
-            let end = self.0.get(i + 1).map_or(raw.len(), |&(next, _)| next).max(start);
-            // A token holding part of a character has no text of its own: it counts where it starts.
-            let overlaps = if end == start { (from..to).contains(&start) } else { start < to && end > from };
-            if overlaps {
-                sum += f64::from(logprob);
-                n += 1;
-            }
-        }
-        (n > 0).then(|| sum.exp() as f32)
+        let ends = self.0.iter().skip(1).map(|&(next, _)| next).chain([raw.len()]);
+        let mut shown_logprobs = self
+            .0
+            .iter()
+            .zip(ends)
+            .filter(|&(&(start, _), end)| {
+                // A token holding part of a character has no text of its own: it counts where it starts.
+                if end <= start { (from..to).contains(&start) } else { start < to && end > from }
+            })
+            .map(|(&(_, logprob), _)| f64::from(logprob))
+            .peekable();
+        shown_logprobs.peek()?;
+        Some(shown_logprobs.sum::<f64>().exp() as f32)
     }
 }
 
